@@ -1,0 +1,246 @@
+/* boot.c - what the agent does first when the kernel starts it as PID 1.
+ *
+ * The image's initrd gets an overlay with /sbin/provium-agent and the kernel boots with
+ * rdinit=/sbin/provium-agent, so before anything else runs the agent mounts the basic
+ * filesystems, loads the virtio modules the kernel lacks (listed in load order in
+ * /etc/provium/modules.list) and then hands PID 1 to the image's own init if it has
+ * one: PID 1 execs that init, and a forked child carries on as the agent. Without an
+ * init the agent stays PID 1 and reaps orphans itself (the loop's waitpid(-1) does it).
+ * Problems are reported on /dev/console, one line each, and never stop the boot. */
+#include "agent.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MODULES_LIST "/etc/provium/modules.list"
+#define INIT_PARAM "provium.init="
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* ---- mounts ---- */
+
+/* A directory is a mount point when it lives on another device than "/". */
+static int is_mounted(const char *dir)
+{
+    struct stat d, root;
+    if (stat(dir, &d) < 0 || stat("/", &root) < 0)
+        return 0;
+    return d.st_dev != root.st_dev;
+}
+
+static void mount_one(const char *fstype, const char *dir, unsigned long flags, const char *data)
+{
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        agent_log("mkdir %s: %s", dir, strerror(errno));
+        return;
+    }
+    if (is_mounted(dir))
+        return;
+    if (mount(fstype, dir, fstype, flags, data) < 0 && errno != EBUSY)
+        agent_log("mount %s on %s: %s", fstype, dir, strerror(errno));
+}
+
+static void mount_basics(void)
+{
+    mount_one("proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    mount_one("sysfs", "/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    mount_one("devtmpfs", "/dev", MS_NOSUID, "mode=0755");
+    mount_one("tmpfs", "/tmp", MS_NOSUID | MS_NODEV, "mode=1777");
+}
+
+/* ---- standard fds and the console ---- */
+
+/* The kernel only gives PID 1 a console when the initrd has /dev/console; make sure fds
+ * 0-2 are open either way, so no later open() lands on them by accident. */
+void boot_ensure_std_fds(const char *dev)
+{
+    for (;;) {
+        int fd = open(dev, O_RDWR | O_NOCTTY);
+        if (fd < 0)
+            fd = open("/dev/null", O_RDWR);
+        if (fd < 0)
+            return;
+        if (fd > 2) {
+            close(fd);
+            return;
+        }
+    }
+}
+
+/* Whatever fds we inherited beyond 0-2 are not ours to pass on to commands. */
+void boot_cloexec_inherited_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (fd > 2 && fd != dirfd(d))
+            fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    }
+    closedir(d);
+}
+
+static void open_console_log(void)
+{
+    int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    agent.log_fd = fd >= 0 ? fd : 2;
+}
+
+/* ---- kernel modules ---- */
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = 0;
+    return s;
+}
+
+static void load_module(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        agent_log("module %s: %s", path, strerror(errno));
+        return;
+    }
+    if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+        agent_log("module %s: %s", path, strerror(errno));
+    close(fd);
+}
+
+static void load_modules(void)
+{
+    FILE *f = fopen(MODULES_LIST, "re");
+    if (!f) {
+        if (errno != ENOENT)
+            agent_log("%s: %s", MODULES_LIST, strerror(errno));
+        return;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        char *path = trim(line);
+        if (*path && *path != '#')
+            load_module(path);
+    }
+    free(line);
+    fclose(f);
+}
+
+/* ---- handing PID 1 to the image's init ---- */
+
+/* provium.init=PATH from the kernel command line, or NULL. Returns a malloc'd copy. */
+static char *cmdline_init(void)
+{
+    char buf[4096];
+    int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return NULL;
+    buf[n] = 0;
+    for (char *tok = strtok(buf, " \t\n"); tok; tok = strtok(NULL, " \t\n"))
+        if (strncmp(tok, INIT_PARAM, strlen(INIT_PARAM)) == 0)
+            return strdup(tok + strlen(INIT_PARAM));
+    return NULL;
+}
+
+static int is_executable_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Never "hand over" to ourselves, whatever the image calls us. */
+static int is_this_binary(const char *path)
+{
+    struct stat a, b;
+    return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+/* The init to run, or NULL when the agent should stay PID 1. */
+static char *choose_init(void)
+{
+    char *init = cmdline_init();
+    if (init) {
+        if (is_executable_file(init) && !is_this_binary(init))
+            return init;
+        agent_log("provium.init=%s is not an executable file; staying PID 1", init);
+        free(init);
+        return NULL;
+    }
+    const char *candidates[] = {"/init", "/sbin/init"};
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+        if (is_executable_file(candidates[i]) && !is_this_binary(candidates[i]))
+            return strdup(candidates[i]);
+    return NULL;
+}
+
+/* PID 1 must never exit: if the init cannot run, it just reaps children forever. */
+static void become_init(char *init)
+{
+    char *argv[] = {init, NULL};
+    execv(init, argv);
+    agent_log("exec %s: %s", init, strerror(errno));
+    for (;;)
+        if (wait(NULL) < 0 && errno == ECHILD)
+            sleep(1);
+}
+
+/* Returns in the agent: the forked child, or PID 1 itself when fork fails. */
+static void hand_over_pid1(char *init)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        agent_log("fork: %s; staying PID 1 without %s", strerror(errno), init);
+        return;
+    }
+    if (pid > 0)
+        become_init(init);
+    setsid();
+    /* orphans of our sessions come back to us, so nothing depends on init reaping */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+void boot_guest(void)
+{
+    mount_basics();
+    boot_ensure_std_fds("/dev/console");
+    boot_cloexec_inherited_fds();
+    open_console_log();
+    load_modules();
+    if (getpid() != 1) /* started by some other init: the PID-1 part is not ours */
+        return;
+    char *init = choose_init();
+    if (init)
+        hand_over_pid1(init);
+    free(init);
+}
+
+/* ---- environment for commands ---- */
+
+void boot_default_env(void)
+{
+    setenv("PATH", DEFAULT_PATH, 0);
+    setenv("TERM", "linux", 0);
+    /* the kernel hands PID 1 HOME=/, which is not a home directory */
+    const char *home = getenv("HOME");
+    if (!home || (agent.guest_mode && strcmp(home, "/") == 0))
+        setenv("HOME", "/root", 1);
+}

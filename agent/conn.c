@@ -1,0 +1,160 @@
+/* conn.c - moving frames between the agent and the host over the port fd.
+ *
+ * The port fd is non-blocking so the poll() loop never stalls on input, but frames go
+ * out with blocking full writes: when the port is full we wait for POLLOUT right here.
+ * That is safe because the host always reads while it writes. A hang-up seen while
+ * waiting (the host went away mid-frame) marks the connection lost; the loop then drops
+ * every request's state, since the rest of that frame can never be sent. */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define READ_BATCH (1u << 20) /* bytes taken from the port per loop round, at most */
+
+/* Wait until fd is writable; -1 if the peer hung up instead. */
+static int wait_writable(int fd)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int n = poll(&p, 1, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (p.revents & POLLOUT)
+            return 0;
+        if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+            return -1;
+    }
+}
+
+static int writev_full(int fd, struct iovec *iov, int cnt)
+{
+    while (cnt > 0) {
+        ssize_t k = writev(fd, iov, cnt);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN && wait_writable(fd) == 0)
+                continue;
+            return -1;
+        }
+        size_t done = (size_t)k;
+        while (cnt > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + done;
+            iov->iov_len -= done;
+        }
+    }
+    return 0;
+}
+
+struct wire_writer *conn_begin(uint16_t type, uint32_t id)
+{
+    wire_begin(&agent.out, type, id);
+    return &agent.out;
+}
+
+struct wire_writer *conn_begin_result(uint32_t id, int err, const char *msg)
+{
+    struct wire_writer *w = conn_begin(WIRE_RESULT, id);
+    wire_put_i32(w, err);
+    wire_put_str(w, msg);
+    return w;
+}
+
+int conn_send_with_data(struct wire_writer *w, const void *data, size_t n)
+{
+    if (!agent.connected || agent.port_fd < 0)
+        return -1;
+    if (wire_finish(w) < 0 || w->len - WIRE_HEADER_SIZE + n > WIRE_MAX_PAYLOAD) {
+        agent_log("dropping an oversized frame");
+        return -1;
+    }
+    if (n > 0) { /* the header must count the appended bytes too */
+        struct wire_header h;
+        wire_decode_header(w->buf, &h);
+        h.len += (uint32_t)n;
+        wire_encode_header(w->buf, &h);
+    }
+    struct iovec iov[2] = {{w->buf, w->len}, {(void *)data, n}};
+    if (writev_full(agent.port_fd, iov, n > 0 ? 2 : 1) < 0) {
+        conn_lost("write to host failed");
+        return -1;
+    }
+    return 0;
+}
+
+int conn_send(struct wire_writer *w) { return conn_send_with_data(w, NULL, 0); }
+
+void reply_ok(uint32_t id) { conn_send(conn_begin_result(id, 0, "")); }
+
+void reply_error(uint32_t id, int err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    conn_send(conn_begin_result(id, err, msg));
+}
+
+void reply_malformed(uint32_t id, uint16_t type)
+{
+    reply_error(id, EINVAL, "malformed %s request", wire_type_name(type));
+}
+
+void send_hello(void)
+{
+    struct wire_writer *w = conn_begin(WIRE_HELLO, 0);
+    wire_put_u32(w, WIRE_PROTOCOL_VERSION);
+    wire_put_str(w, AGENT_VERSION);
+    wire_put_u32(w, (uint32_t)getpid());
+    conn_send(w);
+}
+
+int conn_read_input(void)
+{
+    size_t got = 0;
+    while (got < READ_BATCH) {
+        ssize_t n = read(agent.port_fd, agent_iobuf, sizeof(agent_iobuf));
+        if (n > 0) {
+            if (wire_inbuf_append(&agent.in, agent_iobuf, (size_t)n) < 0) {
+                errno = ENOMEM;
+                return -1;
+            }
+            got += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        if (n == 0)
+            errno = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* Only flags the loss: the loop resets the requests at a safe point, because the
+ * caller may be in the middle of walking a session list. `why` is NULL for an orderly
+ * close, which is not worth a console line. */
+void conn_lost(const char *why)
+{
+    if (!agent.connected)
+        return;
+    if (why && agent.guest_mode)
+        agent_log("connection lost: %s", why);
+    agent.connected = 0;
+    agent.reset_pending = 1;
+}

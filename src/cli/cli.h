@@ -1,0 +1,14 @@
+/* cli.h - one entry point per subcommand (git style: one file each in src/cli/). */
+#ifndef PROVIUM_CLI_H
+#define PROVIUM_CLI_H
+
+#include <stdarg.h>
+
+int cmd_run(int argc, char **argv);   /* provium [PATHS] [FLAGS] */
+int cmd_image(int argc, char **argv); /* provium image build ... */
+
+/* Prints "provium: [cmd: ]message (see provium [cmd] --help)" and returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *cli_flag_value(int argc, char **argv, int *i, const char *name, int *error);
+
+#endif

@@ -1,0 +1,143 @@
+/* run.c - `provium [PATHS...] [FLAGS]`: parse the test-run flags, then hand over to
+ * the runner. Flags take their value as the next argument or after `=`. */
+#include "cli.h"
+
+#include "run/run.h"
+#include "util/units.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char RUN_USAGE[] =
+    "usage: provium [PATHS...] [FLAGS]\n"
+    "\n"
+    "Runs *.test.lua files (PATHS, else the roots of provium.toml), each in its own worker.\n"
+    "\n"
+    "  --config FILE          config file (default ./provium.toml)\n"
+    "  --filter SUBSTR        keep files whose path contains SUBSTR (repeatable)\n"
+    "  --tag T, --no-tag T    run only / skip tests tagged T (repeatable)\n"
+    "  --tag-meta K=V, --no-tag-meta K=V   filter on test meta (repeatable)\n"
+    "  --include-slow         also run tests with meta.slow\n"
+    "  --jobs N               most files at once (default: online CPUs)\n"
+    "  --timeout DUR          per-file limit (default 300s, 0 = none)\n"
+    "  --fail-fast            start no new file after the first failure\n"
+    "  --json                 JSON lines report on stdout\n"
+    "  --junit FILE           also write JUnit XML\n"
+    "  --events FILE|-        event stream as JSON lines ('-' = stdout)\n"
+    "  -v, -q                 more output / only failures and the summary\n"
+    "  --no-progress          no progress line\n"
+    "  --no-build             skip dynamic-profile builds\n"
+    "  --no-preflight         skip preflight checks\n"
+    "  --accel kvm|tcg|auto   acceleration policy\n"
+    "  --version, --help\n";
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "provium: %s%s", cmd ? cmd : "", cmd ? ": " : "");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see provium %s--help)\n", cmd ? "" : "");
+    va_end(ap);
+    return 2;
+}
+
+/* Matches --name VALUE or --name=VALUE; advances *i. Returns the value or NULL. */
+const char *cli_flag_value(int argc, char **argv, int *i, const char *name, int *error)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != 0)
+        return NULL;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "provium: option '%s' needs a value (see --help)\n", name);
+        *error = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_opts ro = {0};
+    ro.file_timeout = 300;
+    int err = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(RUN_USAGE, stdout);
+            return 0;
+        } else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
+            ro.config_path = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--filter", &err)))
+            strv_push(&ro.filters, v);
+        else if ((v = cli_flag_value(argc, argv, &i, "--tag-meta", &err)))
+            strv_push(&ro.tag_meta, v);
+        else if ((v = cli_flag_value(argc, argv, &i, "--no-tag-meta", &err)))
+            strv_push(&ro.no_tag_meta, v);
+        else if ((v = cli_flag_value(argc, argv, &i, "--tag", &err)))
+            strv_push(&ro.tags, v);
+        else if ((v = cli_flag_value(argc, argv, &i, "--no-tag", &err)))
+            strv_push(&ro.no_tags, v);
+        else if ((v = cli_flag_value(argc, argv, &i, "--jobs", &err))) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 4096)
+                return cli_usage_error(NULL, "--jobs must be a positive integer, got '%s'", v);
+            ro.jobs = (int)n;
+        } else if ((v = cli_flag_value(argc, argv, &i, "--timeout", &err))) {
+            if (units_parse_duration(v, 0, &ro.file_timeout) < 0)
+                return cli_usage_error(NULL, "invalid duration: %s", v);
+        } else if ((v = cli_flag_value(argc, argv, &i, "--junit", &err)))
+            ro.junit = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--events", &err)))
+            ro.events = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--accel", &err)))
+            ro.accel_flag = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--mem", &err)) ||
+                 (v = cli_flag_value(argc, argv, &i, "--cpus", &err)) ||
+                 (v = cli_flag_value(argc, argv, &i, "--cpu-overcommit", &err)))
+            ; /* pool sizes: accepted; the pool arrives with the scheduler issue */
+        else if (err)
+            return 2;
+        else if (!strcmp(a, "--include-slow"))
+            ro.include_slow = 1;
+        else if (!strcmp(a, "--fail-fast"))
+            ro.fail_fast = 1;
+        else if (!strcmp(a, "--json"))
+            ro.json = 1;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+            ro.verbose++;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+            ro.quiet = 1;
+        else if (!strcmp(a, "--no-progress"))
+            ro.no_progress = 1;
+        else if (!strcmp(a, "--no-build"))
+            ro.no_build = 1;
+        else if (!strcmp(a, "--no-preflight"))
+            ro.no_preflight = 1;
+        else if (a[0] == '-' && a[1])
+            return cli_usage_error(NULL, "unknown option '%s'", a);
+        else
+            strv_push(&ro.paths, a);
+    }
+    if (err)
+        return 2;
+    if (ro.verbose && ro.quiet)
+        return cli_usage_error(NULL, "-v and -q are mutually exclusive");
+    g_verbose = ro.verbose;
+    int rc = runner_main(&ro);
+    strv_free(&ro.paths);
+    strv_free(&ro.filters);
+    strv_free(&ro.tags);
+    strv_free(&ro.no_tags);
+    strv_free(&ro.tag_meta);
+    strv_free(&ro.no_tag_meta);
+    return rc;
+}

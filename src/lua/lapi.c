@@ -1,0 +1,120 @@
+/* lapi.c - shared plumbing of the Lua bindings: the host pointer, error raising with
+ * the spec's message shapes, duration/size arguments, and lapi_open() which installs
+ * every global a test file sees. */
+#include "lapi.h"
+
+#include "util/units.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char HOST_KEY = 'h';
+
+struct lua_host *lhost(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+    struct lua_host *h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return h;
+}
+
+int lapi_raise(lua_State *L, const char *method, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return luaL_error(L, "%s: %s", method, msg);
+}
+
+int lapi_raise_vmop(lua_State *L, const char *method, struct vm *vm, int rc, int gerr,
+                    const char *path)
+{
+    if (rc == VMOP_TIMEOUT) {
+        lhost(L)->timed_out = 1;
+        return lapi_raise(L, method, "test timeout exceeded");
+    }
+    if (rc == VMOP_DEAD || rc == VMOP_PROTO)
+        return lapi_raise(L, method, "VM died; create a new one (%s)",
+                          vm->dead_reason[0] ? vm->dead_reason : "agent lost");
+    const char *name = strerrorname_np(gerr);
+    if (path)
+        return lapi_raise(L, method, "%s: %s (%s)", path, name ? name : "EIO", strerror(gerr));
+    return lapi_raise(L, method, "%s (%s)", name ? name : "EIO", strerror(gerr));
+}
+
+double lapi_check_duration(lua_State *L, int idx, const char *method)
+{
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        double d = lua_tonumber(L, idx);
+        if (units_check_duration(d, 0) < 0)
+            lapi_raise(L, method, "invalid duration: %s", luaL_tolstring(L, idx, NULL));
+        return d;
+    }
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        double d;
+        if (units_parse_duration(lua_tostring(L, idx), 0, &d) < 0)
+            lapi_raise(L, method, "invalid duration: %s", lua_tostring(L, idx));
+        return d;
+    }
+    lapi_raise(L, method, "invalid duration: %s", luaL_tolstring(L, idx, NULL));
+    return 0;
+}
+
+uint64_t lapi_check_size(lua_State *L, int idx, const char *method)
+{
+    if (lua_isinteger(L, idx)) {
+        lua_Integer v = lua_tointeger(L, idx);
+        if (v < 0)
+            lapi_raise(L, method, "invalid size: %lld", (long long)v);
+        return (uint64_t)v;
+    }
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        uint64_t v;
+        if (units_parse_size(lua_tostring(L, idx), &v) < 0)
+            lapi_raise(L, method, "invalid size: %s", lua_tostring(L, idx));
+        return v;
+    }
+    lapi_raise(L, method, "invalid size: %s", luaL_tolstring(L, idx, NULL));
+    return 0;
+}
+
+/* package.path gets <root>/?.lua;<root>/?/init.lua per root, in order, first. */
+static void set_package_path(lua_State *L, const struct config *cfg)
+{
+    lua_getglobal(L, "package");
+    struct buf b = {0};
+    for (size_t i = 0; i < cfg->n_roots; i++)
+        buf_printf(&b, "%s/?.lua;%s/?/init.lua;", cfg->roots[i], cfg->roots[i]);
+    if (!cfg->n_roots)
+        buf_printf(&b, "%s/?.lua;%s/?/init.lua;", cfg->dir, cfg->dir);
+    lua_getfield(L, -1, "path");
+    buf_puts(&b, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_pushstring(L, buf_cstr(&b));
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+    buf_free(&b);
+}
+
+void lapi_open(lua_State *L, struct lua_host *h)
+{
+    luaL_openlibs(L);
+    lua_pushlightuserdata(L, h);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+    set_package_path(L, h->env->cfg);
+    lua_pushstring(L, h->file);
+    lua_setglobal(L, "_PROVIUM_SOURCE_PATH");
+    lapi_open_json(L);
+    lapi_open_test(L);
+    lapi_open_vm(L);
+    lapi_open_lab(L);
+    /* the file lab is `provium` outside tests */
+    lab_push_new(L, "file", 0);
+    lua_pushvalue(L, -1);
+    h->file_lab_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_setglobal(L, "provium");
+}

@@ -1,0 +1,65 @@
+/* lapi.h - the Lua face of Provium: globals, Lab, Vm, RunResult, test context.
+ *
+ * Each worker process owns one lua_State per test file. The bindings follow Lua's own
+ * library style: one metatable per type (checked with luaL_checkudata), methods that
+ * validate their arguments and raise `<method>: <message>` at the caller's line. */
+#ifndef PROVIUM_LAPI_H
+#define PROVIUM_LAPI_H
+
+#include "vm/vm.h"
+#include "util/util.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+/* Sink for events produced while Lua runs (vm_spawned, ...). The worker points this at
+ * its pipe to the parent. */
+typedef void (*event_fn)(void *ud, const char *kind, void *json_obj /* json_t*, stolen */);
+
+struct lua_host {
+    struct host_env *env;
+    const char *file;      /* absolute path of the running file */
+    const char *rel_path;  /* path as reported */
+    event_fn emit;
+    void *emit_ud;
+    int file_lab_ref;      /* registry ref of the file lab */
+    int timed_out;         /* set when the test deadline fired */
+    /* file-scope settings */
+    double file_timeout;   /* provium.timeout, 0 = none */
+    int reset_between_tests;
+    int in_fixture;        /* running a fixture chunk: test() raises */
+};
+
+/* Returns the host attached to L. */
+struct lua_host *lhost(lua_State *L);
+
+/* Creates the globals (test, todo, wait_until, json, provium, ...) in L. */
+void lapi_open(lua_State *L, struct lua_host *h);
+
+/* Raises "<method>: <message>" positioned at the Lua caller. */
+int lapi_raise(lua_State *L, const char *method, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Raises for a VMOP_* failure code (dead VM, timeout, guest errno with path). */
+int lapi_raise_vmop(lua_State *L, const char *method, struct vm *vm, int rc, int gerr,
+                    const char *path);
+
+/* Durations and sizes from Lua values (number or string), raising on bad input. */
+double lapi_check_duration(lua_State *L, int idx, const char *method);
+uint64_t lapi_check_size(lua_State *L, int idx, const char *method);
+
+/* Sub-registrations, one per file. */
+void lapi_open_json(lua_State *L);
+void lapi_open_test(lua_State *L);
+void lapi_open_vm(lua_State *L);
+void lapi_open_lab(lua_State *L);
+
+/* Lab helpers used by the worker. */
+void lab_push_new(lua_State *L, const char *name, int parent_idx); /* pushes a new Lab */
+void lab_teardown(lua_State *L, int idx, int kill);                /* shuts VMs down */
+void lab_collect_consoles(lua_State *L, int idx, struct buf *out); /* console excerpts */
+
+/* The test-context sentinel for t:skip(). */
+extern const char *const LAPI_SKIP_SENTINEL;
+
+#endif

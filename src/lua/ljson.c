@@ -1,0 +1,184 @@
+/* ljson.c - the `json` global: json.encode(value) and json.decode(string).
+ *
+ * Tables whose keys are exactly positive integers become arrays (holes -> null); an
+ * empty table is `{}`; number and boolean keys become strings. Decoding keeps
+ * integers as Lua integers, drops null members and leaves holes for null elements. */
+#include "lapi.h"
+
+#include "util/util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#define MAX_DEPTH 128
+
+static json_t *to_json(lua_State *L, int idx, int depth);
+
+static int is_array(lua_State *L, int idx, lua_Integer *max_out)
+{
+    lua_Integer max = 0, count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        lua_Integer k = lua_tointeger(L, -1);
+        if (k > max)
+            max = k;
+        count++;
+    }
+    *max_out = max;
+    return count > 0;
+}
+
+static json_t *table_to_json(lua_State *L, int idx, int depth)
+{
+    lua_Integer n;
+    if (is_array(L, idx, &n)) {
+        if (n > 100000000)
+            luaL_error(L, "json.encode: array too sparse");
+        json_t *a = json_array();
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, idx, i);
+            json_array_append_new(a, lua_isnil(L, -1) ? json_null() : to_json(L, lua_gettop(L), depth + 1));
+            lua_pop(L, 1);
+        }
+        return a;
+    }
+    json_t *o = json_object();
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int vidx = lua_gettop(L);
+        int kt = lua_type(L, -2);
+        const char *key;
+        if (kt == LUA_TSTRING) {
+            key = lua_tostring(L, -2);
+        } else if (kt == LUA_TNUMBER || kt == LUA_TBOOLEAN) {
+            key = luaL_tolstring(L, -2, NULL);
+        } else {
+            json_decref(o);
+            luaL_error(L, "json.encode: unsupported key type %s", luaL_typename(L, -2));
+            return NULL;
+        }
+        json_object_set_new(o, key, to_json(L, vidx, depth + 1));
+        lua_settop(L, vidx - 1);
+    }
+    return o;
+}
+
+static json_t *to_json(lua_State *L, int idx, int depth)
+{
+    if (depth > MAX_DEPTH)
+        luaL_error(L, "json.encode: nesting too deep (cycle?)");
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        return json_null();
+    case LUA_TBOOLEAN:
+        return json_boolean(lua_toboolean(L, idx));
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx))
+            return json_integer(lua_tointeger(L, idx));
+        if (!isfinite(lua_tonumber(L, idx)))
+            luaL_error(L, "json.encode: cannot encode %s", lua_tostring(L, idx));
+        return json_real(lua_tonumber(L, idx));
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        json_t *j = json_stringn(s, n);
+        if (!j)
+            luaL_error(L, "json.encode: string is not valid UTF-8");
+        return j;
+    }
+    case LUA_TTABLE:
+        luaL_checkstack(L, 8, "json.encode");
+        return table_to_json(L, idx, depth);
+    default:
+        luaL_error(L, "json.encode: cannot encode a %s", luaL_typename(L, idx));
+        return NULL;
+    }
+}
+
+static int l_encode(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    json_t *j = to_json(L, 1, 0);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(j);
+    if (!s)
+        return luaL_error(L, "json.encode: encoding failed");
+    lua_pushstring(L, s);
+    free(s);
+    return 1;
+}
+
+static void push_json(lua_State *L, json_t *j)
+{
+    luaL_checkstack(L, 4, "json.decode");
+    switch (json_typeof(j)) {
+    case JSON_NULL:
+        lua_pushnil(L);
+        break;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        break;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(j));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(j));
+        break;
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(j), json_string_length(j));
+        break;
+    case JSON_ARRAY: {
+        lua_createtable(L, (int)json_array_size(j), 0);
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            json_t *e = json_array_get(j, i);
+            if (json_is_null(e))
+                continue;
+            push_json(L, e);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    }
+    case JSON_OBJECT: {
+        lua_newtable(L);
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v)
+        {
+            if (json_is_null(v))
+                continue;
+            push_json(L, v);
+            lua_setfield(L, -2, k);
+        }
+        break;
+    }
+    }
+}
+
+static int l_decode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    json_error_t e;
+    json_t *j = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    if (!j)
+        return luaL_error(L, "json.decode: %s at line %d column %d", e.text, e.line, e.column);
+    push_json(L, j);
+    json_decref(j);
+    return 1;
+}
+
+void lapi_open_json(lua_State *L)
+{
+    static const luaL_Reg fns[] = {{"encode", l_encode}, {"decode", l_decode}, {NULL, NULL}};
+    luaL_newlib(L, fns);
+    lua_setglobal(L, "json");
+}

@@ -1,0 +1,340 @@
+/* llab.c - the Lab userdata (`provium`): a scope that owns VMs and sub-labs.
+ *
+ * A lab's state lives in its uservalue table: {name=, parent=<lab|nil>, vms={Vm...},
+ * labs={Lab...}}. The file lab is `provium` outside tests; each test body runs in a
+ * scoped lab `test:<name>` whose VMs are shut down when the test ends. */
+#include "lapi.h"
+#include "lvm.h"
+
+#include "util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LAB_MT "provium.Lab"
+
+struct llab {
+    int unused;
+};
+
+static void check_lab(lua_State *L, int idx) { luaL_checkudata(L, idx, LAB_MT); }
+
+/* Pushes field `key` of the lab's state table. */
+static int lab_field(lua_State *L, int idx, const char *key)
+{
+    lua_getiuservalue(L, idx, 1);
+    int t = lua_getfield(L, -1, key);
+    lua_remove(L, -2);
+    return t;
+}
+
+void lab_push_new(lua_State *L, const char *name, int parent_idx)
+{
+    if (parent_idx < 0)
+        parent_idx = lua_absindex(L, parent_idx);
+    lua_newuserdatauv(L, sizeof(struct llab), 1);
+    luaL_setmetatable(L, LAB_MT);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    if (parent_idx) {
+        lua_pushvalue(L, parent_idx);
+        lua_setfield(L, -2, "parent");
+    }
+    lua_newtable(L);
+    lua_setfield(L, -2, "vms");
+    lua_newtable(L);
+    lua_setfield(L, -2, "labs");
+    lua_setiuservalue(L, -2, 1);
+}
+
+/* Finds a VM named `name` in this lab only; pushes it or nothing. */
+static int find_vm_here(lua_State *L, int lab, const char *name)
+{
+    lab_field(L, lab, "vms");
+    int vms = lua_gettop(L);
+    lua_Integer n = luaL_len(L, vms);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, vms, i);
+        struct vm *vm = lvm_test(L, -1);
+        if (vm && !strcmp(vm->name, name)) {
+            lua_remove(L, vms);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* Looks in this lab, then its parents. */
+static int find_vm(lua_State *L, int lab, const char *name)
+{
+    lua_pushvalue(L, lab);
+    for (;;) {
+        int cur = lua_gettop(L);
+        if (find_vm_here(L, cur, name)) {
+            lua_remove(L, cur);
+            return 1;
+        }
+        if (lab_field(L, cur, "parent") == LUA_TNIL) {
+            lua_pop(L, 2);
+            return 0;
+        }
+        lua_remove(L, cur);
+    }
+}
+
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '_' && c != '-')))
+            return 0;
+    }
+    return 1;
+}
+
+static int lab_vm(lua_State *L)
+{
+    check_lab(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    if (lua_isnoneornil(L, 3)) {
+        if (!find_vm(L, 1, name))
+            return lapi_raise(L, "lab:vm", "no VM named '%s'", name);
+        return 1;
+    }
+    const char *pname = luaL_checkstring(L, 3);
+    static const char *const reserved[] = {"vm_fixture", "lab_fixture", "pack", "unpack", NULL};
+    for (const char *const *r = reserved; *r; r++)
+        if (!strcmp(*r, name))
+            return lapi_raise(L, "lab:vm", "invalid name '%s' (reserved)", name);
+    if (!valid_name(name))
+        return lapi_raise(L, "lab:vm", "invalid name '%s' (letters, digits, _ and -, at most "
+                                       "63, starting with a letter or digit)",
+                          name);
+    if (find_vm_here(L, 1, name))
+        return lapi_raise(L, "lab:vm", "a VM named '%s' already exists in this lab", name);
+    if (find_vm(L, 1, name))
+        return lapi_raise(L, "lab:vm", "VM name '%s' shadows a VM in a parent lab", name);
+    struct lua_host *h = lhost(L);
+    const struct profile *p = config_profile(h->env->cfg, pname);
+    if (!p) {
+        struct buf b = {0};
+        for (size_t i = 0; i < h->env->cfg->n_profiles; i++)
+            buf_printf(&b, "%s%s", i ? ", " : "", h->env->cfg->profiles[i].name);
+        lua_pushstring(L, b.len ? buf_cstr(&b) : "none defined in provium.toml");
+        buf_free(&b);
+        return lapi_raise(L, "lab:vm", "unknown profile '%s' (known: %s)", pname,
+                          lua_tostring(L, -1));
+    }
+    uint64_t memory = p->memory;
+    int cpus = p->cpus;
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        if (lua_getfield(L, 4, "memory") != LUA_TNIL)
+            memory = lapi_check_size(L, -1, "lab:vm");
+        lua_pop(L, 1);
+        if (lua_getfield(L, 4, "cpus") != LUA_TNIL) {
+            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > 64)
+                lapi_raise(L, "lab:vm", "cpus must be an integer from 1 to 64");
+            cpus = (int)lua_tointeger(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    if (memory < (32u << 20))
+        return lapi_raise(L, "lab:vm", "memory must be at least 32M");
+    struct vm *vm = vm_new(h->env, name, p, memory, cpus);
+    lvm_push(L, vm);
+    lab_field(L, 1, "vms");
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+    lua_pop(L, 1);
+    return 1;
+}
+
+void lab_teardown(lua_State *L, int idx, int kill)
+{
+    idx = lua_absindex(L, idx);
+    lab_field(L, idx, "labs");
+    int labs = lua_gettop(L);
+    for (lua_Integer i = luaL_len(L, labs); i >= 1; i--) {
+        lua_rawgeti(L, labs, i);
+        lab_teardown(L, -1, kill);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lab_field(L, idx, "vms");
+    int vms = lua_gettop(L);
+    for (lua_Integer i = luaL_len(L, vms); i >= 1; i--) {
+        lua_rawgeti(L, vms, i);
+        struct vm *vm = lvm_test(L, -1);
+        if (vm && vm->qemu_pid > 0) {
+            if (kill)
+                vm_kill(vm);
+            vm_shutdown(vm);
+            lvm_emit_shutdown(L, vm, 0);
+        } else if (vm && vm->state == VM_CREATED) {
+            vm->state = VM_SHUTDOWN;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+void lab_collect_consoles(lua_State *L, int idx, struct buf *out)
+{
+    idx = lua_absindex(L, idx);
+    lab_field(L, idx, "vms");
+    int vms = lua_gettop(L);
+    lua_Integer n = luaL_len(L, vms);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, vms, i);
+        struct vm *vm = lvm_test(L, -1);
+        if (vm && vm->console_path) {
+            char *tail = vm_console_tail(vm, 4096);
+            buf_printf(out, "---- vm %s (last %zu bytes) ----\n%s%s", vm->name, strlen(tail),
+                       tail, tail[0] && tail[strlen(tail) - 1] != '\n' ? "\n" : "");
+            free(tail);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lab_field(L, idx, "labs");
+    int labs = lua_gettop(L);
+    for (lua_Integer i = 1; i <= luaL_len(L, labs); i++) {
+        lua_rawgeti(L, labs, i);
+        lab_collect_consoles(L, -1, out);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+static int lab_shutdown(lua_State *L)
+{
+    check_lab(L, 1);
+    lab_teardown(L, 1, 0);
+    return 0;
+}
+
+static int lab_depends_on_file(lua_State *L)
+{
+    check_lab(L, 1);
+    luaL_checkstring(L, 2);
+    return 0;
+}
+
+static int lab_name(lua_State *L)
+{
+    check_lab(L, 1);
+    lab_field(L, 1, "name");
+    return 1;
+}
+
+static int lab_vm_names(lua_State *L)
+{
+    check_lab(L, 1);
+    lab_field(L, 1, "vms");
+    int vms = lua_gettop(L);
+    lua_newtable(L);
+    for (lua_Integer i = 1; i <= luaL_len(L, vms); i++) {
+        lua_rawgeti(L, vms, i);
+        lua_pushstring(L, lvm_check(L, -1)->name);
+        lua_rawseti(L, -3, i);
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+static int lab_not_yet(lua_State *L)
+{
+    return luaL_error(L, "%s: not supported yet", lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static int lab_index(lua_State *L)
+{
+    check_lab(L, 1);
+    luaL_getmetatable(L, LAB_MT);
+    lua_getfield(L, -1, "methods");
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TNIL)
+        return 1;
+    lua_settop(L, 2);
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return 0;
+    const char *k = lua_tostring(L, 2);
+    if (!strcmp(k, "timeout") || !strcmp(k, "reset_between_tests")) {
+        struct lua_host *h = lhost(L);
+        if (!strcmp(k, "timeout")) {
+            if (h->file_timeout > 0)
+                lua_pushnumber(L, h->file_timeout);
+            else
+                lua_pushnil(L);
+        } else
+            lua_pushboolean(L, h->reset_between_tests);
+        return 1;
+    }
+    if (find_vm_here(L, 1, k))
+        return 1;
+    return 0;
+}
+
+/* Only `provium.timeout` and `provium.reset_between_tests`, at file scope. */
+static int lab_newindex(lua_State *L)
+{
+    check_lab(L, 1);
+    struct lua_host *h = lhost(L);
+    const char *k = lua_tostring(L, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->file_lab_ref);
+    int is_file_lab = lua_rawequal(L, 1, -1);
+    lua_pop(L, 1);
+    if (!k || !is_file_lab || (strcmp(k, "timeout") && strcmp(k, "reset_between_tests")))
+        return luaL_error(L, "%s: not a recognised file-scope config key", k ? k : "?");
+    if (!strcmp(k, "timeout")) {
+        h->file_timeout = lua_isnil(L, 3) ? 0 : lapi_check_duration(L, 3, "provium.timeout");
+    } else {
+        h->reset_between_tests = lua_toboolean(L, 3);
+    }
+    return 0;
+}
+
+static int lab_tostring(lua_State *L)
+{
+    check_lab(L, 1);
+    lab_field(L, 1, "name");
+    lab_field(L, 1, "vms");
+    lua_pushfstring(L, "lab(%s; %d vm(s))", lua_tostring(L, -2), (int)luaL_len(L, -1));
+    return 1;
+}
+
+void lapi_open_lab(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"vm", lab_vm},
+                                       {"shutdown", lab_shutdown},
+                                       {"depends_on_file", lab_depends_on_file},
+                                       {"name", lab_name},
+                                       {"vm_names", lab_vm_names},
+                                       {NULL, NULL}};
+    static const char *const later[] = {"bridge", "vm_fixture", "lab_fixture", "snapshot",
+                                        "restore", "lab", "boot", "pause", "resume",
+                                        "claim", "barrier", NULL};
+    luaL_newmetatable(L, LAB_MT);
+    luaL_newlib(L, methods);
+    for (const char *const *m = later; *m; m++) {
+        lua_pushfstring(L, "lab:%s", *m);
+        lua_pushcclosure(L, lab_not_yet, 1);
+        lua_setfield(L, -2, *m);
+    }
+    lua_setfield(L, -2, "methods");
+    lua_pushcfunction(L, lab_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, lab_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, lab_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+}

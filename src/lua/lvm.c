@@ -1,0 +1,686 @@
+/* lvm.c - the Vm userdata and RunResult: boot, run, files, state.
+ *
+ * A Vm userdata owns its struct vm (freed by __gc, which also stops QEMU). Every
+ * method checks the state machine first and raises the spec's exact phrases. */
+#include "lapi.h"
+#include "lvm.h"
+
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define VM_MT "provium.Vm"
+#define RESULT_MT "provium.RunResult"
+
+struct lvm {
+    struct vm *vm;
+};
+
+struct vm *lvm_check(lua_State *L, int idx)
+{
+    struct lvm *u = luaL_checkudata(L, idx, VM_MT);
+    return u->vm;
+}
+
+struct vm *lvm_test(lua_State *L, int idx)
+{
+    struct lvm *u = luaL_testudata(L, idx, VM_MT);
+    return u ? u->vm : NULL;
+}
+
+void lvm_push(lua_State *L, struct vm *vm)
+{
+    struct lvm *u = lua_newuserdatauv(L, sizeof *u, 1);
+    u->vm = vm;
+    luaL_setmetatable(L, VM_MT);
+}
+
+/* Raises unless the VM is booted. */
+static struct vm *need_booted(lua_State *L, const char *method)
+{
+    struct vm *vm = lvm_check(L, 1);
+    switch (vm->state) {
+    case VM_BOOTED:
+        return vm;
+    case VM_CREATED:
+        lapi_raise(L, method, "VM not booted");
+        break;
+    case VM_PAUSED:
+        lapi_raise(L, method, "VM is paused; use resume()");
+        break;
+    case VM_SHUTDOWN:
+        lapi_raise(L, method, "VM is shutdown; create a new one");
+        break;
+    case VM_DEAD:
+        lapi_raise(L, method, "VM died; create a new one");
+        break;
+    }
+    return NULL;
+}
+
+static const char *check_guest_path(lua_State *L, int idx, const char *method)
+{
+    const char *p = luaL_checkstring(L, idx);
+    if (p[0] != '/')
+        lapi_raise(L, method, "guest path must be absolute: %s", p);
+    return p;
+}
+
+static void emit_vm_event(lua_State *L, struct vm *vm, const char *kind, int64_t dur)
+{
+    struct lua_host *h = lhost(L);
+    if (!h->emit)
+        return;
+    json_t *o;
+    if (!strcmp(kind, "vm_spawned"))
+        o = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:b, s:I}", "file", h->rel_path,
+                      "vm_name", vm->name, "profile", vm->profile->name, "memory_bytes",
+                      (json_int_t)vm->memory, "cpus", vm->cpus, "accel", vm->env->accel,
+                      "machine", vm->machine, "restored", 0, "boot_ns", (json_int_t)vm->boot_ns);
+    else
+        o = json_pack("{s:s, s:s, s:I}", "file", h->rel_path, "vm_name", vm->name, "duration_ns",
+                      (json_int_t)dur);
+    h->emit(h->emit_ud, kind, o);
+}
+
+void lvm_emit_shutdown(lua_State *L, struct vm *vm, int64_t dur)
+{
+    emit_vm_event(L, vm, "vm_shutdown", dur);
+}
+
+/* ---- boot ---- */
+
+static char *opt_string(lua_State *L, int t, const char *key)
+{
+    char *r = NULL;
+    if (lua_getfield(L, t, key) != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            lapi_raise(L, "vm:boot", "option `%s` must be a string", key);
+        r = xstrdup(lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
+static void parse_files_opt(lua_State *L, int t, struct vm *vm)
+{
+    if (lua_getfield(L, t, "files") == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1))
+        lapi_raise(L, "vm:boot", "option `files` must be a list of {path=, content=, mode=}");
+    int ft = lua_gettop(L);
+    lua_Integer n = luaL_len(L, ft);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, ft, i);
+        int e = lua_gettop(L);
+        if (!lua_istable(L, e))
+            lapi_raise(L, "vm:boot", "files[%lld] must be a table", (long long)i);
+        lua_getfield(L, e, "path");
+        lua_getfield(L, e, "content");
+        lua_getfield(L, e, "mode");
+        const char *path = lua_tostring(L, e + 1);
+        size_t clen;
+        const char *content = lua_tolstring(L, e + 2, &clen);
+        if (!path || path[0] != '/')
+            lapi_raise(L, "vm:boot", "files[%lld].path must be an absolute path", (long long)i);
+        if (!content)
+            lapi_raise(L, "vm:boot", "files[%lld].content must be a string", (long long)i);
+        for (const char *s = path; *s; s++)
+            if (s[0] == '/' && s[1] == '.' &&
+                (s[2] == '/' || s[2] == 0 || (s[2] == '.' && (s[3] == '/' || s[3] == 0))))
+                lapi_raise(L, "vm:boot", "files[%lld].path may not contain . or ..",
+                           (long long)i);
+        struct vm_boot_opts *o = &vm->opts;
+        o->files = xrealloc(o->files, (o->n_files + 1) * sizeof *o->files);
+        struct vm_file *f = &o->files[o->n_files++];
+        f->path = xstrdup(path);
+        f->content = xmalloc(clen + 1);
+        memcpy(f->content, content, clen);
+        f->len = clen;
+        f->mode = lua_isinteger(L, e + 3) ? (unsigned)lua_tointeger(L, e + 3) : 0644;
+        lua_settop(L, ft);
+    }
+    lua_pop(L, 1);
+}
+
+static int vm_boot_l(lua_State *L)
+{
+    struct vm *vm = lvm_check(L, 1);
+    if (vm->state == VM_BOOTED || vm->state == VM_PAUSED)
+        return lapi_raise(L, "vm:boot", "VM already booted");
+    if (vm->state == VM_SHUTDOWN)
+        return lapi_raise(L, "vm:boot", "VM is shutdown; create a new one");
+    if (vm->state == VM_DEAD)
+        return lapi_raise(L, "vm:boot", "VM died; create a new one");
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        char *s;
+        if ((s = opt_string(L, 2, "kernel_cmdline"))) {
+            free(vm->opts.cmdline);
+            vm->opts.cmdline = s;
+        }
+        if ((s = opt_string(L, 2, "kernel_cmdline_append"))) {
+            free(vm->opts.cmdline_append);
+            vm->opts.cmdline_append = s;
+        }
+        if (lua_getfield(L, 2, "agent_timeout") != LUA_TNIL)
+            vm->opts.agent_timeout = lapi_check_duration(L, -1, "vm:boot");
+        lua_pop(L, 1);
+        parse_files_opt(L, 2, vm);
+    }
+    char err[8192];
+    if (vm_boot(vm, err, sizeof err) < 0) {
+        if (lhost(L)->env->deadline_ns && now_ns() >= lhost(L)->env->deadline_ns)
+            lhost(L)->timed_out = 1;
+        return lapi_raise(L, "vm:boot", "%s", err);
+    }
+    emit_vm_event(L, vm, "vm_spawned", 0);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int vm_shutdown_l(lua_State *L)
+{
+    struct vm *vm = lvm_check(L, 1);
+    int was_running = vm->state == VM_BOOTED || vm->state == VM_PAUSED || vm->state == VM_DEAD;
+    int64_t t0 = now_ns();
+    vm_shutdown(vm);
+    if (was_running)
+        emit_vm_event(L, vm, "vm_shutdown", now_ns() - t0);
+    return 0;
+}
+
+/* ---- run ---- */
+
+static int table_is_array(lua_State *L, int idx)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    lua_Integer count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        count++;
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n) {
+            lua_pop(L, 1);
+            return 0;
+        }
+    }
+    return count == n;
+}
+
+static void push_strings(lua_State *L, int idx, struct strv *out, const char *what)
+{
+    lua_Integer n = luaL_len(L, idx);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, idx, i);
+        if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+            lapi_raise(L, "vm:run", "%s[%lld] must be a string", what, (long long)i);
+        strv_push(out, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+}
+
+static void push_env(lua_State *L, int idx, struct strv *out)
+{
+    if (!lua_istable(L, idx))
+        lapi_raise(L, "vm:run", "option `env` must be a table of NAME = value");
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            lapi_raise(L, "vm:run", "env keys must be strings");
+        lua_pushvalue(L, -1);
+        const char *v = lua_tostring(L, -1);
+        if (!v)
+            lapi_raise(L, "vm:run", "env value of %s must be a string", lua_tostring(L, -3));
+        strv_pushf(out, "%s=%s", lua_tostring(L, -3), v);
+        lua_pop(L, 2);
+    }
+}
+
+static void push_result(lua_State *L, const struct exec_res *r)
+{
+    lua_createtable(L, 0, 9);
+    int code = r->status == WIRE_STATUS_EXITED ? r->code
+               : r->status == WIRE_STATUS_SIGNALLED ? -1
+                                                    : -2;
+    lua_pushinteger(L, code);
+    lua_setfield(L, -2, "exit_code");
+    lua_pushlstring(L, r->out, r->out_len);
+    lua_setfield(L, -2, "stdout");
+    lua_pushlstring(L, r->err, r->err_len);
+    lua_setfield(L, -2, "stderr");
+    lua_pushstring(L, r->status == WIRE_STATUS_EXITED      ? "exited"
+                      : r->status == WIRE_STATUS_SIGNALLED ? "signalled"
+                                                           : "timed_out");
+    lua_setfield(L, -2, "status");
+    lua_pushboolean(L, r->status == WIRE_STATUS_TIMED_OUT);
+    lua_setfield(L, -2, "timed_out");
+    if (r->signal)
+        lua_pushinteger(L, r->signal);
+    else
+        lua_pushnil(L);
+    lua_setfield(L, -2, "signal");
+    lua_pushnumber(L, r->duration);
+    lua_setfield(L, -2, "duration");
+    lua_pushboolean(L, r->truncated);
+    lua_setfield(L, -2, "truncated");
+    luaL_setmetatable(L, RESULT_MT);
+}
+
+static int vm_run_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:run");
+    const char *cmd = luaL_checkstring(L, 2);
+    struct strv argv = {0}, env = {0};
+    struct exec_req req = {0};
+    int direct = 0;
+    if (lua_istable(L, 3) && table_is_array(L, 3)) {
+        direct = 1;
+        strv_push(&argv, cmd);
+        push_strings(L, 3, &argv, "args");
+    } else if (lua_istable(L, 3)) {
+        if (lua_getfield(L, 3, "args") != LUA_TNIL) {
+            if (!lua_istable(L, -1))
+                lapi_raise(L, "vm:run", "option `args` must be a list of strings");
+            direct = 1;
+            strv_push(&argv, cmd);
+            push_strings(L, lua_gettop(L), &argv, "args");
+        }
+        lua_pop(L, 1);
+        if (lua_getfield(L, 3, "env") != LUA_TNIL)
+            push_env(L, lua_gettop(L), &env);
+        lua_pop(L, 1);
+        lua_getfield(L, 3, "env_clear");
+        req.env_clear = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (lua_getfield(L, 3, "cwd") != LUA_TNIL) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                lapi_raise(L, "vm:run", "option `cwd` must be a string");
+            req.cwd = lua_tostring(L, -1);
+        }
+        lua_pop(L, 1); /* cwd string stays alive in the opts table */
+        if (lua_getfield(L, 3, "stdin") != LUA_TNIL) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                lapi_raise(L, "vm:run", "option `stdin` must be a string");
+            req.stdin_data = lua_tolstring(L, -1, &req.stdin_len);
+            req.has_stdin = 1;
+        }
+        lua_pop(L, 1);
+        if (lua_getfield(L, 3, "timeout") != LUA_TNIL)
+            req.timeout = lapi_check_duration(L, -1, "vm:run");
+        lua_pop(L, 1);
+        if (lua_getfield(L, 3, "timeout_ms") != LUA_TNIL) {
+            if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0)
+                lapi_raise(L, "vm:run", "invalid duration: %s", luaL_tolstring(L, -1, NULL));
+            req.timeout = lua_tonumber(L, -1) / 1000.0;
+        }
+        lua_pop(L, 1);
+    } else if (!lua_isnoneornil(L, 3)) {
+        return lapi_raise(L, "vm:run", "second argument must be a list of arguments or an "
+                                       "options table");
+    }
+    if (!direct) {
+        strv_push(&argv, "sh");
+        strv_push(&argv, "-c");
+        strv_push(&argv, cmd);
+    }
+    req.argv = argv.v;
+    req.env = env.v;
+    struct exec_res res;
+    int gerr = 0;
+    int rc = vm_exec(vm, &req, &res, &gerr);
+    strv_free(&argv);
+    strv_free(&env);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:run", vm, rc, gerr, NULL);
+    push_result(L, &res);
+    exec_res_free(&res);
+    return 1;
+}
+
+/* ---- RunResult methods ---- */
+
+static int result_ok(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "status");
+    lua_getfield(L, 1, "exit_code");
+    lua_pushboolean(L, lua_tostring(L, -2) && !strcmp(lua_tostring(L, -2), "exited") &&
+                           lua_tointeger(L, -1) == 0);
+    return 1;
+}
+
+static void push_cut(lua_State *L, int t, const char *field)
+{
+    lua_getfield(L, t, field);
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (!s) {
+        lua_pushliteral(L, "");
+        return;
+    }
+    if (n > 2048) {
+        lua_pushlstring(L, s, 2048);
+        lua_pushliteral(L, "...");
+        lua_concat(L, 2);
+    } else
+        lua_pushvalue(L, -1);
+}
+
+static int result_assert_ok(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    result_ok(L);
+    if (lua_toboolean(L, -1)) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    lua_getfield(L, 1, "status");
+    lua_getfield(L, 1, "exit_code");
+    const char *status = lua_tostring(L, -2);
+    lua_Integer code = lua_tointeger(L, -1);
+    push_cut(L, 1, "stdout");
+    const char *out = lua_tostring(L, -1);
+    push_cut(L, 1, "stderr");
+    const char *err = lua_tostring(L, -1);
+    return luaL_error(L, "command failed: status=%s exit_code=%d stdout=%s stderr=%s",
+                      status ? status : "?", (int)code, out, err);
+}
+
+static int result_tostring(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "status");
+    lua_getfield(L, 1, "stdout");
+    lua_getfield(L, 1, "stderr");
+    lua_pushfstring(L, "RunResult{ status=%s, stdout=%dB, stderr=%dB }", lua_tostring(L, -3),
+                    (int)lua_rawlen(L, -2), (int)lua_rawlen(L, -1));
+    return 1;
+}
+
+/* ---- files ---- */
+
+static int vm_read_file_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:read_file");
+    const char *path = check_guest_path(L, 2, "vm:read_file");
+    char *data;
+    size_t len;
+    int gerr = 0;
+    int rc = vm_read_file(vm, path, &data, &len, &gerr);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:read_file", vm, rc, gerr, path);
+    lua_pushlstring(L, data, len);
+    free(data);
+    return 1;
+}
+
+static int opt_mode(lua_State *L, int idx, const char *method, unsigned *mode)
+{
+    if (!lua_istable(L, idx))
+        return 0;
+    int found = 0;
+    if (lua_getfield(L, idx, "mode") != LUA_TNIL) {
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 || lua_tointeger(L, -1) > 07777)
+            lapi_raise(L, method, "option `mode` must be an integer permission like 0x1ed or "
+                                  "tonumber('755', 8)");
+        *mode = (unsigned)lua_tointeger(L, -1);
+        found = 1;
+    }
+    lua_pop(L, 1);
+    return found;
+}
+
+static int vm_write_file_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:write_file");
+    const char *path = check_guest_path(L, 2, "vm:write_file");
+    size_t len;
+    const char *data = luaL_checklstring(L, 3, &len);
+    unsigned mode = 0644;
+    int explicit_mode = opt_mode(L, 4, "vm:write_file", &mode);
+    int gerr = 0;
+    int rc = vm_write_file(vm, path, data, len, -1, mode, !explicit_mode, &gerr);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:write_file", vm, rc, gerr, path);
+    return 0;
+}
+
+/* Directory of the Lua file that called us (level 1), for relative host paths. */
+static char *caller_dir(lua_State *L)
+{
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "S", &ar) && ar.source[0] == '@')
+        return path_dirname(ar.source + 1);
+    return path_dirname(lhost(L)->file);
+}
+
+static int vm_push_file_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:push_file");
+    const char *host = luaL_checkstring(L, 2);
+    const char *path = check_guest_path(L, 3, "vm:push_file");
+    char *dir = caller_dir(L);
+    char *abs = path_resolve(dir, host);
+    free(dir);
+    int fd = open(abs, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        lua_pushstring(L, abs);
+        free(abs);
+        return lapi_raise(L, "vm:push_file", "cannot read host file %s: %s", lua_tostring(L, -1),
+                          strerror(e));
+    }
+    free(abs);
+    unsigned mode = st.st_mode & 07777;
+    opt_mode(L, 4, "vm:push_file", &mode);
+    int gerr = 0;
+    int rc = vm_write_file(vm, path, NULL, 0, fd, mode, 0, &gerr);
+    close(fd);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:push_file", vm, rc, gerr, path);
+    return 0;
+}
+
+static int vm_stat_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:stat");
+    const char *path = check_guest_path(L, 2, "vm:stat");
+    struct vm_stat st;
+    int gerr = 0;
+    int rc = vm_stat_path(vm, path, &st, &gerr);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:stat", vm, rc, gerr, path);
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, (lua_Integer)st.size);
+    lua_setfield(L, -2, "size");
+    lua_pushnumber(L, (double)st.mtime_s + (double)st.mtime_ns / 1e9);
+    lua_setfield(L, -2, "mtime");
+    lua_pushinteger(L, (lua_Integer)st.mtime_s * 1000000000 + st.mtime_ns);
+    lua_setfield(L, -2, "mtime_ns");
+    lua_pushinteger(L, st.perm);
+    lua_setfield(L, -2, "perm");
+    lua_pushstring(L, wire_entry_name(st.type));
+    lua_setfield(L, -2, "entry_type");
+    return 1;
+}
+
+static int vm_exists_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:exists");
+    const char *path = check_guest_path(L, 2, "vm:exists");
+    struct vm_stat st;
+    int gerr = 0;
+    int rc = vm_stat_path(vm, path, &st, &gerr);
+    if (rc == VMOP_GUEST) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:exists", vm, rc, gerr, path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int vm_listdir_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:listdir");
+    const char *path = check_guest_path(L, 2, "vm:listdir");
+    struct vm_dirent *e;
+    size_t n;
+    int gerr = 0;
+    int rc = vm_listdir(vm, path, &e, &n, &gerr);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:listdir", vm, rc, gerr, path);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, e[i].name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, wire_entry_name(e[i].type));
+        lua_setfield(L, -2, "entry_type");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+        free(e[i].name);
+    }
+    free(e);
+    return 1;
+}
+
+static int vm_mkdir_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:mkdir");
+    const char *path = check_guest_path(L, 2, "vm:mkdir");
+    int parents = 0;
+    unsigned perm = 0755;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "parents");
+        parents = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (lua_getfield(L, 3, "perm") != LUA_TNIL) {
+            if (!lua_isinteger(L, -1))
+                lapi_raise(L, "vm:mkdir", "option `perm` must be an integer");
+            perm = (unsigned)lua_tointeger(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    int gerr = 0;
+    int rc = vm_mkdir(vm, path, perm, parents, &gerr);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:mkdir", vm, rc, gerr, path);
+    return 0;
+}
+
+static int vm_unlink_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:unlink");
+    const char *path = check_guest_path(L, 2, "vm:unlink");
+    int gerr = 0;
+    int rc = vm_unlink(vm, path, &gerr);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:unlink", vm, rc, gerr, path);
+    return 0;
+}
+
+static int vm_rename_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:rename");
+    const char *a = check_guest_path(L, 2, "vm:rename");
+    const char *b = check_guest_path(L, 3, "vm:rename");
+    int gerr = 0;
+    int rc = vm_rename(vm, a, b, &gerr);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:rename", vm, rc, gerr, a);
+    return 0;
+}
+
+/* ---- accessors ---- */
+
+static int vm_name_l(lua_State *L)
+{
+    lua_pushstring(L, lvm_check(L, 1)->name);
+    return 1;
+}
+
+static int vm_profile_l(lua_State *L)
+{
+    lua_pushstring(L, lvm_check(L, 1)->profile->name);
+    return 1;
+}
+
+static int vm_state_l(lua_State *L)
+{
+    lua_pushstring(L, vm_state_name(lvm_check(L, 1)->state));
+    return 1;
+}
+
+static int vm_cid_l(lua_State *L)
+{
+    lvm_check(L, 1);
+    lua_pushnil(L);
+    return 1;
+}
+
+static int vm_tostring_l(lua_State *L)
+{
+    struct vm *vm = lvm_check(L, 1);
+    lua_pushfstring(L, "vm(%s state=%s)", vm->name, vm_state_name(vm->state));
+    return 1;
+}
+
+static int vm_gc_l(lua_State *L)
+{
+    struct lvm *u = luaL_checkudata(L, 1, VM_MT);
+    vm_free(u->vm);
+    u->vm = NULL;
+    return 0;
+}
+
+void lapi_open_vm(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"boot", vm_boot_l},
+                                       {"shutdown", vm_shutdown_l},
+                                       {"close", vm_shutdown_l},
+                                       {"run", vm_run_l},
+                                       {"read_file", vm_read_file_l},
+                                       {"write_file", vm_write_file_l},
+                                       {"push_file", vm_push_file_l},
+                                       {"stat", vm_stat_l},
+                                       {"exists", vm_exists_l},
+                                       {"listdir", vm_listdir_l},
+                                       {"mkdir", vm_mkdir_l},
+                                       {"unlink", vm_unlink_l},
+                                       {"rename", vm_rename_l},
+                                       {"name", vm_name_l},
+                                       {"profile", vm_profile_l},
+                                       {"state", vm_state_l},
+                                       {"cid", vm_cid_l},
+                                       {NULL, NULL}};
+    luaL_newmetatable(L, VM_MT);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, vm_tostring_l);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, vm_gc_l);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
+    static const luaL_Reg rmethods[] = {
+        {"ok", result_ok}, {"assert_ok", result_assert_ok}, {NULL, NULL}};
+    luaL_newmetatable(L, RESULT_MT);
+    luaL_newlib(L, rmethods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, result_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+}

@@ -1,0 +1,17 @@
+/* lvm.h - Vm userdata helpers shared by the Lab bindings and the worker. */
+#ifndef PROVIUM_LVM_H
+#define PROVIUM_LVM_H
+
+#include "lapi.h"
+
+struct vm *lvm_check(lua_State *L, int idx);
+struct vm *lvm_test(lua_State *L, int idx); /* NULL if not a Vm */
+void lvm_push(lua_State *L, struct vm *vm);  /* takes ownership */
+void lvm_emit_shutdown(lua_State *L, struct vm *vm, int64_t dur);
+
+/* test context (ltest.c) */
+void ltest_push_context(lua_State *L, int entry_idx);
+int ltest_context_state(lua_State *L, int idx, const char **reason, const char **log,
+                        int *skipped);
+
+#endif

@@ -1,0 +1,32 @@
+/* main.c - provium's entry point: dispatch to a subcommand, else run tests. */
+#include "cli/cli.h"
+#include "proto/wire.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char USAGE[] =
+    "usage: provium [PATHS...] [FLAGS]      run tests (see provium --help-run)\n"
+    "       provium image build [--out DIR] [--kernel PATH] [--busybox PATH]\n"
+    "       provium --version\n";
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        const char *c = argv[1];
+        if (!strcmp(c, "--version") || !strcmp(c, "version")) {
+            printf("provium %s (agent protocol %d)\n", PROVIUM_VERSION, WIRE_PROTOCOL_VERSION);
+            return 0;
+        }
+        if (!strcmp(c, "--help-run"))
+            return cmd_run(2, (char *[]){argv[0], "--help", NULL});
+        if (!strcmp(c, "help")) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        if (!strcmp(c, "image"))
+            return cmd_image(argc - 1, argv + 1);
+    }
+    return cmd_run(argc, argv);
+}

@@ -1,0 +1,200 @@
+/* report.c - the three report shapes: human text, JSON lines and JUnit XML. */
+#include "run.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *tag_for(const struct file_result *f)
+{
+    if (f->chunk_error || f->status == FS_CRASHED)
+        return "ERR ";
+    switch (f->status) {
+    case FS_PASSED:
+        return "PASS";
+    case FS_TIMED_OUT:
+        return "TIME";
+    case FS_SKIPPED:
+        return "SKIP";
+    default:
+        return "FAIL";
+    }
+}
+
+static void print_indented(FILE *out, const char *text, const char *prefix)
+{
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        fprintf(out, "%s%.*s\n", prefix, (int)n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
+
+void report_file_human(FILE *out, const struct file_result *f, int verbose, int quiet)
+{
+    double secs = (double)f->duration_ns / 1e9;
+    if (quiet && f->status == FS_PASSED)
+        return;
+    if (f->chunk_error || f->status == FS_CRASHED) {
+        fprintf(out, "ERR  %s: %s\n", f->path, f->error ? f->error : "failed");
+    } else {
+        fprintf(out, "%s %s (%d passed, %d failed, %d skipped) %.2fs\n", tag_for(f), f->path,
+                f->passed, f->failed, f->skipped, secs);
+        if (f->status == FS_TIMED_OUT && f->error)
+            fprintf(out, "  %s\n", f->error);
+    }
+    for (size_t i = 0; i < f->n_tests; i++) {
+        const struct test_result *t = &f->tests[i];
+        int failed = !strcmp(t->status, "failed");
+        if (verbose) {
+            if (!strcmp(t->status, "passed"))
+                fprintf(out, "  ok %s (%.2fs)\n", t->name, (double)t->duration_ns / 1e9);
+            else if (!strcmp(t->status, "skipped"))
+                fprintf(out, "  skip %s (%s)\n", t->name, t->message ? t->message : "");
+            else
+                fprintf(out, "  FAIL %s (%.2fs)\n", t->name, (double)t->duration_ns / 1e9);
+        }
+        if (failed && (!f->chunk_error)) {
+            char *first = xstrdup(t->message ? t->message : "failed");
+            char *nl = strchr(first, '\n');
+            if (nl)
+                *nl = 0;
+            fprintf(out, "  - %s: %s\n", t->name, first);
+            if (nl)
+                print_indented(out, nl + 1, "      ");
+            free(first);
+            if (t->console && t->console[0] && !quiet)
+                print_indented(out, t->console, "    | ");
+        }
+    }
+}
+
+static json_t *tests_json(const struct file_result *f)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < f->n_tests; i++) {
+        const struct test_result *t = &f->tests[i];
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s?, s:I, s:s, s:O}", "name", t->name ? t->name : "",
+                         "status", t->status, "message", t->message, "duration_ns",
+                         (json_int_t)t->duration_ns, "log", t->log ? t->log : "", "meta",
+                         t->meta ? t->meta : json_object()));
+    }
+    return a;
+}
+
+void report_file_json(FILE *out, const struct file_result *f)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s?, s:I, s:o}", "kind", "file", "path",
+                          f->path, "status", file_status_name(f->status), "passed",
+                          f->status == FS_PASSED, "timeout",
+                          f->status == FS_TIMED_OUT ? "timed_out" : "in_time", "chunk_error",
+                          f->chunk_error, "duration_ns", (json_int_t)f->duration_ns, "tests",
+                          tests_json(f));
+    char *s = json_dumps(o, JSON_COMPACT);
+    fprintf(out, "%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+void report_summary_json(FILE *out, size_t files, int passed, int failed, int skipped,
+                         int64_t duration_ns, int exit_code)
+{
+    json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:i}", "kind", "summary", "files",
+                          (int)files, "passed", passed, "failed", failed, "skipped", skipped,
+                          "duration_ns", (json_int_t)duration_ns, "exit_code", exit_code);
+    char *s = json_dumps(o, JSON_COMPACT);
+    fprintf(out, "%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+static void xml_escape(FILE *out, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        default:
+            if ((unsigned char)*s < 32 && *s != '\n' && *s != '\t')
+                fputc('?', out);
+            else
+                fputc(*s, out);
+        }
+    }
+}
+
+int report_junit(const char *path, struct file_result *files, size_t n)
+{
+    char *tmp = xasprintf("%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        free(tmp);
+        return -1;
+    }
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n", out);
+    for (size_t i = 0; i < n; i++) {
+        struct file_result *f = &files[i];
+        int errors = (f->chunk_error || f->status == FS_CRASHED || f->status == FS_TIMED_OUT);
+        fputs("  <testsuite name=\"", out);
+        xml_escape(out, f->path);
+        fprintf(out, "\" tests=\"%zu\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
+                f->n_tests + (errors ? 1 : 0), f->failed, errors, f->skipped,
+                (double)f->duration_ns / 1e9);
+        for (size_t k = 0; k < f->n_tests; k++) {
+            struct test_result *t = &f->tests[k];
+            fputs("    <testcase classname=\"", out);
+            xml_escape(out, f->path);
+            fputs("\" name=\"", out);
+            xml_escape(out, t->name);
+            fprintf(out, "\" time=\"%.3f\">\n", (double)t->duration_ns / 1e9);
+            if (!strcmp(t->status, "failed")) {
+                fputs("      <failure message=\"", out);
+                xml_escape(out, t->message);
+                fputs("\">", out);
+                xml_escape(out, t->message);
+                if (t->console && t->console[0]) {
+                    fputs("\n", out);
+                    xml_escape(out, t->console);
+                }
+                fputs("</failure>\n", out);
+            } else if (!strcmp(t->status, "skipped")) {
+                fputs("      <skipped message=\"", out);
+                xml_escape(out, t->message);
+                fputs("\"/>\n", out);
+            }
+            if (t->log && t->log[0]) {
+                fputs("      <system-out>", out);
+                xml_escape(out, t->log);
+                fputs("</system-out>\n", out);
+            }
+            fputs("    </testcase>\n", out);
+        }
+        if (errors) {
+            fputs("    <testcase classname=\"", out);
+            xml_escape(out, f->path);
+            fputs("\" name=\"(file)\" time=\"0\">\n      <error message=\"", out);
+            xml_escape(out, f->error ? f->error : file_status_name(f->status));
+            fputs("\"/>\n    </testcase>\n", out);
+        }
+        fputs("  </testsuite>\n", out);
+    }
+    fputs("</testsuites>\n", out);
+    int rc = fclose(out);
+    if (rc == 0)
+        rc = rename(tmp, path);
+    free(tmp);
+    return rc;
+}

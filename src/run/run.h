@@ -1,0 +1,83 @@
+/* run.h - the test run: options, the parent scheduler and the per-file worker.
+ *
+ * The parent (runner.c) discovers files, forks one worker per file (worker.c), at most
+ * --jobs at a time, and reads each worker's events as JSON lines on a pipe. Workers
+ * never print the report; the parent aggregates events into the human, JSON and
+ * JUnit reports (report.c) and the --events stream. */
+#ifndef PROVIUM_RUN_H
+#define PROVIUM_RUN_H
+
+#include "config/config.h"
+#include "util/util.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct run_opts {
+    const char *config_path;
+    struct strv paths;
+    struct strv filters;
+    struct strv tags, no_tags, tag_meta, no_tag_meta;
+    int include_slow;
+    int jobs;
+    double file_timeout; /* seconds, 0 = none */
+    int fail_fast;
+    int json;
+    const char *junit;
+    const char *events;
+    int verbose, quiet;
+    int no_progress;
+    int no_build, no_preflight;
+    const char *accel_flag;
+    /* decided at startup */
+    char accel[8];
+    unsigned tsc_khz;
+    char *agent_bin;
+};
+
+/* ---- worker ---- */
+/* Runs one test file; events go to evfd as JSON lines. Returns the process exit code. */
+int worker_run(const struct run_opts *ro, const struct config *cfg, const char *abs_path,
+               const char *rel_path, const char *scratch, int evfd);
+
+/* ---- per-file results collected by the parent ---- */
+enum file_status { FS_PASSED, FS_FAILED, FS_TIMED_OUT, FS_CRASHED, FS_SKIPPED };
+
+struct test_result {
+    char *name;
+    char *status; /* passed | failed | skipped */
+    char *message;
+    char *log;
+    char *console;
+    int64_t duration_ns;
+    json_t *meta;
+};
+
+struct file_result {
+    char *path;     /* as reported */
+    char *abs_path;
+    enum file_status status;
+    char *chunk_error;
+    char *error; /* file-level problem (crash, timeout) */
+    int64_t duration_ns;
+    struct test_result *tests;
+    size_t n_tests;
+    struct strv registered; /* names announced by the worker */
+    int passed, failed, skipped;
+};
+
+const char *file_status_name(enum file_status s);
+
+/* ---- report ---- */
+void report_file_human(FILE *out, const struct file_result *f, int verbose, int quiet);
+void report_file_json(FILE *out, const struct file_result *f);
+void report_summary_json(FILE *out, size_t files, int passed, int failed, int skipped,
+                         int64_t duration_ns, int exit_code);
+int report_junit(const char *path, struct file_result *files, size_t n);
+
+/* ---- entry (cli/run.c parses flags, runner.c runs) ---- */
+int runner_main(struct run_opts *ro);
+char *find_agent_binary(void);
+
+#endif

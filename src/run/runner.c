@@ -1,0 +1,653 @@
+/* runner.c - the parent of a test run: preflight, discovery, scheduling, results.
+ *
+ * It forks one worker per test file (at most --jobs at once), reads their JSON event
+ * lines, enforces the per-file timeout, survives worker crashes, and prints the report.
+ * QEMU processes belong to workers and die with them (PR_SET_PDEATHSIG); each
+ * worker's private scratch directory is created and removed here. */
+#include "run.h"
+
+#include "vm/vm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *file_status_name(enum file_status s)
+{
+    static const char *n[] = {"passed", "failed", "timed_out", "crashed", "skipped"};
+    return n[s];
+}
+
+/* ---- discovery ---- */
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static void walk(const char *dir, struct strv *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = path_join(dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                walk(p, out);
+            else if (S_ISREG(st.st_mode) && ends_with(de->d_name, ".test.lua"))
+                strv_push(out, p);
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Path shown in reports: relative to cwd when below it. */
+static char *display_path(const char *abs)
+{
+    char *cwd = path_resolve(NULL, ".");
+    size_t n = strlen(cwd);
+    char *r;
+    if (!strncmp(abs, cwd, n) && abs[n] == '/')
+        r = xstrdup(abs + n + 1);
+    else
+        r = xstrdup(abs);
+    free(cwd);
+    return r;
+}
+
+struct found {
+    char *abs;
+    char *walked_rel; /* relative to the walked directory, for --filter */
+};
+
+static int discover(const struct run_opts *ro, const struct config *cfg, struct found **out,
+                    size_t *n_out)
+{
+    struct strv dirs = {0}, files = {0};
+    if (ro->paths.n) {
+        for (size_t i = 0; i < ro->paths.n; i++) {
+            struct stat st;
+            char *abs = path_resolve(NULL, ro->paths.v[i]);
+            if (stat(abs, &st) < 0) {
+                warnx_p("%s: %s", ro->paths.v[i], strerror(errno));
+                free(abs);
+                strv_free(&dirs);
+                strv_free(&files);
+                return -1;
+            }
+            if (S_ISDIR(st.st_mode))
+                strv_push(&dirs, abs);
+            else
+                strv_push(&files, abs);
+            free(abs);
+        }
+    } else if (cfg->n_roots) {
+        for (size_t i = 0; i < cfg->n_roots; i++)
+            strv_push(&dirs, cfg->roots[i]);
+    } else {
+        strv_push(&dirs, cfg->dir);
+    }
+    struct found *f = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < files.n; i++) {
+        f = xrealloc(f, (n + 1) * sizeof *f);
+        f[n].abs = xstrdup(files.v[i]);
+        const char *slash = strrchr(files.v[i], '/');
+        f[n].walked_rel = xstrdup(slash ? slash + 1 : files.v[i]);
+        n++;
+    }
+    for (size_t i = 0; i < dirs.n; i++) {
+        struct strv w = {0};
+        walk(dirs.v[i], &w);
+        if (w.n)
+            qsort(w.v, w.n, sizeof(char *), cmp_str);
+        size_t dl = strlen(dirs.v[i]);
+        for (size_t j = 0; j < w.n; j++) {
+            int dup = 0;
+            for (size_t k = 0; k < n; k++)
+                dup |= !strcmp(f[k].abs, w.v[j]);
+            if (dup)
+                continue;
+            f = xrealloc(f, (n + 1) * sizeof *f);
+            f[n].abs = xstrdup(w.v[j]);
+            f[n].walked_rel = xstrdup(w.v[j] + dl + (w.v[j][dl] == '/'));
+            n++;
+        }
+        strv_free(&w);
+    }
+    strv_free(&dirs);
+    strv_free(&files);
+    /* --filter: keep files whose walked-relative path contains any SUBSTR */
+    if (ro->filters.n) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            int keep = 0;
+            for (size_t j = 0; j < ro->filters.n; j++)
+                keep |= strstr(f[i].walked_rel, ro->filters.v[j]) != NULL;
+            if (keep)
+                f[k++] = f[i];
+            else {
+                free(f[i].abs);
+                free(f[i].walked_rel);
+            }
+        }
+        n = k;
+    }
+    *out = f;
+    *n_out = n;
+    return 0;
+}
+
+/* ---- agent binary ---- */
+
+char *find_agent_binary(void)
+{
+    const char *env = getenv("PROVIUM_AGENT");
+    if (env && *env)
+        return access(env, R_OK) == 0 ? xstrdup(env) : NULL;
+    const char *dir = self_exe_dir();
+    const char *cands[] = {"provium-agent", "../lib/provium/provium-agent",
+                           "../libexec/provium/provium-agent", "agent/provium-agent"};
+    for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
+        char *p = path_join(dir, cands[i]);
+        if (access(p, R_OK) == 0)
+            return p;
+        free(p);
+    }
+    return NULL;
+}
+
+/* ---- workers ---- */
+
+struct job {
+    struct found *file;
+    struct file_result *res;
+    pid_t pid;
+    int pidfd;
+    int evfd;
+    char *scratch;
+    int64_t start_ns;
+    struct buf line;
+    int timed_out;
+    int running;
+};
+
+static volatile sig_atomic_t g_interrupted;
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
+static FILE *g_events;
+
+static void write_event(json_t *o)
+{
+    if (!g_events)
+        return;
+    json_t *full = json_pack("{s:f}", "ts", wall_time());
+    json_object_update(full, o);
+    char *s = json_dumps(full, JSON_COMPACT);
+    json_decref(full);
+    if (s) {
+        size_t n = strlen(s);
+        s = xrealloc(s, n + 2);
+        s[n] = '\n';
+        /* one write per line so writers sharing an O_APPEND file interleave cleanly */
+        write_all(fileno(g_events), s, n + 1);
+        free(s);
+    }
+}
+
+static void event_kv(const char *kind, json_t *payload)
+{
+    json_object_set_new(payload, "kind", json_string(kind));
+    write_event(payload);
+    json_decref(payload);
+}
+
+static char *jstr_dup(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? xstrdup(s) : NULL;
+}
+
+static void add_test(struct file_result *r, json_t *o, const char *status, const char *msg_key)
+{
+    r->tests = xrealloc(r->tests, (r->n_tests + 1) * sizeof *r->tests);
+    struct test_result *t = &r->tests[r->n_tests++];
+    memset(t, 0, sizeof *t);
+    t->name = jstr_dup(o, "name");
+    t->status = xstrdup(status);
+    t->message = msg_key ? jstr_dup(o, msg_key) : NULL;
+    t->log = jstr_dup(o, "log");
+    t->console = jstr_dup(o, "console_excerpt");
+    t->duration_ns = json_integer_value(json_object_get(o, "duration_ns"));
+    t->meta = json_incref(json_object_get(o, "meta"));
+    if (!strcmp(status, "passed"))
+        r->passed++;
+    else if (!strcmp(status, "failed"))
+        r->failed++;
+    else
+        r->skipped++;
+}
+
+static void handle_event(struct job *j, json_t *o, const struct run_opts *ro)
+{
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    if (!kind)
+        return;
+    struct file_result *r = j->res;
+    if (!strcmp(kind, "tests_registered")) {
+        json_t *names = json_object_get(o, "names");
+        size_t i;
+        json_t *v;
+        json_array_foreach(names, i, v) strv_push(&r->registered, json_string_value(v));
+        return; /* internal */
+    }
+    if (!strcmp(kind, "chunk_error")) {
+        r->chunk_error = jstr_dup(o, "error");
+        return;
+    }
+    if (!strcmp(kind, "test_passed"))
+        add_test(r, o, "passed", NULL);
+    else if (!strcmp(kind, "test_failed"))
+        add_test(r, o, "failed", "reason");
+    else if (!strcmp(kind, "test_skipped"))
+        add_test(r, o, "skipped", "reason");
+    if (ro->verbose && !strcmp(kind, "test_started") && !ro->json)
+        fprintf(stderr, "provium: %s: running %s\n", r->path,
+                json_string_value(json_object_get(o, "name")));
+    /* forward to --events without internal fields */
+    json_t *copy = json_deep_copy(o);
+    json_object_del(copy, "log");
+    write_event(copy);
+    json_decref(copy);
+}
+
+static void drain_events(struct job *j, const struct run_opts *ro)
+{
+    char tmp[65536];
+    for (;;) {
+        ssize_t n = read(j->evfd, tmp, sizeof tmp);
+        if (n <= 0)
+            break;
+        buf_append(&j->line, tmp, (size_t)n);
+    }
+    char *start = j->line.data;
+    char *nl;
+    size_t consumed = 0;
+    while (start && (nl = memchr(start, '\n', j->line.len - consumed))) {
+        *nl = 0;
+        json_t *o = json_loads(start, 0, NULL);
+        if (o) {
+            handle_event(j, o, ro);
+            json_decref(o);
+        }
+        consumed += (size_t)(nl - start) + 1;
+        start = nl + 1;
+    }
+    if (consumed) {
+        memmove(j->line.data, j->line.data + consumed, j->line.len - consumed);
+        j->line.len -= consumed;
+    }
+}
+
+static int start_job(struct job *j, const struct run_opts *ro, const struct config *cfg)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    j->scratch = make_scratch_dir("provium");
+    if (!j->scratch) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        setpgid(0, 0);
+        int rc = worker_run(ro, cfg, j->file->abs, j->res->path, j->scratch, p[1]);
+        _exit(rc);
+    }
+    close(p[1]);
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    j->pid = pid;
+    j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    j->evfd = p[0];
+    j->start_ns = now_ns();
+    j->running = 1;
+    event_kv("file_dispatched",
+             json_pack("{s:s, s:i, s:{s:I, s:i}}", "path", j->res->path, "worker_pid", (int)pid,
+                       "reservation", "memory_bytes", (json_int_t)(50 << 20), "cpus", 0));
+    return 0;
+}
+
+/* The worker has exited: settle the file's status and counts. */
+static void finish_job(struct job *j, int status)
+{
+    struct file_result *r = j->res;
+    r->duration_ns = now_ns() - j->start_ns;
+    int crashed = !WIFEXITED(status) || (WEXITSTATUS(status) != 0 && !r->chunk_error);
+    if (j->timed_out)
+        r->status = FS_TIMED_OUT;
+    else if (r->chunk_error)
+        r->status = FS_FAILED;
+    else if (crashed)
+        r->status = FS_CRASHED;
+    else
+        r->status = r->failed ? FS_FAILED : FS_PASSED;
+    if (r->status == FS_TIMED_OUT || r->status == FS_CRASHED || r->chunk_error) {
+        if (!r->error)
+            r->error = r->status == FS_TIMED_OUT ? xstrdup("file timeout exceeded")
+                       : r->chunk_error          ? xasprintf("chunk error: %s", r->chunk_error)
+                       : WIFSIGNALED(status)
+                           ? xasprintf("worker crashed (signal %d: %s)", WTERMSIG(status),
+                                       strsignal(WTERMSIG(status)))
+                           : xasprintf("worker exited with status %d", WEXITSTATUS(status));
+        /* every registered test without a result counts as failed, else one failure */
+        size_t unfinished = 0;
+        for (size_t i = 0; i < r->registered.n; i++) {
+            int done = 0;
+            for (size_t k = 0; k < r->n_tests; k++)
+                done |= r->tests[k].name && !strcmp(r->tests[k].name, r->registered.v[i]);
+            if (!done) {
+                json_t *o = json_pack("{s:s, s:s}", "name", r->registered.v[i], "reason", r->error);
+                add_test(r, o, "failed", "reason");
+                json_decref(o);
+                unfinished++;
+            }
+        }
+        if (r->registered.n == 0 && r->n_tests == 0)
+            r->failed++;
+    }
+    if (j->pidfd >= 0)
+        close(j->pidfd);
+    close(j->evfd);
+    if (getenv("PROVIUM_KEEP_SCRATCH"))
+        fprintf(stderr, "provium: kept scratch of %s: %s\n", r->path, j->scratch);
+    else
+        rm_rf(j->scratch);
+    free(j->scratch);
+    j->scratch = NULL;
+    buf_free(&j->line);
+    j->running = 0;
+    event_kv("file_completed",
+             json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:s?}", "path", r->path, "status",
+                       file_status_name(r->status), "duration_ns", (json_int_t)r->duration_ns,
+                       "passed", r->passed, "failed", r->failed, "skipped", r->skipped, "error",
+                       r->error));
+}
+
+static void kill_job(struct job *j)
+{
+    if (j->running && j->pid > 0)
+        kill(j->pid, SIGKILL);
+}
+
+static int run_files(const struct run_opts *ro, const struct config *cfg, struct found *files,
+                     size_t n, struct file_result *res, FILE *report)
+{
+    struct job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].file = &files[i];
+        jobs[i].res = &res[i];
+        jobs[i].pidfd = jobs[i].evfd = -1;
+    }
+    size_t next = 0, done = 0, running = 0;
+    int stop_new = 0;
+    while (done < n) {
+        while (!stop_new && !g_interrupted && running < (size_t)ro->jobs && next < n) {
+            if (start_job(&jobs[next], ro, cfg) < 0) {
+                res[next].status = FS_CRASHED;
+                res[next].error = xasprintf("cannot start worker: %s", strerror(errno));
+                res[next].failed = 1;
+                done++;
+            } else
+                running++;
+            next++;
+        }
+        if (stop_new && running == 0) {
+            for (; next < n; next++, done++) {
+                res[next].status = FS_SKIPPED;
+                res[next].skipped = 1;
+                res[next].error = xstrdup(g_interrupted ? "interrupted" : "skipped by --fail-fast");
+            }
+            break;
+        }
+        struct pollfd *pf = xcalloc(n * 2 + 1, sizeof *pf);
+        size_t *owner = xcalloc(n * 2 + 1, sizeof *owner);
+        nfds_t np = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!jobs[i].running)
+                continue;
+            pf[np].fd = jobs[i].evfd;
+            pf[np].events = POLLIN;
+            owner[np++] = i;
+            pf[np].fd = jobs[i].pidfd;
+            pf[np].events = POLLIN;
+            owner[np++] = i;
+        }
+        poll(pf, np, 200);
+        free(pf);
+        free(owner);
+        if (g_interrupted) {
+            for (size_t i = 0; i < n; i++)
+                kill_job(&jobs[i]);
+            stop_new = 1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct job *j = &jobs[i];
+            if (!j->running)
+                continue;
+            drain_events(j, ro);
+            if (ro->file_timeout > 0 && !j->timed_out &&
+                now_ns() - j->start_ns > (int64_t)(ro->file_timeout * 1e9)) {
+                j->timed_out = 1;
+                kill(j->pid, SIGKILL);
+            }
+            int status;
+            pid_t r = waitpid(j->pid, &status, WNOHANG);
+            if (r == j->pid) {
+                drain_events(j, ro);
+                finish_job(j, status);
+                running--;
+                done++;
+                if (!ro->json)
+                    report_file_human(report, j->res, ro->verbose, ro->quiet);
+                else
+                    report_file_json(stdout, j->res);
+                fflush(report);
+                if (ro->fail_fast && j->res->status != FS_PASSED)
+                    stop_new = 1;
+            }
+        }
+    }
+    free(jobs);
+    return 0;
+}
+
+int runner_main(struct run_opts *ro)
+{
+    char err[4096];
+    struct config *cfg = config_load(ro->config_path, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "provium: %s\n", err);
+        return 2;
+    }
+    if (ro->jobs <= 0)
+        ro->jobs = cfg->jobs > 0 ? cfg->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (ro->jobs <= 0)
+        ro->jobs = 1;
+    const char *policy = ro->accel_flag ? ro->accel_flag : cfg->accel;
+    if (strcmp(policy, "auto") && strcmp(policy, "kvm") && strcmp(policy, "tcg")) {
+        fprintf(stderr, "provium: --accel must be kvm, tcg or auto\n");
+        config_free(cfg);
+        return 2;
+    }
+    char reason[256];
+    if (!ro->no_preflight) {
+        if (accel_resolve(policy, ro->accel, reason, sizeof reason, err, sizeof err) < 0) {
+            fprintf(stderr, "provium: %s\n", err);
+            config_free(cfg);
+            return 2;
+        }
+        if (reason[0] && !ro->quiet)
+            fprintf(stderr, "provium: KVM not usable (%s); using TCG — VMs will be slow\n",
+                    reason);
+        char *q = strchr(cfg->qemu, '/') ? xstrdup(cfg->qemu) : NULL;
+        if (!q) {
+            const char *path = getenv("PATH");
+            char *dup = xstrdup(path ? path : "/usr/bin:/bin");
+            for (char *s = strtok(dup, ":"); s && !q; s = strtok(NULL, ":")) {
+                char *c = path_join(s, cfg->qemu);
+                if (access(c, X_OK) == 0)
+                    q = c;
+                else
+                    free(c);
+            }
+            free(dup);
+        }
+        if (!q || access(q, X_OK) != 0) {
+            fprintf(stderr,
+                    "provium: QEMU not found (%s); install it with `apt-get install "
+                    "qemu-system-x86` or set $PROVIUM_QEMU\n",
+                    cfg->qemu);
+            free(q);
+            config_free(cfg);
+            return 2;
+        }
+        free(q);
+        ro->agent_bin = find_agent_binary();
+        if (!ro->agent_bin && !getenv("PROVIUM_OVERLAY")) {
+            fprintf(stderr, "provium: the guest agent (provium-agent) was not found next to "
+                            "the provium binary; build it (`meson compile -C build`) or set "
+                            "$PROVIUM_AGENT\n");
+            config_free(cfg);
+            return 2;
+        }
+    } else {
+        accel_resolve(policy, ro->accel, reason, sizeof reason, err, sizeof err);
+        if (!ro->accel[0])
+            strcpy(ro->accel, "tcg");
+        ro->agent_bin = find_agent_binary();
+    }
+    if (!strcmp(ro->accel, "tcg"))
+        ro->tsc_khz = host_tsc_khz();
+
+    if (ro->events) {
+        if (!strcmp(ro->events, "-"))
+            g_events = stdout;
+        else if (!(g_events = fopen(ro->events, "a"))) {
+            fprintf(stderr, "provium: cannot open events file %s: %s\n", ro->events,
+                    strerror(errno));
+            config_free(cfg);
+            return 2;
+        }
+    }
+    FILE *report = (ro->events && !strcmp(ro->events, "-")) ? stderr : stdout;
+
+    struct found *files;
+    size_t n;
+    if (discover(ro, cfg, &files, &n) < 0) {
+        config_free(cfg);
+        return 2;
+    }
+    event_kv("run_started",
+             json_pack("{s:s, s:i, s:s, s:i, s:i}", "version", PROVIUM_VERSION, "protocol",
+                       WIRE_PROTOCOL_VERSION, "accel", ro->accel, "jobs", ro->jobs, "files",
+                       (int)n));
+    struct file_result *res = xcalloc(n ? n : 1, sizeof *res);
+    for (size_t i = 0; i < n; i++) {
+        res[i].path = display_path(files[i].abs);
+        res[i].abs_path = xstrdup(files[i].abs);
+        event_kv("file_discovered",
+                 json_pack("{s:s, s:[]}", "path", res[i].path, "fixture_refs"));
+    }
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int64_t t0 = now_ns();
+    run_files(ro, cfg, files, n, res, report);
+    int64_t dur = now_ns() - t0;
+
+    int passed = 0, failed = 0, skipped = 0;
+    for (size_t i = 0; i < n; i++) {
+        passed += res[i].passed;
+        failed += res[i].failed;
+        skipped += res[i].skipped;
+    }
+    int exit_code = g_interrupted ? 130 : failed ? 1 : 0;
+    if (ro->json) {
+        report_summary_json(stdout, n, passed, failed, skipped, dur, exit_code);
+    } else {
+        fprintf(report, "%zu file%s in %.2fs\n", n, n == 1 ? "" : "s", (double)dur / 1e9);
+        fprintf(report, "%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    }
+    if (ro->junit && report_junit(ro->junit, res, n) < 0) {
+        fprintf(stderr, "provium: cannot write %s: %s\n", ro->junit, strerror(errno));
+        if (!exit_code)
+            exit_code = 2;
+    }
+    event_kv("run_completed",
+             json_pack("{s:i, s:i, s:i, s:i, s:I, s:i}", "passed", passed, "failed", failed,
+                       "skipped", skipped, "files", (int)n, "duration_ns", (json_int_t)dur,
+                       "exit_code", exit_code));
+    if (g_events && g_events != stdout)
+        fclose(g_events);
+    for (size_t i = 0; i < n; i++) {
+        struct file_result *r = &res[i];
+        for (size_t k = 0; k < r->n_tests; k++) {
+            free(r->tests[k].name);
+            free(r->tests[k].status);
+            free(r->tests[k].message);
+            free(r->tests[k].log);
+            free(r->tests[k].console);
+            json_decref(r->tests[k].meta);
+        }
+        free(r->tests);
+        free(r->path);
+        free(r->abs_path);
+        free(r->chunk_error);
+        free(r->error);
+        strv_free(&r->registered);
+        free(files[i].abs);
+        free(files[i].walked_rel);
+    }
+    free(res);
+    free(files);
+    free(ro->agent_bin);
+    config_free(cfg);
+    return exit_code;
+}

@@ -1,0 +1,400 @@
+/* worker.c - runs one test file inside its own process and Lua state.
+ *
+ * Order of work: load and run the chunk (registering tests), apply filters, run each
+ * test in a scoped lab with its own deadline, tear the scoped lab down, and finally
+ * the file lab. Every outcome is an event written as one JSON line to the parent. */
+#include "run.h"
+
+#include "lua/lapi.h"
+#include "lua/lvm.h"
+#include "vm/vm.h"
+#include "util/units.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct worker {
+    int evfd;
+    const struct run_opts *ro;
+    const char *rel_path;
+};
+
+/* Writes one event line: {"kind":..., "path":..., ...payload}. Steals obj. */
+static void emit(void *ud, const char *kind, void *obj)
+{
+    struct worker *w = ud;
+    json_t *o = obj ? obj : json_object();
+    json_object_set_new(o, "kind", json_string(kind));
+    if (!json_object_get(o, "path"))
+        json_object_set_new(o, "path", json_string(w->rel_path));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s)
+        return;
+    size_t n = strlen(s);
+    s = xrealloc(s, n + 2);
+    s[n] = '\n';
+    write_all(w->evfd, s, n + 1);
+    free(s);
+}
+
+/* ---- deadline enforcement for pure-Lua loops ---- */
+static struct lua_host *g_hook_host;
+
+static void deadline_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    struct lua_host *h = g_hook_host;
+    if (h && h->env->deadline_ns && now_ns() >= h->env->deadline_ns) {
+        h->timed_out = 1;
+        luaL_error(L, "test timeout exceeded");
+    }
+}
+
+/* ---- filters (spec §3.1) ---- */
+
+static int meta_has_tag(lua_State *L, int meta, const char *tag)
+{
+    int found = 0;
+    int t = lua_getfield(L, meta, "tags");
+    if (t == LUA_TSTRING)
+        found = !strcmp(lua_tostring(L, -1), tag);
+    else if (t == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n && !found; i++) {
+            lua_rawgeti(L, -1, i);
+            found = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), tag);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return found;
+}
+
+/* K=V matches when meta[K] equals V (as a string) or is an array holding V. */
+static int meta_matches(lua_State *L, int meta, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq)
+        return 0;
+    char *key = xstrndup(kv, (size_t)(eq - kv));
+    const char *val = eq + 1;
+    int found = 0;
+    int t = lua_getfield(L, meta, key);
+    free(key);
+    if (t == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, -1);
+        for (lua_Integer i = 1; i <= n && !found; i++) {
+            lua_rawgeti(L, -1, i);
+            const char *s = lua_type(L, -1) == LUA_TNIL ? NULL : luaL_tolstring(L, -1, NULL);
+            found = s && !strcmp(s, val);
+            lua_settop(L, lua_gettop(L) - (s ? 2 : 1));
+        }
+    } else if (t != LUA_TNIL) {
+        const char *s = luaL_tolstring(L, -1, NULL);
+        found = !strcmp(s, val);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return found;
+}
+
+/* all K=V pairs: OR within a key, AND across keys */
+static int tag_meta_pass(lua_State *L, int meta, const struct strv *pairs)
+{
+    for (size_t i = 0; i < pairs->n; i++) {
+        const char *eq = strchr(pairs->v[i], '=');
+        size_t kl = eq ? (size_t)(eq - pairs->v[i]) : strlen(pairs->v[i]);
+        int any = 0;
+        for (size_t j = 0; j < pairs->n; j++)
+            if (!strncmp(pairs->v[j], pairs->v[i], kl) && pairs->v[j][kl] == '=')
+                any |= meta_matches(L, meta, pairs->v[j]);
+        if (!any)
+            return 0;
+    }
+    return 1;
+}
+
+/* Returns NULL when the test runs, else the skip reason (pushed on the stack). */
+static const char *filter_reason(lua_State *L, int meta, const struct run_opts *ro)
+{
+    int t = lua_getfield(L, meta, "skip");
+    if (t == LUA_TSTRING) {
+        return lua_tostring(L, -1);
+    }
+    if ((t == LUA_TBOOLEAN && lua_toboolean(L, -1)) ||
+        (t == LUA_TNUMBER && lua_tonumber(L, -1) != 0)) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "skipped");
+        return lua_tostring(L, -1);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, meta, "slow");
+    int slow = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (slow && !ro->include_slow) {
+        lua_pushliteral(L, "slow test (use --include-slow)");
+        return lua_tostring(L, -1);
+    }
+    for (size_t i = 0; i < ro->no_tags.n; i++)
+        if (meta_has_tag(L, meta, ro->no_tags.v[i])) {
+            lua_pushfstring(L, "excluded by --no-tag %s", ro->no_tags.v[i]);
+            return lua_tostring(L, -1);
+        }
+    if (ro->tags.n) {
+        int any = 0;
+        for (size_t i = 0; i < ro->tags.n; i++)
+            any |= meta_has_tag(L, meta, ro->tags.v[i]);
+        if (!any) {
+            lua_pushliteral(L, "no --tag matches");
+            return lua_tostring(L, -1);
+        }
+    }
+    for (size_t i = 0; i < ro->no_tag_meta.n; i++)
+        if (meta_matches(L, meta, ro->no_tag_meta.v[i])) {
+            lua_pushfstring(L, "excluded by --no-tag-meta %s", ro->no_tag_meta.v[i]);
+            return lua_tostring(L, -1);
+        }
+    if (ro->tag_meta.n && !tag_meta_pass(L, meta, &ro->tag_meta)) {
+        lua_pushliteral(L, "no --tag-meta matches");
+        return lua_tostring(L, -1);
+    }
+    return NULL;
+}
+
+/* Lua table -> JSON (for meta); errors become null. */
+static json_t *meta_json(lua_State *L, int idx)
+{
+    lua_getglobal(L, "json");
+    lua_getfield(L, -1, "encode");
+    lua_pushvalue(L, idx);
+    json_t *j = NULL;
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+        j = json_loads(lua_tostring(L, -1), JSON_DECODE_ANY, NULL);
+    lua_pop(L, 2);
+    if (!j || json_is_array(j)) {
+        json_decref(j);
+        j = json_object();
+    }
+    return j;
+}
+
+static const char *error_text(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TSTRING)
+        return lua_tostring(L, idx);
+    return luaL_tolstring(L, idx, NULL);
+}
+
+/* Runs the test whose entry table is at `entry`. */
+static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int entry)
+{
+    lua_getfield(L, entry, "name");
+    const char *name = lua_tostring(L, -1);
+    lua_getfield(L, entry, "meta");
+    int meta = lua_gettop(L);
+    json_t *mj = meta_json(L, meta);
+
+    const char *why = filter_reason(L, meta, w->ro);
+    if (why) {
+        emit(w, "test_skipped",
+             json_pack("{s:s, s:s, s:O}", "name", name, "reason", why, "meta", mj));
+        json_decref(mj);
+        lua_settop(L, entry);
+        return;
+    }
+    lua_settop(L, meta);
+    emit(w, "test_started", json_pack("{s:s, s:O}", "name", name, "meta", mj));
+
+    double timeout = h->file_timeout;
+    if (lua_getfield(L, meta, "timeout") != LUA_TNIL) {
+        double d = 0;
+        if (lua_type(L, -1) == LUA_TNUMBER)
+            d = lua_tonumber(L, -1);
+        else if (lua_type(L, -1) == LUA_TSTRING && units_parse_duration(lua_tostring(L, -1), 0, &d) < 0)
+            d = 0;
+        if (d > 0)
+            timeout = d;
+    }
+    lua_pop(L, 1);
+
+    /* scoped lab test:<name>, child of the file lab */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->file_lab_ref);
+    int file_lab = lua_gettop(L);
+    char *lab_name = xasprintf("test:%s", name);
+    lab_push_new(L, lab_name, file_lab);
+    free(lab_name);
+    int scoped = lua_gettop(L);
+    lua_pushvalue(L, scoped);
+    lua_setglobal(L, "provium");
+
+    int64_t t0 = now_ns();
+    h->timed_out = 0;
+    h->env->deadline_ns = timeout > 0 ? t0 + (int64_t)(timeout * 1e9) : 0;
+    if (h->env->deadline_ns)
+        lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1000);
+
+    lua_getfield(L, entry, "fn");
+    ltest_push_context(L, entry);
+    int ctx = lua_gettop(L);
+    lua_pushvalue(L, ctx);
+    lua_insert(L, ctx - 1); /* keep a copy of ctx below fn */
+    ctx--;
+    int rc = lua_pcall(L, 1, 0, 0);
+    lua_sethook(L, NULL, 0, 0);
+    int64_t dur = now_ns() - t0;
+    if (h->env->deadline_ns && now_ns() >= h->env->deadline_ns)
+        h->timed_out = 1;
+    h->env->deadline_ns = 0;
+
+    const char *reason, *log;
+    int skipped;
+    int failed = ltest_context_state(L, ctx, &reason, &log, &skipped);
+    char *message = NULL;
+    if (h->timed_out) {
+        failed = 1;
+        skipped = 0;
+        message = xstrdup("test timeout exceeded");
+    } else if (rc != LUA_OK) {
+        const char *e = error_text(L, -1);
+        if (skipped && !strcmp(e, LAPI_SKIP_SENTINEL)) {
+            /* t:skip */
+        } else {
+            skipped = 0;
+            failed = 1;
+            message = xstrdup(reason ? reason : e);
+        }
+    } else if (failed) {
+        message = xstrdup(reason ? reason : "assertion failed");
+    }
+    if (failed)
+        skipped = 0;
+
+    char *console = NULL;
+    if (failed) {
+        struct buf b = {0};
+        lab_collect_consoles(L, scoped, &b);
+        lab_collect_consoles(L, file_lab, &b);
+        console = buf_cstr(&b);
+    }
+    /* tear down the scoped lab; on timeout the whole file lab goes too */
+    lab_teardown(L, scoped, h->timed_out);
+    if (h->timed_out)
+        lab_teardown(L, file_lab, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->file_lab_ref);
+    lua_setglobal(L, "provium");
+
+    if (skipped)
+        emit(w, "test_skipped",
+             json_pack("{s:s, s:s, s:O, s:s}", "name", name, "reason", reason ? reason : "skipped",
+                       "meta", mj, "log", log));
+    else if (failed)
+        emit(w, "test_failed",
+             json_pack("{s:s, s:I, s:s, s:s, s:O, s:s}", "name", name, "duration_ns",
+                       (json_int_t)dur, "reason", message, "console_excerpt", console ? console : "",
+                       "meta", mj, "log", log));
+    else
+        emit(w, "test_passed", json_pack("{s:s, s:O, s:I, s:s}", "name", name, "meta", mj,
+                                         "duration_ns", (json_int_t)dur, "log", log));
+    free(message);
+    free(console);
+    json_decref(mj);
+    lua_settop(L, entry);
+    lua_gc(L, LUA_GCCOLLECT);
+}
+
+static int message_handler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg)
+        msg = luaL_tolstring(L, 1, NULL);
+    lua_pushstring(L, msg);
+    return 1;
+}
+
+int worker_run(const struct run_opts *ro, const struct config *cfg, const char *abs_path,
+               const char *rel_path, const char *scratch, int evfd)
+{
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    struct worker w = {evfd, ro, rel_path};
+    struct host_env env = {0};
+    env.cfg = cfg;
+    snprintf(env.accel, sizeof env.accel, "%s", ro->accel);
+    env.scratch = xstrdup(scratch);
+    env.agent_bin = ro->agent_bin;
+    env.tsc_khz = ro->tsc_khz;
+
+    struct lua_host h = {0};
+    h.env = &env;
+    h.file = abs_path;
+    h.rel_path = rel_path;
+    h.emit = emit;
+    h.emit_ud = &w;
+    g_hook_host = &h;
+
+    lua_State *L = luaL_newstate();
+    lapi_open(L, &h);
+
+    lua_pushcfunction(L, message_handler);
+    int mh = lua_gettop(L);
+    int rc = luaL_loadfile(L, abs_path);
+    if (rc == LUA_OK)
+        rc = lua_pcall(L, 0, 0, mh);
+    if (rc != LUA_OK) {
+        const char *msg = error_text(L, -1);
+        struct buf b = {0};
+        lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
+        lab_collect_consoles(L, -1, &b);
+        lab_teardown(L, -1, 1);
+        emit(&w, "chunk_error", json_pack("{s:s, s:s}", "error", msg, "console_excerpt",
+                                          b.len ? buf_cstr(&b) : ""));
+        buf_free(&b);
+        lua_close(L);
+        free(env.scratch);
+        return 1;
+    }
+    lua_settop(L, mh - 1);
+
+    /* announce the registered tests so a crash can count them */
+    json_t *names = json_array();
+    lua_getfield(L, LUA_REGISTRYINDEX, "provium.tests");
+    int tests = lua_gettop(L);
+    lua_Integer n = lua_istable(L, tests) ? luaL_len(L, tests) : 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, tests, i);
+        lua_getfield(L, -1, "name");
+        json_array_append_new(names, json_string(lua_tostring(L, -1)));
+        lua_pop(L, 2);
+    }
+    emit(&w, "tests_registered", json_pack("{s:o}", "names", names));
+
+    lua_getfield(L, LUA_REGISTRYINDEX, "provium.todo");
+    const char *todo = lua_tostring(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, tests, i);
+        int entry = lua_gettop(L);
+        if (todo) {
+            lua_getfield(L, entry, "name");
+            lua_getfield(L, entry, "meta");
+            json_t *mj = meta_json(L, lua_gettop(L));
+            emit(&w, "test_skipped", json_pack("{s:s, s:s, s:o}", "name", lua_tostring(L, -2),
+                                               "reason", todo, "meta", mj));
+        } else {
+            run_one_test(L, &w, &h, entry);
+        }
+        lua_settop(L, entry - 1);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
+    lab_teardown(L, -1, 0);
+    lua_pop(L, 1);
+    lua_close(L);
+    free(env.scratch);
+    return 0;
+}

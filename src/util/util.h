@@ -1,0 +1,73 @@
+/* util.h - small helpers shared by the whole host program: messages, memory, strings,
+ * paths, files and clocks. Everything here is plain libc; nothing knows about VMs. */
+#ifndef PROVIUM_UTIL_H
+#define PROVIUM_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROVIUM_VERSION "0.1.0"
+
+/* ---- messages: every line the harness prints about itself starts with "provium: " ---- */
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void warnx_p(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int g_verbose; /* -v */
+
+/* ---- memory ---- */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- growable byte buffer ---- */
+struct buf {
+    char *data;
+    size_t len, cap;
+};
+void buf_append(struct buf *b, const void *p, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *buf_cstr(struct buf *b); /* NUL-terminates (not counted in len) and returns data */
+void buf_free(struct buf *b);
+
+/* ---- string vectors (NULL-terminated) ---- */
+struct strv {
+    char **v;
+    size_t n, cap;
+};
+void strv_push(struct strv *s, const char *str);
+void strv_pushf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strv_free(struct strv *s);
+
+/* ---- files and paths ---- */
+/* Reads a whole file; returns malloc'd data (NUL-terminated) or NULL with errno set. */
+char *read_file(const char *path, size_t *len);
+/* Writes data to path via a temp file in the same directory, fsync, rename. 0 / -1+errno. */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+int mkdir_p(const char *path, mode_t mode);
+int rm_rf(const char *path);
+char *path_join(const char *dir, const char *name);
+char *path_dirname(const char *path);
+/* Absolute path of `path` relative to `base_dir` (no symlink resolution, no I/O). */
+char *path_resolve(const char *base_dir, const char *path);
+int file_exists(const char *path);
+int write_all(int fd, const void *p, size_t n);
+/* Private scratch directory (0700) under $TMPDIR via mkdtemp. */
+char *make_scratch_dir(const char *prefix);
+/* Directory holding the running executable. */
+const char *self_exe_dir(void);
+const char *xdg_cache_home(void); /* $XDG_CACHE_HOME or ~/.cache */
+
+/* ---- time ---- */
+int64_t now_ns(void);      /* CLOCK_MONOTONIC */
+double wall_time(void);    /* CLOCK_REALTIME, seconds */
+void sleep_ms(int ms);
+
+/* Collapse whitespace runs to single spaces and trim; in place. */
+void collapse_ws(char *s);
+
+#endif

@@ -1,0 +1,692 @@
+/* vm.c - VM lifecycle: resolve the profile, start QEMU, wait for the agent, stop.
+ * Guest operations over the agent live in vm_ops.c. */
+#include "vm.h"
+
+#include "image/kernel.h"
+#include "image/overlay.h"
+#include "image/cpio.h"
+#include "vm/qmp.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *vm_state_name(enum vm_state s)
+{
+    static const char *names[] = {"created", "booted", "paused", "shutdown", "dead"};
+    return names[s];
+}
+
+struct vm *vm_new(struct host_env *env, const char *name, const struct profile *p,
+                  uint64_t memory, int cpus)
+{
+    struct vm *vm = xcalloc(1, sizeof *vm);
+    vm->env = env;
+    vm->name = xstrdup(name);
+    vm->profile = p;
+    vm->memory = memory;
+    vm->cpus = cpus;
+    vm->state = VM_CREATED;
+    vm->qemu_pid = -1;
+    vm->pidfd = -1;
+    vm->agent.fd = -1;
+    return vm;
+}
+
+static void boot_opts_free(struct vm_boot_opts *o)
+{
+    free(o->cmdline);
+    free(o->cmdline_append);
+    for (size_t i = 0; i < o->n_files; i++) {
+        free(o->files[i].path);
+        free(o->files[i].content);
+    }
+    free(o->files);
+    memset(o, 0, sizeof *o);
+}
+
+void vm_free(struct vm *vm)
+{
+    if (!vm)
+        return;
+    vm_shutdown(vm);
+    boot_opts_free(&vm->opts);
+    free(vm->name);
+    free(vm->dir);
+    free(vm->console_path);
+    free(vm);
+}
+
+char *vm_console_tail(const struct vm *vm, size_t max)
+{
+    if (!vm->console_path)
+        return xstrdup("");
+    int fd = open(vm->console_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return xstrdup("");
+    off_t size = lseek(fd, 0, SEEK_END);
+    off_t start = size > (off_t)max ? size - (off_t)max : 0;
+    char *out = xmalloc((size_t)(size - start) + 1);
+    ssize_t n = pread(fd, out, (size_t)(size - start), start);
+    close(fd);
+    if (n < 0)
+        n = 0;
+    out[n] = 0;
+    /* replace NULs and stray control bytes so the text prints cleanly */
+    for (ssize_t i = 0; i < n; i++)
+        if ((unsigned char)out[i] < 32 && out[i] != '\n' && out[i] != '\t')
+            out[i] = out[i] == '\r' ? '\n' : '?';
+    return out;
+}
+
+/* ---- command line ---- */
+
+static int has_token(const char *cmdline, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = cmdline; (p = strstr(p, key)); p += kl)
+        if (p == cmdline || p[-1] == ' ')
+            return 1;
+    return 0;
+}
+
+static const char *token_value(const char *cmdline, const char *key, char *buf, size_t n)
+{
+    size_t kl = strlen(key);
+    const char *found = NULL;
+    for (const char *p = cmdline; (p = strstr(p, key)); p += kl)
+        if (p == cmdline || p[-1] == ' ')
+            found = p + kl; /* last wins, like the kernel */
+    if (!found)
+        return NULL;
+    size_t l = strcspn(found, " ");
+    if (l >= n)
+        l = n - 1;
+    memcpy(buf, found, l);
+    buf[l] = 0;
+    return buf;
+}
+
+static char *resolve_cmdline(struct vm *vm, char *err, size_t errlen)
+{
+    const struct profile *p = vm->profile;
+    struct buf b = {0};
+    if (vm->opts.cmdline) {
+        buf_puts(&b, vm->opts.cmdline);
+    } else {
+        if (p->cmdline_file) {
+            size_t len;
+            char *text = read_file(p->cmdline_file, &len);
+            if (!text) {
+                snprintf(err, errlen, "missing cmdline_file: %s (%s)", p->cmdline_file,
+                         strerror(errno));
+                buf_free(&b);
+                return NULL;
+            }
+            collapse_ws(text);
+            buf_puts(&b, text);
+            free(text);
+        }
+        if (p->cmdline && p->cmdline[0]) {
+            if (b.len)
+                buf_puts(&b, " ");
+            buf_puts(&b, p->cmdline);
+        }
+    }
+    if (vm->opts.cmdline_append && vm->opts.cmdline_append[0]) {
+        if (b.len)
+            buf_puts(&b, " ");
+        buf_puts(&b, vm->opts.cmdline_append);
+    }
+    char *line = buf_cstr(&b);
+    collapse_ws(line);
+    b.len = strlen(line);
+    if (!has_token(line, "console="))
+        buf_puts(&b, b.len ? " console=ttyS0" : "console=ttyS0");
+    if (p->inject_agent) {
+        char v[256];
+        if (token_value(buf_cstr(&b), "rdinit=", v, sizeof v)) {
+            if (strcmp(v, "/sbin/provium-agent") != 0) {
+                snprintf(err, errlen,
+                         "the kernel command line already sets rdinit=%s; the agent needs "
+                         "rdinit=/sbin/provium-agent (drop rdinit= or set inject_agent = false)",
+                         v);
+                buf_free(&b);
+                return NULL;
+            }
+        } else {
+            buf_puts(&b, " rdinit=/sbin/provium-agent");
+        }
+    }
+    if (!strcmp(vm->env->accel, "tcg") && vm->env->tsc_khz && !has_token(buf_cstr(&b), "tsc_early_khz="))
+        buf_printf(&b, " tsc_early_khz=%u", vm->env->tsc_khz);
+    return buf_cstr(&b);
+}
+
+/* ---- initrd assembly ---- */
+
+static int append_file(int out, const char *path, char *err, size_t errlen)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write_all(out, buf, (size_t)n) < 0) {
+            close(in);
+            snprintf(err, errlen, "write failed: %s", strerror(errno));
+            return -1;
+        }
+    close(in);
+    /* segments must start on a 4-byte boundary */
+    off_t pos = lseek(out, 0, SEEK_CUR);
+    static const char zeros[4] = {0};
+    if (pos % 4)
+        write_all(out, zeros, (size_t)(4 - pos % 4));
+    return 0;
+}
+
+/* Builds (once per worker and kernel) the agent overlay cpio. */
+static char *overlay_for(struct vm *vm, char *err, size_t errlen)
+{
+    const struct profile *p = vm->profile;
+    const char *env_ov = getenv("PROVIUM_OVERLAY");
+    if (env_ov && *env_ov)
+        return xstrdup(env_ov);
+    if (p->agent_overlay_path)
+        return xstrdup(p->agent_overlay_path);
+    struct stat st;
+    if (stat(p->kernel, &st) < 0) {
+        snprintf(err, errlen, "missing kernel: %s", p->kernel);
+        return NULL;
+    }
+    /* name the overlay after the kernel identity so one worker builds it once */
+    unsigned long h = 5381;
+    for (const char *c = p->kernel; *c; c++)
+        h = h * 33 + (unsigned char)*c;
+    h = h * 33 + (unsigned long)st.st_size;
+    h = h * 33 + (unsigned long)st.st_mtim.tv_sec;
+    if (p->modules_dir)
+        for (const char *c = p->modules_dir; *c; c++)
+            h = h * 33 + (unsigned char)*c;
+    char *path = xasprintf("%s/overlay-%lx.cpio", vm->env->scratch, h);
+    if (file_exists(path))
+        return path;
+    if (!vm->env->agent_bin) {
+        snprintf(err, errlen, "the guest agent binary was not found (build it with `make`, or "
+                              "set PROVIUM_AGENT)");
+        free(path);
+        return NULL;
+    }
+    if (overlay_build(vm->env->agent_bin, p->kernel, p->modules_dir, path, err, errlen) < 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static char *files_segment(struct vm *vm, char *err, size_t errlen)
+{
+    char *path = xasprintf("%s/files.cpio", vm->dir);
+    struct cpio *c = cpio_create(path, err, errlen);
+    if (!c) {
+        free(path);
+        return NULL;
+    }
+    struct strv made = {0};
+    for (size_t i = 0; i < vm->opts.n_files; i++) {
+        const struct vm_file *f = &vm->opts.files[i];
+        const char *rel = f->path + 1; /* validated absolute */
+        /* parent directories 0755 */
+        char *dup = xstrdup(rel);
+        for (char *s = dup; (s = strchr(s, '/')); s++) {
+            *s = 0;
+            int seen = 0;
+            for (size_t k = 0; k < made.n; k++)
+                seen |= !strcmp(made.v[k], dup);
+            if (!seen) {
+                cpio_add_dir(c, dup, 0755);
+                strv_push(&made, dup);
+            }
+            *s = '/';
+        }
+        free(dup);
+        if (cpio_add_file(c, rel, f->mode, f->content, f->len) < 0) {
+            snprintf(err, errlen, "cannot add %s to the initramfs", f->path);
+            cpio_abort(c);
+            strv_free(&made);
+            free(path);
+            return NULL;
+        }
+    }
+    strv_free(&made);
+    if (cpio_finish(c, err, errlen) < 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static char *assemble_initrd(struct vm *vm, char *err, size_t errlen)
+{
+    const struct profile *p = vm->profile;
+    if (p->initrd && !file_exists(p->initrd)) {
+        snprintf(err, errlen, "missing initrd: %s", p->initrd);
+        return NULL;
+    }
+    if (!p->inject_agent && !vm->opts.n_files)
+        return p->initrd ? xstrdup(p->initrd) : NULL;
+    if (vm->opts.n_files && !p->initrd && !p->inject_agent) {
+        snprintf(err, errlen, "boot option `files` needs an initramfs");
+        return NULL;
+    }
+    char *overlay = NULL;
+    if (p->inject_agent && !(overlay = overlay_for(vm, err, errlen)))
+        return NULL;
+    char *files = NULL;
+    if (vm->opts.n_files && !(files = files_segment(vm, err, errlen))) {
+        free(overlay);
+        return NULL;
+    }
+    char *out = xasprintf("%s/initrd.img", vm->dir);
+    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = fd < 0 ? -1 : 0;
+    if (fd < 0)
+        snprintf(err, errlen, "cannot create %s: %s", out, strerror(errno));
+    if (rc == 0 && p->initrd)
+        rc = append_file(fd, p->initrd, err, errlen);
+    if (rc == 0 && overlay)
+        rc = append_file(fd, overlay, err, errlen);
+    if (rc == 0 && files)
+        rc = append_file(fd, files, err, errlen);
+    if (fd >= 0)
+        close(fd);
+    free(overlay);
+    free(files);
+    if (rc < 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* microvm needs virtio-mmio; it is there when built in or shipped as a module */
+static void choose_machine(struct vm *vm)
+{
+    const char *m = vm->profile->machine;
+    if (strcmp(m, "auto") != 0) {
+        snprintf(vm->machine, sizeof vm->machine, "%s", m);
+        return;
+    }
+    char ver[128], e[256];
+    strcpy(vm->machine, "q35");
+    if (kernel_read_version(vm->profile->kernel, ver, sizeof ver, e, sizeof e) < 0)
+        return;
+    char *dir = vm->profile->modules_dir ? xstrdup(vm->profile->modules_dir)
+                                         : xasprintf("/lib/modules/%s", ver);
+    char *builtin = path_join(dir, "modules.builtin");
+    char *dep = path_join(dir, "modules.dep");
+    char *text = read_file(builtin, NULL);
+    if (text && strstr(text, "virtio_mmio.ko"))
+        strcpy(vm->machine, "microvm");
+    free(text);
+    text = read_file(dep, NULL);
+    if (text && strstr(text, "virtio_mmio.ko"))
+        strcpy(vm->machine, "microvm");
+    free(text);
+    if (!vm->profile->inject_agent)
+        strcpy(vm->machine, "microvm");
+    /* no modules dir at all: a custom kernel; try the config beside the image */
+    if (!file_exists(dir)) {
+        char *kdir = path_dirname(vm->profile->kernel);
+        char *cfg = path_join(kdir, "config");
+        char *t = read_file(cfg, NULL);
+        if (!t || strstr(t, "CONFIG_VIRTIO_MMIO=y"))
+            strcpy(vm->machine, "microvm");
+        free(t);
+        free(cfg);
+        free(kdir);
+    }
+    free(builtin);
+    free(dep);
+    free(dir);
+}
+
+static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const char *cmdline)
+{
+    const struct config *cfg = vm->env->cfg;
+    int micro = !strcmp(vm->machine, "microvm");
+    strv_push(a, cfg->qemu);
+    strv_push(a, "-M");
+    strv_push(a, micro ? "microvm,isa-serial=on,rtc=on" : "q35");
+    strv_push(a, "-accel");
+    strv_push(a, vm->env->accel);
+    if (!strcmp(vm->env->accel, "kvm")) {
+        strv_push(a, "-cpu");
+        strv_push(a, "host");
+    }
+    strv_push(a, "-m");
+    strv_pushf(a, "%llu", (unsigned long long)(vm->memory >> 20));
+    strv_push(a, "-smp");
+    strv_pushf(a, "%d", vm->cpus);
+    strv_push(a, "-nodefaults");
+    strv_push(a, "-no-user-config");
+    strv_push(a, "-display");
+    strv_push(a, "none");
+    strv_push(a, "-no-reboot");
+    strv_push(a, "-kernel");
+    strv_push(a, vm->profile->kernel);
+    if (initrd) {
+        strv_push(a, "-initrd");
+        strv_push(a, initrd);
+    }
+    strv_push(a, "-append");
+    strv_push(a, cmdline);
+    strv_push(a, "-chardev");
+    strv_pushf(a, "file,id=con0,path=%s", vm->console_path);
+    strv_push(a, "-serial");
+    strv_push(a, "chardev:con0");
+    strv_push(a, "-device");
+    strv_push(a, micro ? "virtio-serial-device" : "virtio-serial-pci");
+    strv_push(a, "-chardev");
+    strv_pushf(a, "socket,id=agent0,path=%s/agent.sock,server=on,wait=off", vm->dir);
+    strv_push(a, "-device");
+    strv_push(a, "virtserialport,chardev=agent0,name=" WIRE_PORT_NAME);
+    strv_push(a, "-device");
+    strv_push(a, micro ? "virtio-rng-device" : "virtio-rng-pci");
+    strv_push(a, "-qmp");
+    strv_pushf(a, "unix:%s/qmp.sock,server=on,wait=off", vm->dir);
+}
+
+static pid_t spawn_qemu(struct vm *vm, char **argv, char *err, size_t errlen)
+{
+    char *log = xasprintf("%s/qemu.log", vm->dir);
+    int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    free(log);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        if (logfd >= 0)
+            close(logfd);
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        int nul = open("/dev/null", O_RDWR);
+        dup2(nul, 0);
+        if (logfd >= 0) {
+            dup2(logfd, 1);
+            dup2(logfd, 2);
+        }
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_IGN); /* the worker decides when QEMU ends */
+        execvp(argv[0], argv);
+        dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    if (logfd >= 0)
+        close(logfd);
+    return pid;
+}
+
+static int connect_unix(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un sa = {0};
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    int sz = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    return fd;
+}
+
+static void reap_qemu(struct vm *vm, int wait_ms)
+{
+    if (vm->qemu_pid <= 0)
+        return;
+    int64_t end = now_ns() + (int64_t)wait_ms * 1000000;
+    for (;;) {
+        int status;
+        pid_t r = waitpid(vm->qemu_pid, &status, WNOHANG);
+        if (r == vm->qemu_pid || (r < 0 && errno == ECHILD))
+            break;
+        if (now_ns() >= end) {
+            kill(vm->qemu_pid, SIGKILL);
+            waitpid(vm->qemu_pid, &status, 0);
+            break;
+        }
+        if (vm->pidfd >= 0) {
+            struct pollfd p = {vm->pidfd, POLLIN, 0};
+            int left = (int)((end - now_ns()) / 1000000);
+            poll(&p, 1, left > 0 ? left : 0);
+        } else
+            sleep_ms(5);
+    }
+    vm->qemu_pid = -1;
+    if (vm->pidfd >= 0)
+        close(vm->pidfd);
+    vm->pidfd = -1;
+}
+
+static void close_channels(struct vm *vm)
+{
+    qmp_close(vm->qmp);
+    vm->qmp = NULL;
+    agent_conn_close(&vm->agent);
+}
+
+void vm_kill(struct vm *vm)
+{
+    if (vm->qemu_pid > 0)
+        kill(vm->qemu_pid, SIGKILL);
+    reap_qemu(vm, 2000);
+    close_channels(vm);
+}
+
+/* Sends the host's wall clock and the VM's name; both are best effort. */
+static void sync_guest(struct vm *vm, int64_t deadline)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_SET_TIME, id);
+    wire_put_i64(&w, ts.tv_sec);
+    wire_put_u32(&w, (uint32_t)ts.tv_nsec);
+    wire_finish(&w);
+    int gerr;
+    agent_simple(&vm->agent, &w, id, deadline, &gerr, NULL, NULL, NULL);
+    id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_HOSTNAME, id);
+    wire_put_str(&w, vm->name);
+    wire_finish(&w);
+    agent_simple(&vm->agent, &w, id, deadline, &gerr, NULL, NULL, NULL);
+    wire_writer_free(&w);
+}
+
+static int console_shows_panic(const struct vm *vm)
+{
+    char *tail = vm_console_tail(vm, 8192);
+    int panic = strstr(tail, "Kernel panic") != NULL;
+    free(tail);
+    return panic;
+}
+
+static int fail_boot(struct vm *vm, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail_boot(struct vm *vm, char *err, size_t errlen, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    vm_kill(vm);
+    char *tail = vm_console_tail(vm, 4096);
+    if (!tail[0] && vm->dir) {
+        free(tail);
+        char *log = xasprintf("%s/qemu.log", vm->dir);
+        tail = read_file(log, NULL);
+        free(log);
+        if (!tail)
+            tail = xstrdup("");
+    }
+    snprintf(err, errlen, "%s\n---- console of vm %s (last 4 KiB) ----\n%s", msg, vm->name, tail);
+    free(tail);
+    vm->state = VM_CREATED;
+    return -1;
+}
+
+int vm_boot(struct vm *vm, char *err, size_t errlen)
+{
+    const struct profile *p = vm->profile;
+    if (!file_exists(p->kernel)) {
+        snprintf(err, errlen, "missing kernel: %s", p->kernel);
+        return -1;
+    }
+    char ver[128];
+    if (kernel_read_version(p->kernel, ver, sizeof ver, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < p->n_disks; i++)
+        if (p->disks[i].path && !file_exists(p->disks[i].path)) {
+            snprintf(err, errlen, "missing disk image: %s", p->disks[i].path);
+            return -1;
+        }
+    if (!vm->dir) {
+        vm->dir = xasprintf("%s/vm-%u-%s", vm->env->scratch, ++vm->env->counter, vm->name);
+        if (mkdir(vm->dir, 0700) < 0) {
+            snprintf(err, errlen, "cannot create %s: %s", vm->dir, strerror(errno));
+            return -1;
+        }
+        vm->console_path = xasprintf("%s/console.log", vm->dir);
+    }
+    char *cmdline = resolve_cmdline(vm, err, errlen);
+    if (!cmdline)
+        return -1;
+    char *initrd = assemble_initrd(vm, err, errlen);
+    if (!initrd && (p->initrd || p->inject_agent || vm->opts.n_files)) {
+        free(cmdline);
+        return -1;
+    }
+    choose_machine(vm);
+    struct strv argv = {0};
+    build_argv(vm, &argv, initrd, cmdline);
+    free(initrd);
+    free(cmdline);
+    if (g_verbose > 1) {
+        fprintf(stderr, "provium: qemu:");
+        for (size_t i = 0; i < argv.n; i++)
+            fprintf(stderr, " %s", argv.v[i]);
+        fputc('\n', stderr);
+    }
+    int64_t t0 = now_ns();
+    vm->qemu_pid = spawn_qemu(vm, argv.v, err, errlen);
+    strv_free(&argv);
+    if (vm->qemu_pid < 0)
+        return -1;
+    vm->pidfd = (int)syscall(SYS_pidfd_open, vm->qemu_pid, 0);
+    char qerr[512];
+    char *qmp_path = xasprintf("%s/qmp.sock", vm->dir);
+    vm->qmp = qmp_connect(qmp_path, now_ns() + 15000000000LL, vm->pidfd, qerr, sizeof qerr);
+    free(qmp_path);
+    if (!vm->qmp)
+        return fail_boot(vm, err, errlen, "QEMU failed to start: %s", qerr);
+    char *sock = xasprintf("%s/agent.sock", vm->dir);
+    int fd = connect_unix(sock);
+    free(sock);
+    if (fd < 0)
+        return fail_boot(vm, err, errlen, "cannot connect to the agent port: %s", strerror(errno));
+    agent_conn_init(&vm->agent, fd, vm->pidfd);
+
+    double timeout = vm->opts.agent_timeout > 0   ? vm->opts.agent_timeout
+                     : p->agent_boot_timeout > 0 ? p->agent_boot_timeout
+                     : !strcmp(vm->env->accel, "kvm") ? 30
+                                                     : 120;
+    int64_t deadline = t0 + (int64_t)(timeout * 1e9);
+    uint32_t proto = 0;
+    for (;;) {
+        int64_t slice = now_ns() + 250000000LL;
+        if (slice > deadline)
+            slice = deadline;
+        if (vm->env->deadline_ns && slice > vm->env->deadline_ns)
+            slice = vm->env->deadline_ns;
+        int rc = agent_wait_hello(&vm->agent, slice, &proto);
+        if (rc == AGENT_OK)
+            break;
+        if (rc == AGENT_DEAD)
+            return fail_boot(vm, err, errlen, "VM %s: QEMU exited before the agent answered",
+                             vm->name);
+        if (rc == AGENT_PROTO)
+            return fail_boot(vm, err, errlen, "VM %s: garbage on the agent port", vm->name);
+        if (console_shows_panic(vm))
+            return fail_boot(vm, err, errlen, "VM %s: the guest kernel panicked", vm->name);
+        if (vm->env->deadline_ns && now_ns() >= vm->env->deadline_ns)
+            return fail_boot(vm, err, errlen, "test timeout exceeded");
+        if (now_ns() >= deadline)
+            return fail_boot(vm, err, errlen,
+                             "VM %s: agent did not answer within %gs (agent_boot_timeout)",
+                             vm->name, timeout);
+    }
+    if (proto != WIRE_PROTOCOL_VERSION)
+        return fail_boot(vm, err, errlen, "VM %s: agent speaks protocol %u, expected %u",
+                         vm->name, proto, WIRE_PROTOCOL_VERSION);
+    sync_guest(vm, now_ns() + 10000000000LL);
+    vm->boot_ns = now_ns() - t0;
+    vm->state = VM_BOOTED;
+    return 0;
+}
+
+void vm_shutdown(struct vm *vm)
+{
+    if (vm->qemu_pid > 0) {
+        int graceful = 0;
+        if (vm->state == VM_BOOTED && !vm->agent.dead && vm->agent.fd >= 0) {
+            struct wire_writer w = {0};
+            uint32_t id = agent_next_id(&vm->agent);
+            wire_begin(&w, WIRE_POWEROFF, id);
+            wire_finish(&w);
+            int gerr;
+            graceful = agent_simple(&vm->agent, &w, id, now_ns() + 2000000000LL, &gerr, NULL,
+                                    NULL, NULL) == AGENT_OK;
+            wire_writer_free(&w);
+        }
+        if (!graceful && vm->qmp) {
+            char e[256];
+            json_t *r = qmp_exec(vm->qmp, "quit", NULL, now_ns() + 1000000000LL, e, sizeof e);
+            json_decref(r);
+        }
+        reap_qemu(vm, 2000);
+    }
+    close_channels(vm);
+    if (vm->state != VM_CREATED || vm->qemu_pid > 0)
+        vm->state = VM_SHUTDOWN;
+    else
+        vm->state = VM_SHUTDOWN;
+}

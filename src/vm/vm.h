@@ -1,0 +1,142 @@
+/* vm.h - one QEMU virtual machine with the Provium agent inside.
+ *
+ * This is the room between the Lua bindings and QEMU: it resolves a profile into a
+ * QEMU command line (kernel, initrd + agent overlay, command line), starts QEMU with
+ * a QMP socket, a console log and the agent's virtio-serial port, waits for the
+ * agent's hello, and then carries guest operations (exec, files) over the agent
+ * connection. It knows nothing about Lua. */
+#ifndef PROVIUM_VM_H
+#define PROVIUM_VM_H
+
+#include "config/config.h"
+#include "vm/agentconn.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Process-wide facts every VM needs; one per worker process. */
+struct host_env {
+    const struct config *cfg;
+    char accel[8];       /* "kvm" or "tcg" */
+    char *scratch;       /* private 0700 directory of this process */
+    char *agent_bin;     /* static agent binary to put in overlays */
+    unsigned tsc_khz;    /* host TSC rate, handed to TCG guests (0 = unknown) */
+    int64_t deadline_ns; /* current test deadline (CLOCK_MONOTONIC), 0 = none */
+    unsigned counter;    /* for unique scratch names */
+};
+
+enum vm_state { VM_CREATED, VM_BOOTED, VM_PAUSED, VM_SHUTDOWN, VM_DEAD };
+const char *vm_state_name(enum vm_state s);
+
+struct vm_file {
+    char *path;
+    char *content;
+    size_t len;
+    unsigned mode;
+};
+
+struct vm_boot_opts {
+    char *cmdline;        /* replaces the resolved command line */
+    char *cmdline_append; /* appended */
+    double agent_timeout; /* 0 = profile / default */
+    struct vm_file *files;
+    size_t n_files;
+};
+
+struct vm {
+    struct host_env *env;
+    char *name;
+    const struct profile *profile;
+    uint64_t memory;
+    int cpus;
+    enum vm_state state;
+    struct vm_boot_opts opts;
+    char *dir; /* scratch dir of this VM: sockets, console log, initrd */
+    char *console_path;
+    char machine[8];
+    pid_t qemu_pid;
+    int pidfd;
+    struct qmp *qmp;
+    struct agent_conn agent;
+    int64_t boot_ns;
+    char dead_reason[256];
+};
+
+/* Result codes of guest operations. */
+enum {
+    VMOP_OK = 0,
+    VMOP_GUEST = 1,     /* the guest reported errno (in *gerr) */
+    VMOP_DEAD = -1,     /* the VM died: state is now VM_DEAD */
+    VMOP_TIMEOUT = -2,  /* env->deadline_ns passed */
+    VMOP_PROTO = -3,    /* malformed reply */
+};
+
+struct vm *vm_new(struct host_env *env, const char *name, const struct profile *p,
+                  uint64_t memory, int cpus);
+void vm_free(struct vm *vm); /* shuts down first */
+
+/* Boots: on failure returns -1 and err holds the reason plus the console tail. */
+int vm_boot(struct vm *vm, char *err, size_t errlen);
+/* Powers off: agent poweroff, wait up to 2 s, then QMP quit, then SIGKILL. Idempotent. */
+void vm_shutdown(struct vm *vm);
+/* Kills QEMU at once (timeouts, teardown after a failure). */
+void vm_kill(struct vm *vm);
+/* Last `max` bytes of the console log (malloc'd, never NULL). */
+char *vm_console_tail(const struct vm *vm, size_t max);
+
+/* ---- guest operations ---- */
+struct exec_req {
+    char **argv;       /* NULL-terminated */
+    char **env;        /* "K=V", NULL-terminated, may be NULL */
+    int env_clear;
+    const char *cwd;   /* NULL = "/" */
+    const char *stdin_data;
+    size_t stdin_len;
+    int has_stdin;
+    double timeout;    /* seconds, 0 = none */
+};
+
+struct exec_res {
+    int status; /* WIRE_STATUS_* */
+    int code;
+    int signal;
+    char *out, *err; /* NUL-terminated, malloc'd */
+    size_t out_len, err_len;
+    int truncated;
+    double duration;
+};
+
+int vm_exec(struct vm *vm, const struct exec_req *req, struct exec_res *res, int *gerr);
+void exec_res_free(struct exec_res *r);
+int vm_read_file(struct vm *vm, const char *path, char **data, size_t *len, int *gerr);
+/* Writes from memory (src_fd < 0) or streams from src_fd. */
+int vm_write_file(struct vm *vm, const char *path, const void *data, size_t len, int src_fd,
+                  unsigned mode, int keep_mode, int *gerr);
+
+struct vm_stat {
+    int type; /* WIRE_ENT_* */
+    uint64_t size;
+    int64_t mtime_s;
+    uint32_t mtime_ns;
+    uint32_t perm;
+};
+int vm_stat_path(struct vm *vm, const char *path, struct vm_stat *st, int *gerr);
+struct vm_dirent {
+    char *name;
+    int type;
+};
+int vm_listdir(struct vm *vm, const char *path, struct vm_dirent **ents, size_t *n, int *gerr);
+int vm_mkdir(struct vm *vm, const char *path, unsigned perm, int parents, int *gerr);
+int vm_unlink(struct vm *vm, const char *path, int *gerr);
+int vm_rename(struct vm *vm, const char *from, const char *to, int *gerr);
+
+const char *wire_entry_name(int type);
+
+/* Accelerator decision: policy "auto"|"kvm"|"tcg". Fills out ("kvm"/"tcg") and, when
+ * auto falls back to TCG, a reason. Returns -1 (err filled) when "kvm" is unusable. */
+int accel_resolve(const char *policy, char out[8], char *reason, size_t reasonlen, char *err,
+                  size_t errlen);
+unsigned host_tsc_khz(void);
+
+#endif

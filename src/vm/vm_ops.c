@@ -1,0 +1,380 @@
+/* vm_ops.c - guest operations carried over the agent connection: exec, files, stat.
+ *
+ * Each function builds one request frame (layouts in proto/wire.h), runs it with
+ * agent_run(), and turns the reply into C values. A lost connection marks the VM dead;
+ * the worker's test deadline cuts any wait short. */
+#include "vm.h"
+
+#include "util/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define OUTPUT_CAP (64u << 20)
+#define READ_CAP (96u << 20)
+
+const char *wire_entry_name(int type)
+{
+    static const char *names[] = {"file",   "directory",    "symlink",     "fifo",
+                                  "socket", "block_device", "char_device", "other"};
+    return type >= 0 && type <= WIRE_ENT_OTHER ? names[type] : "other";
+}
+
+static int64_t op_deadline(const struct vm *vm) { return vm->env->deadline_ns; }
+
+/* Maps an agent_run result to VMOP_* and updates the VM's state. */
+static int settle(struct vm *vm, int rc)
+{
+    if (rc == AGENT_OK)
+        return VMOP_OK;
+    if (rc == AGENT_DEADLINE)
+        return VMOP_TIMEOUT;
+    snprintf(vm->dead_reason, sizeof vm->dead_reason, "%s",
+             vm->agent.dead ? vm->agent.dead_reason : "malformed reply from the agent");
+    vm->state = VM_DEAD;
+    return rc == AGENT_PROTO ? VMOP_PROTO : VMOP_DEAD;
+}
+
+/* ---- exec ---- */
+
+struct exec_ctx {
+    struct buf out, err;
+    int truncated;
+    int done_status, code, signal;
+    int start_errno;
+};
+
+static void capped_append(struct exec_ctx *x, struct buf *b, const uint8_t *p, uint32_t n)
+{
+    if (b->len >= OUTPUT_CAP) {
+        x->truncated = 1;
+        return;
+    }
+    if (b->len + n > OUTPUT_CAP) {
+        n = (uint32_t)(OUTPUT_CAP - b->len);
+        x->truncated = 1;
+    }
+    buf_append(b, p, n);
+}
+
+static int exec_frame(struct agent_op *op, const struct wire_header *h, const uint8_t *payload)
+{
+    struct exec_ctx *x = op->ctx;
+    struct wire_reader r;
+    wire_reader_init(&r, payload, h->len);
+    if (h->type == WIRE_OUTPUT) {
+        uint8_t stream = wire_get_u8(&r);
+        uint32_t n;
+        const uint8_t *p = wire_get_bytes(&r, &n);
+        if (!wire_reader_ok(&r))
+            return -1;
+        capped_append(x, stream == 2 ? &x->err : &x->out, p, n);
+        return 0;
+    }
+    if (h->type == WIRE_EXIT) {
+        x->done_status = wire_get_u8(&r);
+        x->code = wire_get_i32(&r);
+        x->signal = wire_get_i32(&r);
+        return wire_reader_ok(&r) ? 1 : -1;
+    }
+    if (h->type == WIRE_RESULT) {
+        x->start_errno = wire_get_i32(&r);
+        if (!x->start_errno)
+            x->start_errno = EIO;
+        return 1;
+    }
+    return 0;
+}
+
+int vm_exec(struct vm *vm, const struct exec_req *req, struct exec_res *res, int *gerr)
+{
+    memset(res, 0, sizeof *res);
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_EXEC, id);
+    wire_put_u32(&w, (req->has_stdin ? WIRE_EXEC_STDIN : 0) |
+                         (req->env_clear ? WIRE_EXEC_ENV_CLEAR : 0));
+    wire_put_str(&w, req->cwd ? req->cwd : "");
+    uint32_t argc = 0;
+    while (req->argv[argc])
+        argc++;
+    wire_put_u32(&w, argc);
+    for (uint32_t i = 0; i < argc; i++)
+        wire_put_str(&w, req->argv[i]);
+    uint32_t envc = 0;
+    while (req->env && req->env[envc])
+        envc++;
+    wire_put_u32(&w, envc);
+    for (uint32_t i = 0; i < envc; i++)
+        wire_put_str(&w, req->env[i]);
+    wire_put_u64(&w, req->timeout > 0 ? (uint64_t)(req->timeout * 1000.0 + 0.5) : 0);
+    if (wire_finish(&w) < 0) {
+        wire_writer_free(&w);
+        *gerr = E2BIG;
+        return VMOP_GUEST;
+    }
+    struct exec_ctx x = {0};
+    struct agent_op op = {0};
+    op.id = id;
+    op.in_fd = -1;
+    op.has_input = req->has_stdin;
+    op.in_data = req->stdin_data;
+    op.in_len = req->stdin_len;
+    op.on_frame = exec_frame;
+    op.ctx = &x;
+    int64_t t0 = now_ns();
+    agent_queue(&vm->agent, &w);
+    wire_writer_free(&w);
+    int rc = settle(vm, agent_run(&vm->agent, &op, op_deadline(vm)));
+    res->duration = (double)(now_ns() - t0) / 1e9;
+    if (rc != VMOP_OK) {
+        buf_free(&x.out);
+        buf_free(&x.err);
+        return rc;
+    }
+    if (x.start_errno) {
+        buf_free(&x.out);
+        buf_free(&x.err);
+        *gerr = x.start_errno;
+        return VMOP_GUEST;
+    }
+    res->status = x.done_status;
+    res->code = x.code;
+    res->signal = x.signal;
+    res->out_len = x.out.len;
+    res->err_len = x.err.len;
+    res->out = x.out.data ? buf_cstr(&x.out) : xstrdup("");
+    res->err = x.err.data ? buf_cstr(&x.err) : xstrdup("");
+    res->truncated = x.truncated;
+    return VMOP_OK;
+}
+
+void exec_res_free(struct exec_res *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+/* ---- read_file ---- */
+
+struct read_ctx {
+    struct buf data;
+    int err_no;
+};
+
+static int read_frame(struct agent_op *op, const struct wire_header *h, const uint8_t *payload)
+{
+    struct read_ctx *x = op->ctx;
+    struct wire_reader r;
+    wire_reader_init(&r, payload, h->len);
+    if (h->type == WIRE_DATA) {
+        uint32_t n = h->len;
+        const uint8_t *p = payload;
+        if (x->data.len + n > READ_CAP)
+            x->err_no = EFBIG;
+        else
+            buf_append(&x->data, p, n);
+        return 0;
+    }
+    if (h->type == WIRE_RESULT) {
+        int e = wire_get_i32(&r);
+        if (!x->err_no)
+            x->err_no = e;
+        return 1;
+    }
+    return 0;
+}
+
+int vm_read_file(struct vm *vm, const char *path, char **data, size_t *len, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_READ_FILE, id);
+    wire_put_str(&w, path);
+    wire_finish(&w);
+    struct read_ctx x = {0};
+    struct agent_op op = {0};
+    op.id = id;
+    op.in_fd = -1;
+    op.on_frame = read_frame;
+    op.ctx = &x;
+    agent_queue(&vm->agent, &w);
+    wire_writer_free(&w);
+    int rc = settle(vm, agent_run(&vm->agent, &op, op_deadline(vm)));
+    if (rc == VMOP_OK && x.err_no) {
+        *gerr = x.err_no;
+        rc = VMOP_GUEST;
+    }
+    if (rc != VMOP_OK) {
+        buf_free(&x.data);
+        return rc;
+    }
+    *len = x.data.len;
+    *data = x.data.data ? buf_cstr(&x.data) : xstrdup("");
+    return VMOP_OK;
+}
+
+/* ---- write_file ---- */
+
+static int result_frame(struct agent_op *op, const struct wire_header *h, const uint8_t *payload)
+{
+    int *err_no = op->ctx;
+    if (h->type != WIRE_RESULT)
+        return 0;
+    struct wire_reader r;
+    wire_reader_init(&r, payload, h->len);
+    *err_no = wire_get_i32(&r);
+    return wire_reader_ok(&r) ? 1 : -1;
+}
+
+int vm_write_file(struct vm *vm, const char *path, const void *data, size_t len, int src_fd,
+                  unsigned mode, int keep_mode, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_WRITE_FILE, id);
+    wire_put_str(&w, path);
+    wire_put_u32(&w, mode);
+    wire_put_u32(&w, keep_mode ? WIRE_WF_KEEP_MODE : 0);
+    wire_finish(&w);
+    int err_no = 0;
+    struct agent_op op = {0};
+    op.id = id;
+    op.has_input = 1;
+    op.in_fd = src_fd;
+    op.in_data = data;
+    op.in_len = len;
+    op.on_frame = result_frame;
+    op.ctx = &err_no;
+    agent_queue(&vm->agent, &w);
+    wire_writer_free(&w);
+    int rc = settle(vm, agent_run(&vm->agent, &op, op_deadline(vm)));
+    if (rc != VMOP_OK)
+        return rc;
+    if (op.in_error)
+        err_no = op.in_error; /* reading the host file failed */
+    if (err_no) {
+        *gerr = err_no;
+        return VMOP_GUEST;
+    }
+    return VMOP_OK;
+}
+
+/* ---- simple requests ---- */
+
+static int simple(struct vm *vm, struct wire_writer *w, uint32_t id, int *gerr, uint8_t **extra,
+                  size_t *extra_len)
+{
+    wire_finish(w);
+    int err_no = 0;
+    int rc = settle(vm, agent_simple(&vm->agent, w, id, op_deadline(vm), &err_no, NULL, extra,
+                                     extra_len));
+    wire_writer_free(w);
+    if (rc == VMOP_OK && err_no) {
+        *gerr = err_no;
+        if (extra) {
+            free(*extra);
+            *extra = NULL;
+        }
+        return VMOP_GUEST;
+    }
+    return rc;
+}
+
+int vm_stat_path(struct vm *vm, const char *path, struct vm_stat *st, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_STAT, id);
+    wire_put_str(&w, path);
+    wire_put_u8(&w, 0);
+    uint8_t *extra = NULL;
+    size_t n = 0;
+    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    if (rc != VMOP_OK)
+        return rc;
+    struct wire_reader r;
+    wire_reader_init(&r, extra, n);
+    st->type = wire_get_u8(&r);
+    st->size = wire_get_u64(&r);
+    st->mtime_s = wire_get_i64(&r);
+    st->mtime_ns = wire_get_u32(&r);
+    st->perm = wire_get_u32(&r);
+    free(extra);
+    return wire_reader_ok(&r) ? VMOP_OK : VMOP_PROTO;
+}
+
+static int cmp_dirent(const void *a, const void *b)
+{
+    return strcmp(((const struct vm_dirent *)a)->name, ((const struct vm_dirent *)b)->name);
+}
+
+int vm_listdir(struct vm *vm, const char *path, struct vm_dirent **ents, size_t *count, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_LISTDIR, id);
+    wire_put_str(&w, path);
+    uint8_t *extra = NULL;
+    size_t n = 0;
+    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    if (rc != VMOP_OK)
+        return rc;
+    struct wire_reader r;
+    wire_reader_init(&r, extra, n);
+    uint32_t k = wire_get_u32(&r);
+    if (k > n) /* each entry needs at least 5 bytes */
+        k = 0;
+    struct vm_dirent *e = xcalloc(k ? k : 1, sizeof *e);
+    uint32_t got = 0;
+    for (; got < k && wire_reader_ok(&r); got++) {
+        e[got].name = wire_get_str(&r);
+        e[got].type = wire_get_u8(&r);
+        if (!e[got].name)
+            break;
+    }
+    free(extra);
+    if (!wire_reader_ok(&r)) {
+        for (uint32_t i = 0; i < got; i++)
+            free(e[i].name);
+        free(e);
+        return VMOP_PROTO;
+    }
+    qsort(e, got, sizeof *e, cmp_dirent);
+    *ents = e;
+    *count = got;
+    return VMOP_OK;
+}
+
+int vm_mkdir(struct vm *vm, const char *path, unsigned perm, int parents, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_MKDIR, id);
+    wire_put_str(&w, path);
+    wire_put_u32(&w, perm);
+    wire_put_u8(&w, (uint8_t)(parents != 0));
+    return simple(vm, &w, id, gerr, NULL, NULL);
+}
+
+int vm_unlink(struct vm *vm, const char *path, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_UNLINK, id);
+    wire_put_str(&w, path);
+    return simple(vm, &w, id, gerr, NULL, NULL);
+}
+
+int vm_rename(struct vm *vm, const char *from, const char *to, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_RENAME, id);
+    wire_put_str(&w, from);
+    wire_put_str(&w, to);
+    return simple(vm, &w, id, gerr, NULL, NULL);
+}

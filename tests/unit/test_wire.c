@@ -1,0 +1,142 @@
+/* test_wire.c - unit tests of the host<->agent frame codec (proto/wire.c). */
+#include "proto/wire.h"
+#include "tests/unit/testlib.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void roundtrip_fields(void)
+{
+    struct wire_writer w = {0};
+    wire_begin(&w, WIRE_EXEC, 42);
+    wire_put_u8(&w, 7);
+    wire_put_u32(&w, 0xdeadbeef);
+    wire_put_i32(&w, -5);
+    wire_put_u64(&w, 0x0123456789abcdefULL);
+    wire_put_i64(&w, -1234567890123LL);
+    wire_put_str(&w, "hello");
+    wire_put_bytes(&w, "\0\1\2", 3);
+    CHECK_EQ_INT(wire_finish(&w), 0);
+    struct wire_header h;
+    CHECK_EQ_INT(wire_decode_header(w.buf, &h), 0);
+    CHECK_EQ_INT(h.type, WIRE_EXEC);
+    CHECK_EQ_INT(h.id, 42);
+    CHECK_EQ_INT(h.len, w.len - WIRE_HEADER_SIZE);
+    struct wire_reader r;
+    wire_reader_init(&r, w.buf + WIRE_HEADER_SIZE, h.len);
+    CHECK_EQ_INT(wire_get_u8(&r), 7);
+    CHECK(wire_get_u32(&r) == 0xdeadbeef);
+    CHECK_EQ_INT(wire_get_i32(&r), -5);
+    CHECK(wire_get_u64(&r) == 0x0123456789abcdefULL);
+    CHECK(wire_get_i64(&r) == -1234567890123LL);
+    char *s = wire_get_str(&r);
+    CHECK_STR_EQ(s, "hello");
+    free(s);
+    uint32_t n;
+    const uint8_t *b = wire_get_bytes(&r, &n);
+    CHECK_EQ_INT(n, 3);
+    CHECK(b && b[0] == 0 && b[1] == 1 && b[2] == 2);
+    CHECK(wire_reader_at_end(&r));
+    wire_writer_free(&w);
+}
+
+static void overrun_is_flagged(void)
+{
+    uint8_t p[3] = {1, 2, 3};
+    struct wire_reader r;
+    wire_reader_init(&r, p, sizeof p);
+    CHECK(wire_get_u32(&r) == 0);
+    CHECK(!wire_reader_ok(&r));
+    /* a length prefix larger than the payload */
+    uint8_t q[6] = {100, 0, 0, 0, 'a', 'b'};
+    wire_reader_init(&r, q, sizeof q);
+    uint32_t n;
+    CHECK(wire_get_bytes(&r, &n) == NULL);
+    CHECK_EQ_INT(n, 0);
+    CHECK(!wire_reader_ok(&r));
+    /* embedded NUL in a string */
+    uint8_t z[7] = {3, 0, 0, 0, 'a', 0, 'b'};
+    wire_reader_init(&r, z, sizeof z);
+    CHECK(wire_get_str(&r) == NULL);
+    CHECK(!wire_reader_ok(&r));
+}
+
+static void header_limits(void)
+{
+    uint8_t hdr[WIRE_HEADER_SIZE];
+    struct wire_header h = {WIRE_MAX_PAYLOAD + 1, WIRE_DATA, 0, 1}, out;
+    wire_encode_header(hdr, &h);
+    CHECK_EQ_INT(wire_decode_header(hdr, &out), -1);
+    h.len = 10;
+    h.type = 0;
+    wire_encode_header(hdr, &h);
+    CHECK_EQ_INT(wire_decode_header(hdr, &out), -1);
+    h.type = WIRE_TYPE_MAX + 1;
+    wire_encode_header(hdr, &h);
+    CHECK_EQ_INT(wire_decode_header(hdr, &out), -1);
+    h.type = WIRE_RESULT;
+    wire_encode_header(hdr, &h);
+    CHECK_EQ_INT(wire_decode_header(hdr, &out), 0);
+    /* a writer refuses payloads over the cap */
+    struct wire_writer w = {0};
+    wire_begin(&w, WIRE_DATA, 1);
+    char *big = calloc(1, WIRE_MAX_PAYLOAD);
+    wire_put_bytes(&w, big, WIRE_MAX_PAYLOAD);
+    CHECK_EQ_INT(wire_finish(&w), -1);
+    free(big);
+    wire_writer_free(&w);
+}
+
+static void inbuf_reassembles_split_frames(void)
+{
+    struct wire_writer w = {0};
+    struct wire_inbuf in = {0};
+    uint8_t stream[4096];
+    size_t len = 0;
+    for (uint32_t i = 0; i < 10; i++) {
+        wire_begin(&w, WIRE_OUTPUT, i);
+        wire_put_u8(&w, 1);
+        wire_put_bytes(&w, "abcdefghij", i);
+        wire_finish(&w);
+        memcpy(stream + len, w.buf, w.len);
+        len += w.len;
+    }
+    wire_writer_free(&w);
+    /* feed one byte at a time: every frame must come out whole and in order */
+    uint32_t next = 0;
+    for (size_t i = 0; i < len; i++) {
+        CHECK_EQ_INT(wire_inbuf_append(&in, stream + i, 1), 0);
+        struct wire_header h;
+        const uint8_t *p;
+        int rc;
+        while ((rc = wire_inbuf_next(&in, &h, &p)) == 1) {
+            CHECK_EQ_INT(h.id, next);
+            struct wire_reader r;
+            wire_reader_init(&r, p, h.len);
+            CHECK_EQ_INT(wire_get_u8(&r), 1);
+            uint32_t n;
+            wire_get_bytes(&r, &n);
+            CHECK_EQ_INT(n, next);
+            CHECK(wire_reader_at_end(&r));
+            next++;
+        }
+        CHECK(rc == 0);
+    }
+    CHECK_EQ_INT(next, 10);
+    /* a corrupt header is reported */
+    uint8_t bad[WIRE_HEADER_SIZE] = {0xff, 0xff, 0xff, 0xff, 1, 0};
+    wire_inbuf_append(&in, bad, sizeof bad);
+    struct wire_header h;
+    const uint8_t *p;
+    CHECK_EQ_INT(wire_inbuf_next(&in, &h, &p), -1);
+    wire_inbuf_free(&in);
+}
+
+int main(void)
+{
+    RUN(roundtrip_fields);
+    RUN(overrun_is_flagged);
+    RUN(header_limits);
+    RUN(inbuf_reassembles_split_frames);
+    return TEST_SUMMARY();
+}
