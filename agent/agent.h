@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define AGENT_VERSION "0.1.0"
@@ -67,9 +68,10 @@ void reply_error(uint32_t id, int err, const char *fmt, ...) __attribute__((form
 void reply_malformed(uint32_t id, uint16_t type);
 void send_hello(void);
 
-/* Read what the port has into agent.in. Returns 0, or -1 at EOF (errno 0) or on an
- * error; the frames read before that should still be dispatched. */
-int conn_read_input(void);
+/* One read() from the port into agent.in: bytes read, 0 if nothing is ready, or -1
+ * at EOF (errno 0) or on an error. Dispatch what arrived, then call conn_input_tidy(). */
+ssize_t conn_read_some(void);
+void conn_input_tidy(void);
 void conn_lost(const char *why);
 
 /* ---- port.c: the virtio-serial port in a guest ---- */

@@ -11,7 +11,7 @@ out=${1:-"$root/build/agent"}
 mkdir -p "$out"
 srcs="$root/agent/main.c $root/agent/boot.c $root/agent/port.c $root/agent/conn.c
       $root/agent/dispatch.c $root/agent/exec.c $root/agent/files.c $root/proto/wire.c"
-flags="-std=c17 -Wall -Wextra -D_GNU_SOURCE -I$root"
+flags="-std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -I$root"
 
 # shellcheck disable=SC2086
 musl-gcc $flags -Os -static -s -o "$out/provium-agent" $srcs

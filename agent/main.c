@@ -26,6 +26,7 @@
 
 #define STDIN_HIGH_WATER (16u * 1024 * 1024) /* stop reading the port above this */
 #define RECONNECT_POLL_MS 10
+#define READ_BATCH (1u << 20) /* bytes taken from the port per loop round, at most */
 
 struct agent agent = {.port_fd = -1, .log_fd = 2, .sigchld_fd = -1};
 uint8_t agent_iobuf[WIRE_CHUNK];
@@ -164,17 +165,29 @@ static void dispatch_pending_frames(void)
     }
 }
 
+/* Reads and dispatches frame by frame, up to READ_BATCH bytes per loop round so the
+ * sessions get their turn even while the host streams a large upload. */
 static void handle_port_input(void)
 {
-    int lost = conn_read_input() < 0;
-    int err = errno;
-    dispatch_pending_frames(); /* what did arrive is still answered, if possible */
-    if (!lost)
+    size_t got = 0;
+    while (got < READ_BATCH && !agent.reset_pending && !agent.quit &&
+           exec_stdin_pending() < STDIN_HIGH_WATER) {
+        ssize_t n = conn_read_some();
+        if (n == 0)
+            return;
+        int err = errno;
+        if (n > 0)
+            got += (size_t)n;
+        dispatch_pending_frames(); /* what did arrive is still answered, if possible */
+        conn_input_tidy();
+        if (n > 0)
+            continue;
+        conn_lost(err ? strerror(err) : NULL);
+        if (err && agent.guest_mode && agent.port_fd >= 0) { /* reopen it from scratch */
+            close(agent.port_fd);
+            agent.port_fd = -1;
+        }
         return;
-    conn_lost(err ? strerror(err) : NULL);
-    if (err && agent.guest_mode && agent.port_fd >= 0) { /* reopen it from scratch */
-        close(agent.port_fd);
-        agent.port_fd = -1;
     }
 }
 

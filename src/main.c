@@ -4,7 +4,9 @@
 #include "util/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char USAGE[] =
     "usage: provium [PATHS...] [FLAGS]      run tests (see provium --help-run)\n"
@@ -13,6 +15,13 @@ static const char USAGE[] =
 
 int main(int argc, char **argv)
 {
+    /* builds and tests may call provium again: tell them which binary is running */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        setenv("PROVIUM_EXE", exe, 0);
+    }
     if (argc > 1) {
         const char *c = argv[1];
         if (!strcmp(c, "--version") || !strcmp(c, "version")) {

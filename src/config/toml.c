@@ -617,7 +617,7 @@ static int ml_quotes(struct parser *P, struct buf *b, int q)
         n++;
     if (n == 6) {
         advn(P, 5);
-        return fail(P, "too many quotes at the end of a multi-line string");
+        return fail(P, "too many quotes in a row in a multi-line string");
     }
     for (size_t i = 0; i < (n < 3 ? n : n - 3); i++)
         if (buf_putc(P, b, q) < 0)
@@ -872,7 +872,11 @@ static struct node *parse_number(struct parser *P, size_t end)
     }
     if (end - i == 3 && (memcmp(t + i, "inf", 3) == 0 || memcmp(t + i, "nan", 3) == 0))
         return make_float(P, end);
-    if (!sign && end - i > 2 && t[i] == '0' && (t[i + 1] == 'x' || t[i + 1] == 'o' || t[i + 1] == 'b')) {
+    if (end - i > 2 && t[i] == '0' && (t[i + 1] == 'x' || t[i + 1] == 'o' || t[i + 1] == 'b')) {
+        if (sign) {
+            fail(P, "hexadecimal, octal and binary integers cannot have a sign");
+            return NULL;
+        }
         int base = t[i + 1] == 'x' ? 16 : t[i + 1] == 'o' ? 8 : 2;
         size_t from = i += 2;
         if (scan_digits(P, &i, end, base) < 0)

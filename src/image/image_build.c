@@ -284,7 +284,7 @@ static int mkdir_parents(const char *dir, char *err, size_t errlen) {
     return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
+static int write_fully(int fd, const void *data, size_t len) {
     const char *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
@@ -333,7 +333,7 @@ static int write_output(const char *dir, const char *name, const void *data, siz
     char tmp[PATH_MAX];
     int fd = open_temp(dir, name, tmp, sizeof(tmp), err, errlen);
     if (fd < 0) return -1;
-    int ok = write_all(fd, data, len) == 0;
+    int ok = write_fully(fd, data, len) == 0;
     if (!ok) snprintf(err, errlen, "%s/%s: write failed: %s", dir, name, strerror(errno));
     return commit_temp(fd, tmp, dir, name, ok, err, errlen);
 }
@@ -358,7 +358,7 @@ static int copy_output(const char *dir, const char *name, const char *src, char 
         if (n < 0) {
             snprintf(err, errlen, "%s: read failed: %s", src, strerror(errno));
             ok = 0;
-        } else if (n > 0 && write_all(fd, buf, (size_t)n) < 0) {
+        } else if (n > 0 && write_fully(fd, buf, (size_t)n) < 0) {
             snprintf(err, errlen, "%s/%s: write failed: %s", dir, name, strerror(errno));
             ok = 0;
         }

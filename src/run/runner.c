@@ -6,6 +6,7 @@
  * worker's private scratch directory is created and removed here. */
 #include "run.h"
 
+#include "run/build.h"
 #include "vm/vm.h"
 
 #include <dirent.h>
@@ -224,6 +225,24 @@ static void event_kv(const char *kind, json_t *payload)
     json_object_set_new(payload, "kind", json_string(kind));
     write_event(payload);
     json_decref(payload);
+}
+
+static void build_event(void *ud, const struct profile *p, int phase, int64_t dur, int ok,
+                        int status)
+{
+    (void)ud;
+    if (phase == 0) {
+        event_kv("build_started", json_pack("{s:s, s:s, s:s}", "profile", p->name, "out", p->out,
+                                            "command", p->build));
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:s, s:I, s:b}", "profile", p->name, "out", p->out,
+                          "duration_ns", (json_int_t)dur, "ok", ok);
+    if (WIFSIGNALED(status))
+        json_object_set_new(o, "signal", json_integer(WTERMSIG(status)));
+    else
+        json_object_set_new(o, "exit_code", json_integer(WEXITSTATUS(status)));
+    event_kv("build_done", o);
 }
 
 static char *jstr_dup(json_t *o, const char *k)
@@ -574,6 +593,13 @@ int runner_main(struct run_opts *ro)
     }
     FILE *report = (ro->events && !strcmp(ro->events, "-")) ? stderr : stdout;
 
+    if (!ro->no_build && profiles_build_all(cfg, build_event, NULL) < 0) {
+        if (g_events && g_events != stdout)
+            fclose(g_events);
+        free(ro->agent_bin);
+        config_free(cfg);
+        return 2;
+    }
     struct found *files;
     size_t n;
     if (discover(ro, cfg, &files, &n) < 0) {

@@ -156,7 +156,9 @@ static int read_some(struct agent_conn *c)
 }
 
 /* One poll round: flush, read, watch QEMU. Returns AGENT_OK, AGENT_DEAD or AGENT_DEADLINE. */
-static int pump(struct agent_conn *c, int64_t deadline_ns)
+/* more_input: the caller still has input to queue; then wake as soon as the socket
+ * can take more, even when nothing is queued right now. */
+static int pump(struct agent_conn *c, int64_t deadline_ns, int more_input)
 {
     if (c->dead)
         return AGENT_DEAD;
@@ -165,7 +167,7 @@ static int pump(struct agent_conn *c, int64_t deadline_ns)
     struct pollfd pfd[2];
     int n = 0;
     pfd[n].fd = c->fd;
-    pfd[n].events = POLLIN | (out_pending(c) ? POLLOUT : 0);
+    pfd[n].events = POLLIN | (out_pending(c) || more_input ? POLLOUT : 0);
     n++;
     if (c->watch_fd >= 0) {
         pfd[n].fd = c->watch_fd;
@@ -222,7 +224,7 @@ int agent_wait_hello(struct agent_conn *c, int64_t deadline_ns, uint32_t *protoc
         }
         if (c->dead)
             return AGENT_DEAD;
-        int rc = pump(c, deadline_ns);
+        int rc = pump(c, deadline_ns, 0);
         if (rc != AGENT_OK)
             return rc;
     }
@@ -258,7 +260,7 @@ int agent_run(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns)
         }
         if (c->dead)
             return AGENT_DEAD;
-        int rc = pump(c, deadline_ns);
+        int rc = pump(c, deadline_ns, op->has_input && !op->in_eof_sent);
         if (rc != AGENT_OK)
             return rc;
     }

@@ -85,10 +85,15 @@ char *vm_console_tail(const struct vm *vm, size_t max)
     if (n < 0)
         n = 0;
     out[n] = 0;
-    /* replace NULs and stray control bytes so the text prints cleanly */
-    for (ssize_t i = 0; i < n; i++)
-        if ((unsigned char)out[i] < 32 && out[i] != '\n' && out[i] != '\t')
-            out[i] = out[i] == '\r' ? '\n' : '?';
+    /* drop CRs and replace stray control bytes so the text prints cleanly */
+    ssize_t o = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)out[i];
+        if (ch == '\r')
+            continue;
+        out[o++] = (ch < 32 && ch != '\n' && ch != '\t') ? '?' : (char)ch;
+    }
+    out[o] = 0;
     return out;
 }
 

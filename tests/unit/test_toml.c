@@ -872,8 +872,10 @@ static void test_err_numbers(void)
     ERR("a = 0x", 1, 6, "invalid character in number");
     ERR("a = 0xG", 1, 7, "expected a digit");
     ERR("a = 0X1F", 1, 6, "invalid character in number");
-    ERR("a = +0x1", 1, 7, "invalid character in number");
-    ERR("a = -0o7", 1, 7, "invalid character in number");
+    ERR("a = +0x1", 1, 5, "hexadecimal, octal and binary integers cannot have a sign");
+    ERR("a = -0o7", 1, 5, "cannot have a sign");
+    ERR("a = -0b1", 1, 5, "cannot have a sign");
+    ERR("a = -0x", 1, 7, "invalid character in number");
     ERR("a = 0b102", 1, 9, "invalid character in number");
     ERR("a = 0o8", 1, 7, "expected a digit");
     ERR("a = +", 1, 6, "expected a digit");

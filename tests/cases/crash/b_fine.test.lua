@@ -1,0 +1,1 @@
+test("other files still run", function(t) t:assert(true) end)

@@ -1,0 +1,3 @@
+test("never ends", function(t)
+  while true do end
+end)

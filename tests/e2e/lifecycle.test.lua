@@ -1,0 +1,52 @@
+-- lifecycle.test.lua - the VM state machine, boot options and scope teardown.
+local kept
+
+test("a created VM refuses commands; bad names and profiles raise", function(t)
+  local vm = provium:vm("c1", "base")
+  t:assert_eq(vm:state(), "created")
+  t:assert_contains(t:assert_raises(function() vm:run("true") end), "vm:run: VM not booted")
+  t:assert_contains(t:assert_raises(function() provium:vm("x", "nope") end),
+    "unknown profile 'nope'")
+  t:assert_contains(t:assert_raises(function() provium:vm("bad name", "base") end), "invalid name")
+  t:assert_contains(t:assert_raises(function() provium:vm("vm_fixture", "base") end), "invalid name")
+  t:assert_contains(t:assert_raises(function() provium:vm("c1", "base") end), "already exists")
+  t:assert_contains(t:assert_raises(function() provium:vm("c2", "base", {memory = "lots"}) end),
+    "invalid size: lots")
+end)
+
+test("boot options: injected files and an appended command line", function(t)
+  local vm = provium:vm("opts", "base", {memory = "192M"}):boot({
+    files = {
+      {path = "/etc/greeting", content = "hi\n"},
+      {path = "/opt/tool/run.sh", content = "#!/bin/sh\necho ran\n", mode = tonumber("755", 8)},
+    },
+    kernel_cmdline_append = "provium.e2e=42",
+  })
+  t:assert_eq(vm:read_file("/etc/greeting"), "hi\n")
+  t:assert_eq(vm:run("/opt/tool/run.sh").stdout, "ran\n")
+  t:assert_contains(vm:read_file("/proc/cmdline"), "provium.e2e=42")
+  t:assert_contains(vm:read_file("/proc/cmdline"), "rdinit=/sbin/provium-agent")
+  local kb = tonumber(vm:run("awk '/MemTotal/ {print $2}' /proc/meminfo").stdout)
+  t:assert(kb > 100000 and kb < 200000, "memory option honoured: " .. kb .. " kB")
+  t:assert_contains(t:assert_raises(function() vm:boot() end), "VM already booted")
+  kept = vm
+end)
+
+test("VMs created in a test are shut down when it ends", function(t)
+  t:assert(kept ~= nil, "previous test ran")
+  t:assert_eq(kept:state(), "shutdown")
+  t:assert_contains(t:assert_raises(function() kept:run("true") end),
+    "VM is shutdown; create a new one")
+  t:assert_contains(t:assert_raises(function() kept:boot() end), "VM is shutdown")
+end)
+
+test("boot errors: missing kernel, not a bzImage, a kernel panic", function(t)
+  t:assert_contains(t:assert_raises(function() provium:vm("m", "missing"):boot() end),
+    "missing kernel: /")
+  t:assert_contains(t:assert_raises(function() provium:vm("n", "notbz"):boot() end),
+    "is not a bzImage")
+  -- no initrd and no agent: the kernel panics; the error carries the console tail
+  local e = t:assert_raises(function() provium:vm("p", "panics"):boot() end)
+  t:assert_contains(e, "Kernel panic")
+  t:assert_contains(e, "---- console of vm p")
+end)

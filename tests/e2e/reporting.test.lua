@@ -1,0 +1,106 @@
+-- reporting.test.lua - runs provium itself on the case suites in tests/cases and checks
+-- what a user sees: report lines, counts, console tails and exit codes.
+local e2e = require("lib.e2e")
+local C = e2e.cases
+
+local function run(case, ...)
+  local args = {"--config", C .. "/" .. case .. "/provium.toml", "--no-progress", ...}
+  return e2e.provium(args, C .. "/" .. case)
+end
+
+test("failures carry their message and the console tail; exit 1", function(t)
+  local out, code = run("failing")
+  t:log(out)
+  t:assert_eq(code, 1)
+  t:assert_contains(out, "FAIL report.test.lua (1 passed, 3 failed, 2 skipped)")
+  t:assert_contains(out, "- fails with a message: ")
+  t:assert_contains(out, "numbers differ: 1 ~= 2")
+  t:assert_contains(out, "---- vm f (last")
+  t:assert_contains(out, "marker-from-guest")
+  t:assert_contains(out, "hidden failure")
+  t:assert(out:find("report.test.lua:%d+: plain error") ~= nil, "error text with its position")
+  t:assert_eq(e2e.last_line(out), "1 passed, 3 failed, 2 skipped")
+end)
+
+test("--json and --junit describe the same run", function(t)
+  local junit = os.tmpname()
+  local out, code = run("failing", "--json", "--junit", junit, "--filter", "report")
+  t:assert_eq(code, 1)
+  local file, summary
+  for line in out:gmatch("[^\n]+") do
+    if line:sub(1, 1) == "{" then
+      local v = json.decode(line)
+      if v.kind == "file" then file = v elseif v.kind == "summary" then summary = v end
+    end
+  end
+  t:assert(file ~= nil, "a file record")
+  t:assert_eq(file.status, "failed")
+  t:assert_eq(#file.tests, 6)
+  t:assert_eq(file.tests[2].status, "failed")
+  t:assert_eq(summary.passed, 1)
+  t:assert_eq(summary.failed, 3)
+  t:assert_eq(summary.skipped, 2)
+  t:assert_eq(summary.exit_code, 1)
+  local f = assert(io.open(junit))
+  local xml = f:read("a")
+  f:close()
+  os.remove(junit)
+  t:assert_contains(xml, '<testsuite name="report.test.lua" tests="6" failures="3"')
+  t:assert_contains(xml, '<skipped message="not today"/>')
+  t:assert_contains(xml, "numbers differ: 1 ~= 2")
+end)
+
+test("test timeouts stop blocked guest calls and Lua loops", function(t)
+  local started = os.time()
+  local out, code = run("timeout", "guest.test.lua")
+  t:log(out)
+  t:assert_eq(code, 1)
+  t:assert_contains(out, "- a guest command outlives the test timeout: test timeout exceeded")
+  t:assert_contains(out, "- a pure Lua loop is stopped too: test timeout exceeded")
+  t:assert_eq(e2e.last_line(out), "1 passed, 2 failed, 0 skipped")
+  t:assert(os.time() - started < 100, "no command waited for its full sleep")
+end)
+
+test("a file timeout kills the worker and is reported as TIME", function(t)
+  local out, code = run("timeout", "--timeout", "2s", "file")
+  t:assert_eq(code, 1)
+  t:assert_contains(out, "TIME file/spin.test.lua (0 passed, 1 failed, 0 skipped)")
+  t:assert_eq(e2e.last_line(out), "0 passed, 1 failed, 0 skipped")
+end)
+
+test("a crashing worker fails its file only", function(t)
+  local out, code = run("crash")
+  t:log(out)
+  t:assert_eq(code, 1)
+  t:assert_contains(out, "ERR  a_crash.test.lua: worker crashed (signal 11")
+  t:assert_contains(out, "PASS b_fine.test.lua (1 passed, 0 failed, 0 skipped)")
+  t:assert_eq(e2e.last_line(out), "2 passed, 2 failed, 0 skipped")
+end)
+
+test("a Lua syntax error fails that file; the others run", function(t)
+  local out, code = run("syntax")
+  t:assert_eq(code, 1)
+  t:assert_contains(out, "ERR  broken.test.lua: chunk error: ")
+  t:assert_contains(out, "broken.test.lua:2:")
+  t:assert_contains(out, "PASS fine.test.lua (1 passed, 0 failed, 0 skipped)")
+  t:assert_eq(e2e.last_line(out), "1 passed, 1 failed, 0 skipped")
+end)
+
+test("bad config stops the run with exit 2 and names the key or position", function(t)
+  local out, code = run("badconfig")
+  t:assert_eq(code, 2)
+  t:assert_contains(out, "provium: invalid config in ")
+  t:assert_contains(out, "badconfig/provium.toml: profiles.base.kernal: unknown key")
+  local out2, code2 = run("badsyntax")
+  t:assert_eq(code2, 2)
+  t:assert_contains(out2, "badsyntax/provium.toml:2:9: ")
+end)
+
+test("usage errors exit 2 and point at --help", function(t)
+  local out, code = e2e.provium({"--bogus-flag"})
+  t:assert_eq(code, 2)
+  t:assert_contains(out, "unknown option '--bogus-flag'")
+  t:assert_contains(out, "--help")
+  local v = e2e.provium({"--version"})
+  t:assert_contains(v, "provium 0.1.0 (agent protocol 1)")
+end)

@@ -1,0 +1,155 @@
+/* test_vmops.c - the host side of guest operations (src/vm/vm_ops.c, agentconn.c)
+ * against the real agent, built for the host and served over a socketpair. */
+#include "tests/unit/testlib.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct host_env env;
+static struct vm *vm;
+static pid_t agent_pid;
+static char *dir;
+
+static void start_agent(const char *bin)
+{
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    agent_pid = fork();
+    if (agent_pid == 0) {
+        dup2(sv[1], 3);
+        execl(bin, bin, "--fd", "3", (char *)NULL);
+        _exit(127);
+    }
+    close(sv[1]);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    static struct profile prof = {.name = "host"};
+    vm = vm_new(&env, "unit", &prof, 1 << 20, 1);
+    agent_conn_init(&vm->agent, sv[0], -1);
+    uint32_t proto = 0;
+    CHECK_EQ_INT(agent_wait_hello(&vm->agent, now_ns() + 5000000000LL, &proto), AGENT_OK);
+    CHECK_EQ_INT(proto, WIRE_PROTOCOL_VERSION);
+    vm->state = VM_BOOTED;
+}
+
+static void exec_forms(void)
+{
+    char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 5", NULL};
+    struct exec_req req = {.argv = argv};
+    struct exec_res res;
+    int gerr = 0;
+    CHECK_EQ_INT(vm_exec(vm, &req, &res, &gerr), VMOP_OK);
+    CHECK_EQ_INT(res.code, 5);
+    CHECK_STR_EQ(res.out, "out\n");
+    CHECK_STR_EQ(res.err, "err\n");
+    exec_res_free(&res);
+    /* 2 MiB of stdin through cat */
+    size_t n = 2u << 20;
+    char *blob = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        blob[i] = (char)(i * 7);
+    char *cat[] = {"cat", NULL};
+    struct exec_req r2 = {.argv = cat, .stdin_data = blob, .stdin_len = n, .has_stdin = 1};
+    CHECK_EQ_INT(vm_exec(vm, &r2, &res, &gerr), VMOP_OK);
+    CHECK(res.out_len == n && memcmp(res.out, blob, n) == 0);
+    exec_res_free(&res);
+    free(blob);
+}
+
+static void files_roundtrip(void)
+{
+    size_t n = (9u << 20) + 123;
+    char *blob = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        blob[i] = (char)(i * 13 + (i >> 11));
+    char *host = path_join(dir, "src.bin");
+    write_file_atomic(host, blob, n, 0644);
+    char *guest = path_join(dir, "dst.bin");
+    int fd = open(host, O_RDONLY);
+    int gerr = 0;
+    CHECK_EQ_INT(vm_write_file(vm, guest, NULL, 0, fd, 0600, 0, &gerr), VMOP_OK);
+    close(fd);
+    char *back;
+    size_t len;
+    CHECK_EQ_INT(vm_read_file(vm, guest, &back, &len, &gerr), VMOP_OK);
+    CHECK(len == n && memcmp(back, blob, n) == 0);
+    free(back);
+    struct vm_stat st;
+    CHECK_EQ_INT(vm_stat_path(vm, guest, &st, &gerr), VMOP_OK);
+    CHECK_EQ_INT(st.perm, 0600);
+    CHECK(st.size == n);
+    CHECK_EQ_INT(vm_read_file(vm, "/definitely/not/here", &back, &len, &gerr), VMOP_GUEST);
+    CHECK_EQ_INT(gerr, 2);
+    /* from memory, small */
+    CHECK_EQ_INT(vm_write_file(vm, guest, "tiny", 4, -1, 0644, 1, &gerr), VMOP_OK);
+    CHECK_EQ_INT(vm_read_file(vm, guest, &back, &len, &gerr), VMOP_OK);
+    CHECK(len == 4 && !memcmp(back, "tiny", 4));
+    free(back);
+    free(blob);
+    free(host);
+    free(guest);
+}
+
+/* A source that ends exactly when the send queue is full must still be finished:
+ * the loop has to wake for more input even with nothing queued. */
+static void stream_ends_at_high_water(void)
+{
+    size_t n = 4u << 20;
+    char *blob = calloc(1, n);
+    char *host = path_join(dir, "edge.bin");
+    write_file_atomic(host, blob, n, 0644);
+    char *guest = path_join(dir, "edge.out");
+    int fd = open(host, O_RDONLY);
+    int gerr = 0;
+    CHECK_EQ_INT(vm_write_file(vm, guest, NULL, 0, fd, 0644, 0, &gerr), VMOP_OK);
+    close(fd);
+    struct vm_stat st;
+    CHECK_EQ_INT(vm_stat_path(vm, guest, &st, &gerr), VMOP_OK);
+    CHECK(st.size == n);
+    free(blob);
+    free(host);
+    free(guest);
+}
+
+static void dead_agent(void)
+{
+    kill(agent_pid, SIGKILL);
+    waitpid(agent_pid, NULL, 0);
+    char *argv[] = {"true", NULL};
+    struct exec_req req = {.argv = argv};
+    struct exec_res res;
+    int gerr = 0;
+    CHECK_EQ_INT(vm_exec(vm, &req, &res, &gerr), VMOP_DEAD);
+    CHECK_EQ_INT(vm->state, VM_DEAD);
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const char *bin = argc > 1 ? argv[1] : getenv("PROVIUM_AGENT_BIN");
+    if (!bin) {
+        fprintf(stderr, "usage: test_vmops AGENT_HOST_BINARY\n");
+        return 2;
+    }
+    dir = make_scratch_dir("provium-test-vmops");
+    strcpy(env.accel, "tcg");
+    env.scratch = dir;
+    start_agent(bin);
+    RUN(exec_forms);
+    RUN(files_roundtrip);
+    RUN(stream_ends_at_high_water);
+    RUN(dead_agent);
+    vm->qemu_pid = -1;
+    agent_conn_close(&vm->agent);
+    free(vm->name);
+    free(vm);
+    rm_rf(dir);
+    free(dir);
+    return TEST_SUMMARY();
+}
