@@ -7,6 +7,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,12 +23,17 @@ struct lua_host *lhost(lua_State *L)
 
 int lapi_raise(lua_State *L, const char *method, const char *fmt, ...)
 {
-    char msg[2048];
+    char *msg;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
-    return luaL_error(L, "%s: %s", method, msg);
+    luaL_where(L, 1);
+    lua_pushfstring(L, "%s: %s", method, msg ? msg : "out of memory");
+    free(msg);
+    lua_concat(L, 2);
+    return lua_error(L);
 }
 
 int lapi_raise_vmop(lua_State *L, const char *method, struct vm *vm, int rc, int gerr,

@@ -9,6 +9,7 @@
 #include "util/util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,7 +115,9 @@ static int l_wait_until(lua_State *L)
         }
         sleep_ms((int)(sleep / 1000000));
     }
-    return luaL_error(L, "wait_until: %s not met within %gs", desc, timeout);
+    char secs[64];
+    snprintf(secs, sizeof secs, "%g", timeout);
+    return luaL_error(L, "wait_until: %s not met within %ss", desc, secs);
 }
 
 /* ---- test context ---- */

@@ -645,9 +645,13 @@ int vm_boot(struct vm *vm, char *err, size_t errlen)
         int rc = agent_wait_hello(&vm->agent, slice, &proto);
         if (rc == AGENT_OK)
             break;
-        if (rc == AGENT_DEAD)
+        if (rc == AGENT_DEAD) {
+            /* QEMU is on its way out (panic=-1, power-off): let it finish writing the
+             * console before we read the tail */
+            reap_qemu(vm, 2000);
             return fail_boot(vm, err, errlen, "VM %s: QEMU exited before the agent answered",
                              vm->name);
+        }
         if (rc == AGENT_PROTO)
             return fail_boot(vm, err, errlen, "VM %s: garbage on the agent port", vm->name);
         if (console_shows_panic(vm))

@@ -848,6 +848,13 @@ static void test_files_roundtrip(void)
     CHECK(len > 0 && back && memcmp(back, "Name:", 5) == 0);
     free(back);
 
+    /* a (sparse) file over the READ_FILE cap is refused before anything is sent */
+    int fd = open(tmp_path("huge"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0 && ftruncate(fd, 97ll * 1024 * 1024) == 0);
+    close(fd);
+    CHECK_EQ_INT(read_file(tmp_path("huge"), &back, &len), EFBIG);
+    unlink(tmp_path("huge"));
+
     CHECK_EQ_INT(read_file(tmp_path("missing"), &back, &len), ENOENT);
     CHECK_EQ_INT(read_file(tmpdir, &back, &len), EISDIR);
 }
@@ -932,6 +939,21 @@ static void test_files_meta(void)
     result_free(&r);
     CHECK_EQ_INT(do_path_op(WIRE_LISTDIR, tmp_path("nothing")), ENOENT);
     CHECK_EQ_INT(do_path_op(WIRE_LISTDIR, tmp_path("secret")), ENOTDIR);
+
+    /* a listing that cannot fit in one frame is E2BIG, not a truncated answer */
+    CHECK_EQ_INT(do_mkdir(tmp_path("many"), 0755, 0), 0);
+    char name[300];
+    memset(name, 'n', 240);
+    for (int i = 0; i < 4500; i++) {
+        snprintf(name + 240, sizeof(name) - 240, "%d", i);
+        int fd = open(tmp_path("many/x"), O_WRONLY | O_CREAT, 0644);
+        close(fd);
+        char *from = tmp_path("many/x"), *to = tmp_path("many/");
+        char dst[700];
+        snprintf(dst, sizeof(dst), "%s%s", to, name);
+        rename(from, dst);
+    }
+    CHECK_EQ_INT(do_path_op(WIRE_LISTDIR, tmp_path("many")), E2BIG);
 
     /* rename and unlink */
     CHECK_EQ_INT(do_rename(tmp_path("ls/file"), tmp_path("ls/renamed")), 0);

@@ -1,0 +1,26 @@
+-- hello.test.lua - boot a VM, run commands, move files in both directions.
+local vm = provium:vm("hello", "demo"):boot()
+
+test("the guest answers", function(t)
+  local r = vm:run("uname -sr"):assert_ok()
+  t:assert_contains(r.stdout, "Linux")
+  t:log("guest kernel: " .. r.stdout)
+  t:assert_eq(vm:run("hostname").stdout, "hello\n")
+end)
+
+test("files go in and come back out", function(t)
+  vm:write_file("/tmp/greeting", "hello from the host\n")
+  t:assert_eq(vm:run("cat /tmp/greeting").stdout, "hello from the host\n")
+  vm:run("echo 'hello from the guest' > /tmp/reply"):assert_ok()
+  t:assert_eq(vm:read_file("/tmp/reply"), "hello from the guest\n")
+  vm:push_file("hello.test.lua", "/tmp/this-test.lua")
+  t:assert_contains(vm:read_file("/tmp/this-test.lua"), "files go in and come back out")
+end)
+
+test("exit codes, stderr and timeouts are reported, not raised", function(t)
+  local r = vm:run("echo oops >&2; exit 3")
+  t:assert_eq(r.exit_code, 3)
+  t:assert_eq(r.stderr, "oops\n")
+  local slow = vm:run("sleep 30", {timeout = "1s"})
+  t:assert_eq(slow.status, "timed_out")
+end)

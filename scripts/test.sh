@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# test.sh - the whole test suite: unit tests (also under ASan/UBSan), the fuzz-corpus
+# replay, then the end-to-end suites that boot real VMs. Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+total_pass=0
+total_fail=0
+count() { # parse "N passed, M failed" lines from a log
+  local p f
+  p=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | awk '{s+=$1} END {print s+0}')
+  f=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | awk '{s+=$3} END {print s+0}')
+  total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+}
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+[ -d build ] || meson setup build >/dev/null
+ninja -C build >/dev/null || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+echo "== unit tests"
+meson test -C build --suite unit --print-errorlogs --verbose > "$log/unit" 2>&1
+rc=$?
+grep -E '^[0-9]+ passed, [0-9]+ failed|^ *[0-9]+/[0-9]+ ' "$log/unit" | sed 's/^/  /'
+count "$log/unit"
+[ $rc -eq 0 ] || { total_fail=$((total_fail + 1)); tail -40 "$log/unit"; }
+
+echo "== unit tests under ASan/UBSan"
+if [ ! -d build-asan ]; then
+  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+fi
+if ninja -C build-asan >/dev/null; then
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-asan --suite unit --print-errorlogs --verbose > "$log/asan" 2>&1
+  rc=$?
+  grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/asan" | sed 's/^/  /'
+  count "$log/asan"
+  [ $rc -eq 0 ] || { total_fail=$((total_fail + 1)); tail -40 "$log/asan"; }
+else
+  echo "  ASan build failed"; total_fail=$((total_fail + 1))
+fi
+
+echo "== fuzz corpus replay"
+if build-asan/fuzz_toml_replay tests/fuzz/corpus/toml/* > "$log/fuzz" 2>&1 &&
+   build-asan/fuzz_wire_replay tests/fuzz/corpus/wire/* >> "$log/fuzz" 2>&1; then
+  echo "  ok"; total_pass=$((total_pass + 1))
+else
+  cat "$log/fuzz"; total_fail=$((total_fail + 1))
+fi
+
+echo "== end-to-end suites (real VMs)"
+build/provium --config tests/e2e/provium.toml --no-progress "$@" 2>&1 | tee "$log/e2e"
+rc=${PIPESTATUS[0]}
+p=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log/e2e" | tail -1 | awk '{print $1}')
+f=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log/e2e" | tail -1 | awk '{print $3}')
+total_pass=$((total_pass + ${p:-0})); total_fail=$((total_fail + ${f:-0}))
+if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then total_fail=$((total_fail + 1)); fi
+
+# no VM may outlive the suite
+if pgrep -u "$(id -u)" -f 'qemu-system-x86_64.*/provium-[A-Za-z0-9]{6}/vm-' > "$log/leak"; then
+  echo "leaked QEMU processes: $(tr '\n' ' ' < "$log/leak")"; total_fail=$((total_fail + 1))
+fi
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
