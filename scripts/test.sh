@@ -19,7 +19,7 @@ trap 'rm -rf "$log"' EXIT
 ninja -C build >/dev/null || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 echo "== unit tests"
-meson test -C build --suite unit --print-errorlogs --verbose > "$log/unit" 2>&1
+meson test -C build --suite unit --print-errorlogs --verbose --no-stdsplit > "$log/unit" 2>&1
 rc=$?
 grep -E '^[0-9]+ passed, [0-9]+ failed|^ *[0-9]+/[0-9]+ ' "$log/unit" | sed 's/^/  /'
 count "$log/unit"
@@ -56,8 +56,8 @@ f=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log/e2e" | tail -
 total_pass=$((total_pass + ${p:-0})); total_fail=$((total_fail + ${f:-0}))
 if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then total_fail=$((total_fail + 1)); fi
 
-# no VM may outlive the suite
-if pgrep -u "$(id -u)" -f 'qemu-system-x86_64.*/provium-[A-Za-z0-9]{6}/vm-' > "$log/leak"; then
+# no VM may outlive the suite: a leaked QEMU of ours would be orphaned (parent 1)
+if pgrep -P 1 -u "$(id -u)" -f 'qemu-system-x86_64.*/provium-[A-Za-z0-9]{6}/vm-' > "$log/leak"; then
   echo "leaked QEMU processes: $(tr '\n' ' ' < "$log/leak")"; total_fail=$((total_fail + 1))
 fi
 

@@ -51,12 +51,21 @@ static double now_sec(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void cleanup_tmpdir(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if (tmpdir[0] && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
 static void die(const char *what)
 {
     fprintf(stderr, "test_agent: fatal: %s\n", what);
     printf("%d passed, %d failed\n", tl_passed, tl_failed + 1);
     if (host.pid > 0)
         kill(host.pid, SIGKILL);
+    cleanup_tmpdir();
     exit(1);
 }
 
@@ -1054,14 +1063,6 @@ static void test_eof_exits(void)
     pid_t pid = host.pid;
     stop_agent(); /* closing our end: the agent sees EOF */
     CHECK_EQ_INT(wait_agent_exit(pid, 5000), 0);
-}
-
-static void cleanup_tmpdir(void)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
 int main(int argc, char **argv)
