@@ -48,8 +48,11 @@ else
   cat "$log/fuzz"; total_fail=$((total_fail + 1))
 fi
 
-echo "== end-to-end suites (real VMs)"
-build/provium --config tests/e2e/provium.toml --no-progress "$@" 2>&1 | tee "$log/e2e"
+echo "== end-to-end suites (real VMs; the host binary built with ASan/UBSan)"
+exe=build-asan/provium
+[ -x "$exe" ] || exe=build/provium
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+"$exe" --config tests/e2e/provium.toml --no-progress "$@" 2>&1 | tee "$log/e2e"
 rc=${PIPESTATUS[0]}
 p=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log/e2e" | tail -1 | awk '{print $1}')
 f=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log/e2e" | tail -1 | awk '{print $3}')

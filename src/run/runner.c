@@ -354,7 +354,7 @@ static int start_job(struct job *j, const struct run_opts *ro, const struct conf
         close(p[0]);
         setpgid(0, 0);
         int rc = worker_run(ro, cfg, j->file->abs, j->res->path, j->scratch, p[1]);
-        _exit(rc);
+        exit(rc); /* not _exit: stdio was flushed before fork, and leak checkers run */
     }
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);

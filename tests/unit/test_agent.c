@@ -1025,6 +1025,96 @@ static void test_malformed(void)
     CHECK_EQ_INT(ping(), 0);
 }
 
+/* Every strict prefix of a valid request, and the request plus one stray byte, must be
+ * answered EINVAL without running anything: this walks each decoder's bounds checks. */
+static void expect_einval_variants(struct wire_writer *w)
+{
+    if (wire_finish(w) < 0)
+        die("wire_finish");
+    struct wire_header h;
+    wire_decode_header(w->buf, &h);
+    const uint8_t *full = w->buf + WIRE_HEADER_SIZE;
+    uint8_t *longer = malloc(h.len + 1);
+    memcpy(longer, full, h.len);
+    longer[h.len] = 0x5a;
+    int bad = 0;
+    for (uint32_t n = 0; n <= h.len + 1; n++) {
+        if (n == h.len)
+            continue; /* the valid one is not sent */
+        uint32_t id = ++host.next_id;
+        queue_frame(h.type, id, n <= h.len ? full : longer, n);
+        struct result r;
+        wait_result(id, &r);
+        if (r.err != EINVAL)
+            bad++;
+        result_free(&r);
+    }
+    CHECK_MSG(bad == 0, "%s: %d malformed variants not rejected", wire_type_name(h.type), bad);
+    free(longer);
+    wire_writer_free(w);
+}
+
+static void test_truncated_requests(void)
+{
+    struct wire_writer w;
+    begin(&w, WIRE_PING);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_EXEC);
+    wire_put_u32(&w, WIRE_EXEC_STDIN);
+    wire_put_str(&w, tmpdir);
+    wire_put_u32(&w, 2);
+    wire_put_str(&w, "true");
+    wire_put_str(&w, "x");
+    wire_put_u32(&w, 1);
+    wire_put_str(&w, "A=1");
+    wire_put_u64(&w, 1000);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_READ_FILE);
+    wire_put_str(&w, tmp_path("secret"));
+    expect_einval_variants(&w);
+    begin(&w, WIRE_WRITE_FILE);
+    wire_put_str(&w, tmp_path("never"));
+    wire_put_u32(&w, 0644);
+    wire_put_u32(&w, 0);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_STAT);
+    wire_put_str(&w, tmpdir);
+    wire_put_u8(&w, 1);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_LISTDIR);
+    wire_put_str(&w, tmpdir);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_MKDIR);
+    wire_put_str(&w, tmp_path("never"));
+    wire_put_u32(&w, 0755);
+    wire_put_u8(&w, 1);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_UNLINK);
+    wire_put_str(&w, tmp_path("secret"));
+    expect_einval_variants(&w);
+    begin(&w, WIRE_RENAME);
+    wire_put_str(&w, tmp_path("secret"));
+    wire_put_str(&w, tmp_path("never"));
+    expect_einval_variants(&w);
+    begin(&w, WIRE_SET_TIME); /* only invalid variants are sent: the clock is safe */
+    wire_put_i64(&w, 0);
+    wire_put_u32(&w, 0);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_HOSTNAME);
+    wire_put_str(&w, "never");
+    expect_einval_variants(&w);
+    begin(&w, WIRE_POWEROFF);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_KILL);
+    wire_put_u32(&w, 1);
+    wire_put_i32(&w, 0);
+    expect_einval_variants(&w);
+
+    CHECK_EQ_INT(do_stat(tmp_path("never"), 0).err, ENOENT);
+    CHECK_EQ_INT(do_stat(tmp_path("secret"), 0).err, 0);
+    CHECK_EQ_INT(ping(), 0);
+}
+
 static void print_throughput(void)
 {
     size_t n = 64u * 1024 * 1024;
@@ -1090,6 +1180,7 @@ int main(int argc, char **argv)
     RUN(test_files_modes);
     RUN(test_files_meta);
     RUN(test_malformed);
+    RUN(test_truncated_requests);
     if (getenv("PROVIUM_AGENT_PERF"))
         RUN(print_throughput);
     RUN(test_poweroff);
