@@ -118,6 +118,7 @@ void lapi_open(lua_State *L, struct lua_host *h)
     lapi_open_test(L);
     lapi_open_vm(L);
     lapi_open_lab(L);
+    lapi_open_snapshot(L);
     /* the file lab is `provium` outside tests */
     lab_push_new(L, "file", 0);
     lua_pushvalue(L, -1);

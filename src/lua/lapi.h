@@ -29,6 +29,7 @@ struct lua_host {
     double file_timeout;   /* provium.timeout, 0 = none */
     int reset_between_tests;
     int in_fixture;        /* running a fixture chunk: test() raises */
+    const char *fixture_name; /* the fixture being built, recorded in snapshots */
 };
 
 /* Returns the host attached to L. */
@@ -53,6 +54,7 @@ void lapi_open_json(lua_State *L);
 void lapi_open_test(lua_State *L);
 void lapi_open_vm(lua_State *L);
 void lapi_open_lab(lua_State *L);
+void lapi_open_snapshot(lua_State *L);
 
 /* Lab helpers used by the worker. */
 void lab_push_new(lua_State *L, const char *name, int parent_idx); /* pushes a new Lab */

@@ -72,7 +72,8 @@ static const char *check_guest_path(lua_State *L, int idx, const char *method)
     return p;
 }
 
-static void emit_vm_event(lua_State *L, struct vm *vm, const char *kind, int64_t dur)
+static void emit_vm_event(lua_State *L, struct vm *vm, const char *kind, int64_t dur,
+                          int restored)
 {
     struct lua_host *h = lhost(L);
     if (!h->emit)
@@ -82,7 +83,7 @@ static void emit_vm_event(lua_State *L, struct vm *vm, const char *kind, int64_t
         o = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:b, s:I}", "file", h->rel_path,
                       "vm_name", vm->name, "profile", vm->profile->name, "memory_bytes",
                       (json_int_t)vm->memory, "cpus", vm->cpus, "accel", vm->env->accel,
-                      "machine", vm->machine, "restored", 0, "boot_ns", (json_int_t)vm->boot_ns);
+                      "machine", vm->machine, "restored", restored, "boot_ns", (json_int_t)vm->boot_ns);
     else
         o = json_pack("{s:s, s:s, s:I}", "file", h->rel_path, "vm_name", vm->name, "duration_ns",
                       (json_int_t)dur);
@@ -91,7 +92,12 @@ static void emit_vm_event(lua_State *L, struct vm *vm, const char *kind, int64_t
 
 void lvm_emit_shutdown(lua_State *L, struct vm *vm, int64_t dur)
 {
-    emit_vm_event(L, vm, "vm_shutdown", dur);
+    emit_vm_event(L, vm, "vm_shutdown", dur, 0);
+}
+
+void lvm_emit_spawned(lua_State *L, struct vm *vm, int restored)
+{
+    emit_vm_event(L, vm, "vm_spawned", 0, restored);
 }
 
 /* ---- boot ---- */
@@ -182,7 +188,7 @@ static int vm_boot_l(lua_State *L)
             lhost(L)->timed_out = 1;
         return lapi_raise(L, "vm:boot", "%s", err);
     }
-    emit_vm_event(L, vm, "vm_spawned", 0);
+    emit_vm_event(L, vm, "vm_spawned", 0, 0);
     lua_settop(L, 1);
     return 1;
 }
@@ -194,7 +200,7 @@ static int vm_shutdown_l(lua_State *L)
     int64_t t0 = now_ns();
     vm_shutdown(vm);
     if (was_running)
-        emit_vm_event(L, vm, "vm_shutdown", now_ns() - t0);
+        emit_vm_event(L, vm, "vm_shutdown", now_ns() - t0, 0);
     return 0;
 }
 
@@ -665,6 +671,8 @@ void lapi_open_vm(lua_State *L)
                                        {"profile", vm_profile_l},
                                        {"state", vm_state_l},
                                        {"cid", vm_cid_l},
+                                       {"snapshot", lvm_snapshot},
+                                       {"restore", lvm_restore},
                                        {NULL, NULL}};
     luaL_newmetatable(L, VM_MT);
     luaL_newlib(L, methods);

@@ -8,6 +8,13 @@ struct vm *lvm_check(lua_State *L, int idx);
 struct vm *lvm_test(lua_State *L, int idx); /* NULL if not a Vm */
 void lvm_push(lua_State *L, struct vm *vm);  /* takes ownership */
 void lvm_emit_shutdown(lua_State *L, struct vm *vm, int64_t dur);
+void lvm_emit_spawned(lua_State *L, struct vm *vm, int restored);
+
+/* snapshots (lsnap.c) */
+int lvm_snapshot(lua_State *L);
+int lvm_restore(lua_State *L);
+void lsnap_push(lua_State *L, const char *path);
+const char *lsnap_path(lua_State *L, int idx); /* Snapshot or string, else NULL */
 
 /* test context (ltest.c) */
 void ltest_push_context(lua_State *L, int entry_idx);

@@ -6,6 +6,7 @@
 #include "image/overlay.h"
 #include "image/cpio.h"
 #include "vm/qmp.h"
+#include "vm/snapshot.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -373,7 +374,8 @@ static void choose_machine(struct vm *vm)
     free(dir);
 }
 
-static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const char *cmdline)
+static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const char *cmdline,
+                       int incoming)
 {
     const struct config *cfg = vm->env->cfg;
     int micro = !strcmp(vm->machine, "microvm");
@@ -417,6 +419,10 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
     strv_push(a, micro ? "virtio-rng-device" : "virtio-rng-pci");
     strv_push(a, "-qmp");
     strv_pushf(a, "unix:%s/qmp.sock,server=on,wait=off", vm->dir);
+    if (incoming) {
+        strv_push(a, "-incoming");
+        strv_push(a, "defer");
+    }
 }
 
 static pid_t spawn_qemu(struct vm *vm, char **argv, char *err, size_t errlen)
@@ -569,6 +575,55 @@ static int fail_boot(struct vm *vm, char *err, size_t errlen, const char *fmt, .
     return -1;
 }
 
+/* Creates the VM's scratch dir (once), starts QEMU and connects QMP and the agent
+ * socket. On failure QEMU is gone and err is filled (with the console tail). */
+static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, int incoming,
+                      char *err, size_t errlen)
+{
+    if (!vm->dir) {
+        vm->dir = xasprintf("%s/vm-%u-%s", vm->env->scratch, ++vm->env->counter, vm->name);
+        if (mkdir(vm->dir, 0700) < 0) {
+            snprintf(err, errlen, "cannot create %s: %s", vm->dir, strerror(errno));
+            return -1;
+        }
+        vm->console_path = xasprintf("%s/console.log", vm->dir);
+    }
+    char *sock = xasprintf("%s/agent.sock", vm->dir);
+    char *qmp_path = xasprintf("%s/qmp.sock", vm->dir);
+    unlink(sock);
+    unlink(qmp_path);
+    struct strv argv = {0};
+    build_argv(vm, &argv, initrd, cmdline, incoming);
+    if (g_verbose > 1) {
+        fprintf(stderr, "provium: qemu:");
+        for (size_t i = 0; i < argv.n; i++)
+            fprintf(stderr, " %s", argv.v[i]);
+        fputc('\n', stderr);
+    }
+    vm->qemu_pid = spawn_qemu(vm, argv.v, err, errlen);
+    strv_free(&argv);
+    if (vm->qemu_pid < 0) {
+        free(sock);
+        free(qmp_path);
+        return -1;
+    }
+    vm->pidfd = (int)syscall(SYS_pidfd_open, vm->qemu_pid, 0);
+    char qerr[512];
+    vm->qmp = qmp_connect(qmp_path, now_ns() + 15000000000LL, vm->pidfd, qerr, sizeof qerr);
+    free(qmp_path);
+    if (!vm->qmp) {
+        free(sock);
+        reap_qemu(vm, 1000);
+        return fail_boot(vm, err, errlen, "QEMU failed to start: %s", qerr);
+    }
+    int fd = connect_unix(sock);
+    free(sock);
+    if (fd < 0)
+        return fail_boot(vm, err, errlen, "cannot connect to the agent port: %s", strerror(errno));
+    agent_conn_init(&vm->agent, fd, vm->pidfd);
+    return 0;
+}
+
 int vm_boot(struct vm *vm, char *err, size_t errlen)
 {
     const struct profile *p = vm->profile;
@@ -601,34 +656,12 @@ int vm_boot(struct vm *vm, char *err, size_t errlen)
         return -1;
     }
     choose_machine(vm);
-    struct strv argv = {0};
-    build_argv(vm, &argv, initrd, cmdline);
+    int64_t t0 = now_ns();
+    int rc = start_qemu(vm, initrd, cmdline, 0, err, errlen);
     free(initrd);
     free(cmdline);
-    if (g_verbose > 1) {
-        fprintf(stderr, "provium: qemu:");
-        for (size_t i = 0; i < argv.n; i++)
-            fprintf(stderr, " %s", argv.v[i]);
-        fputc('\n', stderr);
-    }
-    int64_t t0 = now_ns();
-    vm->qemu_pid = spawn_qemu(vm, argv.v, err, errlen);
-    strv_free(&argv);
-    if (vm->qemu_pid < 0)
+    if (rc < 0)
         return -1;
-    vm->pidfd = (int)syscall(SYS_pidfd_open, vm->qemu_pid, 0);
-    char qerr[512];
-    char *qmp_path = xasprintf("%s/qmp.sock", vm->dir);
-    vm->qmp = qmp_connect(qmp_path, now_ns() + 15000000000LL, vm->pidfd, qerr, sizeof qerr);
-    free(qmp_path);
-    if (!vm->qmp)
-        return fail_boot(vm, err, errlen, "QEMU failed to start: %s", qerr);
-    char *sock = xasprintf("%s/agent.sock", vm->dir);
-    int fd = connect_unix(sock);
-    free(sock);
-    if (fd < 0)
-        return fail_boot(vm, err, errlen, "cannot connect to the agent port: %s", strerror(errno));
-    agent_conn_init(&vm->agent, fd, vm->pidfd);
 
     double timeout = vm->opts.agent_timeout > 0   ? vm->opts.agent_timeout
                      : p->agent_boot_timeout > 0 ? p->agent_boot_timeout
@@ -698,4 +731,66 @@ void vm_shutdown(struct vm *vm)
         vm->state = VM_SHUTDOWN;
     else
         vm->state = VM_SHUTDOWN;
+}
+
+/* Starts a fresh QEMU from a snapshot file. The profile, memory, CPUs and machine come
+ * from the snapshot's metadata; the VM must be created or shut down. */
+int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+    char merr[512];
+    json_t *meta = snapshot_read_meta(path, merr, sizeof merr);
+    if (!meta) {
+        snprintf(err, errlen, "%s", merr);
+        return -1;
+    }
+    const char *pname = json_string_value(json_object_get(meta, "profile"));
+    const char *accel = json_string_value(json_object_get(meta, "accel"));
+    const char *machine = json_string_value(json_object_get(meta, "machine"));
+    const char *version = json_string_value(json_object_get(meta, "provium_version"));
+    int protocol = (int)json_integer_value(json_object_get(meta, "protocol"));
+    const struct profile *p = pname ? config_profile(vm->env->cfg, pname) : NULL;
+    int rc = -1;
+    if (!p)
+        snprintf(err, errlen, "snapshot %s was made with profile '%s', which provium.toml does "
+                 "not define", path, pname ? pname : "?");
+    else if (!accel || strcmp(accel, vm->env->accel) != 0)
+        snprintf(err, errlen, "snapshot %s was made under %s, this run uses %s", path,
+                 accel ? accel : "?", vm->env->accel);
+    else if (!version || strcmp(version, PROVIUM_VERSION) != 0 || protocol != WIRE_PROTOCOL_VERSION)
+        snprintf(err, errlen, "snapshot %s was made by provium %s (protocol %d)", path,
+                 version ? version : "?", protocol);
+    else
+        rc = 0;
+    if (rc < 0) {
+        json_decref(meta);
+        return -1;
+    }
+    vm->profile = p;
+    vm->memory = (uint64_t)json_integer_value(json_object_get(meta, "memory"));
+    vm->cpus = (int)json_integer_value(json_object_get(meta, "cpus"));
+    snprintf(vm->machine, sizeof vm->machine, "%s", machine ? machine : "microvm");
+    json_decref(meta);
+    if (!file_exists(p->kernel)) {
+        snprintf(err, errlen, "missing kernel: %s", p->kernel);
+        return -1;
+    }
+    int64_t t0 = now_ns();
+    if (start_qemu(vm, NULL, "console=ttyS0", 1, err, errlen) < 0)
+        return -1;
+    if (vm_restore_stream(vm, path, merr, sizeof merr) < 0)
+        return fail_boot(vm, err, errlen, "restoring %s: %s", path, merr);
+    /* the agent does not know it moved: ask it something, then fix its clock */
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_PING, id);
+    wire_finish(&w);
+    int gerr = 0;
+    rc = agent_simple(&vm->agent, &w, id, now_ns() + 30000000000LL, &gerr, NULL, NULL, NULL);
+    wire_writer_free(&w);
+    if (rc != AGENT_OK)
+        return fail_boot(vm, err, errlen, "restoring %s: the agent did not answer", path);
+    sync_guest(vm, now_ns() + 10000000000LL);
+    vm->boot_ns = now_ns() - t0;
+    vm->state = VM_BOOTED;
+    return 0;
 }

@@ -78,6 +78,8 @@ void vm_free(struct vm *vm); /* shuts down first */
 
 /* Boots: on failure returns -1 and err holds the reason plus the console tail. */
 int vm_boot(struct vm *vm, char *err, size_t errlen);
+/* Starts the VM from a snapshot file (see snapshot.h); -1 with err on failure. */
+int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen);
 /* Powers off: agent poweroff, wait up to 2 s, then QMP quit, then SIGKILL. Idempotent. */
 void vm_shutdown(struct vm *vm);
 /* Kills QEMU at once (timeouts, teardown after a failure). */

@@ -1,0 +1,353 @@
+/* snapshot.c - save a running VM to a file and start a fresh QEMU from it.
+ *
+ * Save: pause the vCPUs, hand QEMU the write end of a pipe (QMP getfd) and `migrate
+ * fd:`, compress the stream with zstd as it arrives into a temp file, then resume the
+ * VM and rename the file into place. Restore: start QEMU with `-incoming defer`, hand
+ * it the read end of a pipe, feed it the decompressed stream, `cont`, reconnect the
+ * agent and set the guest clock (a restored guest must not live in the past).
+ *
+ * File format: a zstd skippable frame holding SNAP_META_SIZE bytes of JSON metadata
+ * (padded with spaces, rewritten in place once the stream length is known), followed
+ * by the zstd-compressed QEMU migration stream. */
+#include "snapshot.h"
+
+#include "proto/wire.h"
+#include "util/util.h"
+#include "vm/qmp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define SNAP_MAGIC_SKIPPABLE 0x184D2A50u
+#define SNAP_META_SIZE 4096
+#define SNAP_FORMAT "provium-snap-1"
+#define IO_CHUNK (1u << 20)
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int write_meta(int fd, json_t *meta, char *err, size_t errlen)
+{
+    char *s = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n > SNAP_META_SIZE) {
+        free(s);
+        snprintf(err, errlen, "snapshot metadata too large");
+        return -1;
+    }
+    uint8_t block[8 + SNAP_META_SIZE];
+    put_le32(block, SNAP_MAGIC_SKIPPABLE);
+    put_le32(block + 4, SNAP_META_SIZE);
+    memset(block + 8, ' ', SNAP_META_SIZE);
+    memcpy(block + 8, s, n);
+    free(s);
+    if (pwrite(fd, block, sizeof block, 0) != (ssize_t)sizeof block) {
+        snprintf(err, errlen, "cannot write snapshot: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+json_t *snapshot_read_meta(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open snapshot %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    uint8_t block[8 + SNAP_META_SIZE];
+    ssize_t n = pread(fd, block, sizeof block, 0);
+    close(fd);
+    if (n != (ssize_t)sizeof block || get_le32(block) != SNAP_MAGIC_SKIPPABLE ||
+        get_le32(block + 4) != SNAP_META_SIZE) {
+        snprintf(err, errlen, "%s is not a provium snapshot (bad magic)", path);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *meta = json_loadb((const char *)block + 8, SNAP_META_SIZE, JSON_DISABLE_EOF_CHECK, &je);
+    const char *fmt = meta ? json_string_value(json_object_get(meta, "format")) : NULL;
+    if (!fmt || strcmp(fmt, SNAP_FORMAT) != 0) {
+        snprintf(err, errlen, "%s: unreadable snapshot metadata", path);
+        json_decref(meta);
+        return NULL;
+    }
+    return meta;
+}
+
+/* ---- save ---- */
+
+static int compress_chunk(ZSTD_CCtx *z, int out_fd, const void *data, size_t n, int end,
+                          uint64_t *written)
+{
+    static uint8_t obuf[IO_CHUNK];
+    ZSTD_inBuffer in = {data, n, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {obuf, sizeof obuf, 0};
+        size_t left = ZSTD_compressStream2(z, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(left))
+            return -1;
+        if (out.pos && write_all(out_fd, obuf, out.pos) < 0)
+            return -1;
+        *written += out.pos;
+        if (end ? left == 0 : in.pos == in.size)
+            return 0;
+    }
+}
+
+static const char *migrate_status(struct vm *vm, char *err, size_t errlen, char *detail,
+                                  size_t dlen)
+{
+    static char status[32];
+    json_t *r = qmp_exec(vm->qmp, "query-migrate", NULL, now_ns() + 5000000000LL, err, errlen);
+    if (!r)
+        return NULL;
+    const char *s = json_string_value(json_object_get(r, "status"));
+    snprintf(status, sizeof status, "%s", s ? s : "none");
+    const char *e = json_string_value(json_object_get(r, "error-desc"));
+    if (detail)
+        snprintf(detail, dlen, "%s", e ? e : "");
+    json_decref(r);
+    return status;
+}
+
+static int wait_migration(struct vm *vm, int64_t deadline, char *err, size_t errlen)
+{
+    for (;;) {
+        char detail[256];
+        const char *s = migrate_status(vm, err, errlen, detail, sizeof detail);
+        if (!s)
+            return -1;
+        if (!strcmp(s, "completed"))
+            return 0;
+        if (!strcmp(s, "failed") || !strcmp(s, "cancelled")) {
+            snprintf(err, errlen, "QEMU migration %s%s%s", s, detail[0] ? ": " : "", detail);
+            return -1;
+        }
+        if (now_ns() > deadline) {
+            snprintf(err, errlen, "QEMU migration did not finish in time (status %s)", s);
+            return -1;
+        }
+        sleep_ms(2);
+    }
+}
+
+static json_t *build_meta(const struct vm *vm, const char *fixture)
+{
+    return json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s, s:I, s:i, s:s, s:s, s:i, s:[]}", "format",
+                     SNAP_FORMAT, "provium_version", PROVIUM_VERSION, "protocol",
+                     WIRE_PROTOCOL_VERSION, "fixture", fixture, "vm_name", vm->name, "profile",
+                     vm->profile->name, "memory", (json_int_t)vm->memory, "cpus", vm->cpus,
+                     "machine", vm->machine, "accel", vm->env->accel, "nic_slots",
+                     vm->profile->nic_slots, "sections");
+}
+
+int vm_snapshot_save(struct vm *vm, const char *path, const char *fixture, uint64_t *bytes,
+                     char *err, size_t errlen)
+{
+    char *dir = path_dirname(path);
+    char *tmp = xasprintf("%s/.snap-XXXXXX", dir);
+    free(dir);
+    int out = mkstemp(tmp);
+    if (out < 0) {
+        snprintf(err, errlen, "cannot create a snapshot next to %s: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    fchmod(out, 0644);
+    int p[2] = {-1, -1};
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3);
+    json_t *meta = build_meta(vm, fixture);
+    int rc = -1, was_running = vm->state == VM_BOOTED;
+    int64_t deadline = now_ns() + 600000000000LL;
+    uint64_t raw = 0, written = 8 + SNAP_META_SIZE;
+    uint8_t *buf = xmalloc(IO_CHUNK);
+    json_t *r;
+
+    if (write_meta(out, meta, err, errlen) < 0 || lseek(out, 8 + SNAP_META_SIZE, SEEK_SET) < 0)
+        goto done;
+    if (was_running) {
+        if (!(r = qmp_exec(vm->qmp, "stop", NULL, deadline, err, errlen)))
+            goto done;
+        json_decref(r);
+    }
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        goto resume;
+    }
+    if (!(r = qmp_exec_fd(vm->qmp, "getfd", json_pack("{s:s}", "fdname", "provsnap"), p[1],
+                          deadline, err, errlen)))
+        goto resume;
+    json_decref(r);
+    close(p[1]);
+    p[1] = -1;
+    if (!(r = qmp_exec(vm->qmp, "migrate", json_pack("{s:s}", "uri", "fd:provsnap"), deadline,
+                       err, errlen)))
+        goto resume;
+    json_decref(r);
+    for (;;) {
+        ssize_t n = read(p[0], buf, IO_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "reading the migration stream: %s", strerror(errno));
+            goto resume;
+        }
+        if (n == 0)
+            break;
+        raw += (uint64_t)n;
+        if (compress_chunk(z, out, buf, (size_t)n, 0, &written) < 0) {
+            snprintf(err, errlen, "writing snapshot: %s", strerror(errno));
+            goto resume;
+        }
+    }
+    if (compress_chunk(z, out, NULL, 0, 1, &written) < 0) {
+        snprintf(err, errlen, "writing snapshot: %s", strerror(errno));
+        goto resume;
+    }
+    if (wait_migration(vm, deadline, err, errlen) < 0)
+        goto resume;
+    json_array_append_new(json_object_get(meta, "sections"),
+                          json_pack("{s:s, s:I}", "kind", "migration", "length", (json_int_t)raw));
+    if (write_meta(out, meta, err, errlen) < 0 || fsync(out) < 0)
+        goto resume;
+    rc = 0;
+resume:
+    if (was_running) {
+        char e2[256];
+        r = qmp_exec(vm->qmp, "cont", NULL, now_ns() + 10000000000LL, e2, sizeof e2);
+        if (!r && rc == 0) {
+            snprintf(err, errlen, "%s", e2);
+            rc = -1;
+        }
+        json_decref(r);
+    }
+done:
+    free(buf);
+    json_decref(meta);
+    ZSTD_freeCCtx(z);
+    if (p[0] >= 0)
+        close(p[0]);
+    if (p[1] >= 0)
+        close(p[1]);
+    close(out);
+    if (rc == 0 && rename(tmp, path) < 0) {
+        snprintf(err, errlen, "cannot install snapshot %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    if (rc == 0 && bytes) {
+        struct stat st;
+        *bytes = stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : written;
+    }
+    return rc;
+}
+
+/* ---- restore ---- */
+
+/* Streams the decompressed migration data into fd (the pipe QEMU reads). */
+static int feed_stream(const char *path, int fd, char *err, size_t errlen)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        snprintf(err, errlen, "cannot open snapshot %s: %s", path, strerror(errno));
+        return -1;
+    }
+    ZSTD_DCtx *z = ZSTD_createDCtx();
+    uint8_t *ibuf = xmalloc(IO_CHUNK), *obuf = xmalloc(IO_CHUNK);
+    int rc = 0;
+    size_t last = 1;
+    for (;;) {
+        ssize_t n = read(in, ibuf, IO_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "reading snapshot: %s", strerror(errno));
+            rc = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        ZSTD_inBuffer zin = {ibuf, (size_t)n, 0};
+        while (zin.pos < zin.size) {
+            ZSTD_outBuffer zout = {obuf, IO_CHUNK, 0};
+            last = ZSTD_decompressStream(z, &zout, &zin);
+            if (ZSTD_isError(last)) {
+                snprintf(err, errlen, "decompression error: %s", ZSTD_getErrorName(last));
+                rc = -1;
+                goto out;
+            }
+            if (zout.pos && write_all(fd, obuf, zout.pos) < 0) {
+                snprintf(err, errlen, "QEMU stopped reading the migration stream: %s",
+                         strerror(errno));
+                rc = -1;
+                goto out;
+            }
+        }
+    }
+    if (rc == 0 && last != 0) {
+        snprintf(err, errlen, "decompression error: truncated snapshot");
+        rc = -1;
+    }
+out:
+    free(ibuf);
+    free(obuf);
+    ZSTD_freeDCtx(z);
+    close(in);
+    return rc;
+}
+
+int vm_restore_stream(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    int64_t deadline = now_ns() + 600000000000LL;
+    json_t *r = qmp_exec_fd(vm->qmp, "getfd", json_pack("{s:s}", "fdname", "provsnap"), p[0],
+                            deadline, err, errlen);
+    close(p[0]);
+    if (!r) {
+        close(p[1]);
+        return -1;
+    }
+    json_decref(r);
+    r = qmp_exec(vm->qmp, "migrate-incoming", json_pack("{s:s}", "uri", "fd:provsnap"),
+                 deadline, err, errlen);
+    if (!r) {
+        close(p[1]);
+        return -1;
+    }
+    json_decref(r);
+    int rc = feed_stream(path, p[1], err, errlen);
+    close(p[1]);
+    if (rc < 0)
+        return -1;
+    if (wait_migration(vm, deadline, err, errlen) < 0)
+        return -1;
+    r = qmp_exec(vm->qmp, "cont", NULL, deadline, err, errlen);
+    if (!r)
+        return -1;
+    json_decref(r);
+    return 0;
+}

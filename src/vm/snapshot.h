@@ -1,0 +1,19 @@
+/* snapshot.h - VM snapshots: QEMU migration streams compressed with zstd (snapshot.c). */
+#ifndef PROVIUM_SNAPSHOT_H
+#define PROVIUM_SNAPSHOT_H
+
+#include "vm/vm.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* Saves a booted or paused VM to path (temp file + rename); the VM keeps its state.
+ * fixture may be NULL. *bytes receives the size on disk. */
+int vm_snapshot_save(struct vm *vm, const char *path, const char *fixture, uint64_t *bytes,
+                     char *err, size_t errlen);
+/* Reads the metadata header (new reference) or NULL with err. */
+json_t *snapshot_read_meta(const char *path, char *err, size_t errlen);
+/* Feeds the stream to a QEMU started with -incoming defer and continues it. */
+int vm_restore_stream(struct vm *vm, const char *path, char *err, size_t errlen);
+
+#endif
