@@ -1,39 +1,48 @@
 -- roundtrip.test.lua - the cost of one agent round trip on one booted VM.
---   vm:run("true")        BENCH_ROUNDS times (default 200), r.duration each
---   vm:run("true", {args = {}})  the argv form (exec, no sh -c), same count
---   vm:stat("/")          same count, timed with the host clock (lib/clock.lua)
--- Reference, same VM: the guest's own fork+exec and fork cost from a shell loop.
--- A few warm-up calls go first and are not counted (the first is reported alone).
--- The figures go out as one "BENCH {json}" log line that bench/roundtrip.sh reads.
+-- Each of BENCH_ROUNDS rounds (default 200) makes three calls, interleaved so that
+-- load from other processes hits all three alike:
+--   vm:run("true")                r.duration (host clock around the round trip),
+--                                 and the host clock of lib/clock.lua around the call
+--   vm:run("true", {args = {}})   the argv form: exec, no sh -c; r.duration
+--   vm:stat("/")                  no process at all; host clock around the call
+-- Same-run reference: the guest's own cost of fork+exec and of a bare fork, from a
+-- busybox sh loop. A few warm-up calls go first and are not counted (the very first
+-- is reported alone). Everything goes out as one "BENCH {json}" log line that
+-- bench/roundtrip.sh reads.
 local clock = require("lib.clock")
 local rounds = tonumber(os.getenv("BENCH_ROUNDS") or "200") or 200
 
 local vm = provium:vm("rt", "bench"):boot()
 
+local function run_ok(...)
+  local r = vm:run(...)
+  if not r:ok() then
+    r:assert_ok()
+  end
+  return r
+end
+
 test("round trips", function(t)
-  local first = vm:run("true")
-  first:assert_ok()
+  local first = run_ok("true")
   for _ = 1, 10 do
-    vm:run("true"):assert_ok()
+    run_ok("true")
+    run_ok("true", {args = {}})
     vm:stat("/")
   end
 
-  local run_true = {}
+  local run_true, run_argv, wall, st = {}, {}, {}, {}
   for i = 1, rounds do
-    local r = vm:run("true")
-    if not r:ok() then
-      r:assert_ok()
-    end
-    run_true[i] = r.duration
-  end
+    local a = clock.now_ns()
+    local r = run_ok("true")
+    local b = clock.now_ns()
+    run_true[i], wall[i] = r.duration, b - a
 
-  local run_argv = {}
-  for i = 1, rounds do
-    local r = vm:run("true", {args = {}})
-    if not r:ok() then
-      r:assert_ok()
-    end
-    run_argv[i] = r.duration
+    run_argv[i] = run_ok("true", {args = {}}).duration
+
+    a = clock.now_ns()
+    vm:stat("/")
+    b = clock.now_ns()
+    st[i] = b - a
   end
 
   local out = {
@@ -42,49 +51,35 @@ test("round trips", function(t)
     first_run = first.duration,
     run_true = run_true,
     run_argv = run_argv,
-    stat_n = rounds,
   }
-
-  -- with a fine clock: per call, for stat and (as a cross-check of r.duration) run
+  -- per-call host-clock figures only when the clock is fine enough for that
   if clock.fine then
-    local wall, st = {}, {}
-    for i = 1, rounds do
-      local a = clock.now_ns()
-      vm:run("true")
-      local b = clock.now_ns()
-      wall[i] = b - a
-    end
-    for i = 1, rounds do
-      local a = clock.now_ns()
-      vm:stat("/")
-      local b = clock.now_ns()
-      st[i] = b - a
-    end
     out.run_true_wall_ns = wall
     out.stat_wall_ns = st
   end
-  -- same-run reference for where run()'s time goes: the guest's own cost of
-  -- fork+exec of /bin/true (busybox) and of a bare fork, from a busybox sh loop,
-  -- timed by the guest's /proc/uptime (10 ms steps; 100 iterations each)
-  local loop = [[
-read a _ </proc/uptime; i=0; while [ $i -lt 100 ]; do %s; i=$((i+1)); done
-read b _ </proc/uptime; echo $a $b]]
-  local function per_iter_s(body)
-    local r = vm:run(string.format(loop, body))
-    r:assert_ok()
-    local a, b = r.stdout:match("([%d.]+) ([%d.]+)")
-    return (tonumber(b) - tonumber(a)) / 100
-  end
-  out.guest_fork_exec = per_iter_s("/bin/true")
-  out.guest_fork = per_iter_s("(:)")
-  out.guest_clocksource = vm:read_file("/sys/devices/system/clocksource/clocksource0/current_clocksource"):gsub("%s+$", "")
 
-  -- always: the whole stat batch, which a coarse clock can still time
+  -- the whole stat batch, which even a coarse clock can time
   local a = clock.now_ns()
   for _ = 1, rounds do
     vm:stat("/")
   end
   out.stat_batch_ns = clock.now_ns() - a
+  out.stat_n = rounds
+
+  -- the guest's own fork+exec of /bin/true (busybox) and bare fork (a subshell),
+  -- 100 iterations each, timed by the guest's /proc/uptime (10 ms steps)
+  local loop = [[
+read a _ </proc/uptime; i=0; while [ $i -lt 100 ]; do %s; i=$((i+1)); done
+read b _ </proc/uptime; echo $a $b]]
+  local function per_iter_s(body)
+    local r = run_ok(string.format(loop, body))
+    local x, y = r.stdout:match("([%d.]+) ([%d.]+)")
+    return (tonumber(y) - tonumber(x)) / 100
+  end
+  out.guest_fork_exec = per_iter_s("/bin/true")
+  out.guest_fork = per_iter_s("(:)")
+  out.guest_clocksource =
+    vm:read_file("/sys/devices/system/clocksource/clocksource0/current_clocksource"):gsub("%s+$", "")
 
   t:log("BENCH " .. json.encode(out))
 end)

@@ -198,13 +198,16 @@ def roundtrip_report(report, results):
         w = [x / 1e6 for x in d["run_true_wall_ns"]]
         rows.append(("run_true_wall", w))
         print(stats_line('run("true")  [host clock]', w))
+        diff = [a - b for a, b in zip(w, run)]
+        print(stats_line('  host clock - r.duration', diff))
     if d.get("stat_wall_ns"):
         s = [x / 1e6 for x in d["stat_wall_ns"]]
         rows.append(("stat", s))
         print(stats_line('stat("/")    [host clock]', s))
+        print('    (each stat follows a run in the same round; see the batch figure)')
     if d.get("stat_batch_ns"):
         mean = d["stat_batch_ns"] / 1e6 / d["stat_n"]
-        print('  stat("/") mean over the batch: %.2f ms' % mean)
+        print('  stat("/") %d back-to-back calls, mean: %.2f ms' % (d["stat_n"], mean))
         add_results(results, [("roundtrip.stat.batch_mean_ms", "%.2f" % mean)])
     if d.get("guest_fork_exec") is not None:
         fe, fk = d["guest_fork_exec"] * 1e3, d["guest_fork"] * 1e3
@@ -279,10 +282,12 @@ def summary(results):
     print("  ratio       %8s / %-8s   target <= 1.15" % (g("boot.ratio.median"), g("boot.ratio.min")))
     print("roundtrip (ms; p50 / p99 / mean)")
     for name, label in (("run_true", 'run("true") r.duration'), ("run_argv", 'run argv r.duration'),
-                        ("run_true_wall", 'run("true") host clock'), ("stat", 'stat("/") host clock')):
+                        ("run_true_wall", 'run("true") host clock'), ("stat", 'stat("/") interleaved')):
         if ("roundtrip.%s.p50_ms" % name) in r:
             print("  %-24s %6s / %6s / %6s" % (label, g("roundtrip.%s.p50_ms" % name),
                                              g("roundtrip.%s.p99_ms" % name), g("roundtrip.%s.mean_ms" % name)))
+    if "roundtrip.stat.batch_mean_ms" in r:
+        print("  stat(\"/\") back-to-back batch mean %s ms" % g("roundtrip.stat.batch_mean_ms"))
     if "roundtrip.guest.fork_exec_ms" in r:
         print("  in-guest fork+exec / fork %s / %s ms (clocksource %s)" % (
             g("roundtrip.guest.fork_exec_ms"), g("roundtrip.guest.fork_ms"), g("roundtrip.guest.clocksource")))

@@ -30,6 +30,7 @@ struct lua_host {
     int reset_between_tests;
     int in_fixture;        /* running a fixture chunk: test() raises */
     const char *fixture_name; /* the fixture being built, recorded in snapshots */
+    char *snapshot_prefix;    /* fixture builds: default snapshot paths start here */
 };
 
 /* Returns the host attached to L. */
@@ -60,6 +61,9 @@ void lapi_open_snapshot(lua_State *L);
 void lab_push_new(lua_State *L, const char *name, int parent_idx); /* pushes a new Lab */
 void lab_teardown(lua_State *L, int idx, int kill);                /* shuts VMs down */
 void lab_collect_consoles(lua_State *L, int idx, struct buf *out); /* console excerpts */
+int lab_name_taken(lua_State *L, int lab_idx, const char *name);   /* here or in a parent */
+void lab_add_vm(lua_State *L, int lab_idx, int vm_idx);
+int lab_vm_fixture(lua_State *L);
 
 /* The test-context sentinel for t:skip(). */
 extern const char *const LAPI_SKIP_SENTINEL;

@@ -250,6 +250,25 @@ static int lab_vm_names(lua_State *L)
     return 1;
 }
 
+int lab_name_taken(lua_State *L, int lab_idx, const char *name)
+{
+    if (find_vm(L, lab_idx, name)) {
+        lua_pop(L, 1);
+        return 1;
+    }
+    return 0;
+}
+
+void lab_add_vm(lua_State *L, int lab_idx, int vm_idx)
+{
+    lab_idx = lua_absindex(L, lab_idx);
+    vm_idx = lua_absindex(L, vm_idx);
+    lab_field(L, lab_idx, "vms");
+    lua_pushvalue(L, vm_idx);
+    lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
 static int lab_not_yet(lua_State *L)
 {
     return luaL_error(L, "%s: not supported yet", lua_tostring(L, lua_upvalueindex(1)));
@@ -318,8 +337,9 @@ void lapi_open_lab(lua_State *L)
                                        {"depends_on_file", lab_depends_on_file},
                                        {"name", lab_name},
                                        {"vm_names", lab_vm_names},
+                                       {"vm_fixture", lab_vm_fixture},
                                        {NULL, NULL}};
-    static const char *const later[] = {"bridge", "vm_fixture", "lab_fixture", "snapshot",
+    static const char *const later[] = {"bridge", "lab_fixture", "snapshot",
                                         "restore", "lab", "boot", "pause", "resume",
                                         "claim", "barrier", NULL};
     luaL_newmetatable(L, LAB_MT);

@@ -37,6 +37,17 @@ const char *lsnap_path(lua_State *L, int idx)
     return lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
 }
 
+const char *lsnap_path_strict(lua_State *L, int idx)
+{
+    struct lsnap *s = luaL_testudata(L, idx, SNAP_MT);
+    return s ? s->path : NULL;
+}
+
+int lsnap_is_lab(lua_State *L, int idx)
+{
+    return luaL_testudata(L, idx, "provium.LabSnapshot") != NULL;
+}
+
 static struct lsnap *check_snap(lua_State *L) { return luaL_checkudata(L, 1, SNAP_MT); }
 
 static int snap_path(lua_State *L)
@@ -85,7 +96,10 @@ int lvm_snapshot(lua_State *L)
                                                      : "VM died; create a new one");
     struct lua_host *h = lhost(L);
     char *path;
-    if (lua_isnoneornil(L, 2))
+    if (lua_isnoneornil(L, 2) && h->snapshot_prefix)
+        path = xasprintf("%s.%s.tmp-%d-%u", h->snapshot_prefix, vm->name, (int)getpid(),
+                         ++h->env->counter);
+    else if (lua_isnoneornil(L, 2))
         path = xasprintf("%s/snap-%u-%s.snap", h->env->scratch, ++h->env->counter, vm->name);
     else
         path = path_resolve(NULL, luaL_checkstring(L, 2));

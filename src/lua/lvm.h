@@ -15,6 +15,8 @@ int lvm_snapshot(lua_State *L);
 int lvm_restore(lua_State *L);
 void lsnap_push(lua_State *L, const char *path);
 const char *lsnap_path(lua_State *L, int idx); /* Snapshot or string, else NULL */
+const char *lsnap_path_strict(lua_State *L, int idx); /* Snapshot only */
+int lsnap_is_lab(lua_State *L, int idx);
 
 /* test context (ltest.c) */
 void ltest_push_context(lua_State *L, int entry_idx);

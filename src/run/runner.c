@@ -6,6 +6,7 @@
  * worker's private scratch directory is created and removed here. */
 #include "run.h"
 
+#include "fixture/fixture.h"
 #include "run/build.h"
 #include "vm/vm.h"
 
@@ -225,6 +226,13 @@ static void event_kv(const char *kind, json_t *payload)
     json_object_set_new(payload, "kind", json_string(kind));
     write_event(payload);
     json_decref(payload);
+}
+
+static void on_evicted(void *ud, const char *key, uint64_t bytes)
+{
+    (void)ud;
+    event_kv("fixture_evicted", json_pack("{s:s, s:n, s:s, s:I}", "key", key, "fixture", "reason",
+                                          "lru", "bytes", (json_int_t)bytes));
 }
 
 static void build_event(void *ud, const struct profile *p, int phase, int64_t dur, int ok,
@@ -593,6 +601,7 @@ int runner_main(struct run_opts *ro)
     }
     FILE *report = (ro->events && !strcmp(ro->events, "-")) ? stderr : stdout;
 
+    cache_enforce_limit(cfg, on_evicted, NULL);
     if (!ro->no_build && profiles_build_all(cfg, build_event, NULL) < 0) {
         if (g_events && g_events != stdout)
             fclose(g_events);
