@@ -2,6 +2,8 @@
 -- random bytes that bench/transfer.sh makes and names in BENCH_FILE), BENCH_REPS
 -- times each (default 3), timed with the host clock of lib/clock.lua.
 -- The guest copy lives in /tmp (tmpfs) and is removed between repetitions.
+-- Same-run reference: the guest's own cp of the file within /tmp (timed by
+-- r.duration, which includes one run round trip, ~10 ms).
 -- The figures go out as one "BENCH {json}" log line that bench/transfer.sh reads.
 local clock = require("lib.clock")
 local file = assert(os.getenv("BENCH_FILE"), "BENCH_FILE is not set (run bench/transfer.sh)")
@@ -15,6 +17,7 @@ local guest = "/tmp/bench.bin"
 test("push_file and read_file", function(t)
   local push, read = {}, {}
   local sha_ok = true
+  local guest_cp_s
   for i = 1, reps do
     local a = clock.now_ns()
     vm:push_file(file, guest)
@@ -33,10 +36,16 @@ test("push_file and read_file", function(t)
       local r = vm:run("sha256sum " .. guest)
       r:assert_ok()
       sha_ok = r.stdout:match("^(%x+)") == sha
+      -- same-run reference: the guest copying the file itself (tmpfs to tmpfs),
+      -- i.e. what the emulated CPU manages without any transport
+      local c = vm:run("cp " .. guest .. " " .. guest .. ".cp && rm " .. guest .. ".cp")
+      c:assert_ok()
+      guest_cp_s = c.duration
     end
     vm:unlink(guest)
   end
   t:log("BENCH " .. json.encode({
     clock = clock.source, size = size, push_ns = push, read_ns = read, sha_ok = sha_ok,
+    guest_cp_s = guest_cp_s,
   }))
 end)

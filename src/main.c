@@ -11,6 +11,7 @@
 static const char USAGE[] =
     "usage: provium [PATHS...] [FLAGS]      run tests (see provium --help-run)\n"
     "       provium image build [--out DIR] [--kernel PATH] [--busybox PATH]\n"
+    "       provium fixture list|build PATH|rebuild PATH|clean|stale\n"
     "       provium --version\n";
 
 int main(int argc, char **argv)
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         }
         if (!strcmp(c, "image"))
             return cmd_image(argc - 1, argv + 1);
+        if (!strcmp(c, "fixture"))
+            return cmd_fixture(argc - 1, argv + 1);
     }
     return cmd_run(argc, argv);
 }

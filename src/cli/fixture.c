@@ -1,0 +1,298 @@
+/* fixture.c - `provium fixture list|build|rebuild|clean|stale`: manage the fixture cache.
+ *
+ * list, clean and stale need no VM and skip preflight. build and rebuild run the
+ * fixture through the same code path a test uses (provium:vm_fixture) in a Lua state
+ * of this process. */
+#include "cli.h"
+
+#include "fixture/fixture.h"
+#include "lua/lapi.h"
+#include "run/build.h"
+#include "run/run.h"
+#include "vm/snapshot.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char FIXTURE_USAGE[] =
+    "usage: provium fixture list\n"
+    "       provium fixture build PATH      build a fixture unless cached\n"
+    "       provium fixture rebuild PATH    evict, then build\n"
+    "       provium fixture clean           delete every cache entry\n"
+    "       provium fixture stale           list fixtures whose key has no entry\n"
+    "options: --config FILE, --accel kvm|tcg|auto, --no-build\n";
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int fixture_list(const struct config *cfg)
+{
+    DIR *d = opendir(cfg->cache_dir);
+    struct strv names = {0};
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if ((n == 69 && !strcmp(de->d_name + 64, ".snap")) ||
+            (n == 68 && !strcmp(de->d_name + 64, ".lab")))
+            strv_push(&names, de->d_name);
+    }
+    if (d)
+        closedir(d);
+    if (names.n)
+        qsort(names.v, names.n, sizeof(char *), cmp_str);
+    uint64_t total = 0;
+    for (size_t i = 0; i < names.n; i++) {
+        char *p = path_join(cfg->cache_dir, names.v[i]);
+        uint64_t b = cache_entry_bytes(p);
+        int lab = strstr(names.v[i], ".lab") != NULL;
+        char err[256];
+        char *metap = lab ? path_join(p, "lab.json") : xstrdup(p);
+        json_t *meta = lab ? json_load_file(metap, 0, NULL) : snapshot_read_meta(p, err, sizeof err);
+        const char *fx = meta ? json_string_value(json_object_get(meta, "fixture")) : NULL;
+        printf("%10.2fMiB  %-3s  %.64s  %s\n", (double)b / (1 << 20), lab ? "lab" : "vm",
+               names.v[i], fx ? fx : "?");
+        json_decref(meta);
+        free(metap);
+        free(p);
+        total += b;
+    }
+    printf("\n%zu entries, %.2fMiB\n", names.n,
+           (double)total / (1 << 20));
+    strv_free(&names);
+    return 0;
+}
+
+static int fixture_clean(const struct config *cfg)
+{
+    DIR *d = opendir(cfg->cache_dir);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    size_t n = 0;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *p = path_join(cfg->cache_dir, de->d_name);
+        rm_rf(p);
+        free(p);
+        n++;
+    }
+    closedir(d);
+    printf("removed everything in %s\n", cfg->cache_dir);
+    return 0;
+}
+
+static void walk_fixtures(const char *dir, struct strv *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = path_join(dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0) {
+            size_t n = strlen(de->d_name);
+            if (S_ISDIR(st.st_mode))
+                walk_fixtures(p, out);
+            else if (n > 12 && !strcmp(de->d_name + n - 12, ".fixture.lua"))
+                strv_push(out, p);
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+static int fixture_stale(const struct config *cfg)
+{
+    size_t nroots = cfg->n_roots ? cfg->n_roots : 1;
+    size_t stale = 0;
+    char *cwd = path_resolve(NULL, ".");
+    for (size_t r = 0; r < nroots; r++) {
+        const char *root = cfg->n_roots ? cfg->roots[r] : cfg->dir;
+        struct strv files = {0};
+        walk_fixtures(root, &files);
+        if (files.n)
+            qsort(files.v, files.n, sizeof(char *), cmp_str);
+        size_t rl = strlen(root);
+        for (size_t i = 0; i < files.n; i++) {
+            char *name = xstrndup(files.v[i] + rl + 1, strlen(files.v[i]) - rl - 1 - 12);
+            char *owner = fixture_find(cfg, name);
+            int shadowed = owner && strcmp(owner, files.v[i]) != 0;
+            free(owner);
+            char key[65], err[512];
+            int is_stale = 0;
+            if (!shadowed) {
+                if (fixture_key(cfg, name, key, err, sizeof err) < 0)
+                    is_stale = 1;
+                else {
+                    char *a = cache_entry_path(cfg, key, 0), *b = cache_entry_path(cfg, key, 1);
+                    is_stale = !file_exists(a) && !file_exists(b);
+                    free(a);
+                    free(b);
+                }
+            }
+            if (is_stale) {
+                size_t cl = strlen(cwd);
+                const char *shown = !strncmp(files.v[i], cwd, cl) && files.v[i][cl] == '/'
+                                        ? files.v[i] + cl + 1
+                                        : files.v[i];
+                printf("  %s\n", shown);
+                stale++;
+            }
+            free(name);
+        }
+        strv_free(&files);
+    }
+    free(cwd);
+    printf("\n%zu stale fixture(s)\n", stale);
+    return 0;
+}
+
+static void print_event(void *ud, const char *kind, void *obj)
+{
+    (void)ud;
+    json_t *o = obj;
+    if (g_verbose) {
+        char *s = json_dumps(o, JSON_COMPACT);
+        fprintf(stderr, "provium: %s %s\n", kind, s ? s : "");
+        free(s);
+    }
+    json_decref(o);
+}
+
+static int fixture_build(struct config *cfg, const char *name, int rebuild, const char *accel_flag,
+                         int no_build)
+{
+    char key[65], err[4096];
+    if (fixture_key(cfg, name, key, err, sizeof err) < 0) {
+        fprintf(stderr, "provium: %s\n", err);
+        return 2;
+    }
+    char *entry = cache_entry_path(cfg, key, 0), *lab = cache_entry_path(cfg, key, 1);
+    if (rebuild) {
+        cache_evict(entry);
+        cache_evict(lab);
+    } else if (file_exists(entry) || file_exists(lab)) {
+        printf("already built: %s\n", name);
+        free(entry);
+        free(lab);
+        return 0;
+    }
+    free(entry);
+    free(lab);
+    char reason[256];
+    struct host_env env = {0};
+    env.cfg = cfg;
+    if (accel_resolve(accel_flag ? accel_flag : cfg->accel, env.accel, reason, sizeof reason, err,
+                      sizeof err) < 0) {
+        fprintf(stderr, "provium: %s\n", err);
+        return 2;
+    }
+    if (reason[0])
+        fprintf(stderr, "provium: KVM not usable (%s); using TCG — VMs will be slow\n", reason);
+    env.agent_bin = find_agent_binary();
+    if (!env.agent_bin && !getenv("PROVIUM_OVERLAY")) {
+        fprintf(stderr, "provium: the guest agent (provium-agent) was not found\n");
+        return 2;
+    }
+    if (!strcmp(env.accel, "tcg"))
+        env.tsc_khz = host_tsc_khz();
+    if (!no_build && profiles_build_all(cfg, NULL, NULL) < 0)
+        return 2;
+    env.scratch = make_scratch_dir("provium");
+    struct lua_host h = {0};
+    h.env = &env;
+    char *fx = fixture_find(cfg, name);
+    h.file = fx ? fx : name;
+    h.rel_path = name;
+    h.emit = print_event;
+    lua_State *L = luaL_newstate();
+    lapi_open(L, &h);
+    lua_getglobal(L, "provium");
+    lua_getfield(L, -1, "vm_fixture");
+    lua_insert(L, -2);
+    lua_pushstring(L, name);
+    int rc = lua_pcall(L, 2, 0, 0);
+    if (rc != LUA_OK)
+        fprintf(stderr, "provium: %s\n", lua_tostring(L, -1));
+    else
+        printf("built: %s\n", name);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
+    lab_teardown(L, -1, 0);
+    lua_close(L);
+    rm_rf(env.scratch);
+    free(env.scratch);
+    free(env.agent_bin);
+    free(fx);
+    return rc == LUA_OK ? 0 : 1;
+}
+
+int cmd_fixture(int argc, char **argv)
+{
+    const char *config_path = NULL, *accel = NULL, *verb = NULL, *target = NULL;
+    int no_build = 0, err = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(FIXTURE_USAGE, stdout);
+            return 0;
+        } else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
+            config_path = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--accel", &err)))
+            accel = v;
+        else if (err)
+            return 2;
+        else if (!strcmp(argv[i], "--no-build"))
+            no_build = 1;
+        else if (!strcmp(argv[i], "-v"))
+            g_verbose++;
+        else if (argv[i][0] == '-')
+            return cli_usage_error("fixture", "unknown option '%s'", argv[i]);
+        else if (!verb)
+            verb = argv[i];
+        else if (!target)
+            target = argv[i];
+        else
+            return cli_usage_error("fixture", "unexpected argument '%s'", argv[i]);
+    }
+    if (!verb)
+        return cli_usage_error("fixture", "missing subcommand (list, build, rebuild, clean, stale)");
+    char cerr[4096];
+    struct config *cfg = config_load(config_path, cerr, sizeof cerr);
+    if (!cfg) {
+        fprintf(stderr, "provium: %s\n", cerr);
+        return 2;
+    }
+    int rc;
+    int needs_target = !strcmp(verb, "build") || !strcmp(verb, "rebuild");
+    if (needs_target && !target)
+        rc = cli_usage_error("fixture", "%s needs a fixture name, e.g. fixtures/base", verb);
+    else if (!needs_target && target)
+        rc = cli_usage_error("fixture", "unexpected argument '%s'", target);
+    else {
+        if (strcmp(verb, "clean") != 0)
+            cache_enforce_limit(cfg, NULL, NULL);
+        if (!strcmp(verb, "list"))
+            rc = fixture_list(cfg);
+        else if (!strcmp(verb, "clean"))
+            rc = fixture_clean(cfg);
+        else if (!strcmp(verb, "stale"))
+            rc = fixture_stale(cfg);
+        else if (needs_target)
+            rc = fixture_build(cfg, target, !strcmp(verb, "rebuild"), accel, no_build);
+        else
+            rc = cli_usage_error("fixture", "unknown subcommand '%s'", verb);
+    }
+    config_free(cfg);
+    return rc;
+}
