@@ -12,6 +12,7 @@
 #include "image/cpio.h"
 #include "image/kernel.h"
 #include "image/modules.h"
+#include "util/util.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -298,7 +299,10 @@ static int write_fully(int fd, const void *data, size_t len) {
 
 /* A temp file in dir for the output `name`; its path goes into tmp. */
 static int open_temp(const char *dir, const char *name, char *tmp, size_t tmplen, char *err, size_t errlen) {
-    snprintf(tmp, tmplen, "%s/.%s.XXXXXX", dir, name);
+    if ((size_t)snprintf(tmp, tmplen, "%s/.%s.XXXXXX", dir, name) >= tmplen) {
+        snprintf(err, errlen, "%s: path too long", dir);
+        return -1;
+    }
     int fd = mkstemp(tmp);
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot create a temporary file: %s", dir, strerror(errno));
@@ -306,6 +310,27 @@ static int open_temp(const char *dir, const char *name, char *tmp, size_t tmplen
     }
     fchmod(fd, 0644);
     return fd;
+}
+
+/* True when both files exist with identical bytes. */
+static int same_content(const char *a, const char *b) {
+    size_t la, lb;
+    char *x = read_file(a, &la);
+    char *y = x ? read_file(b, &lb) : NULL;
+    int same = x && y && la == lb && memcmp(x, y, la) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* Puts tmp in place of final unless final already holds the same bytes: an unchanged
+ * output keeps its mtime, so fixtures keyed on the image stay valid between builds. */
+static int replace_if_changed(const char *tmp, const char *final) {
+    if (same_content(tmp, final)) {
+        unlink(tmp);
+        return 0;
+    }
+    return rename(tmp, final);
 }
 
 /* Syncs and closes fd, then renames tmp to dir/name (or removes it if ok is false). */
@@ -321,7 +346,7 @@ static int commit_temp(int fd, const char *tmp, const char *dir, const char *nam
         snprintf(err, errlen, "%s: write failed: %s", final, strerror(errno));
         ok = 0;
     }
-    if (ok && rename(tmp, final) < 0) {
+    if (ok && replace_if_changed(tmp, final) < 0) {
         snprintf(err, errlen, "%s: cannot rename into place: %s", final, strerror(errno));
         ok = 0;
     }
@@ -460,10 +485,16 @@ static int gather_inputs(struct build *b, const struct image_opts *o, char *err,
 static int write_outputs(struct build *b, char *err, size_t errlen) {
     if (mkdir_parents(b->out_dir, err, errlen) < 0) return -1;
     if (copy_output(b->out_dir, "vmlinuz", b->kernel, err, errlen) < 0) return -1;
-    char initrd[PATH_MAX + 16];
+    char initrd[PATH_MAX + 16], fresh[PATH_MAX + 32];
     snprintf(initrd, sizeof(initrd), "%s/initrd.img", b->out_dir);
-    if (write_initrd(initrd, b->busybox, b->applets, &b->mods, b->modules_dir, b->version, err, errlen) < 0)
+    snprintf(fresh, sizeof(fresh), "%s/.initrd.img.new", b->out_dir);
+    if (write_initrd(fresh, b->busybox, b->applets, &b->mods, b->modules_dir, b->version, err, errlen) < 0)
         return -1;
+    if (replace_if_changed(fresh, initrd) < 0) {
+        snprintf(err, errlen, "%s: cannot rename into place: %s", initrd, strerror(errno));
+        unlink(fresh);
+        return -1;
+    }
     if (write_output(b->out_dir, "cmdline", IMAGE_CMDLINE "\n", strlen(IMAGE_CMDLINE "\n"), err, errlen) < 0)
         return -1;
     return write_image_json(b->out_dir, b->version, b->kernel, b->busybox, b->modules_dir, b->mods.n, err, errlen);
