@@ -251,10 +251,10 @@ def transfer_report(report, host_file, results):
     print("  vm:push_file  host -> guest /tmp     %-3d %8.0f %8.0f" % (len(push), statistics.median(push), max(push)))
     print("  vm:read_file  guest /tmp -> host     %-3d %8.0f %8.0f" % (len(read), statistics.median(read), max(read)))
     print("  host cp (page cache -> page cache)   %-3d %8.0f %8.0f" % (len(cp), statistics.median(cp), max(cp)))
-    if d.get("guest_cp_s"):
-        gcp = size / d["guest_cp_s"] / 1e6
-        print("  guest cp within its /tmp (reference)  1   %8.0f" % gcp)
-        add_results(results, [("transfer.guestcp_mbs", "%.0f" % gcp)])
+    if d.get("guest_dd_s"):
+        gcp = size / d["guest_dd_s"] / 1e6
+        print("  guest dd /tmp file -> /dev/null       1   %8.0f" % gcp)
+        add_results(results, [("transfer.guestdd_mbs", "%.0f" % gcp)])
     print("  ratio push/cp                            %8.3f %8.3f" % (statistics.median(push) / statistics.median(cp), max(push) / max(cp)))
     print("  ratio read/cp                            %8.3f %8.3f" % (statistics.median(read) / statistics.median(cp), max(read) / max(cp)))
     print("  content check (sha256 in the guest vs the host): %s" % ("ok" if d.get("sha_ok") else "MISMATCH"))
@@ -300,8 +300,8 @@ def summary(results):
     print("  push_file   %6s / %-6s   ratio to host cp %s" % (g("transfer.push.median_mbs"), g("transfer.push.best_mbs"), g("transfer.ratio.push_cp")))
     print("  read_file   %6s / %-6s   ratio to host cp %s" % (g("transfer.read.median_mbs"), g("transfer.read.best_mbs"), g("transfer.ratio.read_cp")))
     print("  host cp     %6s / %-6s" % (g("transfer.hostcp.median_mbs"), g("transfer.hostcp.best_mbs")))
-    if "transfer.guestcp_mbs" in r:
-        print("  guest cp    %6s          (cp inside the guest, tmpfs to tmpfs)" % g("transfer.guestcp_mbs"))
+    if "transfer.guestdd_mbs" in r:
+        print("  guest cp    %6s          (dd in the guest, /tmp file -> /dev/null)" % g("transfer.guestdd_mbs"))
     print("  content check: %s; target >= 200 MB/s" % g("transfer.sha_ok"))
     failed = [k[len("failed."):] for k in r if k.startswith("failed.")]
     if failed:
