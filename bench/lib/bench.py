@@ -301,7 +301,7 @@ def summary(results):
     print("  read_file   %6s / %-6s   ratio to host cp %s" % (g("transfer.read.median_mbs"), g("transfer.read.best_mbs"), g("transfer.ratio.read_cp")))
     print("  host cp     %6s / %-6s" % (g("transfer.hostcp.median_mbs"), g("transfer.hostcp.best_mbs")))
     if "transfer.guestdd_mbs" in r:
-        print("  guest cp    %6s          (dd in the guest, /tmp file -> /dev/null)" % g("transfer.guestdd_mbs"))
+        print("  guest dd    %6s          (dd in the guest, /tmp file -> /dev/null)" % g("transfer.guestdd_mbs"))
     print("  content check: %s; target >= 200 MB/s" % g("transfer.sha_ok"))
     failed = [k[len("failed."):] for k in r if k.startswith("failed.")]
     if failed:

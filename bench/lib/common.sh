@@ -1,11 +1,10 @@
 # common.sh - sourced by the bench scripts (not run on its own).
 #
 # Sets ROOT (the repository), PROVIUM (the host binary), BENCH_TMP (a private
-# mktemp -d removed on exit), makes sure provium is built, and provides:
-#   bench_track_pid PID    remember a QEMU we started; the exit trap kills it
-#   bench_untrack_pid PID  forget it again (after we reaped it ourselves)
-#   bench_result KEY VAL   record a figure; written to $BENCH_RESULTS if set
-#   bench_provium ARGS...  run provium on the bench config (-q, no progress line)
+# mktemp -d removed on exit), makes sure provium is built, and provides
+#   bench_provium ARGS...  run provium on the bench config (no progress line).
+# $BENCH_TMP/pids lists the QEMU PIDs the script started itself and has not reaped
+# yet (bench.py bare-boot keeps it); the exit trap kills those, and only those.
 # The caller must `set -eu` and define BENCH_SELF (its own path) before sourcing.
 
 ROOT=$(cd "$(dirname "$BENCH_SELF")/.." && pwd)
@@ -34,12 +33,6 @@ fi
 BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/provium-bench.XXXXXX")
 : >"$BENCH_TMP/pids"
 
-bench_track_pid() { echo "$1" >>"$BENCH_TMP/pids"; }
-bench_untrack_pid() {
-    grep -vx "$1" "$BENCH_TMP/pids" >"$BENCH_TMP/pids.new" || true
-    mv "$BENCH_TMP/pids.new" "$BENCH_TMP/pids"
-}
-
 bench_cleanup() {
     if [ -f "$BENCH_TMP/pids" ]; then
         # only PIDs this script started itself, and only while they are still QEMU
@@ -55,12 +48,6 @@ bench_cleanup() {
 trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-bench_result() {
-    if [ -n "${BENCH_RESULTS:-}" ]; then
-        printf '%s=%s\n' "$1" "$2" >>"$BENCH_RESULTS"
-    fi
-}
 
 # Runs provium on the bench config with a generous per-file limit (TCG is slow and
 # other VMs may share the CPUs). Extra args go through.
