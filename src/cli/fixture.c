@@ -89,29 +89,6 @@ static int fixture_clean(const struct config *cfg)
     return 0;
 }
 
-static void walk_fixtures(const char *dir, struct strv *out)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char *p = path_join(dir, de->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0) {
-            size_t n = strlen(de->d_name);
-            if (S_ISDIR(st.st_mode))
-                walk_fixtures(p, out);
-            else if (n > 12 && !strcmp(de->d_name + n - 12, ".fixture.lua"))
-                strv_push(out, p);
-        }
-        free(p);
-    }
-    closedir(d);
-}
-
 static int fixture_stale(const struct config *cfg)
 {
     size_t nroots = cfg->n_roots ? cfg->n_roots : 1;
@@ -120,7 +97,7 @@ static int fixture_stale(const struct config *cfg)
     for (size_t r = 0; r < nroots; r++) {
         const char *root = cfg->n_roots ? cfg->roots[r] : cfg->dir;
         struct strv files = {0};
-        walk_fixtures(root, &files);
+        walk_files_with_suffix(root, ".fixture.lua", &files);
         if (files.n)
             qsort(files.v, files.n, sizeof(char *), cmp_str);
         size_t rl = strlen(root);

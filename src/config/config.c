@@ -11,7 +11,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,9 +564,7 @@ struct config *config_load(const char *path, char *err, size_t errlen)
         config_free(c);
         return NULL;
     }
-    /* [provium] first: a cache_dir from the file beats the environment only if set */
-    const char *fc = getenv("PROVIUM_FIXTURE_CACHE");
-    (void)fc;
+    /* a cache_dir in the file beats $PROVIUM_FIXTURE_CACHE (set_defaults) */
     for (size_t i = 0; i < root->n_keys && !ld.failed; i++) {
         const char *k = root->keys[i];
         if (!strcmp(k, "provium"))

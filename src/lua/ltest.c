@@ -89,11 +89,7 @@ static int l_wait_until(lua_State *L)
             interval = lapi_check_duration(L, -1, "wait_until");
         lua_pop(L, 1);
         if (lua_getfield(L, 2, "desc") == LUA_TSTRING)
-            desc = lua_tostring(L, -1);
-        lua_pop(L, 1); /* desc string stays referenced by the opts table */
-        lua_getfield(L, 2, "desc");
-        if (lua_type(L, -1) == LUA_TSTRING)
-            desc = lua_tostring(L, -1);
+            desc = lua_tostring(L, -1); /* stays on the stack while we loop */
     }
     struct lua_host *h = lhost(L);
     int64_t end = now_ns() + (int64_t)(timeout * 1e9);

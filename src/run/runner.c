@@ -30,34 +30,6 @@ const char *file_status_name(enum file_status s)
 
 /* ---- discovery ---- */
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
-static void walk(const char *dir, struct strv *out)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char *p = path_join(dir, de->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                walk(p, out);
-            else if (S_ISREG(st.st_mode) && ends_with(de->d_name, ".test.lua"))
-                strv_push(out, p);
-        }
-        free(p);
-    }
-    closedir(d);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -120,7 +92,7 @@ static int discover(const struct run_opts *ro, const struct config *cfg, struct 
     }
     for (size_t i = 0; i < dirs.n; i++) {
         struct strv w = {0};
-        walk(dirs.v[i], &w);
+        walk_files_with_suffix(dirs.v[i], ".test.lua", &w);
         if (w.n)
             qsort(w.v, w.n, sizeof(char *), cmp_str);
         size_t dl = strlen(dirs.v[i]);

@@ -379,6 +379,30 @@ char *path_resolve(const char *base_dir, const char *path)
     return r;
 }
 
+void walk_files_with_suffix(const char *dir, const char *suffix, struct strv *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t sl = strlen(suffix);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = path_join(dir, de->d_name);
+        struct stat st;
+        size_t n = strlen(de->d_name);
+        if (lstat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                walk_files_with_suffix(p, suffix, out);
+            else if (S_ISREG(st.st_mode) && n > sl && !strcmp(de->d_name + n - sl, suffix))
+                strv_push(out, p);
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
 int file_exists(const char *path)
 {
     struct stat st;

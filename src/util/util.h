@@ -55,6 +55,9 @@ char *path_dirname(const char *path);
 /* Absolute path of `path` relative to `base_dir` (no symlink resolution, no I/O). */
 char *path_resolve(const char *base_dir, const char *path);
 int file_exists(const char *path);
+/* Appends every regular file below dir whose name ends with suffix (hidden entries and
+ * symlinks skipped, not followed), in directory order; callers sort. */
+void walk_files_with_suffix(const char *dir, const char *suffix, struct strv *out);
 int write_all(int fd, const void *p, size_t n);
 /* Private scratch directory (0700) under $TMPDIR via mkdtemp. */
 char *make_scratch_dir(const char *prefix);

@@ -575,19 +575,29 @@ static int fail_boot(struct vm *vm, char *err, size_t errlen, const char *fmt, .
     return -1;
 }
 
+/* The VM's private scratch directory: sockets, console log, initrd. Made once. */
+static int ensure_vm_dir(struct vm *vm, char *err, size_t errlen)
+{
+    if (vm->dir)
+        return 0;
+    vm->dir = xasprintf("%s/vm-%u-%s", vm->env->scratch, ++vm->env->counter, vm->name);
+    if (mkdir(vm->dir, 0700) < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", vm->dir, strerror(errno));
+        free(vm->dir);
+        vm->dir = NULL;
+        return -1;
+    }
+    vm->console_path = xasprintf("%s/console.log", vm->dir);
+    return 0;
+}
+
 /* Creates the VM's scratch dir (once), starts QEMU and connects QMP and the agent
  * socket. On failure QEMU is gone and err is filled (with the console tail). */
 static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, int incoming,
                       char *err, size_t errlen)
 {
-    if (!vm->dir) {
-        vm->dir = xasprintf("%s/vm-%u-%s", vm->env->scratch, ++vm->env->counter, vm->name);
-        if (mkdir(vm->dir, 0700) < 0) {
-            snprintf(err, errlen, "cannot create %s: %s", vm->dir, strerror(errno));
-            return -1;
-        }
-        vm->console_path = xasprintf("%s/console.log", vm->dir);
-    }
+    if (ensure_vm_dir(vm, err, errlen) < 0)
+        return -1;
     char *sock = xasprintf("%s/agent.sock", vm->dir);
     char *qmp_path = xasprintf("%s/qmp.sock", vm->dir);
     unlink(sock);
@@ -639,14 +649,8 @@ int vm_boot(struct vm *vm, char *err, size_t errlen)
             snprintf(err, errlen, "missing disk image: %s", p->disks[i].path);
             return -1;
         }
-    if (!vm->dir) {
-        vm->dir = xasprintf("%s/vm-%u-%s", vm->env->scratch, ++vm->env->counter, vm->name);
-        if (mkdir(vm->dir, 0700) < 0) {
-            snprintf(err, errlen, "cannot create %s: %s", vm->dir, strerror(errno));
-            return -1;
-        }
-        vm->console_path = xasprintf("%s/console.log", vm->dir);
-    }
+    if (ensure_vm_dir(vm, err, errlen) < 0)
+        return -1;
     char *cmdline = resolve_cmdline(vm, err, errlen);
     if (!cmdline)
         return -1;
@@ -727,10 +731,7 @@ void vm_shutdown(struct vm *vm)
         reap_qemu(vm, 2000);
     }
     close_channels(vm);
-    if (vm->state != VM_CREATED || vm->qemu_pid > 0)
-        vm->state = VM_SHUTDOWN;
-    else
-        vm->state = VM_SHUTDOWN;
+    vm->state = VM_SHUTDOWN; /* from any state, including created (spec §1) */
 }
 
 /* Starts a fresh QEMU from a snapshot file. The profile, memory, CPUs and machine come
