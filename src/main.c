@@ -12,6 +12,8 @@ static const char USAGE[] =
     "usage: provium [PATHS...] [FLAGS]      run tests (see provium --help-run)\n"
     "       provium image build [--out DIR] [--kernel PATH] [--busybox PATH]\n"
     "       provium fixture list|build PATH|rebuild PATH|clean|stale\n"
+    "       provium prepare [PROFILE]         run dynamic-profile builds only\n"
+    "       provium list [--fixtures] [PATHS]\n"
     "       provium --version\n";
 
 int main(int argc, char **argv)
@@ -39,6 +41,10 @@ int main(int argc, char **argv)
             return cmd_image(argc - 1, argv + 1);
         if (!strcmp(c, "fixture"))
             return cmd_fixture(argc - 1, argv + 1);
+        if (!strcmp(c, "prepare"))
+            return cmd_prepare(argc - 1, argv + 1);
+        if (!strcmp(c, "list"))
+            return cmd_list(argc - 1, argv + 1);
     }
     return cmd_run(argc, argv);
 }

@@ -12,10 +12,10 @@ M.q = shell_quote
 
 -- Runs provium with the given argument list from `cwd`; returns combined output and
 -- the exit code.
-function M.provium(args, cwd)
+function M.provium(args, cwd, env)
   local parts = {}
   for _, a in ipairs(args) do parts[#parts + 1] = shell_quote(a) end
-  local cmd = "cd " .. shell_quote(cwd or M.dir) .. " && " .. shell_quote(M.exe) .. " "
+  local cmd = "cd " .. shell_quote(cwd or M.dir) .. " && " .. (env or "") .. " " .. shell_quote(M.exe) .. " "
     .. table.concat(parts, " ") .. " 2>&1; echo \"__exit=$?\""
   local f = assert(io.popen(cmd))
   local out = f:read("a")

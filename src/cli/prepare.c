@@ -1,0 +1,60 @@
+/* prepare.c - `provium prepare [PROFILE]`: run dynamic-profile builds, boot nothing.
+ * Skips preflight, so images can be built where VMs cannot run. */
+#include "cli.h"
+
+#include "config/config.h"
+#include "run/build.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cmd_prepare(int argc, char **argv)
+{
+    const char *config_path = NULL, *profile = NULL;
+    int err = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            puts("usage: provium prepare [PROFILE] [--config FILE]\n"
+                 "Runs the build command of PROFILE, or of every profile that has one.");
+            return 0;
+        } else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
+            config_path = v;
+        else if (err)
+            return 2;
+        else if (argv[i][0] == '-')
+            return cli_usage_error("prepare", "unknown option '%s'", argv[i]);
+        else if (!profile)
+            profile = argv[i];
+        else
+            return cli_usage_error("prepare", "unexpected argument '%s'", argv[i]);
+    }
+    char cerr[4096];
+    struct config *cfg = config_load(config_path, cerr, sizeof cerr);
+    if (!cfg) {
+        fprintf(stderr, "provium: %s\n", cerr);
+        return 2;
+    }
+    int rc = 0;
+    if (profile) {
+        const struct profile *p = config_profile(cfg, profile);
+        if (!p) {
+            struct buf b = {0};
+            for (size_t i = 0; i < cfg->n_profiles; i++)
+                buf_printf(&b, "%s%s", i ? ", " : "", cfg->profiles[i].name);
+            fprintf(stderr, "provium: unknown profile `%s` (known: %s)\n", profile,
+                    b.len ? buf_cstr(&b) : "none");
+            buf_free(&b);
+            rc = 2;
+        } else if (!p->build) {
+            printf("provium: profile `%s` has no build command; nothing to do\n", profile);
+        } else if (profile_build(cfg, p, NULL, NULL) < 0) {
+            rc = 2;
+        }
+    } else if (profiles_build_all(cfg, NULL, NULL) < 0) {
+        rc = 2;
+    }
+    config_free(cfg);
+    return rc;
+}
