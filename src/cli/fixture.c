@@ -91,11 +91,10 @@ static int fixture_clean(const struct config *cfg)
 
 static int fixture_stale(const struct config *cfg)
 {
-    size_t nroots = cfg->n_roots ? cfg->n_roots : 1;
     size_t stale = 0;
     char *cwd = path_resolve(NULL, ".");
-    for (size_t r = 0; r < nroots; r++) {
-        const char *root = cfg->n_roots ? cfg->roots[r] : cfg->dir;
+    for (size_t r = 0; r < cfg->n_roots; r++) {
+        const char *root = cfg->roots[r];
         struct strv files = {0};
         walk_files_with_suffix(root, ".fixture.lua", &files);
         if (files.n)

@@ -55,9 +55,8 @@ int cmd_list(int argc, char **argv)
         return 2;
     }
     if (fixtures) {
-        size_t nroots = cfg->n_roots ? cfg->n_roots : 1;
-        for (size_t r = 0; r < nroots; r++) {
-            const char *root = cfg->n_roots ? cfg->roots[r] : cfg->dir;
+        for (size_t r = 0; r < cfg->n_roots; r++) {
+            const char *root = cfg->roots[r];
             struct strv f = {0};
             walk_files_with_suffix(root, ".fixture.lua", &f);
             if (f.n)
@@ -79,11 +78,9 @@ int cmd_list(int argc, char **argv)
                     strv_push(&dirs, abs);
                 free(abs);
             }
-        else if (cfg->n_roots)
+        else
             for (size_t i = 0; i < cfg->n_roots; i++)
                 strv_push(&dirs, cfg->roots[i]);
-        else
-            strv_push(&dirs, cfg->dir);
         for (size_t d = 0; d < dirs.n; d++) {
             struct strv f = {0};
             walk_files_with_suffix(dirs.v[d], ".test.lua", &f);

@@ -324,7 +324,6 @@ static int parse_profile(struct loader *ld, const char *name, const char *pkey,
     }
     if (build_out) {
         p->out = path_resolve(dir, build_out);
-        p->build_out_set = 1;
         free(build_out);
     } else {
         p->out = default_out(name);
@@ -537,6 +536,16 @@ static void set_defaults(struct config *c)
         c->cache_dir = xasprintf("%s/provium/fixtures", xdg_cache_home());
 }
 
+/* Without `roots`, the config directory is the one root (discovery, fixtures, require). */
+static void default_roots(struct config *c)
+{
+    if (c->n_roots)
+        return;
+    free(c->roots);
+    c->roots = xcalloc(2, sizeof(char *));
+    c->roots[c->n_roots++] = xstrdup(c->dir);
+}
+
 struct config *config_load(const char *path, char *err, size_t errlen)
 {
     struct config *c = xcalloc(1, sizeof *c);
@@ -547,6 +556,7 @@ struct config *config_load(const char *path, char *err, size_t errlen)
     if (!text) {
         if (!path && errno == ENOENT) { /* no config: an empty one, rooted at cwd */
             c->dir = path_resolve(NULL, ".");
+            default_roots(c);
             return c;
         }
         snprintf(err, errlen, "cannot read config %s: %s", want, strerror(errno));
@@ -579,6 +589,7 @@ struct config *config_load(const char *path, char *err, size_t errlen)
         config_free(c);
         return NULL;
     }
+    default_roots(c);
     return c;
 }
 

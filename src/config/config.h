@@ -26,7 +26,6 @@ struct profile {
     char *cmdline_file; /* may be NULL */
     char *build;        /* shell command, NULL for static profiles */
     char *out;          /* value of {out} (absolute) */
-    int build_out_set;
     uint64_t memory;
     int cpus;
     int inject_agent;
@@ -43,7 +42,7 @@ struct profile {
 struct config {
     char *path; /* absolute path of provium.toml, or NULL when none was found */
     char *dir;  /* its directory (cwd when no file) */
-    char **roots;
+    char **roots; /* never empty: the config directory when `roots` is not set */
     size_t n_roots;
     char *cache_dir;
     uint64_t cache_max_size;

@@ -95,8 +95,6 @@ static void set_package_path(lua_State *L, const struct config *cfg)
     struct buf b = {0};
     for (size_t i = 0; i < cfg->n_roots; i++)
         buf_printf(&b, "%s/?.lua;%s/?/init.lua;", cfg->roots[i], cfg->roots[i]);
-    if (!cfg->n_roots)
-        buf_printf(&b, "%s/?.lua;%s/?/init.lua;", cfg->dir, cfg->dir);
     lua_getfield(L, -1, "path");
     buf_puts(&b, lua_tostring(L, -1));
     lua_pop(L, 1);

@@ -56,7 +56,6 @@ struct test_result {
 
 struct file_result {
     char *path;     /* as reported */
-    char *abs_path;
     enum file_status status;
     char *chunk_error;
     char *error; /* file-level problem (crash, timeout) */

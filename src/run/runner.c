@@ -75,11 +75,9 @@ static int discover(const struct run_opts *ro, const struct config *cfg, struct 
                 strv_push(&files, abs);
             free(abs);
         }
-    } else if (cfg->n_roots) {
+    } else {
         for (size_t i = 0; i < cfg->n_roots; i++)
             strv_push(&dirs, cfg->roots[i]);
-    } else {
-        strv_push(&dirs, cfg->dir);
     }
     struct found *f = NULL;
     size_t n = 0;
@@ -442,21 +440,19 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
             break;
         }
         struct pollfd *pf = xcalloc(n * 2 + 1, sizeof *pf);
-        size_t *owner = xcalloc(n * 2 + 1, sizeof *owner);
         nfds_t np = 0;
         for (size_t i = 0; i < n; i++) {
             if (!jobs[i].running)
                 continue;
             pf[np].fd = jobs[i].evfd;
             pf[np].events = POLLIN;
-            owner[np++] = i;
+            np++;
             pf[np].fd = jobs[i].pidfd;
             pf[np].events = POLLIN;
-            owner[np++] = i;
+            np++;
         }
         poll(pf, np, 200);
         free(pf);
-        free(owner);
         if (g_interrupted) {
             for (size_t i = 0; i < n; i++)
                 kill_job(&jobs[i]);
@@ -594,7 +590,6 @@ int runner_main(struct run_opts *ro)
     struct file_result *res = xcalloc(n ? n : 1, sizeof *res);
     for (size_t i = 0; i < n; i++) {
         res[i].path = display_path(files[i].abs);
-        res[i].abs_path = xstrdup(files[i].abs);
         event_kv("file_discovered",
                  json_pack("{s:s, s:[]}", "path", res[i].path, "fixture_refs"));
     }
@@ -645,7 +640,6 @@ int runner_main(struct run_opts *ro)
         }
         free(r->tests);
         free(r->path);
-        free(r->abs_path);
         free(r->chunk_error);
         free(r->error);
         strv_free(&r->registered);

@@ -127,6 +127,8 @@ static void missing_default_is_empty(void)
         struct config *c = config_load(NULL, err, sizeof err);
         CHECK(c != NULL);
         CHECK(c && c->n_profiles == 0 && c->path == NULL);
+        /* without `roots`, the directory is the one root */
+        CHECK(c && c->n_roots == 1 && !strcmp(c->roots[0], c->dir));
         config_free(c);
         CHECK(config_load("nope.toml", err, sizeof err) == NULL);
         CHECK_STR_CONTAINS(err, "nope.toml");
