@@ -131,43 +131,18 @@ void send_hello(void)
     conn_send(w);
 }
 
-/* Makes room for at least `want` more bytes at the end of agent.in. */
-static int input_reserve(size_t want)
-{
-    struct wire_inbuf *in = &agent.in;
-    if (in->start == in->len)
-        in->start = in->len = 0;
-    if (in->cap - in->len >= want)
-        return 0;
-    if (in->start > 0) {
-        memmove(in->buf, in->buf + in->start, in->len - in->start);
-        in->len -= in->start;
-        in->start = 0;
-        if (in->cap - in->len >= want)
-            return 0;
-    }
-    size_t cap = in->cap ? in->cap : INPUT_READ_MIN;
-    while (cap - in->len < want)
-        cap *= 2;
-    uint8_t *nb = realloc(in->buf, cap);
-    if (!nb)
-        return -1;
-    in->buf = nb;
-    in->cap = cap;
-    return 0;
-}
-
 ssize_t conn_read_some(void)
 {
-    if (input_reserve(INPUT_READ_MIN) < 0) {
+    size_t room;
+    uint8_t *p = wire_inbuf_reserve(&agent.in, INPUT_READ_MIN, &room);
+    if (!p) {
         errno = ENOMEM;
         return -1;
     }
-    struct wire_inbuf *in = &agent.in;
     for (;;) {
-        ssize_t n = read(agent.port_fd, in->buf + in->len, in->cap - in->len);
+        ssize_t n = read(agent.port_fd, p, room);
         if (n > 0) {
-            in->len += (size_t)n;
+            wire_inbuf_commit(&agent.in, (size_t)n);
             return n;
         }
         if (n < 0 && errno == EINTR)

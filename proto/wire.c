@@ -196,30 +196,40 @@ int wire_reader_at_end(const struct wire_reader *r) { return !r->failed && r->po
 
 /* ---- incremental input ---- */
 
+uint8_t *wire_inbuf_reserve(struct wire_inbuf *in, size_t want, size_t *avail)
+{
+    if (in->start > 0 && in->start == in->len)
+        in->start = in->len = 0;
+    if (in->cap - in->len < want && in->start > 0) { /* compact before growing */
+        memmove(in->buf, in->buf + in->start, in->len - in->start);
+        in->len -= in->start;
+        in->start = 0;
+    }
+    if (in->cap - in->len < want) {
+        size_t cap = in->cap ? in->cap : 64 * 1024;
+        while (cap - in->len < want)
+            cap *= 2;
+        uint8_t *nb = realloc(in->buf, cap);
+        if (!nb)
+            return NULL;
+        in->buf = nb;
+        in->cap = cap;
+    }
+    if (avail)
+        *avail = in->cap - in->len;
+    return in->buf + in->len;
+}
+
+void wire_inbuf_commit(struct wire_inbuf *in, size_t n) { in->len += n; }
+
 int wire_inbuf_append(struct wire_inbuf *in, const void *data, size_t n)
 {
-    if (in->start > 0 && in->start == in->len) {
-        in->start = in->len = 0;
-    }
-    if (in->len + n > in->cap) {
-        if (in->start > 0) { /* compact before growing */
-            memmove(in->buf, in->buf + in->start, in->len - in->start);
-            in->len -= in->start;
-            in->start = 0;
-        }
-        if (in->len + n > in->cap) {
-            size_t cap = in->cap ? in->cap : 64 * 1024;
-            while (cap < in->len + n)
-                cap *= 2;
-            uint8_t *nb = realloc(in->buf, cap);
-            if (!nb)
-                return -1;
-            in->buf = nb;
-            in->cap = cap;
-        }
-    }
-    memcpy(in->buf + in->len, data, n);
-    in->len += n;
+    uint8_t *p = wire_inbuf_reserve(in, n, NULL);
+    if (!p)
+        return -1;
+    if (n)
+        memcpy(p, data, n);
+    wire_inbuf_commit(in, n);
     return 0;
 }
 

@@ -170,6 +170,11 @@ struct wire_inbuf {
     size_t len, cap, start;
 };
 int wire_inbuf_append(struct wire_inbuf *in, const void *data, size_t n);
+/* Zero-copy input: a pointer to at least `want` free bytes at the end (compacting or
+ * growing the buffer; *avail gets the real free size), or NULL when out of memory.
+ * Read into it, then count what arrived with wire_inbuf_commit. */
+uint8_t *wire_inbuf_reserve(struct wire_inbuf *in, size_t want, size_t *avail);
+void wire_inbuf_commit(struct wire_inbuf *in, size_t n);
 int wire_inbuf_next(struct wire_inbuf *in, struct wire_header *h, const uint8_t **payload);
 void wire_inbuf_free(struct wire_inbuf *in);
 

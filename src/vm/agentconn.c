@@ -130,9 +130,14 @@ static int flush_some(struct agent_conn *c)
 
 static int read_some(struct agent_conn *c)
 {
-    uint8_t tmp[256 * 1024];
     for (int rounds = 0; rounds < 64; rounds++) {
-        ssize_t n = read(c->fd, tmp, sizeof tmp);
+        size_t room;
+        uint8_t *p = wire_inbuf_reserve(&c->in, 256 * 1024, &room);
+        if (!p) {
+            mark_dead(c, "out of memory");
+            return -1;
+        }
+        ssize_t n = read(c->fd, p, room);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -145,17 +150,13 @@ static int read_some(struct agent_conn *c)
             mark_dead(c, "agent connection closed");
             return -1;
         }
-        if (wire_inbuf_append(&c->in, tmp, (size_t)n) < 0) {
-            mark_dead(c, "out of memory");
-            return -1;
-        }
-        if ((size_t)n < sizeof tmp)
+        wire_inbuf_commit(&c->in, (size_t)n);
+        if ((size_t)n < room)
             return 0;
     }
     return 0;
 }
 
-/* One poll round: flush, read, watch QEMU. Returns AGENT_OK, AGENT_DEAD or AGENT_DEADLINE. */
 /* more_input: the caller still has input to queue; then wake as soon as the socket
  * can take more, even when nothing is queued right now. */
 static int pump(struct agent_conn *c, int64_t deadline_ns, int more_input)

@@ -132,11 +132,39 @@ static void inbuf_reassembles_split_frames(void)
     wire_inbuf_free(&in);
 }
 
+static void inbuf_reserve_commit(void)
+{
+    struct wire_inbuf in = {0};
+    struct wire_writer w = {0};
+    wire_begin(&w, WIRE_PING, 9);
+    wire_finish(&w);
+    /* a consumed frame's space is reused: reserve compacts instead of growing */
+    for (int round = 0; round < 3; round++) {
+        size_t room;
+        uint8_t *p = wire_inbuf_reserve(&in, w.len, &room);
+        CHECK(p != NULL && room >= w.len);
+        memcpy(p, w.buf, w.len);
+        wire_inbuf_commit(&in, w.len);
+        struct wire_header h;
+        const uint8_t *payload;
+        CHECK_EQ_INT(wire_inbuf_next(&in, &h, &payload), 1);
+        CHECK_EQ_INT(h.id, 9);
+        CHECK_EQ_INT(wire_inbuf_next(&in, &h, &payload), 0);
+    }
+    CHECK(in.cap == 64 * 1024);
+    /* a large reservation grows the buffer */
+    size_t room;
+    CHECK(wire_inbuf_reserve(&in, 200000, &room) != NULL && room >= 200000);
+    wire_writer_free(&w);
+    wire_inbuf_free(&in);
+}
+
 int main(void)
 {
     RUN(roundtrip_fields);
     RUN(overrun_is_flagged);
     RUN(header_limits);
     RUN(inbuf_reassembles_split_frames);
+    RUN(inbuf_reserve_commit);
     return TEST_SUMMARY();
 }
