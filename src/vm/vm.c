@@ -333,17 +333,14 @@ static char *assemble_initrd(struct vm *vm, char *err, size_t errlen)
 }
 
 /* microvm needs virtio-mmio; it is there when built in or shipped as a module */
-static void choose_machine(struct vm *vm)
+static void choose_machine(struct vm *vm, const char *ver)
 {
     const char *m = vm->profile->machine;
     if (strcmp(m, "auto") != 0) {
         snprintf(vm->machine, sizeof vm->machine, "%s", m);
         return;
     }
-    char ver[128], e[256];
     strcpy(vm->machine, "q35");
-    if (kernel_read_version(vm->profile->kernel, ver, sizeof ver, e, sizeof e) < 0)
-        return;
     char *dir = vm->profile->modules_dir ? xstrdup(vm->profile->modules_dir)
                                          : xasprintf("/lib/modules/%s", ver);
     char *builtin = path_join(dir, "modules.builtin");
@@ -659,7 +656,7 @@ int vm_boot(struct vm *vm, char *err, size_t errlen)
         free(cmdline);
         return -1;
     }
-    choose_machine(vm);
+    choose_machine(vm, ver);
     int64_t t0 = now_ns();
     int rc = start_qemu(vm, initrd, cmdline, 0, err, errlen);
     free(initrd);
@@ -682,13 +679,9 @@ int vm_boot(struct vm *vm, char *err, size_t errlen)
         int rc = agent_wait_hello(&vm->agent, slice, &proto);
         if (rc == AGENT_OK)
             break;
-        if (rc == AGENT_DEAD) {
-            /* QEMU is on its way out (panic=-1, power-off): let it finish writing the
-             * console before we read the tail */
-            reap_qemu(vm, 2000);
+        if (rc == AGENT_DEAD)
             return fail_boot(vm, err, errlen, "VM %s: QEMU exited before the agent answered",
                              vm->name);
-        }
         if (rc == AGENT_PROTO)
             return fail_boot(vm, err, errlen, "VM %s: garbage on the agent port", vm->name);
         if (console_shows_panic(vm))
