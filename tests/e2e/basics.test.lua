@@ -44,9 +44,15 @@ test("a timeout kills the whole process group", function(t)
   t:assert_eq(r.timed_out, true)
   t:assert_eq(r.exit_code, -2)
   t:assert(r.duration < 20, "returned promptly")
-  -- nothing of that group survives
-  local left = vm:run("ps -o comm | grep -c '^sleep$' || true").stdout
-  t:assert_eq(tonumber(left), 0)
+  -- nothing of that group survives; the probe is checked against a live sleep first
+  local count = "cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^sleep$' || true"
+  vm:run("sleep 300 >/dev/null 2>&1 &")
+  t:assert_eq(tonumber(vm:run(count).stdout), 1, "the probe sees a background sleep")
+  vm:run("kill $(pidof sleep)")
+  wait_until(function() return tonumber(vm:run(count).stdout) == 0 end, {timeout = 5})
+  local r3 = vm:run("sleep 40 & sleep 40", {timeout = "300ms"})
+  t:assert_eq(r3.status, "timed_out")
+  t:assert_eq(tonumber(vm:run(count).stdout), 0, "the timed-out group is gone")
   local r2 = vm:run("sleep 5", {timeout_ms = 200})
   t:assert_eq(r2.status, "timed_out")
 end)
