@@ -27,11 +27,6 @@ static const char FIXTURE_USAGE[] =
     "       provium fixture stale           list fixtures whose key has no entry\n"
     "options: --config FILE, --accel kvm|tcg|auto, --no-build\n";
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int fixture_list(const struct config *cfg)
 {
     DIR *d = opendir(cfg->cache_dir);
@@ -45,8 +40,7 @@ static int fixture_list(const struct config *cfg)
     }
     if (d)
         closedir(d);
-    if (names.n)
-        qsort(names.v, names.n, sizeof(char *), cmp_str);
+    strv_sort(&names);
     uint64_t total = 0;
     for (size_t i = 0; i < names.n; i++) {
         char *p = path_join(cfg->cache_dir, names.v[i]);
@@ -97,8 +91,6 @@ static int fixture_stale(const struct config *cfg)
         const char *root = cfg->roots[r];
         struct strv files = {0};
         walk_files_with_suffix(root, ".fixture.lua", &files);
-        if (files.n)
-            qsort(files.v, files.n, sizeof(char *), cmp_str);
         size_t rl = strlen(root);
         for (size_t i = 0; i < files.n; i++) {
             char *name = xstrndup(files.v[i] + rl + 1, strlen(files.v[i]) - rl - 1 - 12);

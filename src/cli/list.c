@@ -10,11 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void print_rel(const char *abs)
 {
     char *cwd = path_resolve(NULL, ".");
@@ -59,8 +54,6 @@ int cmd_list(int argc, char **argv)
             const char *root = cfg->roots[r];
             struct strv f = {0};
             walk_files_with_suffix(root, ".fixture.lua", &f);
-            if (f.n)
-                qsort(f.v, f.n, sizeof(char *), cmp_str);
             size_t rl = strlen(root);
             for (size_t i = 0; i < f.n; i++)
                 printf("%.*s  (%s)\n", (int)(strlen(f.v[i]) - rl - 1 - 12), f.v[i] + rl + 1, root);
@@ -84,8 +77,6 @@ int cmd_list(int argc, char **argv)
         for (size_t d = 0; d < dirs.n; d++) {
             struct strv f = {0};
             walk_files_with_suffix(dirs.v[d], ".test.lua", &f);
-            if (f.n)
-                qsort(f.v, f.n, sizeof(char *), cmp_str);
             for (size_t i = 0; i < f.n; i++)
                 print_rel(f.v[i]);
             strv_free(&f);

@@ -382,11 +382,6 @@ static int add_profile_name_check(struct loader *ld, struct config *c, const cha
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Parses DIR/<name>/profile.provium.toml for every direct subdirectory. */
 static int load_from_dir(struct loader *ld, struct config *c, const char *from_dir)
 {
@@ -416,7 +411,7 @@ static int load_from_dir(struct loader *ld, struct config *c, const char *from_d
         free(dir);
         return -1;
     }
-    qsort(names.v, names.n, sizeof(char *), cmp_str);
+    strv_sort(&names);
     for (size_t i = 0; i < names.n && !ld->failed; i++) {
         char *sub = path_join(dir, names.v[i]);
         char *pf = path_join(sub, "profile.provium.toml");

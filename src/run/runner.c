@@ -30,11 +30,6 @@ const char *file_status_name(enum file_status s)
 
 /* ---- discovery ---- */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Path shown in reports: relative to cwd when below it. */
 static char *display_path(const char *abs)
 {
@@ -91,8 +86,6 @@ static int discover(const struct run_opts *ro, const struct config *cfg, struct 
     for (size_t i = 0; i < dirs.n; i++) {
         struct strv w = {0};
         walk_files_with_suffix(dirs.v[i], ".test.lua", &w);
-        if (w.n)
-            qsort(w.v, w.n, sizeof(char *), cmp_str);
         size_t dl = strlen(dirs.v[i]);
         for (size_t j = 0; j < w.n; j++) {
             int dup = 0;

@@ -169,6 +169,17 @@ void strv_pushf(struct strv *s, const char *fmt, ...)
     free(str);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void strv_sort(struct strv *s)
+{
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof(char *), cmp_str);
+}
+
 void strv_free(struct strv *s)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -379,7 +390,7 @@ char *path_resolve(const char *base_dir, const char *path)
     return r;
 }
 
-void walk_files_with_suffix(const char *dir, const char *suffix, struct strv *out)
+static void walk_unsorted(const char *dir, const char *suffix, struct strv *out)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -394,13 +405,23 @@ void walk_files_with_suffix(const char *dir, const char *suffix, struct strv *ou
         size_t n = strlen(de->d_name);
         if (lstat(p, &st) == 0) {
             if (S_ISDIR(st.st_mode))
-                walk_files_with_suffix(p, suffix, out);
+                walk_unsorted(p, suffix, out);
             else if (S_ISREG(st.st_mode) && n > sl && !strcmp(de->d_name + n - sl, suffix))
                 strv_push(out, p);
         }
         free(p);
     }
     closedir(d);
+}
+
+void walk_files_with_suffix(const char *dir, const char *suffix, struct strv *out)
+{
+    struct strv found = {0};
+    walk_unsorted(dir, suffix, &found);
+    strv_sort(&found);
+    for (size_t i = 0; i < found.n; i++)
+        strv_push(out, found.v[i]);
+    strv_free(&found);
 }
 
 int file_exists(const char *path)

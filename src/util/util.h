@@ -42,6 +42,7 @@ struct strv {
 void strv_push(struct strv *s, const char *str);
 void strv_pushf(struct strv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strv_free(struct strv *s);
+void strv_sort(struct strv *s); /* byte order */
 
 /* ---- files and paths ---- */
 /* Reads a whole file; returns malloc'd data (NUL-terminated) or NULL with errno set. */
@@ -55,8 +56,8 @@ char *path_dirname(const char *path);
 /* Absolute path of `path` relative to `base_dir` (no symlink resolution, no I/O). */
 char *path_resolve(const char *base_dir, const char *path);
 int file_exists(const char *path);
-/* Appends every regular file below dir whose name ends with suffix (hidden entries and
- * symlinks skipped, not followed), in directory order; callers sort. */
+/* Every regular file below dir whose name ends with suffix (hidden entries skipped,
+ * symlinks not followed), appended to out sorted by path. */
 void walk_files_with_suffix(const char *dir, const char *suffix, struct strv *out);
 int write_all(int fd, const void *p, size_t n);
 /* Private scratch directory (0700) under $TMPDIR via mkdtemp. */
