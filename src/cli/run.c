@@ -100,10 +100,21 @@ int cmd_run(int argc, char **argv)
             ro.events = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--accel", &err)))
             ro.accel_flag = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--mem", &err)) ||
-                 (v = cli_flag_value(argc, argv, &i, "--cpus", &err)) ||
-                 (v = cli_flag_value(argc, argv, &i, "--cpu-overcommit", &err)))
-            ; /* pool sizes: accepted; the pool arrives with the scheduler issue */
+        else if ((v = cli_flag_value(argc, argv, &i, "--mem", &err))) {
+            uint64_t bytes; /* pool sizes are validated now; the pool is not built yet */
+            if (units_parse_size(v, &bytes) < 0)
+                return cli_usage_error(NULL, "invalid size: %s", v);
+        } else if ((v = cli_flag_value(argc, argv, &i, "--cpus", &err))) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 4096)
+                return cli_usage_error(NULL, "--cpus must be a positive integer, got '%s'", v);
+        } else if ((v = cli_flag_value(argc, argv, &i, "--cpu-overcommit", &err))) {
+            char *end;
+            double f = strtod(v, &end);
+            if (*end || !(f > 0))
+                return cli_usage_error(NULL, "--cpu-overcommit must be a positive number, got '%s'", v);
+        }
         else if (err)
             return 2;
         else if (!strcmp(a, "--include-slow"))
