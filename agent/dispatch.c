@@ -1,9 +1,10 @@
 /* dispatch.c - turning one request frame into one operation.
  *
- * Decodes the frame type, routes EXEC/KILL to exec.c and the file operations to
- * files.c, and answers the small system requests (PING, SET_TIME, HOSTNAME, POWEROFF)
- * itself. Every decode goes through the bounds-checked wire_get_* helpers and ends with
- * wire_reader_at_end(), so a malformed frame gets RESULT EINVAL instead of a crash. */
+ * Decodes the frame type, routes EXEC/KILL to exec.c and the file operations and
+ * handles to files.c, and answers the small system requests (PING, SET_TIME, HOSTNAME,
+ * POWEROFF) itself. Every decode goes through the bounds-checked wire_get_* helpers
+ * and ends with wire_reader_at_end(), so a malformed frame gets RESULT EINVAL instead
+ * of a crash. */
 #include "agent.h"
 #include "exec.h"
 #include "files.h"
@@ -111,6 +112,11 @@ void dispatch_frame(const struct wire_header *h, const uint8_t *payload)
     case WIRE_MKDIR: files_mkdir(h->id, &r); break;
     case WIRE_UNLINK: files_unlink(h->id, &r); break;
     case WIRE_RENAME: files_rename(h->id, &r); break;
+    case WIRE_OPEN: files_open(h->id, &r); break;
+    case WIRE_HREAD: files_hread(h->id, &r); break;
+    case WIRE_HWRITE: files_hwrite(h->id, &r); break;
+    case WIRE_HSEEK: files_hseek(h->id, &r); break;
+    case WIRE_HCLOSE: files_hclose(h->id, &r); break;
     case WIRE_SET_TIME: do_set_time(h->id, &r); break;
     case WIRE_HOSTNAME: do_hostname(h->id, &r); break;
     case WIRE_POWEROFF: do_poweroff(h->id, &r); break;

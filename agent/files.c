@@ -1,5 +1,5 @@
 /* files.c - the file requests: READ_FILE, WRITE_FILE, STAT, LISTDIR, MKDIR, UNLINK,
- * RENAME.
+ * RENAME, and the file handles: OPEN, HREAD, HWRITE, HSEEK, HCLOSE.
  *
  * READ_FILE streams DATA frames until EOF (so /proc files, whose size reads 0, work)
  * and then a RESULT with the total; it is a session that sends one chunk per loop
@@ -8,7 +8,13 @@
  * fd; if the open failed, the DATA frames are still swallowed and the first error is
  * reported at the end, so the host's stream never desynchronises. The rest are one
  * syscall or so each, answered on the spot. A RESULT with an error carries only errno
- * and a message: the op-specific fields follow only on success. */
+ * and a message: the op-specific fields follow only on success.
+ *
+ * Handles are a fixed table of WIRE_MAX_HANDLES open fds keyed by a handle id the
+ * agent picks (never 0, not reused while open). Each HREAD/HWRITE is one bounded
+ * read()/write() round answered at once; the fds are O_NONBLOCK, so a FIFO or device
+ * with nothing to give answers EAGAIN instead of stalling the loop. The table belongs
+ * to the connection: files_abort_all() closes every handle when it is lost. */
 #include "files.h"
 
 #include <dirent.h>
@@ -298,8 +304,11 @@ int files_has_id(uint32_t id)
     return 0;
 }
 
+static void handles_close_all(void);
+
 void files_abort_all(void)
 {
+    handles_close_all();
     while (readers) {
         struct read_session *s = readers;
         readers = s->next;
@@ -481,4 +490,249 @@ void files_rename(uint32_t id, struct wire_reader *r)
         reply_ok(id);
     free(from);
     free(to);
+}
+
+/* ---- handles: OPEN, HREAD, HWRITE, HSEEK, HCLOSE ---- */
+
+struct handle {
+    uint32_t id; /* 0 = free slot */
+    int fd;
+};
+
+static struct handle handles[WIRE_MAX_HANDLES];
+static uint32_t next_handle_id = 1;
+
+static struct handle *find_handle(uint32_t hid)
+{
+    if (hid == 0)
+        return NULL;
+    for (int i = 0; i < WIRE_MAX_HANDLES; i++)
+        if (handles[i].id == hid)
+            return &handles[i];
+    return NULL;
+}
+
+/* A fresh id: counts up, skips 0 and any id still open after a wrap. */
+static uint32_t new_handle_id(void)
+{
+    for (;;) {
+        uint32_t hid = next_handle_id++;
+        if (next_handle_id > 0x7fffffffu)
+            next_handle_id = 1;
+        if (!find_handle(hid))
+            return hid;
+    }
+}
+
+static struct handle *free_slot(void)
+{
+    for (int i = 0; i < WIRE_MAX_HANDLES; i++)
+        if (handles[i].id == 0)
+            return &handles[i];
+    return NULL;
+}
+
+static void handles_close_all(void)
+{
+    for (int i = 0; i < WIRE_MAX_HANDLES; i++) {
+        if (handles[i].id == 0)
+            continue;
+        close(handles[i].fd);
+        handles[i].id = 0;
+        handles[i].fd = -1;
+    }
+}
+
+/* Turns WIRE_OPEN_* into open(2) flags; -1 for an empty or unknown set. */
+static int open_flags_of(uint32_t f)
+{
+    if ((f & ~(uint32_t)WIRE_OPEN_ALL) ||
+        !(f & (WIRE_OPEN_READ | WIRE_OPEN_WRITE | WIRE_OPEN_APPEND)))
+        return -1;
+    int writes = (f & (WIRE_OPEN_WRITE | WIRE_OPEN_APPEND)) != 0;
+    int o = (f & WIRE_OPEN_READ) ? (writes ? O_RDWR : O_RDONLY) : O_WRONLY;
+    if (f & WIRE_OPEN_APPEND)
+        o |= O_APPEND;
+    if (f & WIRE_OPEN_TRUNCATE)
+        o |= O_TRUNC;
+    if (f & WIRE_OPEN_CREATE)
+        o |= O_CREAT;
+    if (f & WIRE_OPEN_EXCLUSIVE) /* like create_new: implies create */
+        o |= O_CREAT | O_EXCL;
+    return o | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+}
+
+/* Opens like open(2), except that a file this call creates gets exactly `perm`
+ * whatever the umask, as WRITE_FILE does. Returns 0 and *fd, or an errno. */
+static int open_handle_fd(const char *path, int o, mode_t perm, int *fd)
+{
+    if (!(o & O_CREAT)) {
+        *fd = open(path, o);
+        return *fd < 0 ? errno : 0;
+    }
+    if (o & O_EXCL) {
+        *fd = open(path, o, perm);
+        return *fd < 0 ? errno : apply_mode(*fd, perm);
+    }
+    for (int attempt = 0; attempt < 3; attempt++) { /* tolerate a racing create/delete */
+        *fd = open(path, o & ~O_CREAT);
+        if (*fd >= 0)
+            return 0; /* it existed: its mode stays */
+        if (errno != ENOENT)
+            return errno;
+        *fd = open(path, o | O_EXCL, perm);
+        if (*fd >= 0)
+            return apply_mode(*fd, perm);
+        if (errno != EEXIST)
+            return errno;
+    }
+    return EEXIST;
+}
+
+void files_open(uint32_t id, struct wire_reader *r)
+{
+    char *path = wire_get_str(r);
+    uint32_t flags = wire_get_u32(r);
+    uint32_t perm = wire_get_u32(r);
+    if (!wire_reader_at_end(r)) {
+        free(path);
+        reply_malformed(id, WIRE_OPEN);
+        return;
+    }
+    int o = open_flags_of(flags);
+    struct handle *slot = free_slot();
+    int fd = -1, err = 0;
+    if (o < 0)
+        err = EINVAL;
+    else if (!slot)
+        err = EMFILE;
+    else
+        err = open_handle_fd(path, o, (mode_t)(perm & 07777), &fd);
+    if (err) {
+        if (fd >= 0)
+            close(fd);
+        if (o < 0)
+            reply_error(id, err, "%s: open flags 0x%x need read, write or append", path, flags);
+        else if (!slot)
+            reply_error(id, err, "%s: %d handles are already open", path, WIRE_MAX_HANDLES);
+        else
+            reply_error(id, err, "%s: %s", path, strerror(err));
+        free(path);
+        return;
+    }
+    free(path);
+    slot->id = new_handle_id();
+    slot->fd = fd;
+    struct wire_writer *w = conn_begin_result(id, 0, "");
+    wire_put_u32(w, slot->id);
+    conn_send(w);
+}
+
+/* The open handle hid, or NULL after answering EBADF. */
+static struct handle *handle_or_reply(uint32_t id, uint32_t hid)
+{
+    struct handle *h = find_handle(hid);
+    if (!h)
+        reply_error(id, EBADF, "no open handle %u", hid);
+    return h;
+}
+
+void files_hread(uint32_t id, struct wire_reader *r)
+{
+    uint32_t hid = wire_get_u32(r);
+    uint32_t max = wire_get_u32(r);
+    if (!wire_reader_at_end(r)) {
+        reply_malformed(id, WIRE_HREAD);
+        return;
+    }
+    struct handle *h = handle_or_reply(id, hid);
+    if (!h)
+        return;
+    if (max > sizeof(agent_iobuf))
+        max = sizeof(agent_iobuf);
+    ssize_t n;
+    do
+        n = read(h->fd, agent_iobuf, max);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        reply_error(id, errno, "read: %s", strerror(errno));
+        return;
+    }
+    struct wire_writer *w = conn_begin_result(id, 0, "");
+    wire_put_u32(w, (uint32_t)n);
+    conn_send_with_data(w, agent_iobuf, (size_t)n);
+}
+
+void files_hwrite(uint32_t id, struct wire_reader *r)
+{
+    uint32_t hid = wire_get_u32(r);
+    uint32_t n;
+    const uint8_t *p = wire_get_bytes(r, &n);
+    if (!wire_reader_at_end(r)) {
+        reply_malformed(id, WIRE_HWRITE);
+        return;
+    }
+    struct handle *h = handle_or_reply(id, hid);
+    if (!h)
+        return;
+    uint32_t done = 0;
+    while (done < n) {
+        ssize_t k = write(h->fd, p + done, n - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && done == 0) {
+            reply_error(id, errno, "write: %s", strerror(errno));
+            return;
+        }
+        if (k <= 0)
+            break; /* a short write: report what did go */
+        done += (uint32_t)k;
+    }
+    struct wire_writer *w = conn_begin_result(id, 0, "");
+    wire_put_u32(w, done);
+    conn_send(w);
+}
+
+void files_hseek(uint32_t id, struct wire_reader *r)
+{
+    uint32_t hid = wire_get_u32(r);
+    int64_t off = wire_get_i64(r);
+    uint8_t whence = wire_get_u8(r);
+    if (!wire_reader_at_end(r) || whence > WIRE_SEEK_END) {
+        reply_malformed(id, WIRE_HSEEK);
+        return;
+    }
+    struct handle *h = handle_or_reply(id, hid);
+    if (!h)
+        return;
+    static const int whences[] = {SEEK_SET, SEEK_CUR, SEEK_END};
+    off_t pos = lseek(h->fd, (off_t)off, whences[whence]);
+    if (pos < 0) {
+        reply_error(id, errno, "seek: %s", strerror(errno));
+        return;
+    }
+    struct wire_writer *w = conn_begin_result(id, 0, "");
+    wire_put_u64(w, (uint64_t)pos);
+    conn_send(w);
+}
+
+/* The handle is gone whatever close() says; an error (EIO on NFS, say) is reported. */
+void files_hclose(uint32_t id, struct wire_reader *r)
+{
+    uint32_t hid = wire_get_u32(r);
+    if (!wire_reader_at_end(r)) {
+        reply_malformed(id, WIRE_HCLOSE);
+        return;
+    }
+    struct handle *h = handle_or_reply(id, hid);
+    if (!h)
+        return;
+    int rc = close(h->fd);
+    int err = rc < 0 && errno != EINTR ? errno : 0;
+    h->id = 0;
+    h->fd = -1;
+    if (err)
+        reply_error(id, err, "close: %s", strerror(err));
+    else
+        reply_ok(id);
 }

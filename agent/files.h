@@ -1,5 +1,6 @@
-/* files.h - file operations: streamed READ_FILE/WRITE_FILE and the one-shot metadata
- * requests (STAT, LISTDIR, MKDIR, UNLINK, RENAME). */
+/* files.h - file operations: streamed READ_FILE/WRITE_FILE, the one-shot metadata
+ * requests (STAT, LISTDIR, MKDIR, UNLINK, RENAME) and open file handles (OPEN, HREAD,
+ * HWRITE, HSEEK, HCLOSE). */
 #ifndef PROVIUM_AGENT_FILES_H
 #define PROVIUM_AGENT_FILES_H
 
@@ -21,10 +22,17 @@ void files_mkdir(uint32_t id, struct wire_reader *r);
 void files_unlink(uint32_t id, struct wire_reader *r);
 void files_rename(uint32_t id, struct wire_reader *r);
 
+/* Handles: a table of at most WIRE_MAX_HANDLES open fds, keyed by handle id */
+void files_open(uint32_t id, struct wire_reader *r);
+void files_hread(uint32_t id, struct wire_reader *r);
+void files_hwrite(uint32_t id, struct wire_reader *r);
+void files_hseek(uint32_t id, struct wire_reader *r);
+void files_hclose(uint32_t id, struct wire_reader *r);
+
 /* The loop's side: READ_FILE sends one chunk per loop round, so a big file never
  * keeps the loop from serving everything else. */
 void files_add_pollfds(struct pollset *ps);
 void files_service(void);
-void files_abort_all(void);
+void files_abort_all(void); /* also closes every handle */
 
 #endif

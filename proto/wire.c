@@ -258,6 +258,8 @@ const char *wire_type_name(uint16_t type)
     static const char *names[] = {"?",        "HELLO",  "PING",    "EXEC",     "DATA",
                                   "OUTPUT",   "EXIT",   "READ_FILE", "WRITE_FILE", "STAT",
                                   "LISTDIR",  "MKDIR",  "UNLINK",  "RENAME",   "SET_TIME",
-                                  "HOSTNAME", "POWEROFF", "KILL",  "RESULT"};
+                                  "HOSTNAME", "POWEROFF", "KILL",  "RESULT",   "OPEN",
+                                  "HREAD",    "HWRITE", "HSEEK",   "HCLOSE"};
+    _Static_assert(sizeof(names) / sizeof(names[0]) == WIRE_TYPE_MAX + 1, "one name per type");
     return type <= WIRE_TYPE_MAX ? names[type] : "?";
 }

@@ -43,6 +43,18 @@
  *   HOSTNAME   h->a      : bytes name                    -> RESULT
  *   POWEROFF   h->a      : (empty)                       -> RESULT, then the guest powers off
  *   KILL       h->a      : u32 exec_id, i32 signal       -> RESULT
+ *   OPEN       h->a      : bytes path, u32 flags (WIRE_OPEN_*), u32 perm
+ *                                                        -> RESULT + u32 handle
+ *   HREAD      h->a      : u32 handle, u32 max (<= WIRE_CHUNK)
+ *                                                        -> RESULT + bytes data (empty = EOF)
+ *   HWRITE     h->a      : u32 handle, bytes data        -> RESULT + u32 written
+ *   HSEEK      h->a      : u32 handle, i64 offset, u8 whence (WIRE_SEEK_*)
+ *                                                        -> RESULT + u64 position
+ *   HCLOSE     h->a      : u32 handle                    -> RESULT
+ *              Handles are the agent's open files, numbered from 1, never 0; they belong
+ *              to the connection and all close when it is lost. At most
+ *              WIRE_MAX_HANDLES are open at once (EMFILE beyond). OPEN needs READ, WRITE
+ *              or APPEND; EXCLUSIVE implies CREATE; a file it creates gets exactly perm.
  *
  *   RESULT     a->h      : i32 errno (0 = ok), bytes message, then op-specific fields
  *
@@ -80,7 +92,12 @@ enum wire_type {
     WIRE_POWEROFF = 16,
     WIRE_KILL = 17,
     WIRE_RESULT = 18,
-    WIRE_TYPE_MAX = 18
+    WIRE_OPEN = 19,
+    WIRE_HREAD = 20,
+    WIRE_HWRITE = 21,
+    WIRE_HSEEK = 22,
+    WIRE_HCLOSE = 23,
+    WIRE_TYPE_MAX = 23
 };
 
 /* EXEC flags */
@@ -89,6 +106,21 @@ enum wire_type {
 
 /* WRITE_FILE flags */
 #define WIRE_WF_KEEP_MODE 0x1 /* mode only applies to newly created files */
+
+/* OPEN flags */
+#define WIRE_OPEN_READ 0x1
+#define WIRE_OPEN_WRITE 0x2
+#define WIRE_OPEN_CREATE 0x4
+#define WIRE_OPEN_TRUNCATE 0x8
+#define WIRE_OPEN_APPEND 0x10
+#define WIRE_OPEN_EXCLUSIVE 0x20
+#define WIRE_OPEN_ALL 0x3f
+#define WIRE_MAX_HANDLES 256
+
+/* HSEEK whence */
+#define WIRE_SEEK_SET 0
+#define WIRE_SEEK_CUR 1
+#define WIRE_SEEK_END 2
 
 /* EXIT status */
 #define WIRE_STATUS_EXITED 0

@@ -4,6 +4,7 @@
  * s:delete() (idempotent). Snapshots made without a path live in the worker's private
  * scratch directory and vanish with it. */
 #include "lapi.h"
+#include "lfile.h"
 #include "lvm.h"
 
 #include "util/util.h"
@@ -94,6 +95,15 @@ int lvm_snapshot(lua_State *L)
                           vm->state == VM_CREATED    ? "VM not booted"
                           : vm->state == VM_SHUTDOWN ? "VM is shutdown; create a new one"
                                                      : "VM died; create a new one");
+    struct buf held = {0}; /* open files and streams make a snapshot meaningless */
+    int n_held = lfile_describe_open(L, vm, &held);
+    if (n_held > 0) {
+        lua_pushstring(L, buf_cstr(&held));
+        buf_free(&held);
+        return lapi_raise(L, "vm:snapshot", "refused: %d open handle(s): %s", n_held,
+                          lua_tostring(L, -1));
+    }
+    buf_free(&held);
     struct lua_host *h = lhost(L);
     char *path;
     if (lua_isnoneornil(L, 2) && h->snapshot_prefix)

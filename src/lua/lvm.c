@@ -3,6 +3,7 @@
  * A Vm userdata owns its struct vm (freed by __gc, which also stops QEMU). Every
  * method checks the state machine first and raises the spec's exact phrases. */
 #include "lapi.h"
+#include "lfile.h"
 #include "lvm.h"
 
 #include "util/util.h"
@@ -667,6 +668,10 @@ void lapi_open_vm(lua_State *L)
                                        {"mkdir", vm_mkdir_l},
                                        {"unlink", vm_unlink_l},
                                        {"rename", vm_rename_l},
+                                       {"open_file", lvm_open_file},
+                                       {"open_file_count", lvm_open_file_count},
+                                       {"open_stream_count", lvm_open_stream_count},
+                                       {"is_quiescent", lvm_is_quiescent},
                                        {"name", vm_name_l},
                                        {"profile", vm_profile_l},
                                        {"state", vm_state_l},

@@ -15,10 +15,12 @@
 
 void agent_conn_init(struct agent_conn *c, int fd, int watch_fd)
 {
+    static uint64_t serials;
     memset(c, 0, sizeof *c);
     c->fd = fd;
     c->watch_fd = watch_fd;
     c->next_id = 1;
+    c->serial = ++serials;
 }
 
 void agent_conn_close(struct agent_conn *c)

@@ -30,6 +30,8 @@ struct agent_conn {
         size_t len, off, cap;
     } out;
     uint32_t next_id;
+    uint64_t serial; /* unique per agent_conn_init in this process: guest file handles
+                        belong to one connection and die with it */
     char dead_reason[256];
     int dead;
 };

@@ -1,4 +1,5 @@
-/* vm_ops.c - guest operations carried over the agent connection: exec, files, stat.
+/* vm_ops.c - guest operations carried over the agent connection: exec, files, stat,
+ * file handles.
  *
  * Each function builds one request frame (layouts in proto/wire.h), runs it with
  * agent_run(), and turns the reply into C values. A lost connection marks the VM dead;
@@ -377,4 +378,150 @@ int vm_rename(struct vm *vm, const char *from, const char *to, int *gerr)
     wire_put_str(&w, from);
     wire_put_str(&w, to);
     return simple(vm, &w, id, gerr, NULL, NULL);
+}
+
+/* ---- file handles ---- */
+
+int vm_open_file(struct vm *vm, const char *path, unsigned flags, unsigned perm,
+                 uint32_t *handle, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_OPEN, id);
+    wire_put_str(&w, path);
+    wire_put_u32(&w, flags);
+    wire_put_u32(&w, perm);
+    uint8_t *extra = NULL;
+    size_t n = 0;
+    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    if (rc != VMOP_OK)
+        return rc;
+    struct wire_reader r;
+    wire_reader_init(&r, extra, n);
+    *handle = wire_get_u32(&r);
+    free(extra);
+    return wire_reader_ok(&r) && *handle != 0 ? VMOP_OK : VMOP_PROTO;
+}
+
+/* One HREAD round: up to max (<= WIRE_CHUNK) bytes appended to out; *got = count. */
+static int hread_once(struct vm *vm, uint32_t handle, uint32_t max, struct buf *out,
+                      uint32_t *got, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_HREAD, id);
+    wire_put_u32(&w, handle);
+    wire_put_u32(&w, max);
+    uint8_t *extra = NULL;
+    size_t n = 0;
+    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    if (rc != VMOP_OK)
+        return rc;
+    struct wire_reader r;
+    wire_reader_init(&r, extra, n);
+    const uint8_t *p = wire_get_bytes(&r, got);
+    if (!wire_reader_at_end(&r) || *got > max) {
+        free(extra);
+        return VMOP_PROTO;
+    }
+    buf_append(out, p, *got);
+    free(extra);
+    return VMOP_OK;
+}
+
+int vm_hread(struct vm *vm, uint32_t handle, size_t max, char **data, size_t *len, int *gerr)
+{
+    struct buf b = {0};
+    int rc = VMOP_OK;
+    while (b.len < max) {
+        size_t want = max - b.len < WIRE_CHUNK ? max - b.len : WIRE_CHUNK;
+        uint32_t got = 0;
+        rc = hread_once(vm, handle, (uint32_t)want, &b, &got, gerr);
+        if (rc != VMOP_OK || got < want)
+            break;
+    }
+    if (rc != VMOP_OK) {
+        buf_free(&b);
+        return rc;
+    }
+    *len = b.len;
+    *data = b.data ? buf_cstr(&b) : xstrdup("");
+    return VMOP_OK;
+}
+
+int vm_hwrite(struct vm *vm, uint32_t handle, const void *data, size_t len, size_t *written,
+              int *gerr)
+{
+    const uint8_t *p = data;
+    size_t done = 0;
+    *written = 0;
+    while (done < len) {
+        size_t want = len - done < WIRE_CHUNK ? len - done : WIRE_CHUNK;
+        struct wire_writer w = {0};
+        uint32_t id = agent_next_id(&vm->agent);
+        wire_begin(&w, WIRE_HWRITE, id);
+        wire_put_u32(&w, handle);
+        wire_put_bytes(&w, p + done, want);
+        uint8_t *extra = NULL;
+        size_t n = 0;
+        int rc = simple(vm, &w, id, gerr, &extra, &n);
+        if (rc == VMOP_GUEST && done > 0)
+            break; /* report what went in; the error shows again on the next write */
+        if (rc != VMOP_OK)
+            return rc;
+        struct wire_reader r;
+        wire_reader_init(&r, extra, n);
+        uint32_t k = wire_get_u32(&r);
+        free(extra);
+        if (!wire_reader_at_end(&r) || k > want)
+            return VMOP_PROTO;
+        done += k;
+        if (k < want)
+            break;
+    }
+    *written = done;
+    return VMOP_OK;
+}
+
+int vm_hseek(struct vm *vm, uint32_t handle, int64_t offset, int whence, uint64_t *pos,
+             int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_HSEEK, id);
+    wire_put_u32(&w, handle);
+    wire_put_i64(&w, offset);
+    wire_put_u8(&w, (uint8_t)whence);
+    uint8_t *extra = NULL;
+    size_t n = 0;
+    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    if (rc != VMOP_OK)
+        return rc;
+    struct wire_reader r;
+    wire_reader_init(&r, extra, n);
+    *pos = wire_get_u64(&r);
+    free(extra);
+    return wire_reader_at_end(&r) ? VMOP_OK : VMOP_PROTO;
+}
+
+int vm_hclose(struct vm *vm, uint32_t handle, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_HCLOSE, id);
+    wire_put_u32(&w, handle);
+    return simple(vm, &w, id, gerr, NULL, NULL);
+}
+
+/* The answer arrives later under an id nobody waits for, and agent_run drops it. */
+void vm_hclose_nowait(struct vm *vm, uint32_t handle)
+{
+    if (vm->agent.fd < 0 || vm->agent.dead)
+        return;
+    struct wire_writer w = {0};
+    wire_begin(&w, WIRE_HCLOSE, agent_next_id(&vm->agent));
+    wire_put_u32(&w, handle);
+    if (wire_finish(&w) == 0)
+        agent_queue(&vm->agent, &w);
+    wire_writer_free(&w);
 }

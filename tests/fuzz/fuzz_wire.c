@@ -66,6 +66,27 @@ static void decode_payload(uint16_t type, const uint8_t *p, size_t n)
         free(wire_get_str(&r));
         free(wire_get_str(&r));
         break;
+    case WIRE_OPEN:
+        free(wire_get_str(&r));
+        wire_get_u32(&r);
+        wire_get_u32(&r);
+        break;
+    case WIRE_HREAD:
+        wire_get_u32(&r);
+        wire_get_u32(&r);
+        break;
+    case WIRE_HWRITE:
+        wire_get_u32(&r);
+        wire_get_bytes(&r, &len);
+        break;
+    case WIRE_HSEEK:
+        wire_get_u32(&r);
+        wire_get_i64(&r);
+        wire_get_u8(&r);
+        break;
+    case WIRE_HCLOSE:
+        wire_get_u32(&r);
+        break;
     case WIRE_SET_TIME:
         wire_get_i64(&r);
         wire_get_u32(&r);

@@ -549,6 +549,91 @@ static int do_rename(const char *from, const char *to)
     return simple(&w, id, NULL, 0);
 }
 
+/* ---- handle helpers (OPEN, HREAD, HWRITE, HSEEK, HCLOSE) ---- */
+
+static int h_open(const char *path, uint32_t flags, uint32_t perm, uint32_t *hid)
+{
+    struct wire_writer w;
+    uint32_t id = begin(&w, WIRE_OPEN);
+    wire_put_str(&w, path);
+    wire_put_u32(&w, flags);
+    wire_put_u32(&w, perm);
+    queue_writer(&w);
+    struct result r;
+    wait_result(id, &r);
+    *hid = r.err ? 0 : wire_get_u32(&r.extra);
+    CHECK(wire_reader_at_end(&r.extra));
+    int err = r.err;
+    result_free(&r);
+    return err;
+}
+
+/* Returns errno; on success *data (malloc'd, NUL-terminated) holds *n bytes. */
+static int h_read(uint32_t hid, uint32_t max, char **data, uint32_t *n)
+{
+    struct wire_writer w;
+    uint32_t id = begin(&w, WIRE_HREAD);
+    wire_put_u32(&w, hid);
+    wire_put_u32(&w, max);
+    queue_writer(&w);
+    struct result r;
+    wait_result(id, &r);
+    *data = NULL;
+    *n = 0;
+    if (!r.err) {
+        const uint8_t *p = wire_get_bytes(&r.extra, n);
+        *data = malloc(*n + 1);
+        if (*n)
+            memcpy(*data, p, *n);
+        (*data)[*n] = 0;
+    }
+    CHECK(wire_reader_at_end(&r.extra));
+    int err = r.err;
+    result_free(&r);
+    return err;
+}
+
+static int h_write(uint32_t hid, const void *p, uint32_t n, uint32_t *written)
+{
+    struct wire_writer w;
+    uint32_t id = begin(&w, WIRE_HWRITE);
+    wire_put_u32(&w, hid);
+    wire_put_bytes(&w, p, n);
+    queue_writer(&w);
+    struct result r;
+    wait_result(id, &r);
+    *written = r.err ? 0 : wire_get_u32(&r.extra);
+    CHECK(wire_reader_at_end(&r.extra));
+    int err = r.err;
+    result_free(&r);
+    return err;
+}
+
+static int h_seek(uint32_t hid, int64_t off, uint8_t whence, uint64_t *pos)
+{
+    struct wire_writer w;
+    uint32_t id = begin(&w, WIRE_HSEEK);
+    wire_put_u32(&w, hid);
+    wire_put_i64(&w, off);
+    wire_put_u8(&w, whence);
+    queue_writer(&w);
+    struct result r;
+    wait_result(id, &r);
+    *pos = r.err ? 0 : wire_get_u64(&r.extra);
+    CHECK(wire_reader_at_end(&r.extra));
+    int err = r.err;
+    result_free(&r);
+    return err;
+}
+
+static int h_close(uint32_t hid)
+{
+    struct wire_writer w;
+    uint32_t id = begin(&w, WIRE_HCLOSE);
+    wire_put_u32(&w, hid);
+    return simple(&w, id, NULL, 0);
+}
+
 static char *tmp_path(const char *name)
 {
     static char buf[4][512];
@@ -978,6 +1063,122 @@ static void test_files_meta(void)
     CHECK_EQ_INT(do_path_op(WIRE_UNLINK, tmp_path("ls")), ENOENT);
 }
 
+static void test_handles_roundtrip(void)
+{
+    uint32_t h, n;
+    uint64_t pos;
+    char *data;
+    /* created with exactly the asked mode, whatever the umask */
+    CHECK_EQ_INT(h_open(tmp_path("h1"), WIRE_OPEN_WRITE | WIRE_OPEN_CREATE | WIRE_OPEN_TRUNCATE,
+                        0666, &h), 0);
+    CHECK(h != 0);
+    CHECK_EQ_INT(do_stat(tmp_path("h1"), 0).perm, 0666);
+    CHECK_EQ_INT(h_write(h, "hello world", 11, &n), 0);
+    CHECK_EQ_INT(n, 11);
+    CHECK_EQ_INT(h_read(h, 10, &data, &n), EBADF); /* write-only */
+    CHECK_EQ_INT(h_close(h), 0);
+    CHECK_EQ_INT(h_close(h), EBADF);
+    CHECK_EQ_INT(h_write(h, "x", 1, &n), EBADF);
+
+    uint32_t h2;
+    CHECK_EQ_INT(h_open(tmp_path("h1"), WIRE_OPEN_READ | WIRE_OPEN_WRITE, 0, &h2), 0);
+    CHECK(h2 != 0 && h2 != h); /* ids are not reused */
+    CHECK_EQ_INT(h_read(h2, 5, &data, &n), 0);
+    CHECK_STR_EQ(data, "hello");
+    free(data);
+    CHECK_EQ_INT(h_seek(h2, -5, WIRE_SEEK_END, &pos), 0);
+    CHECK_EQ_U64(pos, 6);
+    CHECK_EQ_INT(h_read(h2, 100, &data, &n), 0);
+    CHECK_STR_EQ(data, "world");
+    free(data);
+    CHECK_EQ_INT(h_read(h2, 100, &data, &n), 0); /* EOF: empty */
+    CHECK_EQ_INT(n, 0);
+    free(data);
+    CHECK_EQ_INT(h_seek(h2, 0, WIRE_SEEK_CUR, &pos), 0);
+    CHECK_EQ_U64(pos, 11);
+    CHECK_EQ_INT(h_seek(h2, 0, WIRE_SEEK_SET, &pos), 0);
+    CHECK_EQ_INT(h_write(h2, "J", 1, &n), 0);
+    CHECK_EQ_INT(h_seek(h2, -20, WIRE_SEEK_CUR, &pos), EINVAL);
+    CHECK_EQ_INT(h_seek(h2, 0, 3, &pos), EINVAL); /* no such whence */
+    CHECK_EQ_INT(h_close(h2), 0);
+
+    /* append writes at the end wherever the position is */
+    CHECK_EQ_INT(h_open(tmp_path("h1"), WIRE_OPEN_APPEND | WIRE_OPEN_READ, 0, &h), 0);
+    CHECK_EQ_INT(h_write(h, "!", 1, &n), 0);
+    CHECK_EQ_INT(h_seek(h, 0, WIRE_SEEK_SET, &pos), 0);
+    CHECK_EQ_INT(h_read(h, 100, &data, &n), 0);
+    CHECK_STR_EQ(data, "Jello world!");
+    free(data);
+    CHECK_EQ_INT(h_close(h), 0);
+
+    /* more than one chunk: HREAD answers at most WIRE_CHUNK bytes */
+    size_t big = WIRE_CHUNK * 2 + 77;
+    uint8_t *blob = random_bytes(big);
+    CHECK_EQ_INT(h_open(tmp_path("h2"), WIRE_OPEN_READ | WIRE_OPEN_WRITE | WIRE_OPEN_CREATE,
+                        0644, &h), 0);
+    CHECK_EQ_INT(h_write(h, blob, (uint32_t)big, &n), 0);
+    CHECK_EQ_INT(n, big);
+    CHECK_EQ_INT(h_seek(h, 0, WIRE_SEEK_SET, &pos), 0);
+    size_t got = 0;
+    int same = 1;
+    for (;;) {
+        CHECK_EQ_INT(h_read(h, 1u << 20, &data, &n), 0);
+        CHECK(n <= WIRE_CHUNK);
+        same = same && got + n <= big && memcmp(data, blob + got, n) == 0;
+        got += n;
+        free(data);
+        if (n == 0)
+            break;
+    }
+    CHECK_EQ_U64(got, big);
+    CHECK(same);
+    CHECK_EQ_INT(h_close(h), 0);
+    free(blob);
+}
+
+static void test_handles_errors(void)
+{
+    uint32_t h, n;
+    char *data;
+    CHECK_EQ_INT(h_open(tmp_path("h1"), 0, 0644, &h), EINVAL);               /* no mode */
+    CHECK_EQ_INT(h_open(tmp_path("h1"), WIRE_OPEN_CREATE, 0644, &h), EINVAL); /* still none */
+    CHECK_EQ_INT(h_open(tmp_path("h1"), WIRE_OPEN_READ | 0x100, 0644, &h), EINVAL);
+    CHECK_EQ_INT(h_open(tmp_path("nothing"), WIRE_OPEN_READ, 0, &h), ENOENT);
+    CHECK_EQ_INT(h_open(tmpdir, WIRE_OPEN_WRITE, 0, &h), EISDIR);
+    CHECK_EQ_INT(h_open(tmp_path("h1"), WIRE_OPEN_WRITE | WIRE_OPEN_EXCLUSIVE, 0600, &h), EEXIST);
+    CHECK_EQ_INT(h_open(tmp_path("hx"), WIRE_OPEN_WRITE | WIRE_OPEN_EXCLUSIVE, 0604, &h), 0);
+    CHECK_EQ_INT(do_stat(tmp_path("hx"), 0).perm, 0604);
+    CHECK_EQ_INT(h_close(h), 0);
+    CHECK_EQ_INT(h_read(0, 1, &data, &n), EBADF);
+    CHECK_EQ_INT(h_read(123456, 1, &data, &n), EBADF);
+
+    /* a FIFO without a writer does not stall the agent */
+    CHECK_EQ_INT(h_open(tmp_path("fifo"), WIRE_OPEN_READ, 0, &h), 0);
+    CHECK_EQ_INT(h_read(h, 10, &data, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    free(data);
+    CHECK_EQ_INT(h_close(h), 0);
+
+    /* the table is bounded: EMFILE beyond WIRE_MAX_HANDLES, a freed slot is reusable */
+    uint32_t ids[WIRE_MAX_HANDLES];
+    int ok = 1;
+    for (int i = 0; i < WIRE_MAX_HANDLES; i++)
+        ok = ok && h_open("/dev/null", WIRE_OPEN_READ, 0, &ids[i]) == 0 && ids[i] != 0;
+    CHECK(ok);
+    CHECK_EQ_INT(h_open("/dev/null", WIRE_OPEN_READ, 0, &h), EMFILE);
+    CHECK_EQ_INT(h_close(ids[17]), 0);
+    CHECK_EQ_INT(h_open("/dev/null", WIRE_OPEN_READ, 0, &ids[17]), 0);
+    int distinct = 1;
+    for (int i = 0; i < WIRE_MAX_HANDLES; i++)
+        for (int j = i + 1; j < WIRE_MAX_HANDLES; j++)
+            distinct = distinct && ids[i] != ids[j];
+    CHECK(distinct);
+    for (int i = 0; i < WIRE_MAX_HANDLES; i++)
+        ok = ok && h_close(ids[i]) == 0;
+    CHECK(ok);
+    CHECK_EQ_INT(ping(), 0);
+}
+
 static void test_malformed(void)
 {
     char msg[512];
@@ -1110,6 +1311,28 @@ static void test_truncated_requests(void)
     wire_put_i32(&w, 0);
     expect_einval_variants(&w);
 
+    begin(&w, WIRE_OPEN);
+    wire_put_str(&w, tmp_path("never"));
+    wire_put_u32(&w, WIRE_OPEN_WRITE | WIRE_OPEN_CREATE);
+    wire_put_u32(&w, 0644);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_HREAD);
+    wire_put_u32(&w, 1);
+    wire_put_u32(&w, 10);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_HWRITE);
+    wire_put_u32(&w, 1);
+    wire_put_bytes(&w, "abc", 3);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_HSEEK);
+    wire_put_u32(&w, 1);
+    wire_put_i64(&w, 0);
+    wire_put_u8(&w, WIRE_SEEK_SET);
+    expect_einval_variants(&w);
+    begin(&w, WIRE_HCLOSE);
+    wire_put_u32(&w, 1);
+    expect_einval_variants(&w);
+
     CHECK_EQ_INT(do_stat(tmp_path("never"), 0).err, ENOENT);
     CHECK_EQ_INT(do_stat(tmp_path("secret"), 0).err, 0);
     CHECK_EQ_INT(ping(), 0);
@@ -1179,6 +1402,8 @@ int main(int argc, char **argv)
     RUN(test_files_roundtrip);
     RUN(test_files_modes);
     RUN(test_files_meta);
+    RUN(test_handles_roundtrip);
+    RUN(test_handles_errors);
     RUN(test_malformed);
     RUN(test_truncated_requests);
     if (getenv("PROVIUM_AGENT_PERF"))

@@ -4,6 +4,7 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -117,6 +118,74 @@ static void stream_ends_at_high_water(void)
     free(guest);
 }
 
+/* File handles: bigger-than-a-chunk reads and writes are split and joined again, EOF
+ * is an empty read, errors come back as guest errnos. */
+static void handles(void)
+{
+    char *path = path_join(dir, "handle.bin");
+    uint32_t h = 0;
+    int gerr = 0;
+    CHECK_EQ_INT(vm_open_file(vm, path, WIRE_OPEN_READ, 0644, &h, &gerr), VMOP_GUEST);
+    CHECK_EQ_INT(gerr, ENOENT);
+    CHECK_EQ_INT(vm_open_file(vm, path, 0, 0644, &h, &gerr), VMOP_GUEST);
+    CHECK_EQ_INT(gerr, EINVAL);
+    CHECK_EQ_INT(vm_open_file(vm, path, WIRE_OPEN_READ | WIRE_OPEN_WRITE | WIRE_OPEN_CREATE,
+                              0600, &h, &gerr), VMOP_OK);
+    CHECK(h != 0);
+    size_t n = 3 * WIRE_CHUNK + 5;
+    char *blob = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        blob[i] = (char)(i * 31 + (i >> 9));
+    size_t written = 0;
+    CHECK_EQ_INT(vm_hwrite(vm, h, blob, n, &written, &gerr), VMOP_OK);
+    CHECK(written == n);
+    uint64_t pos = 1;
+    CHECK_EQ_INT(vm_hseek(vm, h, 0, WIRE_SEEK_SET, &pos, &gerr), VMOP_OK);
+    CHECK_EQ_U64(pos, 0);
+    char *back;
+    size_t len;
+    CHECK_EQ_INT(vm_hread(vm, h, 10, &back, &len, &gerr), VMOP_OK);
+    CHECK(len == 10 && !memcmp(back, blob, 10));
+    free(back);
+    CHECK_EQ_INT(vm_hread(vm, h, n, &back, &len, &gerr), VMOP_OK); /* up to EOF */
+    CHECK(len == n - 10 && !memcmp(back, blob + 10, n - 10));
+    free(back);
+    CHECK_EQ_INT(vm_hread(vm, h, 100, &back, &len, &gerr), VMOP_OK);
+    CHECK_EQ_INT(len, 0);
+    free(back);
+    CHECK_EQ_INT(vm_hseek(vm, h, -5, WIRE_SEEK_END, &pos, &gerr), VMOP_OK);
+    CHECK_EQ_U64(pos, n - 5);
+    CHECK_EQ_INT(vm_hseek(vm, h, 0, WIRE_SEEK_CUR, &pos, &gerr), VMOP_OK);
+    CHECK_EQ_U64(pos, n - 5);
+    CHECK_EQ_INT(vm_hclose(vm, h, &gerr), VMOP_OK);
+    CHECK_EQ_INT(vm_hclose(vm, h, &gerr), VMOP_GUEST);
+    CHECK_EQ_INT(gerr, EBADF);
+    CHECK_EQ_INT(vm_hread(vm, h, 1, &back, &len, &gerr), VMOP_GUEST);
+    CHECK_EQ_INT(gerr, EBADF);
+    struct vm_stat st;
+    CHECK_EQ_INT(vm_stat_path(vm, path, &st, &gerr), VMOP_OK);
+    CHECK_EQ_INT(st.perm, 0600);
+    CHECK(st.size == n);
+    /* a close that does not wait: its answer is skipped by the next request */
+    CHECK_EQ_INT(vm_open_file(vm, path, WIRE_OPEN_READ, 0, &h, &gerr), VMOP_OK);
+    vm_hclose_nowait(vm, h);
+    CHECK_EQ_INT(vm_stat_path(vm, path, &st, &gerr), VMOP_OK);
+    CHECK_EQ_INT(vm_hclose(vm, h, &gerr), VMOP_GUEST);
+    CHECK_EQ_INT(gerr, EBADF);
+    free(blob);
+    free(path);
+}
+
+/* Each connection has its own serial: handles of one never pass for another's. */
+static void connection_serials(void)
+{
+    struct agent_conn a, b;
+    agent_conn_init(&a, -1, -1);
+    agent_conn_init(&b, -1, -1);
+    CHECK(a.serial != 0 && b.serial != a.serial);
+    CHECK(vm->agent.serial != 0 && vm->agent.serial != a.serial && vm->agent.serial != b.serial);
+}
+
 static void dead_agent(void)
 {
     kill(agent_pid, SIGKILL);
@@ -144,6 +213,8 @@ int main(int argc, char **argv)
     RUN(exec_forms);
     RUN(files_roundtrip);
     RUN(stream_ends_at_high_water);
+    RUN(handles);
+    RUN(connection_serials);
     RUN(dead_agent);
     vm->qemu_pid = -1;
     agent_conn_close(&vm->agent);

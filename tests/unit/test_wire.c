@@ -159,6 +159,77 @@ static void inbuf_reserve_commit(void)
     wire_inbuf_free(&in);
 }
 
+/* The handle messages: each layout of wire.h encodes and decodes field for field,
+ * the header accepts every new type, and every type has a name. */
+static void handle_messages(void)
+{
+    struct wire_writer w = {0};
+    struct wire_header h;
+    struct wire_reader r;
+    wire_begin(&w, WIRE_OPEN, 7);
+    wire_put_str(&w, "/etc/x");
+    wire_put_u32(&w, WIRE_OPEN_READ | WIRE_OPEN_CREATE | WIRE_OPEN_EXCLUSIVE);
+    wire_put_u32(&w, 0600);
+    CHECK_EQ_INT(wire_finish(&w), 0);
+    CHECK_EQ_INT(wire_decode_header(w.buf, &h), 0);
+    CHECK_EQ_INT(h.type, WIRE_OPEN);
+    wire_reader_init(&r, w.buf + WIRE_HEADER_SIZE, h.len);
+    char *path = wire_get_str(&r);
+    CHECK_STR_EQ(path, "/etc/x");
+    free(path);
+    CHECK_EQ_INT(wire_get_u32(&r), 0x25);
+    CHECK_EQ_INT(wire_get_u32(&r), 0600);
+    CHECK(wire_reader_at_end(&r));
+
+    wire_begin(&w, WIRE_HSEEK, 8);
+    wire_put_u32(&w, 3);
+    wire_put_i64(&w, -10);
+    wire_put_u8(&w, WIRE_SEEK_END);
+    CHECK_EQ_INT(wire_finish(&w), 0);
+    CHECK_EQ_INT(wire_decode_header(w.buf, &h), 0);
+    CHECK_EQ_INT(h.len, 4 + 8 + 1);
+    wire_reader_init(&r, w.buf + WIRE_HEADER_SIZE, h.len);
+    CHECK_EQ_INT(wire_get_u32(&r), 3);
+    CHECK(wire_get_i64(&r) == -10);
+    CHECK_EQ_INT(wire_get_u8(&r), WIRE_SEEK_END);
+    CHECK(wire_reader_at_end(&r));
+
+    /* an HREAD answer: RESULT + bytes, empty at EOF */
+    wire_begin(&w, WIRE_RESULT, 9);
+    wire_put_i32(&w, 0);
+    wire_put_str(&w, "");
+    wire_put_bytes(&w, "", 0);
+    CHECK_EQ_INT(wire_finish(&w), 0);
+    CHECK_EQ_INT(wire_decode_header(w.buf, &h), 0);
+    wire_reader_init(&r, w.buf + WIRE_HEADER_SIZE, h.len);
+    CHECK_EQ_INT(wire_get_i32(&r), 0);
+    uint32_t n = 99;
+    wire_get_bytes(&r, &n);
+    wire_get_bytes(&r, &n);
+    CHECK_EQ_INT(n, 0);
+    CHECK(wire_reader_at_end(&r));
+    wire_writer_free(&w);
+
+    static const struct {
+        uint16_t type;
+        const char *name;
+    } names[] = {{WIRE_OPEN, "OPEN"},   {WIRE_HREAD, "HREAD"}, {WIRE_HWRITE, "HWRITE"},
+                 {WIRE_HSEEK, "HSEEK"}, {WIRE_HCLOSE, "HCLOSE"}, {WIRE_RESULT, "RESULT"},
+                 {WIRE_KILL, "KILL"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        CHECK_STR_EQ(wire_type_name(names[i].type), names[i].name);
+        uint8_t hdr[WIRE_HEADER_SIZE];
+        struct wire_header in = {0, names[i].type, 0, 1};
+        wire_encode_header(hdr, &in);
+        CHECK_EQ_INT(wire_decode_header(hdr, &h), 0);
+    }
+    CHECK_STR_EQ(wire_type_name(WIRE_TYPE_MAX + 1), "?");
+    /* the old numbering is unchanged */
+    CHECK_EQ_INT(WIRE_RESULT, 18);
+    CHECK_EQ_INT(WIRE_OPEN, 19);
+    CHECK_EQ_INT(WIRE_TYPE_MAX, WIRE_HCLOSE);
+}
+
 int main(void)
 {
     RUN(roundtrip_fields);
@@ -166,5 +237,6 @@ int main(void)
     RUN(header_limits);
     RUN(inbuf_reassembles_split_frames);
     RUN(inbuf_reserve_commit);
+    RUN(handle_messages);
     return TEST_SUMMARY();
 }
