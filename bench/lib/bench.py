@@ -11,6 +11,7 @@ Subcommands:
   boot-report EVENTS BARE_FILE RESULTS
   roundtrip-report REPORT_JSON RESULTS
   transfer-report REPORT_JSON HOST_FILE RESULTS
+  restore-report REPORT_JSON RESULTS
       print the tables; RESULTS ('' = none) gets KEY=VALUE lines appended.
   summary RESULTS
       the final block of run-all.sh.
@@ -270,6 +271,32 @@ def transfer_report(report, host_file, results):
     ])
 
 
+def restore_report(report, results):
+    payloads, failures = read_report(report)
+    if failures or not payloads:
+        sys.stderr.write("bench: the restore suite failed:\n  %s\n" % "\n  ".join(failures))
+        sys.exit(1)
+    d = merged(payloads)
+    ms = lambda xs: [x / 1e6 for x in xs]
+    cold, rest, snap = ms(d["cold_ns"]), ms(d["restore_ns"]), ms(d["snapshot_ns"])
+    print("restore: ms (host clock: %s)          n      p50      p90      min      max" % d.get("clock"))
+    for name, xs in (("cold boot -> first run", cold), ("restore -> first run", rest),
+                     ("vm:snapshot()", snap)):
+        print("  %-28s %4d %8.1f %8.1f %8.1f %8.1f" % (name, len(xs), pct(xs, 50), pct(xs, 90),
+                                                     min(xs), max(xs)))
+    ratio = pct(cold, 50) / pct(rest, 50)
+    share = 100.0 * d["snapshot_bytes"] / d["memory_bytes"]
+    print("  restore p50 %.3f s (target <= 0.25 s); cold/restore %.1fx (target >= 15x)"
+          % (pct(rest, 50) / 1000, ratio))
+    print("  snapshot %.1f MiB on disk for %d MiB of RAM: %.1f %% (target <= 12 %%)"
+          % (d["snapshot_bytes"] / 2**20, d["memory_bytes"] // 2**20, share))
+    add_results(results, [("restore.p50_ms", "%.1f" % pct(rest, 50)),
+                          ("restore.cold_p50_ms", "%.1f" % pct(cold, 50)),
+                          ("restore.ratio", "%.1f" % ratio),
+                          ("restore.snapshot_p50_ms", "%.1f" % pct(snap, 50)),
+                          ("restore.snapshot_share_pct", "%.1f" % share)])
+
+
 def summary(results):
     r = {}
     if os.path.exists(results):
@@ -303,6 +330,10 @@ def summary(results):
     if "transfer.guestdd_mbs" in r:
         print("  guest dd    %6s          (dd in the guest, /tmp file -> /dev/null)" % g("transfer.guestdd_mbs"))
     print("  content check: %s; target >= 200 MB/s" % g("transfer.sha_ok"))
+    print("restore (p50 ms): restore %s, cold boot %s, ratio %sx (targets <= 250 ms, >= 15x)" % (
+        g("restore.p50_ms"), g("restore.cold_p50_ms"), g("restore.ratio")))
+    print("  snapshot %s ms, %s %% of guest RAM on disk (target <= 12 %%)" % (
+        g("restore.snapshot_p50_ms"), g("restore.snapshot_share_pct")))
     failed = [k[len("failed."):] for k in r if k.startswith("failed.")]
     if failed:
         print("FAILED benches (no figures): %s" % ", ".join(sorted(failed)))
@@ -324,6 +355,8 @@ def main():
         roundtrip_report(a[1], a[2])
     elif cmd == "transfer-report":
         transfer_report(a[1], a[2], a[3])
+    elif cmd == "restore-report":
+        restore_report(a[1], a[2])
     elif cmd == "summary":
         summary(a[1])
     else:

@@ -1,8 +1,8 @@
 /* fixture.c - `provium fixture list|build|rebuild|clean|stale`: manage the fixture cache.
  *
  * list, clean and stale need no VM and skip preflight. build and rebuild run the
- * fixture through the same code path a test uses (provium:vm_fixture) in a Lua state
- * of this process. */
+ * fixture through the same code path a test uses (lock, build, install; lfixture.c) in
+ * a Lua state of this process, without restoring it afterwards. */
 #include "cli.h"
 
 #include "fixture/fixture.h"
@@ -25,7 +25,33 @@ static const char FIXTURE_USAGE[] =
     "       provium fixture rebuild PATH    evict, then build\n"
     "       provium fixture clean           delete every cache entry\n"
     "       provium fixture stale           list fixtures whose key has no entry\n"
-    "options: --config FILE, --accel kvm|tcg|auto, --no-build\n";
+    "options: --config FILE, --accel kvm|tcg|auto, --no-build, -v\n"
+    "`provium fixture VERB --help` describes one verb.\n";
+
+/* `provium fixture VERB --help` */
+static const struct {
+    const char *verb, *usage;
+} fixture_verbs[] = {
+    {"list", "usage: provium fixture list [--config FILE]\n"
+             "\n"
+             "One line per cache entry: size (MiB), kind (vm|lab), key, fixture name;\n"
+             "then `N entries, X.XXMiB`. No preflight.\n"},
+    {"build", "usage: provium fixture build PATH [--config FILE] [--accel kvm|tcg|auto] [--no-build] [-v]\n"
+              "\n"
+              "Builds the fixture PATH (root-relative, without .fixture.lua, e.g. fixtures/base)\n"
+              "unless its current key is cached (then prints `already built: PATH`). Runs the\n"
+              "dynamic-profile builds first unless --no-build. Exit 1 when the fixture fails.\n"},
+    {"rebuild", "usage: provium fixture rebuild PATH [--config FILE] [--accel kvm|tcg|auto] [--no-build] [-v]\n"
+                "\n"
+                "Evicts the cache entry of fixture PATH, then builds it as `fixture build` does.\n"},
+    {"clean", "usage: provium fixture clean [--config FILE]\n"
+              "\n"
+              "Deletes every entry in the fixture cache directory (cache_dir). No preflight.\n"},
+    {"stale", "usage: provium fixture stale [--config FILE]\n"
+              "\n"
+              "Lists the fixture files whose current key has no cache entry, then\n"
+              "`N stale fixture(s)`. Builds nothing, no preflight.\n"},
+};
 
 static int fixture_list(const struct config *cfg)
 {
@@ -186,13 +212,9 @@ static int fixture_build(struct config *cfg, const char *name, int rebuild, cons
     h.emit = print_event;
     lua_State *L = luaL_newstate();
     lapi_open(L, &h);
-    lua_getglobal(L, "provium");
-    lua_getfield(L, -1, "vm_fixture");
-    lua_insert(L, -2);
-    lua_pushstring(L, name);
-    int rc = lua_pcall(L, 2, 0, 0);
+    int rc = lfixture_ensure(L, name, err, sizeof err) == 0 ? LUA_OK : LUA_ERRRUN;
     if (rc != LUA_OK)
-        fprintf(stderr, "provium: %s\n", lua_tostring(L, -1));
+        fprintf(stderr, "provium: %s\n", err);
     else
         printf("built: %s\n", name);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
@@ -208,13 +230,12 @@ static int fixture_build(struct config *cfg, const char *name, int rebuild, cons
 int cmd_fixture(int argc, char **argv)
 {
     const char *config_path = NULL, *accel = NULL, *verb = NULL, *target = NULL;
-    int no_build = 0, err = 0;
+    int no_build = 0, err = 0, help = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(FIXTURE_USAGE, stdout);
-            return 0;
-        } else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            help = 1;
+        else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
             config_path = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--accel", &err)))
             accel = v;
@@ -233,8 +254,18 @@ int cmd_fixture(int argc, char **argv)
         else
             return cli_usage_error("fixture", "unexpected argument '%s'", argv[i]);
     }
+    const char *verb_usage = NULL;
+    for (size_t k = 0; verb && k < sizeof fixture_verbs / sizeof fixture_verbs[0]; k++)
+        if (!strcmp(verb, fixture_verbs[k].verb))
+            verb_usage = fixture_verbs[k].usage;
+    if (help) {
+        fputs(verb_usage ? verb_usage : FIXTURE_USAGE, stdout);
+        return 0;
+    }
     if (!verb)
         return cli_usage_error("fixture", "missing subcommand (list, build, rebuild, clean, stale)");
+    if (!verb_usage)
+        return cli_usage_error("fixture", "unknown subcommand '%s'", verb);
     char cerr[4096];
     struct config *cfg = config_load(config_path, cerr, sizeof cerr);
     if (!cfg) {

@@ -31,6 +31,7 @@ struct lua_host {
     int in_fixture;        /* running a fixture chunk: test() raises */
     const char *fixture_name; /* the fixture being built, recorded in snapshots */
     char *snapshot_prefix;    /* fixture builds: default snapshot paths start here */
+    const char *current_test; /* name of the test whose body is running, else NULL */
 };
 
 /* Returns the host attached to L. */
@@ -56,6 +57,8 @@ void lapi_open_test(lua_State *L);
 void lapi_open_vm(lua_State *L);
 void lapi_open_lab(lua_State *L);
 void lapi_open_snapshot(lua_State *L);
+void lapi_open_file(lua_State *L); /* lfile.c */
+void lapi_open_labsnap(lua_State *L);
 
 /* Lab helpers used by the worker. */
 void lab_push_new(lua_State *L, const char *name, int parent_idx); /* pushes a new Lab */
@@ -63,7 +66,32 @@ void lab_teardown(lua_State *L, int idx, int kill);                /* shuts VMs 
 void lab_collect_consoles(lua_State *L, int idx, struct buf *out); /* console excerpts */
 int lab_name_taken(lua_State *L, int lab_idx, const char *name);   /* here or in a parent */
 void lab_add_vm(lua_State *L, int lab_idx, int vm_idx);
-int lab_vm_fixture(lua_State *L);
+int lab_is(lua_State *L, int idx);
+int lab_field(lua_State *L, int idx, const char *key);            /* pushes a state field */
+/* Removes the member at member_idx from the lab's "vms" or "labs" list. */
+void lab_remove_member(lua_State *L, int lab_idx, const char *list, int member_idx);
+int lab_find_sublab(lua_State *L, int lab_idx, const char *name); /* pushes it, or 0 */
+void lab_push_sublab(lua_State *L, int lab_idx, const char *name); /* creates, pushes */
+
+/* Lab methods implemented outside llab.c. */
+int lab_vm_fixture(lua_State *L);  /* lfixture.c */
+int lab_lab_fixture(lua_State *L); /* lfixture.c */
+int lab_snapshot(lua_State *L);    /* llabsnap.c */
+int lab_restore(lua_State *L);     /* llabsnap.c */
+/* Builds fixture `name` unless the cache holds it (no restore); -1 with err. */
+int lfixture_ensure(lua_State *L, const char *name, char *err, size_t errlen);
+
+/* Lab snapshots (llabsnap.c). */
+void labsnap_push(lua_State *L, const char *dir);
+const char *labsnap_dir(lua_State *L, int idx); /* LabSnapshot or string, else NULL */
+/* Restores the lab snapshot in dir into the lab at lab_idx (new VMs). */
+int labsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);
+/* Puts the lab tree at lab_idx back to the snapshot in dir, reusing its Vm objects
+ * (provium.reset_between_tests). */
+int labsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);
+/* Takes a lab snapshot of the tree at lab_idx into dir (NULL: scratch); returns the
+ * directory (malloc'd) or NULL with err. */
+char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);
 
 /* The test-context sentinel for t:skip(). */
 extern const char *const LAPI_SKIP_SENTINEL;

@@ -1,10 +1,13 @@
-/* lfixture.c - provium:vm_fixture(name): restore a cached fixture, building it first.
+/* lfixture.c - lab:vm_fixture(name) and lab:lab_fixture(name): restore a cached
+ * fixture, building it first.
  *
  * Flow (fixtures document, "Build flow"): compute the key; a cache hit restores at
  * once; otherwise take the per-key lock (reporting who holds it), check again, build
- * the fixture in a fresh Lua state of this worker, install the snapshot atomically,
- * release the lock and restore. A cache entry that cannot be restored is evicted with a
- * warning and rebuilt; it never fails the test by itself. */
+ * the fixture in a fresh Lua state of this worker, install the snapshot atomically
+ * (a `<key>.snap` file or a `<key>.lab/` directory), release the lock and restore. A
+ * cache entry that cannot be restored is evicted with a warning and rebuilt; it never
+ * fails the test by itself. The chunk's return value decides the kind; asking for the
+ * other kind is an error naming the right method. */
 #include "lapi.h"
 #include "lvm.h"
 
@@ -45,14 +48,29 @@ static void on_waiting(void *ud, const char *holder)
     json_decref(rec);
 }
 
-/* Runs the fixture chunk in a fresh state; returns the snapshot path it produced or
- * NULL with err. */
-static char *build_fixture(struct fx *f, const char *file, char *err, size_t errlen)
+enum { FX_VM = 0, FX_LAB = 1 };
+
+/* The kind a fixture file will most likely produce, known before building it: the
+ * build lock's name depends on it, so every process must agree. Lab fixtures end in
+ * `return provium:snapshot()`. */
+static int guess_kind(const char *file)
+{
+    size_t len;
+    char *src = file ? read_file(file, &len) : NULL;
+    int lab = src && strstr(src, "provium:snapshot(") != NULL;
+    free(src);
+    return lab ? FX_LAB : FX_VM;
+}
+
+/* Runs the fixture chunk in a fresh state; returns the snapshot (file or directory) it
+ * produced and its kind, or NULL with err. */
+static char *build_fixture(struct fx *f, const char *file, int *kind, char *err, size_t errlen)
 {
     struct lua_host h2 = *f->h;
     h2.file = file;
     h2.in_fixture = 1;
     h2.fixture_name = f->name;
+    h2.current_test = NULL;
     h2.snapshot_prefix = xasprintf("%s/.%s", f->h->env->cfg->cache_dir, f->key);
     h2.file_timeout = 0;
     h2.reset_between_tests = 0;
@@ -66,12 +84,14 @@ static char *build_fixture(struct fx *f, const char *file, char *err, size_t err
         const char *m = lua_tostring(L2, -1);
         snprintf(err, errlen, "fixture `%s` failed to build: %s", f->name, m ? m : "error");
     } else if (lsnap_is_lab(L2, -1)) {
-        snprintf(err, errlen, "fixture `%s` is a lab fixture; use lab_fixture", f->name);
-    } else if (!lsnap_path_strict(L2, -1)) {
+        result = xstrdup(labsnap_dir(L2, -1));
+        *kind = FX_LAB;
+    } else if (lsnap_path_strict(L2, -1)) {
+        result = xstrdup(lsnap_path_strict(L2, -1));
+        *kind = FX_VM;
+    } else {
         snprintf(err, errlen, "fixture `%s` must return vm:snapshot() or provium:snapshot()",
                  f->name);
-    } else {
-        result = xstrdup(lsnap_path_strict(L2, -1));
     }
     lua_rawgeti(L2, LUA_REGISTRYINDEX, h2.file_lab_ref);
     lab_teardown(L2, -1, 0);
@@ -80,9 +100,86 @@ static char *build_fixture(struct fx *f, const char *file, char *err, size_t err
     return result;
 }
 
-/* Restores the entry into a new VM of the lab at lab_idx; pushes the Vm. */
-static int restore_into(lua_State *L, int lab_idx, const char *entry, const char *want_name,
-                        char *err, size_t errlen)
+/* The installed entry of the key, if any: sets *kind and returns its path. */
+static char *find_entry(const struct config *cfg, const char *key, int *kind)
+{
+    char *snap = cache_entry_path(cfg, key, 0), *lab = cache_entry_path(cfg, key, 1);
+    char *found = NULL;
+    if (file_exists(snap)) {
+        *kind = FX_VM;
+        found = snap;
+        snap = NULL;
+    } else if (file_exists(lab)) {
+        *kind = FX_LAB;
+        found = lab;
+        lab = NULL;
+    }
+    free(snap);
+    free(lab);
+    return found;
+}
+
+/* Makes sure the cache holds the fixture, building it under the lock if needed.
+ * Returns the entry path (kind in *kind, *built set when this call built it) or NULL
+ * with err. */
+static char *ensure_entry(struct fx *f, int *kind, int *built, char *err, size_t errlen)
+{
+    const struct config *cfg = f->h->env->cfg;
+    *built = 0;
+    char *entry = find_entry(cfg, f->key, kind);
+    if (entry)
+        return entry;
+    char *file = fixture_find(cfg, f->name);
+    if (!file) {
+        snprintf(err, errlen, "fixture `%s` not found in any test root", f->name);
+        return NULL;
+    }
+    int guess = guess_kind(file);
+    int64_t t0 = now_ns();
+    int lockfd = cache_lock(cfg, f->key, guess == FX_LAB, f->h->rel_path, f->name, on_waiting, f);
+    if (lockfd < 0) {
+        snprintf(err, errlen, "cannot lock the fixture cache in %s: %s", cfg->cache_dir,
+                 strerror(errno));
+        free(file);
+        return NULL;
+    }
+    entry = find_entry(cfg, f->key, kind);
+    if (entry) { /* a peer built it while we waited */
+        emit(f, "fixture_build_done",
+             json_pack("{s:I, s:I, s:b, s:b}", "duration_ns", (json_int_t)(now_ns() - t0),
+                       "snapshot_bytes", (json_int_t)cache_entry_bytes(entry), "ok", 1,
+                       "waited", 1));
+        cache_unlock(lockfd);
+        free(file);
+        return entry;
+    }
+    emit(f, "fixture_build_started", json_pack("{s:s}", "kind", guess == FX_LAB ? "lab" : "vm"));
+    t0 = now_ns();
+    char *tmp = build_fixture(f, file, kind, err, errlen);
+    free(file);
+    if (tmp) {
+        entry = cache_entry_path(cfg, f->key, *kind == FX_LAB);
+        if (cache_install(tmp, entry) < 0) {
+            snprintf(err, errlen, "cannot install fixture `%s` as %s: %s", f->name, entry,
+                     strerror(errno));
+            rm_rf(tmp);
+            free(entry);
+            entry = NULL;
+        }
+        free(tmp);
+    }
+    emit(f, "fixture_build_done",
+         json_pack("{s:I, s:I, s:b}", "duration_ns", (json_int_t)(now_ns() - t0),
+                   "snapshot_bytes", (json_int_t)(entry ? cache_entry_bytes(entry) : 0), "ok",
+                   entry != NULL));
+    cache_unlock(lockfd);
+    *built = entry != NULL;
+    return entry;
+}
+
+/* Restores a single-VM entry into a new VM of the lab at lab_idx; pushes the Vm. */
+static int restore_vm_into(lua_State *L, int lab_idx, const char *entry, const char *want_name,
+                           char *err, size_t errlen)
 {
     char merr[512];
     json_t *meta = snapshot_read_meta(entry, merr, sizeof merr);
@@ -106,7 +203,7 @@ static int restore_into(lua_State *L, int lab_idx, const char *entry, const char
         snprintf(err, errlen, "provium.toml defines no profile");
         return -1;
     }
-    struct vm *vm = vm_new(h->env, name, any, 0, 1);
+    struct vm *vm = vm_new(h->env, name, any, 0, 1); /* profile etc. come from the snapshot */
     if (vm_restore(vm, entry, err, errlen) < 0) {
         vm_free(vm);
         return -1;
@@ -117,94 +214,95 @@ static int restore_into(lua_State *L, int lab_idx, const char *entry, const char
     return 0;
 }
 
+/* Restores a lab entry as a new sub-lab `fixture:<name>` of the lab at lab_idx; pushes
+ * the sub-lab. */
+static int restore_lab_into(lua_State *L, int lab_idx, const char *name, const char *entry,
+                            char *err, size_t errlen)
+{
+    char *sub = xasprintf("fixture:%s", name);
+    lab_push_sublab(L, lab_idx, sub);
+    free(sub);
+    if (labsnap_restore(L, -1, entry, err, errlen) == 0)
+        return 0;
+    lab_teardown(L, -1, 1);
+    lab_remove_member(L, lab_idx, "labs", -1);
+    lua_pop(L, 1);
+    return -1;
+}
+
+/* The shared body of vm_fixture and lab_fixture. */
+static int get_fixture(lua_State *L, const char *method, int want_kind, const char *want_name)
+{
+    const int lab = 1;
+    const char *name = luaL_checkstring(L, 2);
+    struct lua_host *h = lhost(L);
+    const struct config *cfg = h->env->cfg;
+    char key[65], err[8192];
+    if (fixture_key(cfg, name, key, err, sizeof err) < 0)
+        return lapi_raise(L, method, "%s", err);
+    struct fx f = {L, h, name, key};
+    for (int attempt = 0;; attempt++) {
+        int kind = FX_VM, built = 0;
+        char *entry = ensure_entry(&f, &kind, &built, err, sizeof err);
+        if (!entry)
+            return lapi_raise(L, method, "%s", err);
+        if (kind != want_kind) {
+            free(entry);
+            return lapi_raise(L, method, "fixture `%s` is a %s fixture; use %s", name,
+                              kind == FX_LAB ? "lab" : "VM",
+                              kind == FX_LAB ? "lab_fixture" : "vm_fixture");
+        }
+        int64_t t0 = now_ns();
+        int rc = kind == FX_LAB ? restore_lab_into(L, lab, name, entry, err, sizeof err)
+                                : restore_vm_into(L, lab, entry, want_name, err, sizeof err);
+        if (rc == 0) {
+            cache_touch(entry);
+            if (!built)
+                emit(&f, "fixture_cache_hit",
+                     json_pack("{s:I}", "restore_ns", (json_int_t)(now_ns() - t0)));
+            free(entry);
+            return 1;
+        }
+        if (built || attempt > 0) {
+            free(entry);
+            return lapi_raise(L, method, "fixture `%s`: %s", name, err);
+        }
+        fprintf(stderr, "provium: warning: fixture `%s`: cache entry %s unusable (%s); "
+                        "rebuilding\n", name, key, strtok(err, "\n"));
+        uint64_t b = cache_evict(entry);
+        free(entry);
+        emit(&f, "fixture_evicted",
+             json_pack("{s:s, s:I}", "reason", "corrupt", "bytes", (json_int_t)b));
+    }
+}
+
 int lab_vm_fixture(lua_State *L)
 {
-    int lab = 1;
-    const char *name = luaL_checkstring(L, 2);
     const char *want = NULL;
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "name");
         want = lua_tostring(L, -1);
         lua_pop(L, 1); /* the string stays alive in the opts table */
-        if (want && lab_name_taken(L, lab, want))
+        if (want && lab_name_taken(L, 1, want))
             return lapi_raise(L, "lab:vm_fixture", "a VM named '%s' already exists", want);
     }
+    return get_fixture(L, "lab:vm_fixture", FX_VM, want);
+}
+
+int lab_lab_fixture(lua_State *L)
+{
+    return get_fixture(L, "lab:lab_fixture", FX_LAB, NULL);
+}
+
+int lfixture_ensure(lua_State *L, const char *name, char *err, size_t errlen)
+{
     struct lua_host *h = lhost(L);
-    const struct config *cfg = h->env->cfg;
-    char key[65], err[8192];
-    if (fixture_key(cfg, name, key, err, sizeof err) < 0)
-        return lapi_raise(L, "lab:vm_fixture", "%s", err);
+    char key[65];
+    if (fixture_key(h->env->cfg, name, key, err, errlen) < 0)
+        return -1;
     struct fx f = {L, h, name, key};
-    char *entry = cache_entry_path(cfg, key, 0);
-    char *lab_entry = cache_entry_path(cfg, key, 1);
-    if (file_exists(lab_entry)) {
-        free(entry);
-        free(lab_entry);
-        return lapi_raise(L, "lab:vm_fixture", "fixture `%s` is a lab fixture; use lab_fixture",
-                          name);
-    }
-    free(lab_entry);
-    int lockfd = -1;
-    for (int attempt = 0;; attempt++) {
-        if (file_exists(entry)) {
-            int64_t t0 = now_ns();
-            if (restore_into(L, lab, entry, want, err, sizeof err) == 0) {
-                cache_touch(entry);
-                emit(&f, "fixture_cache_hit",
-                     json_pack("{s:I}", "restore_ns", (json_int_t)(now_ns() - t0)));
-                break;
-            }
-            fprintf(stderr, "provium: warning: fixture `%s`: cache entry %s unusable (%s); "
-                            "rebuilding\n", name, key, strtok(err, "\n"));
-            uint64_t b = cache_evict(entry);
-            emit(&f, "fixture_evicted", json_pack("{s:s, s:I}", "reason", "corrupt", "bytes",
-                                                  (json_int_t)b));
-        }
-        if (lockfd < 0) {
-            lockfd = cache_lock(cfg, key, 0, h->rel_path, name, on_waiting, &f);
-            if (lockfd < 0) {
-                free(entry);
-                return lapi_raise(L, "lab:vm_fixture", "cannot lock the fixture cache in %s: %s",
-                                  cfg->cache_dir, strerror(errno));
-            }
-            if (file_exists(entry) && attempt == 0)
-                continue; /* a peer built it while we waited */
-        }
-        /* build under the lock */
-        char *file = fixture_find(cfg, name);
-        emit(&f, "fixture_build_started", json_pack("{s:s}", "kind", "vm"));
-        int64_t t0 = now_ns();
-        char *snap = build_fixture(&f, file, err, sizeof err);
-        free(file);
-        if (!snap) {
-            emit(&f, "fixture_build_done", json_pack("{s:I, s:i, s:b}", "duration_ns",
-                                                     (json_int_t)(now_ns() - t0),
-                                                     "snapshot_bytes", 0, "ok", 0));
-            cache_unlock(lockfd);
-            free(entry);
-            return lapi_raise(L, "lab:vm_fixture", "%s", err);
-        }
-        int rc = rename(snap, entry);
-        int e = errno;
-        free(snap);
-        emit(&f, "fixture_build_done",
-             json_pack("{s:I, s:I, s:b}", "duration_ns", (json_int_t)(now_ns() - t0),
-                       "snapshot_bytes", (json_int_t)cache_entry_bytes(entry), "ok", rc == 0));
-        if (rc < 0) {
-            cache_unlock(lockfd);
-            free(entry);
-            return lapi_raise(L, "lab:vm_fixture", "cannot install fixture `%s`: %s", name,
-                              strerror(e));
-        }
-        if (restore_into(L, lab, entry, want, err, sizeof err) < 0) {
-            cache_unlock(lockfd);
-            free(entry);
-            return lapi_raise(L, "lab:vm_fixture", "fixture `%s`: %s", name, err);
-        }
-        cache_touch(entry);
-        break;
-    }
-    cache_unlock(lockfd);
+    int kind, built;
+    char *entry = ensure_entry(&f, &kind, &built, err, errlen);
     free(entry);
-    return 1;
+    return entry ? 0 : -1;
 }

@@ -19,8 +19,10 @@ struct llab {
 
 static void check_lab(lua_State *L, int idx) { luaL_checkudata(L, idx, LAB_MT); }
 
+int lab_is(lua_State *L, int idx) { return luaL_testudata(L, idx, LAB_MT) != NULL; }
+
 /* Pushes field `key` of the lab's state table. */
-static int lab_field(lua_State *L, int idx, const char *key)
+int lab_field(lua_State *L, int idx, const char *key)
 {
     lua_getiuservalue(L, idx, 1);
     int t = lua_getfield(L, -1, key);
@@ -269,6 +271,66 @@ void lab_add_vm(lua_State *L, int lab_idx, int vm_idx)
     lua_pop(L, 1);
 }
 
+/* Removes the element at list_idx position i, keeping the list a sequence. */
+static void list_remove(lua_State *L, int list, lua_Integer i)
+{
+    lua_Integer n = luaL_len(L, list);
+    for (; i < n; i++) {
+        lua_rawgeti(L, list, i + 1);
+        lua_rawseti(L, list, i);
+    }
+    lua_pushnil(L);
+    lua_rawseti(L, list, n);
+}
+
+void lab_remove_member(lua_State *L, int lab_idx, const char *list, int member_idx)
+{
+    lab_idx = lua_absindex(L, lab_idx);
+    member_idx = lua_absindex(L, member_idx);
+    lab_field(L, lab_idx, list);
+    int t = lua_gettop(L);
+    for (lua_Integer i = 1; i <= luaL_len(L, t); i++) {
+        lua_rawgeti(L, t, i);
+        int same = lua_rawequal(L, -1, member_idx);
+        lua_pop(L, 1);
+        if (same) {
+            list_remove(L, t, i);
+            break;
+        }
+    }
+    lua_pop(L, 1);
+}
+
+int lab_find_sublab(lua_State *L, int lab_idx, const char *name)
+{
+    lab_idx = lua_absindex(L, lab_idx);
+    lab_field(L, lab_idx, "labs");
+    int t = lua_gettop(L);
+    for (lua_Integer i = 1; i <= luaL_len(L, t); i++) {
+        lua_rawgeti(L, t, i);
+        lab_field(L, -1, "name");
+        int same = !strcmp(lua_tostring(L, -1), name);
+        lua_pop(L, 1);
+        if (same) {
+            lua_remove(L, t);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+void lab_push_sublab(lua_State *L, int lab_idx, const char *name)
+{
+    lab_idx = lua_absindex(L, lab_idx);
+    lab_push_new(L, name, lab_idx);
+    lab_field(L, lab_idx, "labs");
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
 static int lab_not_yet(lua_State *L)
 {
     return luaL_error(L, "%s: not supported yet", lua_tostring(L, lua_upvalueindex(1)));
@@ -338,9 +400,11 @@ void lapi_open_lab(lua_State *L)
                                        {"name", lab_name},
                                        {"vm_names", lab_vm_names},
                                        {"vm_fixture", lab_vm_fixture},
+                                       {"lab_fixture", lab_lab_fixture},
+                                       {"snapshot", lab_snapshot},
+                                       {"restore", lab_restore},
                                        {NULL, NULL}};
-    static const char *const later[] = {"bridge", "lab_fixture", "snapshot",
-                                        "restore", "lab", "boot", "pause", "resume",
+    static const char *const later[] = {"bridge", "lab", "boot", "pause", "resume",
                                         "claim", "barrier", NULL};
     luaL_newmetatable(L, LAB_MT);
     luaL_newlib(L, methods);

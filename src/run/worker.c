@@ -6,6 +6,7 @@
 #include "run.h"
 
 #include "lua/lapi.h"
+#include "lua/lfile.h"
 #include "lua/lvm.h"
 #include "vm/vm.h"
 #include "util/units.h"
@@ -245,12 +246,15 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
     lua_pushvalue(L, ctx);
     lua_insert(L, ctx - 1); /* keep a copy of ctx below fn */
     ctx--;
+    h->current_test = name;
     int rc = lua_pcall(L, 1, 0, 0);
+    h->current_test = NULL;
     lua_sethook(L, NULL, 0, 0);
     int64_t dur = now_ns() - t0;
     if (h->env->deadline_ns && now_ns() >= h->env->deadline_ns)
         h->timed_out = 1;
     h->env->deadline_ns = 0;
+    lfile_close_test_files(L); /* before the scoped lab's VMs go */
 
     const char *reason, *log;
     int skipped;
@@ -377,10 +381,26 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
 
     lua_getfield(L, LUA_REGISTRYINDEX, "provium.todo");
     const char *todo = lua_tostring(L, -1);
+    /* provium.reset_between_tests: a baseline of the file lab, restored after each test */
+    char *baseline = NULL, *reset_error = NULL;
+    if (h.reset_between_tests && !todo && n > 0) {
+        char err[8192];
+        lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
+        baseline = labsnap_take(L, -1, NULL, err, sizeof err);
+        lua_pop(L, 1);
+        if (!baseline)
+            reset_error = xasprintf("reset_between_tests: baseline snapshot: %s", err);
+    }
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, tests, i);
         int entry = lua_gettop(L);
-        if (todo) {
+        if (reset_error) {
+            lua_getfield(L, entry, "name");
+            emit(&w, "test_failed", json_pack("{s:s, s:i, s:s, s:s, s:{}, s:s}", "name",
+                                              lua_tostring(L, -1), "duration_ns", 0, "reason",
+                                              reset_error, "console_excerpt", "", "meta", "log",
+                                              ""));
+        } else if (todo) {
             lua_getfield(L, entry, "name");
             lua_getfield(L, entry, "meta");
             json_t *mj = meta_json(L, lua_gettop(L));
@@ -388,9 +408,17 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
                                                "reason", todo, "meta", mj));
         } else {
             run_one_test(L, &w, &h, entry);
+            if (baseline && i < n) {
+                char err[8192];
+                lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
+                if (labsnap_reset(L, -1, baseline, err, sizeof err) < 0)
+                    reset_error = xasprintf("reset_between_tests: restoring the baseline: %s", err);
+            }
         }
         lua_settop(L, entry - 1);
     }
+    free(baseline);
+    free(reset_error);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
     lab_teardown(L, -1, 0);
     lua_pop(L, 1);

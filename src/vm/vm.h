@@ -9,6 +9,7 @@
 #define PROVIUM_VM_H
 
 #include "config/config.h"
+#include "util/util.h"
 #include "vm/agentconn.h"
 
 #include <stddef.h>
@@ -24,6 +25,8 @@ struct host_env {
     unsigned tsc_khz;    /* host TSC rate, handed to TCG guests (0 = unknown) */
     int64_t deadline_ns; /* current test deadline (CLOCK_MONOTONIC), 0 = none */
     unsigned counter;    /* for unique scratch names */
+    int qemu_own_pgrp;   /* QEMU in a process group of its own, away from the terminal's
+                            Ctrl-C (QEMU installs its own SIGINT handler): `provium repl` */
 };
 
 enum vm_state { VM_CREATED, VM_BOOTED, VM_PAUSED, VM_SHUTDOWN, VM_DEAD };
@@ -61,6 +64,7 @@ struct vm {
     struct agent_conn agent;
     int64_t boot_ns;
     char dead_reason[256];
+    int no_agent; /* `provium console` without --agent: no overlay, no rdinit= */
 };
 
 /* Result codes of guest operations. */
@@ -80,6 +84,12 @@ void vm_free(struct vm *vm); /* shuts down first */
 int vm_boot(struct vm *vm, char *err, size_t errlen);
 /* Starts the VM from a snapshot file (see snapshot.h); -1 with err on failure. */
 int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen);
+/* For `provium console`: resolves the profile exactly as vm_boot does (command line
+ * with tsc_early_khz= under TCG, initrd, machine) and appends to argv a QEMU command
+ * line whose serial console and monitor share stdio (Ctrl-A X quits, Ctrl-A C is the
+ * monitor; Ctrl-C goes to the guest). No QMP; the agent overlay and its port only with
+ * with_agent (and the profile's inject_agent). Starts nothing; -1 with err. */
+int vm_console_argv(struct vm *vm, int with_agent, struct strv *argv, char *err, size_t errlen);
 /* Powers off: agent poweroff, wait up to 2 s, then QMP quit, then SIGKILL. Idempotent. */
 void vm_shutdown(struct vm *vm);
 /* Kills QEMU at once (timeouts, teardown after a failure). */
@@ -132,6 +142,22 @@ int vm_listdir(struct vm *vm, const char *path, struct vm_dirent **ents, size_t 
 int vm_mkdir(struct vm *vm, const char *path, unsigned perm, int parents, int *gerr);
 int vm_unlink(struct vm *vm, const char *path, int *gerr);
 int vm_rename(struct vm *vm, const char *from, const char *to, int *gerr);
+
+/* File handles (spec §4.5): open files in the guest, named by the agent's handle id
+ * (never 0). A handle lives as long as the agent connection (vm->agent.serial).
+ * flags are WIRE_OPEN_*. vm_hread reads up to max bytes, stopping early only at EOF
+ * or a short read: *len == 0 means EOF. vm_hwrite stops at the first short write and
+ * reports what went in *written. whence is WIRE_SEEK_*. vm_hclose_nowait queues the
+ * close without waiting for the answer (for finalizers). */
+int vm_open_file(struct vm *vm, const char *path, unsigned flags, unsigned perm,
+                 uint32_t *handle, int *gerr);
+int vm_hread(struct vm *vm, uint32_t handle, size_t max, char **data, size_t *len, int *gerr);
+int vm_hwrite(struct vm *vm, uint32_t handle, const void *data, size_t len, size_t *written,
+              int *gerr);
+int vm_hseek(struct vm *vm, uint32_t handle, int64_t offset, int whence, uint64_t *pos,
+             int *gerr);
+int vm_hclose(struct vm *vm, uint32_t handle, int *gerr);
+void vm_hclose_nowait(struct vm *vm, uint32_t handle);
 
 const char *wire_entry_name(int type);
 

@@ -1,0 +1,605 @@
+/* llabsnap.c - lab snapshots: lab:snapshot(dir?), lab:restore(snap|dir), LabSnapshot.
+ *
+ * A lab snapshot is a directory: one `<vm>.snap` per VM of the lab tree (a VM in a
+ * sub-lab gets `<sub-lab>.<vm>.snap`) and a `lab.json` index written last, so a
+ * directory without lab.json is never mistaken for a snapshot. Taking one pauses every
+ * running VM first (one consistent instant for the whole lab), saves each, resumes.
+ *
+ * lab.json ("provium-lab/1"):
+ *   {"format", "provium_version", "protocol", "fixture",
+ *    "labs":    [{"path": "dc1"}, ...]                      sub-labs, parents first
+ *    "vms":     [{"name", "lab", "profile", "memory", "cpus", "machine",
+ *                 "state": "booted|paused|created|shutdown", "file"}, ...]
+ *    "bridges": [{"name", "lab", "subnet", "members", "rules", "partitions",
+ *                 "isolated", "uplink"}, ...]}                filled by the networks work
+ * `lab` is the sub-lab path relative to the snapshotted lab ("" for itself). */
+#include "lapi.h"
+#include "lfile.h"
+#include "lvm.h"
+
+#include "fixture/fixture.h"
+#include "proto/wire.h"
+#include "util/util.h"
+#include "vm/qmp.h"
+#include "vm/snapshot.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LABSNAP_MT "provium.LabSnapshot"
+#define LAB_FORMAT "provium-lab/1"
+
+struct llabsnap {
+    char *dir;
+};
+
+/* ---- LabSnapshot userdata ---- */
+
+void labsnap_push(lua_State *L, const char *dir)
+{
+    struct llabsnap *s = lua_newuserdatauv(L, sizeof *s, 0);
+    s->dir = xstrdup(dir);
+    luaL_setmetatable(L, LABSNAP_MT);
+}
+
+const char *labsnap_dir(lua_State *L, int idx)
+{
+    struct llabsnap *s = luaL_testudata(L, idx, LABSNAP_MT);
+    if (s)
+        return s->dir;
+    return lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
+}
+
+static struct llabsnap *check_labsnap(lua_State *L) { return luaL_checkudata(L, 1, LABSNAP_MT); }
+
+static int labsnap_m_path(lua_State *L)
+{
+    lua_pushstring(L, check_labsnap(L)->dir);
+    return 1;
+}
+
+static int labsnap_m_size(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)cache_entry_bytes(check_labsnap(L)->dir));
+    return 1;
+}
+
+static int labsnap_m_delete(lua_State *L)
+{
+    rm_rf(check_labsnap(L)->dir);
+    return 0;
+}
+
+static int labsnap_m_tostring(lua_State *L)
+{
+    lua_pushfstring(L, "lab_snapshot(%s)", check_labsnap(L)->dir);
+    return 1;
+}
+
+static int labsnap_m_gc(lua_State *L)
+{
+    struct llabsnap *s = check_labsnap(L);
+    free(s->dir);
+    s->dir = NULL;
+    return 0;
+}
+
+/* ---- walking the lab tree ---- */
+
+struct member {
+    struct vm *vm;
+    char *lab_path; /* "" for the lab itself */
+    int lab_ref;    /* registry ref of the owning lab */
+    int vm_ref;     /* registry ref of the Vm userdata */
+};
+
+struct members {
+    struct member *v;
+    size_t n;
+    struct strv labs; /* sub-lab paths, parents first */
+};
+
+static void collect(lua_State *L, int lab, const char *path, struct members *m)
+{
+    lab = lua_absindex(L, lab);
+    lab_field(L, lab, "vms");
+    int vms = lua_gettop(L);
+    for (lua_Integer i = 1; i <= luaL_len(L, vms); i++) {
+        lua_rawgeti(L, vms, i);
+        struct vm *vm = lvm_test(L, -1);
+        if (!vm) {
+            lua_pop(L, 1);
+            continue;
+        }
+        m->v = xrealloc(m->v, (m->n + 1) * sizeof *m->v);
+        m->v[m->n].vm = vm;
+        m->v[m->n].lab_path = xstrdup(path);
+        m->v[m->n].vm_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_pushvalue(L, lab);
+        m->v[m->n].lab_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        m->n++;
+    }
+    lua_pop(L, 1);
+    lab_field(L, lab, "labs");
+    int labs = lua_gettop(L);
+    for (lua_Integer i = 1; i <= luaL_len(L, labs); i++) {
+        lua_rawgeti(L, labs, i);
+        lab_field(L, -1, "name");
+        char *sub = path[0] ? xasprintf("%s/%s", path, lua_tostring(L, -1))
+                            : xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        strv_push(&m->labs, sub);
+        collect(L, -1, sub, m);
+        free(sub);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+static void members_free(lua_State *L, struct members *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->v[i].lab_path);
+        luaL_unref(L, LUA_REGISTRYINDEX, m->v[i].vm_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, m->v[i].lab_ref);
+    }
+    free(m->v);
+    strv_free(&m->labs);
+    memset(m, 0, sizeof *m);
+}
+
+/* File name of a member's snapshot: `<vm>.snap`, or `<sub.lab>.<vm>.snap` with every
+ * character outside [A-Za-z0-9_-] of the sub-lab path turned into '_'. */
+static char *snap_file_name(const struct member *mb)
+{
+    if (!mb->lab_path[0])
+        return xasprintf("%s.snap", mb->vm->name);
+    char *p = xstrdup(mb->lab_path);
+    for (char *c = p; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '-'))
+            *c = '_';
+    char *r = xasprintf("%s.%s.snap", p, mb->vm->name);
+    free(p);
+    return r;
+}
+
+static int is_running(const struct vm *vm) { return vm->state == VM_BOOTED; }
+static int has_guest(const struct vm *vm)
+{
+    return vm->state == VM_BOOTED || vm->state == VM_PAUSED;
+}
+
+/* ---- taking a snapshot ---- */
+
+static int set_running(struct vm *vm, int run, char *err, size_t errlen)
+{
+    json_t *r = qmp_exec(vm->qmp, run ? "cont" : "stop", NULL, now_ns() + 10000000000LL, err,
+                         errlen);
+    if (!r)
+        return -1;
+    json_decref(r);
+    vm->state = run ? VM_BOOTED : VM_PAUSED;
+    return 0;
+}
+
+/* was_running: paused by the snapshot itself, so recorded as booted */
+static json_t *member_json(const struct member *mb, const char *file, int was_running)
+{
+    const struct vm *vm = mb->vm;
+    const char *state = vm->state == VM_BOOTED || was_running ? "booted"
+                        : vm->state == VM_PAUSED  ? "paused"
+                        : vm->state == VM_CREATED ? "created"
+                                                  : "shutdown";
+    return json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:s?}", "name", vm->name, "lab",
+                     mb->lab_path, "profile", vm->profile->name, "memory",
+                     (json_int_t)vm->memory, "cpus", vm->cpus, "machine",
+                     vm->machine[0] ? vm->machine : "microvm", "state", state, "file", file);
+}
+
+char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
+{
+    struct lua_host *h = lhost(L);
+    struct members m = {0};
+    collect(L, lab_idx, "", &m);
+
+    /* open files or streams make a snapshot meaningless: refuse, naming each */
+    struct buf why = {0};
+    int open = 0;
+    for (size_t i = 0; i < m.n; i++)
+        if (has_guest(m.v[i].vm))
+            open += lfile_describe_open(L, m.v[i].vm, &why);
+    if (open) {
+        snprintf(err, errlen, "refused: %d open handle(s): %s", open, buf_cstr(&why));
+        buf_free(&why);
+        members_free(L, &m);
+        return NULL;
+    }
+    buf_free(&why);
+
+    char *out;
+    if (dir)
+        out = path_resolve(NULL, dir);
+    else if (h->snapshot_prefix)
+        out = xasprintf("%s.lab.tmp-%d-%u", h->snapshot_prefix, (int)getpid(), ++h->env->counter);
+    else
+        out = xasprintf("%s/labsnap-%u", h->env->scratch, ++h->env->counter);
+    if (mkdir_p(out, 0755) < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", out, strerror(errno));
+        free(out);
+        members_free(L, &m);
+        return NULL;
+    }
+
+    /* one instant for the whole lab: pause everything, save each, resume */
+    int rc = 0;
+    char *paused = xcalloc(m.n ? m.n : 1, 1);
+    for (size_t i = 0; i < m.n && rc == 0; i++)
+        if (is_running(m.v[i].vm)) {
+            if (set_running(m.v[i].vm, 0, err, errlen) < 0)
+                rc = -1;
+            else
+                paused[i] = 1;
+        }
+    json_t *vms = json_array(), *labs = json_array();
+    for (size_t i = 0; i < m.labs.n; i++)
+        json_array_append_new(labs, json_pack("{s:s}", "path", m.labs.v[i]));
+    for (size_t i = 0; i < m.n && rc == 0; i++) {
+        struct member *mb = &m.v[i];
+        char *file = has_guest(mb->vm) ? snap_file_name(mb) : NULL;
+        if (file) {
+            char *path = path_join(out, file);
+            char e2[4096];
+            uint64_t bytes = 0;
+            if (vm_snapshot_save(mb->vm, path, h->fixture_name, &bytes, e2, sizeof e2) < 0) {
+                snprintf(err, errlen, "VM '%s': %s", mb->vm->name, e2);
+                rc = -1;
+            }
+            free(path);
+        }
+        json_array_append_new(vms, member_json(mb, file, paused[i]));
+        free(file);
+    }
+    for (size_t i = 0; i < m.n; i++)
+        if (paused[i] && m.v[i].vm->qemu_pid > 0) {
+            char e2[512];
+            if (set_running(m.v[i].vm, 1, e2, sizeof e2) < 0 && rc == 0) {
+                snprintf(err, errlen, "VM '%s': resuming: %s", m.v[i].vm->name, e2);
+                rc = -1;
+            }
+        }
+    free(paused);
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:s?, s:o, s:o, s:[]}", "format", LAB_FORMAT,
+                            "provium_version", PROVIUM_VERSION, "protocol",
+                            WIRE_PROTOCOL_VERSION, "fixture", h->fixture_name, "labs", labs,
+                            "vms", vms, "bridges");
+    if (rc == 0) {
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *index = path_join(out, "lab.json");
+        if (write_file_atomic(index, text, strlen(text), 0644) < 0) {
+            snprintf(err, errlen, "writing %s: %s", index, strerror(errno));
+            rc = -1;
+        }
+        free(index);
+        free(text);
+    }
+    json_decref(doc);
+    members_free(L, &m);
+    if (rc < 0) {
+        if (!dir)
+            rm_rf(out);
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* lab:snapshot(dir?) */
+int lab_snapshot(lua_State *L)
+{
+    luaL_argcheck(L, lab_is(L, 1), 1, "expected a Lab");
+    const char *dir = luaL_optstring(L, 2, NULL);
+    char err[8192];
+    char *out = labsnap_take(L, 1, dir, err, sizeof err);
+    if (!out)
+        return lapi_raise(L, "lab:snapshot", "%s", err);
+    if (dir)
+        lua_pushstring(L, out);
+    else
+        labsnap_push(L, out);
+    free(out);
+    return 1;
+}
+
+/* ---- restoring ---- */
+
+static json_t *load_index(const char *dir, char *err, size_t errlen)
+{
+    char *index = path_join(dir, "lab.json");
+    json_error_t je;
+    json_t *doc = json_load_file(index, 0, &je);
+    const char *fmt = doc ? json_string_value(json_object_get(doc, "format")) : NULL;
+    if (!doc)
+        snprintf(err, errlen, "%s: %s", index, file_exists(index) ? je.text : "not a lab snapshot "
+                                                                       "(no lab.json)");
+    else if (!fmt || strcmp(fmt, LAB_FORMAT) != 0 ||
+             !json_is_array(json_object_get(doc, "vms")) ||
+             !json_is_array(json_object_get(doc, "labs"))) {
+        snprintf(err, errlen, "%s: not a %s index", index, LAB_FORMAT);
+        json_decref(doc);
+        doc = NULL;
+    }
+    free(index);
+    return doc;
+}
+
+/* Pushes the sub-lab at `path` under lab, creating missing levels when create. */
+static int push_lab_at(lua_State *L, int lab, const char *path, int create)
+{
+    lua_pushvalue(L, lab);
+    if (!path[0])
+        return 1;
+    char *copy = xstrdup(path), *save = NULL;
+    for (char *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+        int cur = lua_gettop(L);
+        if (!lab_find_sublab(L, cur, part)) {
+            if (!create) {
+                lua_pop(L, 1);
+                free(copy);
+                return 0;
+            }
+            lab_push_sublab(L, cur, part);
+        }
+        lua_remove(L, cur);
+    }
+    free(copy);
+    return 1;
+}
+
+/* Starts one recorded VM into vm according to its record. */
+static int bring_back(struct vm *vm, json_t *rec, const char *dir, char *err, size_t errlen)
+{
+    const char *state = json_string_value(json_object_get(rec, "state"));
+    const char *file = json_string_value(json_object_get(rec, "file"));
+    if (!state || !strcmp(state, "created")) {
+        vm->state = VM_CREATED;
+        return 0;
+    }
+    if (!file) {
+        vm->state = VM_SHUTDOWN;
+        return 0;
+    }
+    char *path = path_join(dir, file);
+    char e2[8192];
+    int rc = vm_restore(vm, path, e2, sizeof e2);
+    free(path);
+    if (rc < 0) {
+        snprintf(err, errlen, "VM '%s': %s", vm->name, e2);
+        return -1;
+    }
+    if (!strcmp(state, "paused") && set_running(vm, 0, e2, sizeof e2) < 0) {
+        snprintf(err, errlen, "VM '%s': pausing: %s", vm->name, e2);
+        return -1;
+    }
+    return 0;
+}
+
+/* Shuts down a VM, emitting vm_shutdown when it was running. */
+static void stop_vm(lua_State *L, struct vm *vm)
+{
+    if (vm->qemu_pid > 0) {
+        vm_kill(vm);
+        vm_shutdown(vm);
+        lvm_emit_shutdown(L, vm, 0);
+    }
+}
+
+int labsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
+{
+    lab_idx = lua_absindex(L, lab_idx);
+    struct lua_host *h = lhost(L);
+    json_t *doc = load_index(dir, err, errlen);
+    if (!doc)
+        return -1;
+    json_t *vms = json_object_get(doc, "vms");
+    size_t i;
+    json_t *rec;
+    /* check everything before creating anything */
+    json_array_foreach(vms, i, rec) {
+        const char *name = json_string_value(json_object_get(rec, "name"));
+        const char *lab = json_string_value(json_object_get(rec, "lab"));
+        const char *pname = json_string_value(json_object_get(rec, "profile"));
+        if (!name || !lab || !pname) {
+            snprintf(err, errlen, "%s/lab.json: VM record %zu lacks name, lab or profile", dir,
+                     i + 1);
+            json_decref(doc);
+            return -1;
+        }
+        if (!config_profile(h->env->cfg, pname)) {
+            snprintf(err, errlen, "VM '%s' was recorded with profile '%s', which provium.toml "
+                     "does not define", name, pname);
+            json_decref(doc);
+            return -1;
+        }
+        int taken = 0;
+        if (push_lab_at(L, lab_idx, lab, 0)) {
+            taken = lab_name_taken(L, -1, name);
+            lua_pop(L, 1);
+        } else {
+            taken = lab_name_taken(L, lab_idx, name);
+        }
+        if (taken) {
+            snprintf(err, errlen, "a VM named '%s' already exists", name);
+            json_decref(doc);
+            return -1;
+        }
+    }
+    json_array_foreach(json_object_get(doc, "labs"), i, rec) {
+        const char *path = json_string_value(json_object_get(rec, "path"));
+        if (path && push_lab_at(L, lab_idx, path, 1))
+            lua_pop(L, 1);
+    }
+    /* create, then bring each back; on failure undo what was created */
+    lua_newtable(L);
+    int made = lua_gettop(L);
+    int rc = 0;
+    json_array_foreach(vms, i, rec) {
+        const char *name = json_string_value(json_object_get(rec, "name"));
+        const char *lab = json_string_value(json_object_get(rec, "lab"));
+        const struct profile *p =
+            config_profile(h->env->cfg, json_string_value(json_object_get(rec, "profile")));
+        struct vm *vm = vm_new(h->env, name, p, (uint64_t)json_integer_value(json_object_get(rec, "memory")),
+                               (int)json_integer_value(json_object_get(rec, "cpus")));
+        lvm_push(L, vm);
+        int vmi = lua_gettop(L);
+        push_lab_at(L, lab_idx, lab, 1);
+        lab_add_vm(L, -1, vmi);
+        lua_createtable(L, 2, 0);
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, -2, 1);
+        lua_pushvalue(L, vmi);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, made, (lua_Integer)i + 1);
+        lua_settop(L, made);
+        if (bring_back(vm, rec, dir, err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+        if (vm->state == VM_BOOTED || vm->state == VM_PAUSED) {
+            lua_rawgeti(L, made, (lua_Integer)i + 1);
+            lua_rawgeti(L, -1, 2);
+            lvm_emit_spawned(L, vm, 1);
+            lua_settop(L, made);
+        }
+    }
+    if (rc < 0) {
+        for (lua_Integer k = 1; k <= luaL_len(L, made); k++) {
+            lua_rawgeti(L, made, k);
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            stop_vm(L, lvm_check(L, -1));
+            lab_remove_member(L, -2, "vms", -1);
+            lua_pop(L, 3);
+        }
+    }
+    lua_settop(L, made - 1);
+    json_decref(doc);
+    return rc;
+}
+
+/* lab:restore(snap_or_dir) */
+int lab_restore(lua_State *L)
+{
+    luaL_argcheck(L, lab_is(L, 1), 1, "expected a Lab");
+    const char *dir = labsnap_dir(L, 2);
+    if (!dir)
+        return luaL_argerror(L, 2, "expected a LabSnapshot or a directory");
+    char *abs = path_resolve(NULL, dir);
+    char err[8192];
+    int rc = labsnap_restore(L, 1, abs, err, sizeof err);
+    free(abs);
+    if (rc < 0)
+        return lapi_raise(L, "lab:restore", "%s", err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* ---- reset_between_tests ---- */
+
+static json_t *find_record(json_t *vms, const struct member *mb)
+{
+    size_t i;
+    json_t *rec;
+    json_array_foreach(vms, i, rec) {
+        const char *name = json_string_value(json_object_get(rec, "name"));
+        const char *lab = json_string_value(json_object_get(rec, "lab"));
+        if (name && lab && !strcmp(name, mb->vm->name) && !strcmp(lab, mb->lab_path))
+            return rec;
+    }
+    return NULL;
+}
+
+static int path_listed(json_t *labs, const char *path)
+{
+    size_t i;
+    json_t *rec;
+    json_array_foreach(labs, i, rec) {
+        const char *p = json_string_value(json_object_get(rec, "path"));
+        if (p && !strcmp(p, path))
+            return 1;
+    }
+    return 0;
+}
+
+int labsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
+{
+    lab_idx = lua_absindex(L, lab_idx);
+    json_t *doc = load_index(dir, err, errlen);
+    if (!doc)
+        return -1;
+    json_t *vms = json_object_get(doc, "vms"), *labs = json_object_get(doc, "labs");
+    struct members m = {0};
+    collect(L, lab_idx, "", &m);
+    int rc = 0;
+    for (size_t i = 0; i < m.n; i++)
+        stop_vm(L, m.v[i].vm);
+    /* VMs the baseline does not know leave the lab; known ones come back in place */
+    for (size_t i = 0; i < m.n && rc == 0; i++) {
+        json_t *rec = find_record(vms, &m.v[i]);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, m.v[i].lab_ref);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, m.v[i].vm_ref);
+        if (!rec) {
+            lab_remove_member(L, -2, "vms", -1);
+        } else {
+            rc = bring_back(m.v[i].vm, rec, dir, err, errlen);
+            if (rc == 0 && has_guest(m.v[i].vm))
+                lvm_emit_spawned(L, m.v[i].vm, 1);
+        }
+        lua_pop(L, 2);
+    }
+    /* sub-labs made after the baseline go, with their VMs (already stopped) */
+    for (size_t i = m.labs.n; rc == 0 && i-- > 0;) {
+        if (path_listed(labs, m.labs.v[i]))
+            continue;
+        char *parent = xstrdup(m.labs.v[i]);
+        char *slash = strrchr(parent, '/');
+        const char *leaf = slash ? slash + 1 : m.labs.v[i];
+        if (slash)
+            *slash = 0;
+        else
+            parent[0] = 0;
+        if (push_lab_at(L, lab_idx, parent, 0)) {
+            if (lab_find_sublab(L, -1, leaf)) {
+                lab_remove_member(L, -2, "labs", -1);
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        free(parent);
+    }
+    members_free(L, &m);
+    json_decref(doc);
+    return rc;
+}
+
+void lapi_open_labsnap(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"path", labsnap_m_path},
+                                       {"size", labsnap_m_size},
+                                       {"delete", labsnap_m_delete},
+                                       {NULL, NULL}};
+    luaL_newmetatable(L, LABSNAP_MT);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, labsnap_m_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, labsnap_m_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+}
+

@@ -1,0 +1,106 @@
+-- labs.test.lua - lab snapshots, lab fixtures and reset_between_tests end to end, on a
+-- private copy of the tests/cases/labs suite with its own cache directory.
+local e2e = require("lib.e2e")
+
+local image = e2e.dir:gsub("/tests/e2e$", "") .. "/build/e2e-image"
+local work = e2e.host("mktemp -d"):gsub("%s+$", "")
+e2e.host("cp -r " .. e2e.q(e2e.cases .. "/labs/.") .. " " .. e2e.q(work))
+local function write(path, text)
+  local f = assert(io.open(work .. "/" .. path, "w"))
+  f:write(text)
+  f:close()
+end
+write("provium.toml", ([[
+[provium]
+roots = ["tests"]
+cache_dir = "cache"
+
+[profiles.base]
+kernel = "%s/vmlinuz"
+initrd = "%s/initrd.img"
+cmdline_file = "%s/cmdline"
+memory = "256M"
+]]):format(image, image, image))
+
+-- runs provium in the copy; returns output, exit code and the fixture events
+local function run(...)
+  local events = work .. "/events.jsonl"
+  os.remove(events)
+  e2e.host("rm -rf " .. e2e.q(work .. "/saved-lab"))
+  local out, code = e2e.provium({"--no-progress", "--events", events, ...}, work,
+    "LABS_WORK=" .. e2e.q(work))
+  local kinds = {}
+  local f = io.open(events)
+  if f then
+    for line in f:lines() do
+      local ev = json.decode(line)
+      if ev.kind:match("^fixture_") then kinds[#kinds + 1] = ev.kind .. ":" .. ev.fixture end
+    end
+    f:close()
+  end
+  return out, code, table.concat(kinds, ",")
+end
+
+local function count(s, pat)
+  local n = 0
+  for _ in s:gmatch(pat) do n = n + 1 end
+  return n
+end
+
+test("lab fixtures, lab snapshots and resets pass; each fixture is built once", function(t)
+  local out, code, kinds = run()
+  t:log(out)
+  t:assert_eq(code, 0)
+  t:assert_contains(out, "7 passed, 0 failed, 0 skipped")
+  t:assert_eq(count(kinds, "fixture_build_started:fixtures/one"), 1)
+  t:assert_eq(count(kinds, "fixture_build_started:fixtures/pair"), 1)
+  local list = e2e.provium({"fixture", "list"}, work)
+  t:assert(list:find("MiB  lab  %x+  fixtures/pair") ~= nil, list)
+  t:assert(list:find("MiB  vm   %x+  fixtures/one") ~= nil, list)
+  t:assert_contains(list, "2 entries, ")
+  local entry = e2e.host("ls -d " .. e2e.q(work .. "/cache") .. "/*.lab"):gsub("%s+$", "")
+  t:assert_eq(e2e.host("ls " .. e2e.q(entry)), "a.snap\nb.snap\nlab.json\n")
+  local _, code2, kinds2 = run()
+  t:assert_eq(code2, 0)
+  t:assert_eq(count(kinds2, "fixture_build_started:fixtures/one"), 0)
+  t:assert_eq(count(kinds2, "fixture_build_started:fixtures/pair"), 0)
+  t:assert_eq(count(kinds2, "fixture_build_started:fixtures/bad"), 1) -- never installs
+  t:assert_contains(kinds2, "fixture_cache_hit:fixtures/pair")
+end)
+
+test("fixture build and rebuild handle a lab fixture", function(t)
+  t:assert_contains(e2e.provium({"fixture", "build", "fixtures/pair"}, work),
+    "already built: fixtures/pair")
+  local out, code = e2e.provium({"fixture", "rebuild", "fixtures/pair"}, work)
+  t:assert_eq(code, 0, out)
+  t:assert_contains(out, "built: fixtures/pair")
+  t:assert_contains(e2e.provium({"fixture", "list"}, work), "2 entries, ")
+  local _, code2 = e2e.provium({"fixture", "build", "fixtures/bad"}, work)
+  t:assert_eq(code2, 1)
+end)
+
+test("a truncated member of a lab entry is warned about and rebuilt", function(t)
+  local snap = e2e.host("ls " .. e2e.q(work .. "/cache") .. "/*.lab/b.snap"):gsub("%s+$", "")
+  e2e.host("truncate -s 100000 " .. e2e.q(snap))
+  local out, code, kinds = run("tests/use.test.lua")
+  t:log(out)
+  t:assert_eq(code, 0)
+  t:assert_contains(out, "provium: warning: fixture `fixtures/pair`: cache entry ")
+  t:assert_contains(kinds, "fixture_evicted:fixtures/pair")
+  t:assert_contains(kinds, "fixture_build_started:fixtures/pair")
+end)
+
+test("editing the base fixture makes the lab fixture stale too", function(t)
+  local f = assert(io.open(work .. "/tests/fixtures/one.fixture.lua", "a"))
+  f:write("-- edited\n")
+  f:close()
+  local stale = e2e.provium({"fixture", "stale"}, work)
+  t:assert_contains(stale, "tests/fixtures/one.fixture.lua")
+  t:assert_contains(stale, "tests/fixtures/pair.fixture.lua")
+  t:assert_contains(stale, "3 stale fixture(s)") -- and bad, which never builds
+end)
+
+test("clean up the private copy", function(t)
+  e2e.host("rm -rf " .. e2e.q(work))
+  t:assert(io.open(work .. "/provium.toml") == nil, "removed")
+end)
