@@ -2,13 +2,16 @@
  *
  * Tables whose keys are exactly positive integers become arrays (holes -> null); an
  * empty table is `{}`; number and boolean keys become strings. Decoding keeps
- * integers as Lua integers, drops null members and leaves holes for null elements. */
+ * integers as Lua integers (unsigned ones beyond int64 wrap, keeping their bits),
+ * drops null members and leaves holes for null elements. */
 #include "lapi.h"
 
 #include "util/util.h"
 
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_DEPTH 128
@@ -163,12 +166,79 @@ static void push_json(lua_State *L, json_t *j)
     }
 }
 
+/* jansson refuses integers beyond int64. The spec keeps them: an unsigned value up to
+ * 2^64-1 wraps to the signed integer with the same bits, a larger one becomes a float.
+ * Returns a rewritten copy of the text, or NULL when nothing needs rewriting. */
+static char *wrap_big_integers(const char *s, size_t n, size_t *outn)
+{
+    struct buf b = {0};
+    int changed = 0, in_string = 0;
+    size_t i = 0, last = 0;
+    while (i < n) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+            i++;
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+            i++;
+            continue;
+        }
+        /* a number's first digit: not a fraction, an exponent or a negative number */
+        int starts_number = c >= '0' && c <= '9' && (i == 0 || !strchr(".eE+-0123456789", s[i - 1]));
+        if (!starts_number) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && s[j] >= '0' && s[j] <= '9')
+            j++;
+        int integral = j >= n || (s[j] != '.' && s[j] != 'e' && s[j] != 'E');
+        if (integral && j - i >= 19) {
+            unsigned long long v = 0;
+            int overflow = 0;
+            for (size_t k = i; k < j; k++) {
+                unsigned d = (unsigned)(s[k] - '0');
+                if (v > (~0ULL - d) / 10)
+                    overflow = 1;
+                v = v * 10 + d;
+            }
+            if (overflow || v > (unsigned long long)INT64_MAX) {
+                buf_append(&b, s + last, i - last);
+                if (overflow)
+                    buf_printf(&b, "%.*s.0", (int)(j - i), s + i);
+                else
+                    buf_printf(&b, "%lld", (long long)(int64_t)v);
+                last = j;
+                changed = 1;
+            }
+        }
+        i = j;
+    }
+    if (!changed) {
+        buf_free(&b);
+        return NULL;
+    }
+    buf_append(&b, s + last, n - last);
+    *outn = b.len;
+    return buf_cstr(&b);
+}
+
 static int l_decode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
     json_error_t e;
-    json_t *j = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    size_t wn = 0;
+    char *wrapped = wrap_big_integers(s, n, &wn);
+    json_t *j = wrapped ? json_loadb(wrapped, wn, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e)
+                        : json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    free(wrapped);
     if (!j)
         return luaL_error(L, "json.decode: %s at line %d column %d", e.text, e.line, e.column);
     push_json(L, j);

@@ -21,6 +21,18 @@ test("json decodes with integers kept and nulls dropped", function(t)
   t:assert_raises(function() json.decode("{bad") end)
 end)
 
+test("json wraps unsigned integers beyond int64, keeping their bits", function(t)
+  local v = json.decode('{"a":18446744073709551615,"b":9223372036854775808,' ..
+    '"c":9223372036854775807,"d":0.12345678901234567890123,"e":"18446744073709551615",' ..
+    '"f":[123456789012345678901234]}')
+  t:assert_eq(v.a, -1)
+  t:assert_eq(v.b, math.mininteger)
+  t:assert_eq(v.c, math.maxinteger)
+  t:assert(math.abs(v.d - 0.123456789) < 1e-9, "fraction untouched")
+  t:assert_eq(v.e, "18446744073709551615")
+  t:assert_eq(math.type(v.f[1]), "float")
+end)
+
 test("wait_until returns the truthy value or raises with its description", function(t)
   local n = 0
   local v = wait_until(function() n = n + 1; return n >= 3 and "done" end, {interval = 0.01})
