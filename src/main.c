@@ -9,12 +9,22 @@
 #include <unistd.h>
 
 static const char USAGE[] =
-    "usage: provium [PATHS...] [FLAGS]      run tests (see provium --help-run)\n"
-    "       provium image build [--out DIR] [--kernel PATH] [--busybox PATH]\n"
-    "       provium fixture list|build PATH|rebuild PATH|clean|stale\n"
-    "       provium prepare [PROFILE]         run dynamic-profile builds only\n"
-    "       provium list [--fixtures] [PATHS]\n"
-    "       provium --version\n";
+    "usage: provium [PATHS...] [FLAGS]     run the tests (flags below)\n"
+    "       provium COMMAND [ARGS...]      (provium COMMAND --help describes one)\n"
+    "\n"
+    "commands:\n"
+    "  prepare [PROFILE]               run dynamic-profile build commands only\n"
+    "  console PROFILE                 boot a profile with its serial console on this terminal\n"
+    "  repl [PROFILE]                  Lua prompt with `provium` and a booted `vm`\n"
+    "  list [--fixtures] [PATHS]       the test files (or fixtures) a run would see\n"
+    "  fixture list|build PATH|rebuild PATH|clean|stale   manage the fixture cache\n"
+    "  image build [--out DIR]         assemble a minimal guest image from this host\n"
+    "  init [DIR] [--force]            write a starter suite (provium.toml, tests/, editor setup)\n"
+    "  lsp-setup [DIR] [--force]       write LuaLS annotations and .luarc.json\n"
+    "  help [COMMAND]                  this text, or COMMAND's\n"
+    "  --version                       print the version and agent protocol\n"
+    "\n"
+    "test-run flags:\n";
 
 int main(int argc, char **argv)
 {
@@ -33,8 +43,11 @@ int main(int argc, char **argv)
         }
         if (!strcmp(c, "--help-run"))
             return cmd_run(2, (char *[]){argv[0], "--help", NULL});
-        if (!strcmp(c, "help")) {
+        if (!strcmp(c, "help") && argc > 2 && strcmp(argv[2], "help")) /* help COMMAND */
+            return main(3, (char *[]){argv[0], argv[2], "--help", NULL});
+        if (!strcmp(c, "help") || !strcmp(c, "--help") || !strcmp(c, "-h")) {
             fputs(USAGE, stdout);
+            fputs(cli_run_flags, stdout);
             return 0;
         }
         if (!strcmp(c, "image"))
@@ -45,6 +58,14 @@ int main(int argc, char **argv)
             return cmd_prepare(argc - 1, argv + 1);
         if (!strcmp(c, "list"))
             return cmd_list(argc - 1, argv + 1);
+        if (!strcmp(c, "console"))
+            return cmd_console(argc - 1, argv + 1);
+        if (!strcmp(c, "repl"))
+            return cmd_repl(argc - 1, argv + 1);
+        if (!strcmp(c, "init"))
+            return cmd_init(argc - 1, argv + 1);
+        if (!strcmp(c, "lsp-setup"))
+            return cmd_lsp_setup(argc - 1, argv + 1);
     }
     return cmd_run(argc, argv);
 }

@@ -3,15 +3,35 @@
 #define PROVIUM_CLI_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 int cmd_run(int argc, char **argv);   /* provium [PATHS] [FLAGS] */
 int cmd_image(int argc, char **argv); /* provium image build ... */
 int cmd_fixture(int argc, char **argv); /* provium fixture list|build|... */
 int cmd_prepare(int argc, char **argv); /* provium prepare [PROFILE] */
 int cmd_list(int argc, char **argv);    /* provium list [--fixtures] */
+int cmd_console(int argc, char **argv); /* provium console PROFILE */
+int cmd_repl(int argc, char **argv);    /* provium repl [PROFILE] */
+int cmd_init(int argc, char **argv);    /* provium init [DIR] [--force] */
+int cmd_lsp_setup(int argc, char **argv); /* provium lsp-setup [DIR] [--force] */
 
-/* Prints "provium: [cmd: ]message (see provium [cmd] --help)" and returns 2. */
+/* Prints "provium: message (see provium [cmd ]--help)" and returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *cli_flag_value(int argc, char **argv, int *i, const char *name, int *error);
+
+struct config;
+struct profile;
+/* The profile called name, else prints "unknown profile `X` (known: ...)" and NULL. */
+const struct profile *cli_find_profile(const struct config *cfg, const char *name);
+/* "a, b, c" (malloc'd), or "none" when the config defines no profile. */
+char *cli_profile_names(const struct config *cfg);
+extern const char cli_run_flags[]; /* the test-run flag list, for `provium --help` */
+
+/* lsp.c, shared with init.c */
+char *cli_shown_path(const char *dir, const char *rel); /* DIR/rel, without a "./" prefix */
+int cli_path_taken(const char *path);                   /* anything there (lstat) */
+int cli_write_text(const char *path, const char *text, size_t len); /* mkdir -p, atomic; 0 or 2 */
+int lsp_setup_check(const char *dir, int force, const char *cmd); /* 0, or 2 naming the file */
+int lsp_setup_write(const char *dir);                   /* the two lsp-setup files; 0 or 2 */
 
 #endif

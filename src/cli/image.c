@@ -12,7 +12,6 @@
 #include "cli/cli.h"
 #include "image/image_build.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,18 +32,6 @@ static const char image_usage[] =
     "                     from the busybox-static package)\n"
     "  --modules-dir DIR  the kernel's modules (default: /lib/modules/<kernel version>)\n"
     "  -h, --help         show this help\n";
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("provium: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see --help)\n", stderr);
-    va_end(ap);
-    return EXIT_USAGE;
-}
 
 static int is_help(const char *a) {
     return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
@@ -78,13 +65,13 @@ static int parse_build_args(int argc, char **argv, struct image_opts *o) {
         int matched = 0;
         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && !matched; k++) {
             int r = take_value(argc, argv, &i, names[k], slots[k]);
-            if (r < 0) return usage_error("image build: option '%s' needs a value", names[k]);
-            if (r > 0 && (*slots[k])[0] == '\0') return usage_error("image build: option '%s' needs a value", names[k]);
+            if (r < 0) return cli_usage_error("image build", "option '%s' needs a value", names[k]);
+            if (r > 0 && (*slots[k])[0] == '\0') return cli_usage_error("image build", "option '%s' needs a value", names[k]);
             matched = r > 0;
         }
         if (matched) continue;
-        if (argv[i][0] == '-') return usage_error("image build: unknown option '%s'", argv[i]);
-        return usage_error("image build: unexpected argument '%s'", argv[i]);
+        if (argv[i][0] == '-') return cli_usage_error("image build", "unknown option '%s'", argv[i]);
+        return cli_usage_error("image build", "unexpected argument '%s'", argv[i]);
     }
     return 0;
 }
@@ -110,5 +97,6 @@ int cmd_image(int argc, char **argv) {
         return argc < 2 ? EXIT_USAGE : 0;
     }
     if (strcmp(argv[1], "build") == 0) return image_build_command(argc, argv);
-    return usage_error("image: unknown subcommand '%s'", argv[1]);
+    if (argv[1][0] == '-') return cli_usage_error("image", "unknown option '%s'", argv[1]);
+    return cli_usage_error("image", "unknown subcommand '%s'", argv[1]);
 }

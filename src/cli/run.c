@@ -9,17 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char RUN_USAGE[] =
-    "usage: provium [PATHS...] [FLAGS]\n"
-    "\n"
-    "Runs *.test.lua files (PATHS, else the roots of provium.toml), each in its own worker.\n"
-    "\n"
+/* Shared with `provium --help` (main.c), which lists it under the subcommands. */
+const char cli_run_flags[] =
     "  --config FILE          config file (default ./provium.toml)\n"
     "  --filter SUBSTR        keep files whose path contains SUBSTR (repeatable)\n"
     "  --tag T, --no-tag T    run only / skip tests tagged T (repeatable)\n"
     "  --tag-meta K=V, --no-tag-meta K=V   filter on test meta (repeatable)\n"
     "  --include-slow         also run tests with meta.slow\n"
     "  --jobs N               most files at once (default: online CPUs)\n"
+    "  --mem SIZE, --cpus N   memory and vCPU pool (default: 80% of RAM, online CPUs)\n"
+    "  --cpu-overcommit F     pool CPUs = cpus x F\n"
     "  --timeout DUR          per-file limit (default 300s, 0 = none)\n"
     "  --fail-fast            start no new file after the first failure\n"
     "  --json                 JSON lines report on stdout\n"
@@ -30,15 +29,21 @@ static const char RUN_USAGE[] =
     "  --no-build             skip dynamic-profile builds\n"
     "  --no-preflight         skip preflight checks\n"
     "  --accel kvm|tcg|auto   acceleration policy\n"
-    "  --version, --help\n";
+    "  --version, -h, --help\n";
+
+static const char RUN_USAGE[] =
+    "usage: provium [PATHS...] [FLAGS]\n"
+    "\n"
+    "Runs *.test.lua files (PATHS, else the roots of provium.toml), each in its own worker.\n"
+    "\n";
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "provium: %s%s", cmd ? cmd : "", cmd ? ": " : "");
+    fputs("provium: ", stderr);
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see provium %s--help)\n", cmd ? "" : "");
+    fprintf(stderr, " (see provium %s%s--help)\n", cmd ? cmd : "", cmd ? " " : "");
     va_end(ap);
     return 2;
 }
@@ -66,13 +71,14 @@ int cmd_run(int argc, char **argv)
 {
     struct run_opts ro = {0};
     ro.file_timeout = 300;
-    int err = 0;
+    int err = 0, rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(RUN_USAGE, stdout);
-            return 0;
+            fputs(cli_run_flags, stdout);
+            goto out;
         } else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
             ro.config_path = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--filter", &err)))
@@ -88,12 +94,16 @@ int cmd_run(int argc, char **argv)
         else if ((v = cli_flag_value(argc, argv, &i, "--jobs", &err))) {
             char *end;
             long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 4096)
-                return cli_usage_error(NULL, "--jobs must be a positive integer, got '%s'", v);
+            if (*end || n < 1 || n > 4096) {
+                rc = cli_usage_error(NULL, "--jobs must be a positive integer, got '%s'", v);
+                goto out;
+            }
             ro.jobs = (int)n;
         } else if ((v = cli_flag_value(argc, argv, &i, "--timeout", &err))) {
-            if (units_parse_duration(v, 0, &ro.file_timeout) < 0)
-                return cli_usage_error(NULL, "invalid duration: %s", v);
+            if (units_parse_duration(v, 0, &ro.file_timeout) < 0) {
+                rc = cli_usage_error(NULL, "invalid duration: %s", v);
+                goto out;
+            }
         } else if ((v = cli_flag_value(argc, argv, &i, "--junit", &err)))
             ro.junit = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--events", &err)))
@@ -102,21 +112,27 @@ int cmd_run(int argc, char **argv)
             ro.accel_flag = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--mem", &err))) {
             uint64_t bytes; /* pool sizes are validated now; the pool is not built yet */
-            if (units_parse_size(v, &bytes) < 0)
-                return cli_usage_error(NULL, "invalid size: %s", v);
+            if (units_parse_size(v, &bytes) < 0) {
+                rc = cli_usage_error(NULL, "invalid size: %s", v);
+                goto out;
+            }
         } else if ((v = cli_flag_value(argc, argv, &i, "--cpus", &err))) {
             char *end;
             long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 4096)
-                return cli_usage_error(NULL, "--cpus must be a positive integer, got '%s'", v);
+            if (*end || n < 1 || n > 4096) {
+                rc = cli_usage_error(NULL, "--cpus must be a positive integer, got '%s'", v);
+                goto out;
+            }
         } else if ((v = cli_flag_value(argc, argv, &i, "--cpu-overcommit", &err))) {
             char *end;
             double f = strtod(v, &end);
-            if (*end || !(f > 0))
-                return cli_usage_error(NULL, "--cpu-overcommit must be a positive number, got '%s'", v);
+            if (*end || !(f > 0)) {
+                rc = cli_usage_error(NULL, "--cpu-overcommit must be a positive number, got '%s'", v);
+                goto out;
+            }
         }
         else if (err)
-            return 2;
+            break;
         else if (!strcmp(a, "--include-slow"))
             ro.include_slow = 1;
         else if (!strcmp(a, "--fail-fast"))
@@ -133,17 +149,23 @@ int cmd_run(int argc, char **argv)
             ro.no_build = 1;
         else if (!strcmp(a, "--no-preflight"))
             ro.no_preflight = 1;
-        else if (a[0] == '-' && a[1])
-            return cli_usage_error(NULL, "unknown option '%s'", a);
-        else
+        else if (a[0] == '-' && a[1]) {
+            rc = cli_usage_error(NULL, "unknown option '%s'", a);
+            goto out;
+        } else
             strv_push(&ro.paths, a);
     }
-    if (err)
-        return 2;
-    if (ro.verbose && ro.quiet)
-        return cli_usage_error(NULL, "-v and -q are mutually exclusive");
+    if (err) {
+        rc = 2;
+        goto out;
+    }
+    if (ro.verbose && ro.quiet) {
+        rc = cli_usage_error(NULL, "-v and -q are mutually exclusive");
+        goto out;
+    }
     g_verbose = ro.verbose;
-    int rc = runner_main(&ro);
+    rc = runner_main(&ro);
+out:
     strv_free(&ro.paths);
     strv_free(&ro.filters);
     strv_free(&ro.tags);
