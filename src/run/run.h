@@ -78,5 +78,10 @@ int report_junit(const char *path, struct file_result *files, size_t n);
 /* ---- entry (cli/run.c parses flags, runner.c runs) ---- */
 int runner_main(struct run_opts *ro);
 char *find_agent_binary(void);
+/* Preflight (spec §8.1), shared by the run, `console` and `repl`: resolves the
+ * accelerator from --accel or the config, checks QEMU and finds the agent binary
+ * (required only when need_agent), and fills ro->accel, ro->tsc_khz and ro->agent_bin.
+ * With ro->no_preflight only the accelerator is decided. Prints the problem; -1. */
+int run_preflight(struct run_opts *ro, const struct config *cfg, int need_agent);
 
 #endif

@@ -142,6 +142,70 @@ char *find_agent_binary(void)
     return NULL;
 }
 
+/* ---- preflight ---- */
+
+/* Finds cfg->qemu (a path, or a name looked up in $PATH); 0 when it is executable. */
+static int qemu_present(const struct config *cfg)
+{
+    char *q = strchr(cfg->qemu, '/') ? xstrdup(cfg->qemu) : NULL;
+    if (!q) {
+        const char *path = getenv("PATH");
+        char *dup = xstrdup(path ? path : "/usr/bin:/bin");
+        for (char *s = strtok(dup, ":"); s && !q; s = strtok(NULL, ":")) {
+            char *c = path_join(s, cfg->qemu);
+            if (access(c, X_OK) == 0)
+                q = c;
+            else
+                free(c);
+        }
+        free(dup);
+    }
+    int ok = q && access(q, X_OK) == 0;
+    free(q);
+    return ok ? 0 : -1;
+}
+
+int run_preflight(struct run_opts *ro, const struct config *cfg, int need_agent)
+{
+    char err[4096], reason[256] = "";
+    const char *policy = ro->accel_flag ? ro->accel_flag : cfg->accel;
+    if (strcmp(policy, "auto") && strcmp(policy, "kvm") && strcmp(policy, "tcg")) {
+        fprintf(stderr, "provium: --accel must be kvm, tcg or auto\n");
+        return -1;
+    }
+    if (!ro->no_preflight) {
+        if (accel_resolve(policy, ro->accel, reason, sizeof reason, err, sizeof err) < 0) {
+            fprintf(stderr, "provium: %s\n", err);
+            return -1;
+        }
+        if (reason[0] && !ro->quiet)
+            fprintf(stderr, "provium: KVM not usable (%s); using TCG — VMs will be slow\n",
+                    reason);
+        if (qemu_present(cfg) < 0) {
+            fprintf(stderr,
+                    "provium: QEMU not found (%s); install it with `apt-get install "
+                    "qemu-system-x86` or set $PROVIUM_QEMU\n",
+                    cfg->qemu);
+            return -1;
+        }
+        ro->agent_bin = find_agent_binary();
+        if (need_agent && !ro->agent_bin && !getenv("PROVIUM_OVERLAY")) {
+            fprintf(stderr, "provium: the guest agent (provium-agent) was not found next to "
+                            "the provium binary; build it (`meson compile -C build`) or set "
+                            "$PROVIUM_AGENT\n");
+            return -1;
+        }
+    } else {
+        accel_resolve(policy, ro->accel, reason, sizeof reason, err, sizeof err);
+        if (!ro->accel[0])
+            strcpy(ro->accel, "tcg");
+        ro->agent_bin = find_agent_binary();
+    }
+    if (!strcmp(ro->accel, "tcg"))
+        ro->tsc_khz = host_tsc_khz();
+    return 0;
+}
+
 /* ---- workers ---- */
 
 struct job {
@@ -494,61 +558,10 @@ int runner_main(struct run_opts *ro)
         ro->jobs = cfg->jobs > 0 ? cfg->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ro->jobs <= 0)
         ro->jobs = 1;
-    const char *policy = ro->accel_flag ? ro->accel_flag : cfg->accel;
-    if (strcmp(policy, "auto") && strcmp(policy, "kvm") && strcmp(policy, "tcg")) {
-        fprintf(stderr, "provium: --accel must be kvm, tcg or auto\n");
+    if (run_preflight(ro, cfg, 1) < 0) {
         config_free(cfg);
         return 2;
     }
-    char reason[256];
-    if (!ro->no_preflight) {
-        if (accel_resolve(policy, ro->accel, reason, sizeof reason, err, sizeof err) < 0) {
-            fprintf(stderr, "provium: %s\n", err);
-            config_free(cfg);
-            return 2;
-        }
-        if (reason[0] && !ro->quiet)
-            fprintf(stderr, "provium: KVM not usable (%s); using TCG — VMs will be slow\n",
-                    reason);
-        char *q = strchr(cfg->qemu, '/') ? xstrdup(cfg->qemu) : NULL;
-        if (!q) {
-            const char *path = getenv("PATH");
-            char *dup = xstrdup(path ? path : "/usr/bin:/bin");
-            for (char *s = strtok(dup, ":"); s && !q; s = strtok(NULL, ":")) {
-                char *c = path_join(s, cfg->qemu);
-                if (access(c, X_OK) == 0)
-                    q = c;
-                else
-                    free(c);
-            }
-            free(dup);
-        }
-        if (!q || access(q, X_OK) != 0) {
-            fprintf(stderr,
-                    "provium: QEMU not found (%s); install it with `apt-get install "
-                    "qemu-system-x86` or set $PROVIUM_QEMU\n",
-                    cfg->qemu);
-            free(q);
-            config_free(cfg);
-            return 2;
-        }
-        free(q);
-        ro->agent_bin = find_agent_binary();
-        if (!ro->agent_bin && !getenv("PROVIUM_OVERLAY")) {
-            fprintf(stderr, "provium: the guest agent (provium-agent) was not found next to "
-                            "the provium binary; build it (`meson compile -C build`) or set "
-                            "$PROVIUM_AGENT\n");
-            config_free(cfg);
-            return 2;
-        }
-    } else {
-        accel_resolve(policy, ro->accel, reason, sizeof reason, err, sizeof err);
-        if (!ro->accel[0])
-            strcpy(ro->accel, "tcg");
-        ro->agent_bin = find_agent_binary();
-    }
-    if (!strcmp(ro->accel, "tcg"))
-        ro->tsc_khz = host_tsc_khz();
 
     if (ro->events) {
         if (!strcmp(ro->events, "-"))

@@ -31,6 +31,13 @@ const char *vm_state_name(enum vm_state s)
     return names[s];
 }
 
+/* The agent goes into the guest when the profile wants it, unless `provium console`
+ * (without --agent) turned it off. */
+static int injects_agent(const struct vm *vm)
+{
+    return vm->profile->inject_agent && !vm->no_agent;
+}
+
 struct vm *vm_new(struct host_env *env, const char *name, const struct profile *p,
                   uint64_t memory, int cpus)
 {
@@ -162,7 +169,7 @@ static char *resolve_cmdline(struct vm *vm, char *err, size_t errlen)
     b.len = strlen(line);
     if (!has_token(line, "console="))
         buf_puts(&b, b.len ? " console=ttyS0" : "console=ttyS0");
-    if (p->inject_agent) {
+    if (injects_agent(vm)) {
         char v[256];
         if (token_value(buf_cstr(&b), "rdinit=", v, sizeof v)) {
             if (strcmp(v, "/sbin/provium-agent") != 0) {
@@ -296,14 +303,14 @@ static char *assemble_initrd(struct vm *vm, char *err, size_t errlen)
         snprintf(err, errlen, "missing initrd: %s", p->initrd);
         return NULL;
     }
-    if (!p->inject_agent && !vm->opts.n_files)
+    if (!injects_agent(vm) && !vm->opts.n_files)
         return p->initrd ? xstrdup(p->initrd) : NULL;
-    if (vm->opts.n_files && !p->initrd && !p->inject_agent) {
+    if (vm->opts.n_files && !p->initrd && !injects_agent(vm)) {
         snprintf(err, errlen, "boot option `files` needs an initramfs");
         return NULL;
     }
     char *overlay = NULL;
-    if (p->inject_agent && !(overlay = overlay_for(vm, err, errlen)))
+    if (injects_agent(vm) && !(overlay = overlay_for(vm, err, errlen)))
         return NULL;
     char *files = NULL;
     if (vm->opts.n_files && !(files = files_segment(vm, err, errlen))) {
@@ -353,7 +360,7 @@ static void choose_machine(struct vm *vm, const char *ver)
     if (text && strstr(text, "virtio_mmio.ko"))
         strcpy(vm->machine, "microvm");
     free(text);
-    if (!vm->profile->inject_agent)
+    if (!injects_agent(vm))
         strcpy(vm->machine, "microvm");
     /* no modules dir at all: a custom kernel; try the config beside the image */
     if (!file_exists(dir)) {
@@ -371,8 +378,10 @@ static void choose_machine(struct vm *vm, const char *ver)
     free(dir);
 }
 
+/* console: `provium console` - serial and monitor multiplexed on stdio, no QMP, and the
+ * agent port only when the agent is injected. */
 static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const char *cmdline,
-                       int incoming)
+                       int incoming, int console)
 {
     const struct config *cfg = vm->env->cfg;
     int micro = !strcmp(vm->machine, "microvm");
@@ -402,6 +411,26 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
     }
     strv_push(a, "-append");
     strv_push(a, cmdline);
+    if (console) {
+        /* signal=off: Ctrl-C goes to the guest; Ctrl-A X quits, Ctrl-A C is the monitor */
+        strv_push(a, "-chardev");
+        strv_push(a, "stdio,id=con0,mux=on,signal=off");
+        strv_push(a, "-serial");
+        strv_push(a, "chardev:con0");
+        strv_push(a, "-mon");
+        strv_push(a, "chardev=con0,mode=readline");
+        if (injects_agent(vm)) {
+            strv_push(a, "-device");
+            strv_push(a, micro ? "virtio-serial-device" : "virtio-serial-pci");
+            strv_push(a, "-chardev");
+            strv_pushf(a, "socket,id=agent0,path=%s/agent.sock,server=on,wait=off", vm->dir);
+            strv_push(a, "-device");
+            strv_push(a, "virtserialport,chardev=agent0,name=" WIRE_PORT_NAME);
+        }
+        strv_push(a, "-device");
+        strv_push(a, micro ? "virtio-rng-device" : "virtio-rng-pci");
+        return;
+    }
     strv_push(a, "-chardev");
     strv_pushf(a, "file,id=con0,path=%s", vm->console_path);
     strv_push(a, "-serial");
@@ -439,6 +468,8 @@ static pid_t spawn_qemu(struct vm *vm, char **argv, char *err, size_t errlen)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(1);
+        if (vm->env->qemu_own_pgrp)
+            setpgid(0, 0);
         int nul = open("/dev/null", O_RDWR);
         dup2(nul, 0);
         if (logfd >= 0) {
@@ -600,7 +631,7 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
     unlink(sock);
     unlink(qmp_path);
     struct strv argv = {0};
-    build_argv(vm, &argv, initrd, cmdline, incoming);
+    build_argv(vm, &argv, initrd, cmdline, incoming, 0);
     if (g_verbose > 1) {
         fprintf(stderr, "provium: qemu:");
         for (size_t i = 0; i < argv.n; i++)
@@ -631,7 +662,10 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
     return 0;
 }
 
-int vm_boot(struct vm *vm, char *err, size_t errlen)
+/* Resolves the profile for a fresh boot: checks the kernel (its version picks the
+ * machine) and disks, then makes the command line and the initrd (NULL when the boot
+ * has none). Both are malloc'd; -1 with err on failure. */
+static int prepare_boot(struct vm *vm, char **cmdline, char **initrd, char *err, size_t errlen)
 {
     const struct profile *p = vm->profile;
     if (!file_exists(p->kernel)) {
@@ -648,15 +682,36 @@ int vm_boot(struct vm *vm, char *err, size_t errlen)
         }
     if (ensure_vm_dir(vm, err, errlen) < 0)
         return -1;
-    char *cmdline = resolve_cmdline(vm, err, errlen);
-    if (!cmdline)
+    *cmdline = resolve_cmdline(vm, err, errlen);
+    if (!*cmdline)
         return -1;
-    char *initrd = assemble_initrd(vm, err, errlen);
-    if (!initrd && (p->initrd || p->inject_agent || vm->opts.n_files)) {
-        free(cmdline);
+    *initrd = assemble_initrd(vm, err, errlen);
+    if (!*initrd && (p->initrd || injects_agent(vm) || vm->opts.n_files)) {
+        free(*cmdline);
         return -1;
     }
     choose_machine(vm, ver);
+    return 0;
+}
+
+int vm_console_argv(struct vm *vm, int with_agent, struct strv *argv, char *err, size_t errlen)
+{
+    vm->no_agent = !with_agent;
+    char *cmdline, *initrd;
+    if (prepare_boot(vm, &cmdline, &initrd, err, errlen) < 0)
+        return -1;
+    build_argv(vm, argv, initrd, cmdline, 0, 1);
+    free(initrd);
+    free(cmdline);
+    return 0;
+}
+
+int vm_boot(struct vm *vm, char *err, size_t errlen)
+{
+    const struct profile *p = vm->profile;
+    char *cmdline, *initrd;
+    if (prepare_boot(vm, &cmdline, &initrd, err, errlen) < 0)
+        return -1;
     int64_t t0 = now_ns();
     int rc = start_qemu(vm, initrd, cmdline, 0, err, errlen);
     free(initrd);

@@ -1,0 +1,303 @@
+/* console.c - `provium console PROFILE`: boot a profile with its serial console on
+ * the terminal.
+ *
+ * The profile is built first (like a test run would), then QEMU runs in the
+ * foreground with the guest's serial port and the QEMU monitor multiplexed on stdio
+ * (vm_console_argv): QEMU puts the terminal in raw mode, Ctrl-A X quits, Ctrl-A C
+ * switches to the monitor, and Ctrl-C goes to the guest. No agent unless --agent.
+ * We save the terminal settings before QEMU starts and put them back after it ends,
+ * however it ends (exit, crash, or a signal to us, which we pass on to QEMU). */
+#include "cli.h"
+
+#include "config/config.h"
+#include "run/build.h"
+#include "run/run.h"
+#include "util/units.h"
+#include "vm/vm.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static const char CONSOLE_USAGE[] =
+    "usage: provium console PROFILE [--mem SIZE] [--cpus N] [--cmdline STR] [--agent]\n"
+    "                       [--print-command] [--no-build] [--config FILE] [-- QEMU_ARGS...]\n"
+    "\n"
+    "Builds PROFILE (unless --no-build), then boots it with the guest's serial console on\n"
+    "this terminal. Ctrl-A X quits, Ctrl-A C switches to the QEMU monitor, Ctrl-A H lists\n"
+    "the other keys; Ctrl-C goes to the guest.\n"
+    "\n"
+    "  --mem SIZE, --cpus N   override the profile's memory and vCPUs\n"
+    "  --cmdline STR          kernel command line instead of the profile's\n"
+    "  --agent                inject the guest agent as a test boot would (default: none)\n"
+    "  --print-command        print the QEMU command line and exit without booting\n"
+    "  --no-build             skip the profile's build command\n"
+    "  -- QEMU_ARGS...        extra arguments appended to QEMU's command line\n";
+
+const struct profile *cli_find_profile(const struct config *cfg, const char *name)
+{
+    const struct profile *p = config_profile(cfg, name);
+    if (!p) {
+        char *names = cli_profile_names(cfg);
+        fprintf(stderr, "provium: unknown profile `%s` (known: %s)\n", name, names);
+        free(names);
+    }
+    return p;
+}
+
+char *cli_profile_names(const struct config *cfg)
+{
+    struct buf b = {0};
+    for (size_t i = 0; i < cfg->n_profiles; i++)
+        buf_printf(&b, "%s%s", i ? ", " : "", cfg->profiles[i].name);
+    if (!b.len)
+        buf_puts(&b, "none");
+    return buf_cstr(&b);
+}
+
+/* One argument as a POSIX shell word: bare when it is plainly safe, else single-quoted. */
+static void print_shell_word(FILE *out, const char *s)
+{
+    int plain = s[0] != 0;
+    for (const char *c = s; *c && plain; c++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                       "_-./=:,+@%^", *c) != NULL;
+    if (plain) {
+        fputs(s, out);
+        return;
+    }
+    fputc('\'', out);
+    for (const char *c = s; *c; c++) {
+        if (*c == '\'')
+            fputs("'\\''", out);
+        else
+            fputc(*c, out);
+    }
+    fputc('\'', out);
+}
+
+/* ---- running QEMU in the foreground ---- */
+
+static volatile sig_atomic_t g_signal;
+static void on_signal(int sig) { g_signal = sig; }
+
+/* Passes our signal on: SIGTERM (QEMU ends cleanly and restores the terminal itself),
+ * SIGKILL if it is still there after 3 s. */
+static void stop_qemu(pid_t pid, int *status)
+{
+    kill(pid, SIGTERM);
+    int64_t end = now_ns() + 3000000000LL;
+    while (waitpid(pid, status, WNOHANG) == 0) {
+        if (now_ns() >= end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, status, 0);
+            return;
+        }
+        sleep_ms(20);
+    }
+}
+
+/* Runs QEMU in the foreground on our terminal; returns provium's exit code. */
+static int run_qemu(char **argv)
+{
+    struct termios saved;
+    int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+
+    /* the signals stay blocked except inside ppoll, so none slips past the wait */
+    struct sigaction sa = {0}, old_int, old_term, old_hup;
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigset_t block, orig;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, &orig);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
+
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* QEMU dies with provium */
+        if (getppid() != parent)
+            _exit(1);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &orig, NULL);
+        execvp(argv[0], argv);
+        fprintf(stderr, "provium: exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status = 0, rc = 0;
+    if (pid < 0) {
+        fprintf(stderr, "provium: fork: %s\n", strerror(errno));
+        rc = 2;
+    } else {
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        for (;;) {
+            if (g_signal) {
+                stop_qemu(pid, &status);
+                break;
+            }
+            pid_t r = waitpid(pid, &status, WNOHANG);
+            if (r == pid || (r < 0 && errno != EINTR))
+                break;
+            struct pollfd pf = {pidfd, POLLIN, 0};
+            struct timespec slice = {1, 0}; /* only if pidfd_open failed */
+            ppoll(pidfd >= 0 ? &pf : NULL, pidfd >= 0, pidfd >= 0 ? NULL : &slice, &orig);
+        }
+        if (pidfd >= 0)
+            close(pidfd);
+    }
+    if (tty)
+        tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+    if (rc)
+        return rc;
+    if (g_signal) {
+        fprintf(stderr, "\nprovium: console: %s; QEMU stopped\n", strsignal(g_signal));
+        return 130;
+    }
+    if (WIFSIGNALED(status)) {
+        fprintf(stderr, "provium: QEMU was killed by signal %d (%s)\n", WTERMSIG(status),
+                strsignal(WTERMSIG(status)));
+        return 1;
+    }
+    if (WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "provium: QEMU exited with status %d\n", WEXITSTATUS(status));
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_console(int argc, char **argv)
+{
+    const char *config_path = NULL, *profile_name = NULL, *cmdline = NULL;
+    uint64_t mem = 0;
+    int cpus = 0, agent = 0, print_command = 0, no_build = 0, err = 0;
+    int extra = argc; /* first QEMU argument after `--` */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(CONSOLE_USAGE, stdout);
+            return 0;
+        } else if (!strcmp(a, "--")) {
+            extra = i + 1;
+            break;
+        } else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
+            config_path = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--cmdline", &err)))
+            cmdline = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--mem", &err))) {
+            if (units_parse_size(v, &mem) < 0)
+                return cli_usage_error("console", "invalid size: %s", v);
+            if (mem < (32u << 20))
+                return cli_usage_error("console", "--mem must be at least 32M");
+        } else if ((v = cli_flag_value(argc, argv, &i, "--cpus", &err))) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 64)
+                return cli_usage_error("console", "--cpus must be an integer from 1 to 64, got '%s'", v);
+            cpus = (int)n;
+        } else if (err)
+            return 2;
+        else if (!strcmp(a, "--agent"))
+            agent = 1;
+        else if (!strcmp(a, "--print-command"))
+            print_command = 1;
+        else if (!strcmp(a, "--no-build"))
+            no_build = 1;
+        else if (a[0] == '-')
+            return cli_usage_error("console", "unknown option '%s'", a);
+        else if (!profile_name)
+            profile_name = a;
+        else
+            return cli_usage_error("console", "unexpected argument '%s'", a);
+    }
+    if (!profile_name)
+        return cli_usage_error("console", "missing PROFILE");
+
+    char cerr[4096];
+    struct config *cfg = config_load(config_path, cerr, sizeof cerr);
+    if (!cfg) {
+        fprintf(stderr, "provium: %s\n", cerr);
+        return 2;
+    }
+    const struct profile *p = cli_find_profile(cfg, profile_name);
+    /* --print-command needs no QEMU on this machine, only the accelerator decision */
+    struct run_opts ro = {0};
+    ro.no_preflight = print_command;
+    if (!p || run_preflight(&ro, cfg, agent) < 0 ||
+        (!no_build && profile_build(cfg, p, NULL, NULL) < 0)) {
+        free(ro.agent_bin);
+        config_free(cfg);
+        return 2;
+    }
+
+    struct host_env env = {0};
+    env.cfg = cfg;
+    snprintf(env.accel, sizeof env.accel, "%s", ro.accel);
+    env.agent_bin = ro.agent_bin;
+    env.tsc_khz = ro.tsc_khz;
+    env.scratch = make_scratch_dir("provium");
+    if (!env.scratch) {
+        fprintf(stderr, "provium: cannot create a scratch directory: %s\n", strerror(errno));
+        free(ro.agent_bin);
+        config_free(cfg);
+        return 2;
+    }
+    struct vm *vm = vm_new(&env, p->name, p, mem ? mem : p->memory, cpus ? cpus : p->cpus);
+    if (cmdline)
+        vm->opts.cmdline = xstrdup(cmdline);
+    struct strv qargv = {0};
+    char verr[8192];
+    int rc = 0;
+    if (vm_console_argv(vm, agent, &qargv, verr, sizeof verr) < 0) {
+        fprintf(stderr, "provium: %s\n", verr);
+        rc = 2;
+    } else {
+        for (int i = extra; i < argc; i++)
+            strv_push(&qargv, argv[i]);
+        if (print_command) {
+            for (size_t i = 0; i < qargv.n; i++) {
+                if (i)
+                    fputc(' ', stdout);
+                print_shell_word(stdout, qargv.v[i]);
+            }
+            fputc('\n', stdout);
+        } else {
+            fprintf(stderr, "provium: console of `%s` (%s); Ctrl-A X quits, Ctrl-A C is the "
+                            "QEMU monitor\n", p->name, env.accel);
+            rc = run_qemu(qargv.v);
+        }
+    }
+    /* the printed command may name the assembled initrd: keep what it needs */
+    if (print_command && rc == 0 && agent)
+        fprintf(stderr, "provium: the command uses files in %s; remove it when done\n",
+                env.scratch);
+    else
+        rm_rf(env.scratch);
+    strv_free(&qargv);
+    vm_free(vm);
+    free(env.scratch);
+    free(ro.agent_bin);
+    config_free(cfg);
+    return rc;
+}
