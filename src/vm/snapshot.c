@@ -7,8 +7,11 @@
  * agent and set the guest clock (a restored guest must not live in the past).
  *
  * File format: a zstd skippable frame holding SNAP_META_SIZE bytes of JSON metadata
- * (padded with spaces, rewritten in place once the stream length is known), followed
- * by the zstd-compressed QEMU migration stream. */
+ * (padded with spaces, rewritten in place once the lengths are known), followed by the
+ * sections, each its own zstd frame: the QEMU migration stream, then the qcow2 overlay
+ * of each writable disk. The metadata lists the sections in order with their raw
+ * `length` and compressed `zbytes`, so a reader can seek to any of them; disks are
+ * written back sparse. */
 #include "snapshot.h"
 
 #include "proto/wire.h"
@@ -157,6 +160,39 @@ static json_t *build_meta(const struct vm *vm, const char *fixture)
                      vm->profile->nic_slots, "sections");
 }
 
+/* Appends the overlay of each writable disk as its own section (the VM is stopped). */
+static int save_disks(struct vm *vm, ZSTD_CCtx *z, int out, json_t *meta, uint64_t *written,
+                      uint8_t *buf, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < vm->n_disks; i++) {
+        const struct vm_disk *d = &vm->disks[i];
+        if (d->readonly)
+            continue;
+        int in = open(d->file, O_RDONLY | O_CLOEXEC);
+        if (in < 0) {
+            snprintf(err, errlen, "disk %s: cannot read %s: %s", d->id, d->file, strerror(errno));
+            return -1;
+        }
+        uint64_t raw = 0, before = *written;
+        ssize_t n;
+        while ((n = read(in, buf, IO_CHUNK)) > 0) {
+            raw += (uint64_t)n;
+            if (compress_chunk(z, out, buf, (size_t)n, 0, written) < 0)
+                break;
+        }
+        close(in);
+        if (n != 0 || compress_chunk(z, out, NULL, 0, 1, written) < 0) {
+            snprintf(err, errlen, "disk %s: writing its section: %s", d->id, strerror(errno));
+            return -1;
+        }
+        json_array_append_new(json_object_get(meta, "sections"),
+                              json_pack("{s:s, s:s, s:I, s:I}", "kind", "disk", "id", d->id,
+                                        "length", (json_int_t)raw, "zbytes",
+                                        (json_int_t)(*written - before)));
+    }
+    return 0;
+}
+
 int vm_snapshot_save(struct vm *vm, const char *path, const char *fixture, uint64_t *bytes,
                      char *err, size_t errlen)
 {
@@ -174,6 +210,7 @@ int vm_snapshot_save(struct vm *vm, const char *path, const char *fixture, uint6
     ZSTD_CCtx *z = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3);
     json_t *meta = build_meta(vm, fixture);
+    json_object_set_new(meta, "disks", vm_disks_to_meta(vm));
     int rc = -1, was_running = vm->state == VM_BOOTED;
     int64_t deadline = now_ns() + 600000000000LL;
     uint64_t raw = 0, written = 8 + SNAP_META_SIZE;
@@ -224,7 +261,11 @@ int vm_snapshot_save(struct vm *vm, const char *path, const char *fixture, uint6
     if (wait_migration(vm, deadline, err, errlen) < 0)
         goto resume;
     json_array_append_new(json_object_get(meta, "sections"),
-                          json_pack("{s:s, s:I}", "kind", "migration", "length", (json_int_t)raw));
+                          json_pack("{s:s, s:I, s:I}", "kind", "migration", "length",
+                                    (json_int_t)raw, "zbytes",
+                                    (json_int_t)(written - 8 - SNAP_META_SIZE)));
+    if (save_disks(vm, z, out, meta, &written, buf, err, errlen) < 0)
+        goto resume;
     if (write_meta(out, meta, err, errlen) < 0 || fsync(out) < 0)
         goto resume;
     rc = 0;
@@ -264,19 +305,31 @@ done:
 /* ---- restore ---- */
 
 /* Streams the decompressed migration data into fd (the pipe QEMU reads). */
-static int feed_stream(const char *path, int fd, char *err, size_t errlen)
+/* Decompresses zlen bytes (0 = to the end) of the file from offset into fd. With
+ * sparse, all-zero blocks become holes (fd is a regular file, truncated to size). */
+static int decompress_range(const char *path, off_t offset, uint64_t zlen, int fd, int sparse,
+                            char *err, size_t errlen)
 {
     int in = open(path, O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
+    if (in < 0 || lseek(in, offset, SEEK_SET) < 0) {
         snprintf(err, errlen, "cannot open snapshot %s: %s", path, strerror(errno));
+        if (in >= 0)
+            close(in);
         return -1;
     }
     ZSTD_DCtx *z = ZSTD_createDCtx();
     uint8_t *ibuf = xmalloc(IO_CHUNK), *obuf = xmalloc(IO_CHUNK);
     int rc = 0;
     size_t last = 1;
+    uint64_t left = zlen, out_size = 0;
+    static const uint8_t zero[4096];
     for (;;) {
-        ssize_t n = read(in, ibuf, IO_CHUNK);
+        size_t want = IO_CHUNK;
+        if (zlen && left < want)
+            want = (size_t)left;
+        if (zlen && want == 0)
+            break;
+        ssize_t n = read(in, ibuf, want);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -286,6 +339,7 @@ static int feed_stream(const char *path, int fd, char *err, size_t errlen)
         }
         if (n == 0)
             break;
+        left -= (uint64_t)n;
         ZSTD_inBuffer zin = {ibuf, (size_t)n, 0};
         while (zin.pos < zin.size) {
             ZSTD_outBuffer zout = {obuf, IO_CHUNK, 0};
@@ -295,16 +349,30 @@ static int feed_stream(const char *path, int fd, char *err, size_t errlen)
                 rc = -1;
                 goto out;
             }
-            if (zout.pos && write_all(fd, obuf, zout.pos) < 0) {
+            for (size_t o = 0; sparse && o < zout.pos; o += sizeof zero) {
+                size_t k = zout.pos - o < sizeof zero ? zout.pos - o : sizeof zero;
+                int hole = !memcmp(obuf + o, zero, k);
+                if ((hole ? lseek(fd, (off_t)k, SEEK_CUR) : write_all(fd, obuf + o, k)) < 0) {
+                    snprintf(err, errlen, "writing a disk: %s", strerror(errno));
+                    rc = -1;
+                    goto out;
+                }
+            }
+            if (!sparse && zout.pos && write_all(fd, obuf, zout.pos) < 0) {
                 snprintf(err, errlen, "QEMU stopped reading the migration stream: %s",
                          strerror(errno));
                 rc = -1;
                 goto out;
             }
+            out_size += zout.pos;
         }
     }
     if (rc == 0 && last != 0) {
         snprintf(err, errlen, "decompression error: truncated snapshot");
+        rc = -1;
+    }
+    if (rc == 0 && sparse && ftruncate(fd, (off_t)out_size) < 0) {
+        snprintf(err, errlen, "writing a disk: %s", strerror(errno));
         rc = -1;
     }
 out:
@@ -313,6 +381,58 @@ out:
     ZSTD_freeDCtx(z);
     close(in);
     return rc;
+}
+
+/* Where each section starts: offsets[i] of sections[i]; -1 on bad metadata. */
+static int section_offset(json_t *meta, const char *kind, const char *id, off_t *off,
+                          uint64_t *zbytes)
+{
+    off_t pos = 8 + SNAP_META_SIZE;
+    size_t i;
+    json_t *sec;
+    json_array_foreach(json_object_get(meta, "sections"), i, sec) {
+        const char *k = json_string_value(json_object_get(sec, "kind"));
+        const char *sid = json_string_value(json_object_get(sec, "id"));
+        json_t *zb = json_object_get(sec, "zbytes");
+        if (k && !strcmp(k, kind) && (!id || (sid && !strcmp(sid, id)))) {
+            *off = pos;
+            *zbytes = zb ? (uint64_t)json_integer_value(zb) : 0;
+            return 0;
+        }
+        if (!zb)
+            return -1;
+        pos += (off_t)json_integer_value(zb);
+    }
+    return -1;
+}
+
+int snapshot_extract_disks(struct vm *vm, const char *path, json_t *meta, char *err,
+                           size_t errlen)
+{
+    for (size_t i = 0; i < vm->n_disks; i++) {
+        const struct vm_disk *d = &vm->disks[i];
+        if (d->readonly)
+            continue;
+        off_t off;
+        uint64_t zb;
+        if (section_offset(meta, "disk", d->id, &off, &zb) < 0 || zb == 0) {
+            snprintf(err, errlen, "%s: no section for disk %s", path, d->id);
+            return -1;
+        }
+        int fd = open(d->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot create %s: %s", d->file, strerror(errno));
+            return -1;
+        }
+        int rc = decompress_range(path, off, zb, fd, 1, err, errlen);
+        if (close(fd) < 0 && rc == 0) {
+            snprintf(err, errlen, "writing %s: %s", d->file, strerror(errno));
+            rc = -1;
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int vm_restore_stream(struct vm *vm, const char *path, char *err, size_t errlen)
@@ -339,7 +459,13 @@ int vm_restore_stream(struct vm *vm, const char *path, char *err, size_t errlen)
         return -1;
     }
     json_decref(r);
-    int rc = feed_stream(path, p[1], err, errlen);
+    json_t *meta = snapshot_read_meta(path, err, errlen);
+    off_t off = 8 + SNAP_META_SIZE;
+    uint64_t zbytes = 0;
+    if (meta && section_offset(meta, "migration", NULL, &off, &zbytes) < 0)
+        off = 8 + SNAP_META_SIZE, zbytes = 0;
+    json_decref(meta);
+    int rc = meta ? decompress_range(path, off, zbytes, p[1], 0, err, errlen) : -1;
     close(p[1]);
     if (rc < 0)
         return -1;

@@ -13,6 +13,10 @@ int vm_snapshot_save(struct vm *vm, const char *path, const char *fixture, uint6
                      char *err, size_t errlen);
 /* Reads the metadata header (new reference) or NULL with err. */
 json_t *snapshot_read_meta(const char *path, char *err, size_t errlen);
+/* Writes the overlay of every writable disk of vm (vm->disks, from the metadata) out of
+ * the snapshot, before QEMU starts. */
+int snapshot_extract_disks(struct vm *vm, const char *path, json_t *meta, char *err,
+                           size_t errlen);
 /* Feeds the stream to a QEMU started with -incoming defer and continues it. */
 int vm_restore_stream(struct vm *vm, const char *path, char *err, size_t errlen);
 

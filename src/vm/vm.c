@@ -72,6 +72,7 @@ void vm_free(struct vm *vm)
         return;
     vm_shutdown(vm);
     boot_opts_free(&vm->opts);
+    vm_disks_free(vm);
     free(vm->name);
     free(vm->dir);
     free(vm->console_path);
@@ -411,6 +412,7 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
     }
     strv_push(a, "-append");
     strv_push(a, cmdline);
+    vm_disks_argv(vm, a, micro);
     if (console) {
         /* signal=off: Ctrl-C goes to the guest; Ctrl-A X quits, Ctrl-A C is the monitor */
         strv_push(a, "-chardev");
@@ -682,6 +684,8 @@ static int prepare_boot(struct vm *vm, char **cmdline, char **initrd, char *err,
         }
     if (ensure_vm_dir(vm, err, errlen) < 0)
         return -1;
+    if (vm_disks_prepare(vm, err, errlen) < 0)
+        return -1;
     *cmdline = resolve_cmdline(vm, err, errlen);
     if (!*cmdline)
         return -1;
@@ -815,6 +819,12 @@ int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
         return -1;
     }
     vm->profile = p;
+    if (ensure_vm_dir(vm, err, errlen) < 0 ||
+        vm_disks_from_meta(vm, json_object_get(meta, "disks"), err, errlen) < 0 ||
+        snapshot_extract_disks(vm, path, meta, err, errlen) < 0) {
+        json_decref(meta);
+        return -1;
+    }
     vm->memory = (uint64_t)json_integer_value(json_object_get(meta, "memory"));
     vm->cpus = (int)json_integer_value(json_object_get(meta, "cpus"));
     snprintf(vm->machine, sizeof vm->machine, "%s", machine ? machine : "microvm");

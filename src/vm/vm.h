@@ -12,6 +12,8 @@
 #include "util/util.h"
 #include "vm/agentconn.h"
 
+#include <jansson.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -47,6 +49,15 @@ struct vm_boot_opts {
     size_t n_files;
 };
 
+/* A block device of a VM (disk.c). */
+struct vm_disk {
+    char *id;
+    char *image;  /* backing image (NULL for a scratch disk) */
+    char *file;   /* what QEMU opens: the private overlay, or the image when read-only */
+    char *format; /* "qcow2" or "raw" */
+    int readonly; /* read-only disks are not captured by snapshots */
+};
+
 struct vm {
     struct host_env *env;
     char *name;
@@ -65,6 +76,8 @@ struct vm {
     int64_t boot_ns;
     char dead_reason[256];
     int no_agent; /* `provium console` without --agent: no overlay, no rdinit= */
+    struct vm_disk *disks;
+    size_t n_disks;
 };
 
 /* Result codes of guest operations. */
@@ -160,6 +173,18 @@ int vm_hclose(struct vm *vm, uint32_t handle, int *gerr);
 void vm_hclose_nowait(struct vm *vm, uint32_t handle);
 
 const char *wire_entry_name(int type);
+
+/* ---- disks (disk.c) ---- */
+/* "qcow2" when the file starts with qcow2's magic, else "raw". */
+const char *disk_image_format(const char *path);
+/* Fresh boot: the profile's disks, writable ones as new overlays in vm->dir. */
+int vm_disks_prepare(struct vm *vm, char *err, size_t errlen);
+/* Restore: the disks recorded in a snapshot (overlay files are filled by snapshot.c). */
+int vm_disks_from_meta(struct vm *vm, json_t *disks, char *err, size_t errlen);
+json_t *vm_disks_to_meta(const struct vm *vm);
+char *vm_disk_overlay_path(const struct vm *vm, const char *id);
+void vm_disks_argv(const struct vm *vm, struct strv *a, int micro);
+void vm_disks_free(struct vm *vm);
 
 /* Accelerator decision: policy "auto"|"kvm"|"tcg". Fills out ("kvm"/"tcg") and, when
  * auto falls back to TCG, a reason. Returns -1 (err filled) when "kvm" is unusable. */
