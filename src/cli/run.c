@@ -21,6 +21,7 @@ const char cli_run_flags[] =
     "  --cpu-overcommit F     pool CPUs = cpus x F\n"
     "  --timeout DUR          per-file limit (default 300s, 0 = none)\n"
     "  --fail-fast            start no new file after the first failure\n"
+    "  --rerun-failed         run only the tests that failed last time\n"
     "  --json                 JSON lines report on stdout\n"
     "  --junit FILE           also write JUnit XML\n"
     "  --events FILE|-        event stream as JSON lines ('-' = stdout)\n"
@@ -137,6 +138,8 @@ int cmd_run(int argc, char **argv)
             ro.include_slow = 1;
         else if (!strcmp(a, "--fail-fast"))
             ro.fail_fast = 1;
+        else if (!strcmp(a, "--rerun-failed"))
+            ro.rerun_failed = 1;
         else if (!strcmp(a, "--json"))
             ro.json = 1;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))

@@ -23,6 +23,7 @@ struct run_opts {
     int jobs;
     double file_timeout; /* seconds, 0 = none */
     int fail_fast;
+    int rerun_failed;
     int json;
     const char *junit;
     const char *events;
@@ -30,6 +31,8 @@ struct run_opts {
     int no_progress;
     int no_build, no_preflight;
     const char *accel_flag;
+    /* per worker: run only these tests (--rerun-failed); empty = all */
+    struct strv only_tests;
     /* decided at startup */
     char accel[8];
     unsigned tsc_khz;

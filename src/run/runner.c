@@ -5,6 +5,7 @@
  * QEMU processes belong to workers and die with them (PR_SET_PDEATHSIG); each
  * worker's private scratch directory is created and removed here. */
 #include "run.h"
+#include "rerun.h"
 
 #include "fixture/fixture.h"
 #include "run/build.h"
@@ -47,6 +48,7 @@ static char *display_path(const char *abs)
 struct found {
     char *abs;
     char *walked_rel; /* relative to the walked directory, for --filter */
+    const struct rerun_entry *rerun; /* --rerun-failed: what failed last time */
 };
 
 static int discover(const struct run_opts *ro, const struct config *cfg, struct found **out,
@@ -121,6 +123,50 @@ static int discover(const struct run_opts *ro, const struct config *cfg, struct 
     *out = f;
     *n_out = n;
     return 0;
+}
+
+/* ---- --rerun-failed ---- */
+
+/* The files recorded last time that still exist; returns how many. */
+static size_t rerun_files(const struct rerun_set *last, struct found **out, size_t *n_out)
+{
+    struct found *f = xcalloc(last->n ? last->n : 1, sizeof *f);
+    size_t n = 0;
+    for (size_t i = 0; i < last->n; i++) {
+        if (!file_exists(last->v[i].path))
+            continue;
+        f[n].abs = xstrdup(last->v[i].path);
+        const char *slash = strrchr(last->v[i].path, '/');
+        f[n].walked_rel = xstrdup(slash ? slash + 1 : last->v[i].path);
+        f[n].rerun = &last->v[i];
+        n++;
+    }
+    *out = f;
+    *n_out = n;
+    return n;
+}
+
+/* Rewrites the state with this run's failures: failed tests by name, or the whole file
+ * when it failed outside any test. */
+static int rerun_record(const char *state, const struct found *files,
+                        const struct file_result *res, size_t n)
+{
+    struct rerun_set now = {0};
+    for (size_t i = 0; i < n; i++) {
+        const struct file_result *r = &res[i];
+        if (!r->failed)
+            continue;
+        struct rerun_entry *e = rerun_add(&now, files[i].abs);
+        e->whole_file = r->chunk_error != NULL || r->registered.n == 0;
+        for (size_t k = 0; k < r->n_tests && !e->whole_file; k++)
+            if (r->tests[k].status && !strcmp(r->tests[k].status, "failed"))
+                strv_push(&e->tests, r->tests[k].name);
+        if (!e->tests.n)
+            e->whole_file = 1;
+    }
+    int rc = rerun_save(state, &now);
+    rerun_set_free(&now);
+    return rc;
 }
 
 /* ---- agent binary ---- */
@@ -388,7 +434,10 @@ static int start_job(struct job *j, const struct run_opts *ro, const struct conf
     if (pid == 0) {
         close(p[0]);
         setpgid(0, 0);
-        int rc = worker_run(ro, cfg, j->file->abs, j->res->path, j->scratch, p[1]);
+        struct run_opts mine = *ro;
+        if (j->file->rerun && !j->file->rerun->whole_file)
+            mine.only_tests = j->file->rerun->tests;
+        int rc = worker_run(&mine, cfg, j->file->abs, j->res->path, j->scratch, p[1]);
         exit(rc); /* not _exit: stdio was flushed before fork, and leak checkers run */
     }
     close(p[1]);
@@ -466,9 +515,49 @@ static void kill_job(struct job *j)
         kill(j->pid, SIGKILL);
 }
 
+/* The TTY progress line on stderr: `[done/total] running R, queued Q — P passed, F
+ * failed, S skipped`, rewritten in place and cleared before each report. */
+struct progress {
+    int on;
+    char last[256];
+};
+
+static void progress_clear(struct progress *pg)
+{
+    if (pg->on && pg->last[0]) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        pg->last[0] = 0;
+    }
+}
+
+static void progress_show(struct progress *pg, size_t done, size_t total, size_t running,
+                          size_t queued, const struct file_result *res, size_t n)
+{
+    if (!pg->on)
+        return;
+    int p = 0, f = 0, sk = 0;
+    for (size_t i = 0; i < n; i++) {
+        p += res[i].passed;
+        f += res[i].failed;
+        sk += res[i].skipped;
+    }
+    char line[256];
+    snprintf(line, sizeof line, "[%zu/%zu] running %zu, queued %zu \u2014 %d passed, %d failed, %d skipped",
+             done, total, running, queued, p, f, sk);
+    if (!strcmp(line, pg->last))
+        return;
+    snprintf(pg->last, sizeof pg->last, "%s", line);
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+}
+
 static int run_files(const struct run_opts *ro, const struct config *cfg, struct found *files,
                      size_t n, struct file_result *res, FILE *report)
 {
+    struct progress pg = {0};
+    pg.on = isatty(STDERR_FILENO) && !ro->no_progress && !ro->verbose && !ro->json &&
+            !(ro->events && !strcmp(ro->events, "-"));
     struct job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
     for (size_t i = 0; i < n; i++) {
         jobs[i].file = &files[i];
@@ -508,6 +597,7 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
             pf[np].events = POLLIN;
             np++;
         }
+        progress_show(&pg, done, n, running, n - next, res, n);
         poll(pf, np, 200);
         free(pf);
         if (g_interrupted) {
@@ -532,6 +622,7 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
                 finish_job(j, status);
                 running--;
                 done++;
+                progress_clear(&pg);
                 if (!ro->json)
                     report_file_human(report, j->res, ro->verbose, ro->quiet);
                 else
@@ -542,6 +633,7 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
             }
         }
     }
+    progress_clear(&pg);
     free(jobs);
     return 0;
 }
@@ -585,7 +677,25 @@ int runner_main(struct run_opts *ro)
     }
     struct found *files;
     size_t n;
-    if (discover(ro, cfg, &files, &n) < 0) {
+    struct rerun_set last = {0};
+    char *rerun_state = rerun_state_path();
+    if (ro->rerun_failed) {
+        if (rerun_load(rerun_state, &last, err, sizeof err) < 0) {
+            fprintf(stderr, "provium: %s\n", err);
+            free(rerun_state);
+            config_free(cfg);
+            return 2;
+        }
+        if (rerun_files(&last, &files, &n) == 0) {
+            printf("provium: no failed tests recorded\n");
+            rerun_set_free(&last);
+            free(rerun_state);
+            free(files);
+            config_free(cfg);
+            return 0;
+        }
+    } else if (discover(ro, cfg, &files, &n) < 0) {
+        free(rerun_state);
         config_free(cfg);
         return 2;
     }
@@ -596,8 +706,13 @@ int runner_main(struct run_opts *ro)
     struct file_result *res = xcalloc(n ? n : 1, sizeof *res);
     for (size_t i = 0; i < n; i++) {
         res[i].path = display_path(files[i].abs);
-        event_kv("file_discovered",
-                 json_pack("{s:s, s:[]}", "path", res[i].path, "fixture_refs"));
+        struct strv refs = {0};
+        fixture_refs_in_file(files[i].abs, &refs);
+        json_t *jr = json_array();
+        for (size_t k = 0; k < refs.n; k++)
+            json_array_append_new(jr, json_string(refs.v[k]));
+        strv_free(&refs);
+        event_kv("file_discovered", json_pack("{s:s, s:o}", "path", res[i].path, "fixture_refs", jr));
     }
 
     struct sigaction sa = {0};
@@ -628,6 +743,10 @@ int runner_main(struct run_opts *ro)
         if (!exit_code)
             exit_code = 2;
     }
+    if (!g_interrupted && rerun_record(rerun_state, files, res, n) < 0)
+        fprintf(stderr, "provium: warning: cannot write %s: %s\n", rerun_state, strerror(errno));
+    rerun_set_free(&last);
+    free(rerun_state);
     event_kv("run_completed",
              json_pack("{s:i, s:i, s:i, s:i, s:I, s:i}", "passed", passed, "failed", failed,
                        "skipped", skipped, "files", (int)n, "duration_ns", (json_int_t)dur,

@@ -312,6 +312,17 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
     lua_gc(L, LUA_GCCOLLECT);
 }
 
+/* --rerun-failed narrows a file to the tests that failed last time. */
+static int selected(const struct run_opts *ro, const char *name)
+{
+    if (!ro->only_tests.n)
+        return 1;
+    for (size_t i = 0; i < ro->only_tests.n; i++)
+        if (name && !strcmp(ro->only_tests.v[i], name))
+            return 1;
+    return 0;
+}
+
 static int message_handler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -374,7 +385,8 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, tests, i);
         lua_getfield(L, -1, "name");
-        json_array_append_new(names, json_string(lua_tostring(L, -1)));
+        if (selected(ro, lua_tostring(L, -1)))
+            json_array_append_new(names, json_string(lua_tostring(L, -1)));
         lua_pop(L, 2);
     }
     emit(&w, "tests_registered", json_pack("{s:o}", "names", names));
@@ -394,7 +406,12 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, tests, i);
         int entry = lua_gettop(L);
-        if (reset_error) {
+        lua_getfield(L, entry, "name");
+        int wanted = selected(ro, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (!wanted) {
+            /* --rerun-failed: this one passed last time */
+        } else if (reset_error) {
             lua_getfield(L, entry, "name");
             emit(&w, "test_failed", json_pack("{s:s, s:i, s:s, s:s, s:{}, s:s}", "name",
                                               lua_tostring(L, -1), "duration_ns", 0, "reason",
