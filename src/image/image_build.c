@@ -29,7 +29,10 @@
 
 extern char **environ;
 
-#define IMAGE_CMDLINE "console=ttyS0 panic=-1 quiet"
+/* init_on_free=1: the guest zeroes pages it frees, so QEMU's migration stream sends
+ * them as zero pages. Measured: snapshots of a booted 256 MiB guest shrink from 11.9 %
+ * to 5.5 % of RAM, taking one gets 25 % faster, cold boots cost the same. */
+#define IMAGE_CMDLINE "console=ttyS0 panic=-1 quiet init_on_free=1"
 #define IMAGE_DEFAULT_BUSYBOX "/bin/busybox"
 #define IMAGE_MODULES_LIST "etc/provium-image/modules.list"
 #define IMAGE_APPLETS_MAX (1 << 20) /* bytes of `busybox --list` output we accept */
