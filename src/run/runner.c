@@ -80,6 +80,7 @@ static int discover(const struct run_opts *ro, const struct config *cfg, struct 
     size_t n = 0;
     for (size_t i = 0; i < files.n; i++) {
         f = xrealloc(f, (n + 1) * sizeof *f);
+        f[n].rerun = NULL;
         f[n].abs = xstrdup(files.v[i]);
         const char *slash = strrchr(files.v[i], '/');
         f[n].walked_rel = xstrdup(slash ? slash + 1 : files.v[i]);
@@ -96,6 +97,7 @@ static int discover(const struct run_opts *ro, const struct config *cfg, struct 
             if (dup)
                 continue;
             f = xrealloc(f, (n + 1) * sizeof *f);
+            f[n].rerun = NULL;
             f[n].abs = xstrdup(w.v[j]);
             f[n].walked_rel = xstrdup(w.v[j] + dl + (w.v[j][dl] == '/'));
             n++;
