@@ -23,8 +23,6 @@ struct config;
 struct profile;
 /* The profile called name, else prints "unknown profile `X` (known: ...)" and NULL. */
 const struct profile *cli_find_profile(const struct config *cfg, const char *name);
-/* "a, b, c" (malloc'd), or "none" when the config defines no profile. */
-char *cli_profile_names(const struct config *cfg);
 extern const char cli_run_flags[]; /* the test-run flag list, for `provium --help` */
 
 /* lsp.c, shared with init.c */

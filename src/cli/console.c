@@ -46,22 +46,13 @@ const struct profile *cli_find_profile(const struct config *cfg, const char *nam
 {
     const struct profile *p = config_profile(cfg, name);
     if (!p) {
-        char *names = cli_profile_names(cfg);
+        char *names = config_profile_names(cfg);
         fprintf(stderr, "provium: unknown profile `%s` (known: %s)\n", name, names);
         free(names);
     }
     return p;
 }
 
-char *cli_profile_names(const struct config *cfg)
-{
-    struct buf b = {0};
-    for (size_t i = 0; i < cfg->n_profiles; i++)
-        buf_printf(&b, "%s%s", i ? ", " : "", cfg->profiles[i].name);
-    if (!b.len)
-        buf_puts(&b, "none");
-    return buf_cstr(&b);
-}
 
 /* One argument as a POSIX shell word: bare when it is plainly safe, else single-quoted. */
 static void print_shell_word(FILE *out, const char *s)

@@ -7,6 +7,7 @@
 #include "util/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cmd_prepare(int argc, char **argv)
@@ -40,12 +41,9 @@ int cmd_prepare(int argc, char **argv)
     if (profile) {
         const struct profile *p = config_profile(cfg, profile);
         if (!p) {
-            struct buf b = {0};
-            for (size_t i = 0; i < cfg->n_profiles; i++)
-                buf_printf(&b, "%s%s", i ? ", " : "", cfg->profiles[i].name);
-            fprintf(stderr, "provium: unknown profile `%s` (known: %s)\n", profile,
-                    b.len ? buf_cstr(&b) : "none");
-            buf_free(&b);
+            char *names = config_profile_names(cfg);
+            fprintf(stderr, "provium: unknown profile `%s` (known: %s)\n", profile, names);
+            free(names);
             rc = 2;
         } else if (!p->build) {
             printf("provium: profile `%s` has no build command; nothing to do\n", profile);

@@ -548,7 +548,7 @@ int cmd_repl(int argc, char **argv)
     else if (cfg->n_profiles == 1)
         p = &cfg->profiles[0];
     else if (!fixture_arg) {
-        char *names = cli_profile_names(cfg);
+        char *names = config_profile_names(cfg);
         fprintf(stderr, "provium: repl: %s; name one (known: %s)\n",
                 cfg->n_profiles ? "several profiles" : "provium.toml defines no profile", names);
         free(names);

@@ -606,6 +606,21 @@ void config_free(struct config *c)
     free(c);
 }
 
+char *config_profile_names(const struct config *c)
+{
+    struct strv names = {0};
+    for (size_t i = 0; i < c->n_profiles; i++)
+        strv_push(&names, c->profiles[i].name);
+    strv_sort(&names);
+    struct buf b = {0};
+    for (size_t i = 0; i < names.n; i++)
+        buf_printf(&b, "%s%s", i ? ", " : "", names.v[i]);
+    if (!b.len)
+        buf_puts(&b, "none");
+    strv_free(&names);
+    return buf_cstr(&b);
+}
+
 const struct profile *config_profile(const struct config *c, const char *name)
 {
     for (size_t i = 0; i < c->n_profiles; i++)

@@ -59,5 +59,8 @@ struct config {
 struct config *config_load(const char *path, char *err, size_t errlen);
 void config_free(struct config *c);
 const struct profile *config_profile(const struct config *c, const char *name);
+/* "a, b, c": every profile name, sorted (for "known: ..." messages); "none" when the
+ * config has none. malloc'd. */
+char *config_profile_names(const struct config *c);
 
 #endif

@@ -126,11 +126,9 @@ static int lab_vm(lua_State *L)
     struct lua_host *h = lhost(L);
     const struct profile *p = config_profile(h->env->cfg, pname);
     if (!p) {
-        struct buf b = {0};
-        for (size_t i = 0; i < h->env->cfg->n_profiles; i++)
-            buf_printf(&b, "%s%s", i ? ", " : "", h->env->cfg->profiles[i].name);
-        lua_pushstring(L, b.len ? buf_cstr(&b) : "none defined in provium.toml");
-        buf_free(&b);
+        char *names = config_profile_names(h->env->cfg);
+        lua_pushstring(L, names);
+        free(names);
         return lapi_raise(L, "lab:vm", "unknown profile '%s' (known: %s)", pname,
                           lua_tostring(L, -1));
     }

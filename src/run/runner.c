@@ -684,12 +684,14 @@ int runner_main(struct run_opts *ro)
     if (ro->rerun_failed) {
         if (rerun_load(rerun_state, &last, err, sizeof err) < 0) {
             fprintf(stderr, "provium: %s\n", err);
+            free(ro->agent_bin);
             free(rerun_state);
             config_free(cfg);
             return 2;
         }
         if (rerun_files(&last, &files, &n) == 0) {
             printf("provium: no failed tests recorded\n");
+            free(ro->agent_bin);
             rerun_set_free(&last);
             free(rerun_state);
             free(files);
@@ -697,6 +699,7 @@ int runner_main(struct run_opts *ro)
             return 0;
         }
     } else if (discover(ro, cfg, &files, &n) < 0) {
+        free(ro->agent_bin);
         free(rerun_state);
         config_free(cfg);
         return 2;

@@ -158,7 +158,7 @@ test("unknown or ambiguous profiles and failing builds exit 2 before any boot", 
   for _, cmd in ipairs({"console", "repl"}) do
     local out, code = e2e.provium({cmd, "nope", "--config", config})
     t:assert_eq(code, 2)
-    t:assert_contains(out, "unknown profile `nope` (known: base, missing, notbz, panics)")
+    t:assert_contains(out, "unknown profile `nope` (known: base, disky, missing, notbz, panics)")
     local out2, code2 = e2e.provium({cmd, "bad", "--config", build_cases})
     t:assert_eq(code2, 2)
     t:assert_contains(out2, "building-bad")
@@ -166,7 +166,7 @@ test("unknown or ambiguous profiles and failing builds exit 2 before any boot", 
   end
   local out, code = e2e.provium({"repl", "--config", config})
   t:assert_eq(code, 2)
-  t:assert_contains(out, "several profiles; name one (known: base, missing, notbz, panics)")
+  t:assert_contains(out, "several profiles; name one (known: base, disky, missing, notbz, panics)")
   local out2, code2 = e2e.provium({"console", "--config", config})
   t:assert_eq(code2, 2)
   t:assert_contains(out2, "missing PROFILE")
