@@ -198,27 +198,42 @@ static int apply_mode(int fd, mode_t mode)
     return fchmod(fd, mode) < 0 ? errno : 0;
 }
 
-/* Opens path for writing; returns 0 and *fd, or an errno. */
-static int open_for_write(const char *path, mode_t mode, uint32_t flags, int *fd)
+/* Opens like open(2), except that a file this call creates gets exactly `perm`
+ * whatever the umask, as WRITE_FILE does. Returns 0 and *fd, or an errno. */
+static int open_handle_fd(const char *path, int o, mode_t perm, int *fd)
 {
-    const int base = O_WRONLY | O_CLOEXEC | O_NOCTTY;
-    if (!(flags & WIRE_WF_KEEP_MODE)) {
-        *fd = open(path, base | O_CREAT | O_TRUNC, mode);
-        return *fd < 0 ? errno : apply_mode(*fd, mode);
+    if (!(o & O_CREAT)) {
+        *fd = open(path, o);
+        return *fd < 0 ? errno : 0;
+    }
+    if (o & O_EXCL) {
+        *fd = open(path, o, perm);
+        return *fd < 0 ? errno : apply_mode(*fd, perm);
     }
     for (int attempt = 0; attempt < 3; attempt++) { /* tolerate a racing create/delete */
-        *fd = open(path, base | O_TRUNC);
+        *fd = open(path, o & ~O_CREAT);
         if (*fd >= 0)
             return 0; /* it existed: its mode stays */
         if (errno != ENOENT)
             return errno;
-        *fd = open(path, base | O_CREAT | O_EXCL, mode);
+        *fd = open(path, o | O_EXCL, perm);
         if (*fd >= 0)
-            return apply_mode(*fd, mode);
+            return apply_mode(*fd, perm);
         if (errno != EEXIST)
             return errno;
     }
     return EEXIST;
+}
+
+/* Opens path for writing; returns 0 and *fd, or an errno. Without KEEP_MODE the file
+ * gets `mode` even when it existed. */
+static int open_for_write(const char *path, mode_t mode, uint32_t flags, int *fd)
+{
+    const int o = O_WRONLY | O_CLOEXEC | O_NOCTTY | O_CREAT | O_TRUNC;
+    if (flags & WIRE_WF_KEEP_MODE)
+        return open_handle_fd(path, o, mode, fd);
+    *fd = open(path, o, mode);
+    return *fd < 0 ? errno : apply_mode(*fd, mode);
 }
 
 static struct write_session *find_writer(uint32_t id)
@@ -560,33 +575,6 @@ static int open_flags_of(uint32_t f)
     if (f & WIRE_OPEN_EXCLUSIVE) /* like create_new: implies create */
         o |= O_CREAT | O_EXCL;
     return o | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-}
-
-/* Opens like open(2), except that a file this call creates gets exactly `perm`
- * whatever the umask, as WRITE_FILE does. Returns 0 and *fd, or an errno. */
-static int open_handle_fd(const char *path, int o, mode_t perm, int *fd)
-{
-    if (!(o & O_CREAT)) {
-        *fd = open(path, o);
-        return *fd < 0 ? errno : 0;
-    }
-    if (o & O_EXCL) {
-        *fd = open(path, o, perm);
-        return *fd < 0 ? errno : apply_mode(*fd, perm);
-    }
-    for (int attempt = 0; attempt < 3; attempt++) { /* tolerate a racing create/delete */
-        *fd = open(path, o & ~O_CREAT);
-        if (*fd >= 0)
-            return 0; /* it existed: its mode stays */
-        if (errno != ENOENT)
-            return errno;
-        *fd = open(path, o | O_EXCL, perm);
-        if (*fd >= 0)
-            return apply_mode(*fd, perm);
-        if (errno != EEXIST)
-            return errno;
-    }
-    return EEXIST;
 }
 
 void files_open(uint32_t id, struct wire_reader *r)

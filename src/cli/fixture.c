@@ -167,43 +167,39 @@ static void print_event(void *ud, const char *kind, void *obj)
 static int fixture_build(struct config *cfg, const char *name, int rebuild, const char *accel_flag,
                          int no_build)
 {
+    /* the profiles' builds come first: the key covers the kernels they produce */
+    struct run_opts ro = {0};
+    ro.accel_flag = accel_flag;
+    if (run_preflight(&ro, cfg, 1) < 0)
+        return 2;
+    if (!no_build && profiles_build_all(cfg, NULL, NULL) < 0) {
+        free(ro.agent_bin);
+        return 2;
+    }
     char key[65], err[4096];
     if (fixture_key(cfg, name, key, err, sizeof err) < 0) {
         fprintf(stderr, "provium: %s\n", err);
+        free(ro.agent_bin);
         return 2;
     }
     char *entry = cache_entry_path(cfg, key, 0), *lab = cache_entry_path(cfg, key, 1);
+    int cached = file_exists(entry) || file_exists(lab);
     if (rebuild) {
         cache_evict(entry);
         cache_evict(lab);
-    } else if (file_exists(entry) || file_exists(lab)) {
-        printf("already built: %s\n", name);
-        free(entry);
-        free(lab);
-        return 0;
     }
     free(entry);
     free(lab);
-    char reason[256];
-    struct host_env env = {0};
-    env.cfg = cfg;
-    if (accel_resolve(accel_flag ? accel_flag : cfg->accel, env.accel, reason, sizeof reason, err,
-                      sizeof err) < 0) {
-        fprintf(stderr, "provium: %s\n", err);
+    struct host_env env;
+    if (!rebuild && cached) {
+        printf("already built: %s\n", name);
+        free(ro.agent_bin);
+        return 0;
+    }
+    if (host_env_init(&env, cfg, &ro, NULL) < 0) {
+        free(ro.agent_bin);
         return 2;
     }
-    if (reason[0])
-        fprintf(stderr, "provium: KVM not usable (%s); using TCG — VMs will be slow\n", reason);
-    env.agent_bin = find_agent_binary();
-    if (!env.agent_bin && !getenv("PROVIUM_OVERLAY")) {
-        fprintf(stderr, "provium: the guest agent (provium-agent) was not found\n");
-        return 2;
-    }
-    if (!strcmp(env.accel, "tcg"))
-        env.tsc_khz = host_tsc_khz();
-    if (!no_build && profiles_build_all(cfg, NULL, NULL) < 0)
-        return 2;
-    env.scratch = make_scratch_dir("provium");
     struct lua_host h = {0};
     h.env = &env;
     char *fx = fixture_find(cfg, name);

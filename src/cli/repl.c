@@ -561,19 +561,13 @@ int cmd_repl(int argc, char **argv)
         return 2;
     }
 
-    struct host_env env = {0};
-    env.cfg = cfg;
-    snprintf(env.accel, sizeof env.accel, "%s", ro.accel);
-    env.agent_bin = ro.agent_bin;
-    env.tsc_khz = ro.tsc_khz;
-    env.qemu_own_pgrp = 1; /* Ctrl-C at the prompt is ours, not QEMU's */
-    env.scratch = make_scratch_dir("provium");
-    if (!env.scratch) {
-        fprintf(stderr, "provium: cannot create a scratch directory: %s\n", strerror(errno));
+    struct host_env env;
+    if (host_env_init(&env, cfg, &ro, NULL) < 0) {
         free(ro.agent_bin);
         config_free(cfg);
         return 2;
     }
+    env.qemu_own_pgrp = 1; /* Ctrl-C at the prompt is ours, not QEMU's */
     char *cwd = path_resolve(NULL, ".");
     char *file = path_join(cwd, "(repl)"); /* relative host paths resolve against cwd */
     free(cwd);

@@ -86,5 +86,11 @@ char *find_agent_binary(void);
  * (required only when need_agent), and fills ro->accel, ro->tsc_khz and ro->agent_bin.
  * With ro->no_preflight only the accelerator is decided. Prints the problem; -1. */
 int run_preflight(struct run_opts *ro, const struct config *cfg, int need_agent);
+/* Fills env from the preflight's decisions (accelerator, TSC rate, agent binary, still
+ * owned by ro) with `scratch` as its private directory, or a new one when NULL. -1
+ * (printed) when no scratch directory can be made. */
+struct host_env;
+int host_env_init(struct host_env *env, const struct config *cfg, const struct run_opts *ro,
+                  const char *scratch);
 
 #endif

@@ -192,6 +192,22 @@ char *find_agent_binary(void)
 
 /* ---- preflight ---- */
 
+int host_env_init(struct host_env *env, const struct config *cfg, const struct run_opts *ro,
+                  const char *scratch)
+{
+    memset(env, 0, sizeof *env);
+    env->cfg = cfg;
+    snprintf(env->accel, sizeof env->accel, "%s", ro->accel);
+    env->agent_bin = ro->agent_bin;
+    env->tsc_khz = ro->tsc_khz;
+    env->scratch = scratch ? xstrdup(scratch) : make_scratch_dir("provium");
+    if (!env->scratch) {
+        fprintf(stderr, "provium: cannot create a scratch directory: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Finds cfg->qemu (a path, or a name looked up in $PATH); 0 when it is executable. */
 static int qemu_present(const struct config *cfg)
 {

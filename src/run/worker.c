@@ -339,12 +339,8 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     struct worker w = {evfd, ro, rel_path};
-    struct host_env env = {0};
-    env.cfg = cfg;
-    snprintf(env.accel, sizeof env.accel, "%s", ro->accel);
-    env.scratch = xstrdup(scratch);
-    env.agent_bin = ro->agent_bin;
-    env.tsc_khz = ro->tsc_khz;
+    struct host_env env;
+    host_env_init(&env, cfg, ro, scratch);
 
     struct lua_host h = {0};
     h.env = &env;

@@ -379,6 +379,17 @@ static void choose_machine(struct vm *vm, const char *ver)
     free(dir);
 }
 
+/* The agent's virtio-serial port, served by QEMU on <vm dir>/agent.sock. */
+static void push_agent_port(const struct vm *vm, struct strv *a, int micro)
+{
+    strv_push(a, "-device");
+    strv_push(a, micro ? "virtio-serial-device" : "virtio-serial-pci");
+    strv_push(a, "-chardev");
+    strv_pushf(a, "socket,id=agent0,path=%s/agent.sock,server=on,wait=off", vm->dir);
+    strv_push(a, "-device");
+    strv_push(a, "virtserialport,chardev=agent0,name=" WIRE_PORT_NAME);
+}
+
 /* console: `provium console` - serial and monitor multiplexed on stdio, no QMP, and the
  * agent port only when the agent is injected. */
 static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const char *cmdline,
@@ -421,14 +432,8 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
         strv_push(a, "chardev:con0");
         strv_push(a, "-mon");
         strv_push(a, "chardev=con0,mode=readline");
-        if (injects_agent(vm)) {
-            strv_push(a, "-device");
-            strv_push(a, micro ? "virtio-serial-device" : "virtio-serial-pci");
-            strv_push(a, "-chardev");
-            strv_pushf(a, "socket,id=agent0,path=%s/agent.sock,server=on,wait=off", vm->dir);
-            strv_push(a, "-device");
-            strv_push(a, "virtserialport,chardev=agent0,name=" WIRE_PORT_NAME);
-        }
+        if (injects_agent(vm))
+            push_agent_port(vm, a, micro);
         strv_push(a, "-device");
         strv_push(a, micro ? "virtio-rng-device" : "virtio-rng-pci");
         return;
@@ -437,12 +442,7 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
     strv_pushf(a, "file,id=con0,path=%s", vm->console_path);
     strv_push(a, "-serial");
     strv_push(a, "chardev:con0");
-    strv_push(a, "-device");
-    strv_push(a, micro ? "virtio-serial-device" : "virtio-serial-pci");
-    strv_push(a, "-chardev");
-    strv_pushf(a, "socket,id=agent0,path=%s/agent.sock,server=on,wait=off", vm->dir);
-    strv_push(a, "-device");
-    strv_push(a, "virtserialport,chardev=agent0,name=" WIRE_PORT_NAME);
+    push_agent_port(vm, a, micro);
     strv_push(a, "-device");
     strv_push(a, micro ? "virtio-rng-device" : "virtio-rng-pci");
     strv_push(a, "-qmp");

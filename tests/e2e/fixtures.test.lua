@@ -2,48 +2,10 @@
 -- tests/cases/fixtures suite with its own cache directory.
 local e2e = require("lib.e2e")
 
-local image = e2e.dir:gsub("/tests/e2e$", "") .. "/build/e2e-image"
-local work = e2e.host("mktemp -d"):gsub("%s+$", "")
-e2e.host("cp -r " .. e2e.q(e2e.cases .. "/fixtures/.") .. " " .. e2e.q(work))
-local function write(path, text)
-  local f = assert(io.open(work .. "/" .. path, "w"))
-  f:write(text)
-  f:close()
-end
-write("provium.toml", ([[
-[provium]
-roots = ["tests"]
-cache_dir = "cache"
-
-[profiles.base]
-kernel = "%s/vmlinuz"
-initrd = "%s/initrd.img"
-cmdline_file = "%s/cmdline"
-memory = "256M"
-]]):format(image, image, image))
-
--- runs provium in the copy; returns output, exit code and the list of event kinds
-local function run(...)
-  local events = work .. "/events.jsonl"
-  os.remove(events)
-  local out, code = e2e.provium({"--no-progress", "--events", events, ...}, work)
-  local kinds = {}
-  local f = io.open(events)
-  if f then
-    for line in f:lines() do
-      local ev = json.decode(line)
-      if ev.kind:match("^fixture_") then kinds[#kinds + 1] = ev.kind .. ":" .. ev.fixture end
-    end
-    f:close()
-  end
-  return out, code, table.concat(kinds, ",")
-end
-
-local function count(s, pat)
-  local n = 0
-  for _ in s:gmatch(pat) do n = n + 1 end
-  return n
-end
+local image = e2e.image
+local work, write = e2e.private_case("fixtures")
+local function run(...) return e2e.run_with_fixture_events(work, nil, ...) end
+local count = e2e.count
 
 test("first run builds base then derived; the second only restores", function(t)
   local out, code, kinds = run()

@@ -2,50 +2,13 @@
 -- private copy of the tests/cases/labs suite with its own cache directory.
 local e2e = require("lib.e2e")
 
-local image = e2e.dir:gsub("/tests/e2e$", "") .. "/build/e2e-image"
-local work = e2e.host("mktemp -d"):gsub("%s+$", "")
-e2e.host("cp -r " .. e2e.q(e2e.cases .. "/labs/.") .. " " .. e2e.q(work))
-local function write(path, text)
-  local f = assert(io.open(work .. "/" .. path, "w"))
-  f:write(text)
-  f:close()
-end
-write("provium.toml", ([[
-[provium]
-roots = ["tests"]
-cache_dir = "cache"
-
-[profiles.base]
-kernel = "%s/vmlinuz"
-initrd = "%s/initrd.img"
-cmdline_file = "%s/cmdline"
-memory = "256M"
-]]):format(image, image, image))
-
--- runs provium in the copy; returns output, exit code and the fixture events
+local work = e2e.private_case("labs")
+-- runs provium in the copy; use.test.lua saves a lab under LABS_WORK
 local function run(...)
-  local events = work .. "/events.jsonl"
-  os.remove(events)
   e2e.host("rm -rf " .. e2e.q(work .. "/saved-lab"))
-  local out, code = e2e.provium({"--no-progress", "--events", events, ...}, work,
-    "LABS_WORK=" .. e2e.q(work))
-  local kinds = {}
-  local f = io.open(events)
-  if f then
-    for line in f:lines() do
-      local ev = json.decode(line)
-      if ev.kind:match("^fixture_") then kinds[#kinds + 1] = ev.kind .. ":" .. ev.fixture end
-    end
-    f:close()
-  end
-  return out, code, table.concat(kinds, ",")
+  return e2e.run_with_fixture_events(work, "LABS_WORK=" .. e2e.q(work), ...)
 end
-
-local function count(s, pat)
-  local n = 0
-  for _ in s:gmatch(pat) do n = n + 1 end
-  return n
-end
+local count = e2e.count
 
 test("lab fixtures, lab snapshots and resets pass; each fixture is built once", function(t)
   local out, code, kinds = run()

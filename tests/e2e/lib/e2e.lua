@@ -25,6 +25,58 @@ function M.provium(args, cwd, env)
   return out, code
 end
 
+M.image = M.dir:gsub("/tests/e2e$", "") .. "/build/e2e-image"
+
+-- Copies tests/cases/<case> into a private temp directory and gives it a provium.toml
+-- with one profile `base` on the e2e image and its own fixture cache ("cache").
+-- Returns the directory and write(relative_path, text).
+function M.private_case(case)
+  local work = M.host("mktemp -d"):gsub("%s+$", "")
+  M.host("cp -r " .. shell_quote(M.cases .. "/" .. case .. "/.") .. " " .. shell_quote(work))
+  local function write(path, text)
+    local f = assert(io.open(work .. "/" .. path, "w"))
+    f:write(text)
+    f:close()
+  end
+  write("provium.toml", ([[
+[provium]
+roots = ["tests"]
+cache_dir = "cache"
+
+[profiles.base]
+kernel = "%s/vmlinuz"
+initrd = "%s/initrd.img"
+cmdline_file = "%s/cmdline"
+memory = "256M"
+]]):format(M.image, M.image, M.image))
+  return work, write
+end
+
+-- Runs provium in dir with an events file; returns the output, the exit code and the
+-- fixture events as "kind:fixture" joined by commas.
+function M.run_with_fixture_events(dir, env, ...)
+  local events = dir .. "/events.jsonl"
+  os.remove(events)
+  local out, code = M.provium({"--no-progress", "--events", events, ...}, dir, env)
+  local kinds = {}
+  local f = io.open(events)
+  if f then
+    for line in f:lines() do
+      local ev = json.decode(line)
+      if ev.kind:match("^fixture_") then kinds[#kinds + 1] = ev.kind .. ":" .. ev.fixture end
+    end
+    f:close()
+  end
+  return out, code, table.concat(kinds, ",")
+end
+
+-- How many times the Lua pattern pat occurs in s.
+function M.count(s, pat)
+  local n = 0
+  for _ in s:gmatch(pat) do n = n + 1 end
+  return n
+end
+
 -- Last non-empty line of a report.
 function M.last_line(out)
   local last
