@@ -112,11 +112,12 @@ int cmd_run(int argc, char **argv)
         else if ((v = cli_flag_value(argc, argv, &i, "--accel", &err)))
             ro.accel_flag = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--mem", &err))) {
-            uint64_t bytes; /* pool sizes are validated now; the pool is not built yet */
-            if (units_parse_size(v, &bytes) < 0) {
+            uint64_t bytes;
+            if (units_parse_size(v, &bytes) < 0 || bytes == 0) {
                 rc = cli_usage_error(NULL, "invalid size: %s", v);
                 goto out;
             }
+            ro.pool_memory = bytes;
         } else if ((v = cli_flag_value(argc, argv, &i, "--cpus", &err))) {
             char *end;
             long n = strtol(v, &end, 10);
@@ -124,6 +125,7 @@ int cmd_run(int argc, char **argv)
                 rc = cli_usage_error(NULL, "--cpus must be a positive integer, got '%s'", v);
                 goto out;
             }
+            ro.pool_cpus = (int)n;
         } else if ((v = cli_flag_value(argc, argv, &i, "--cpu-overcommit", &err))) {
             char *end;
             double f = strtod(v, &end);
@@ -131,6 +133,7 @@ int cmd_run(int argc, char **argv)
                 rc = cli_usage_error(NULL, "--cpu-overcommit must be a positive number, got '%s'", v);
                 goto out;
             }
+            ro.cpu_overcommit = f;
         }
         else if (err)
             break;

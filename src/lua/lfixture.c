@@ -76,6 +76,7 @@ static char *build_fixture(struct fx *f, const char *file, int *kind, char *err,
     h2.reset_between_tests = 0;
     lua_State *L2 = luaL_newstate();
     lapi_open(L2, &h2);
+    f->h->env->pool_exempt++; /* fixture-build VMs are not charged to the pool */
     char *result = NULL;
     int rc = luaL_loadfile(L2, file);
     if (rc == LUA_OK)
@@ -96,6 +97,7 @@ static char *build_fixture(struct fx *f, const char *file, int *kind, char *err,
     lua_rawgeti(L2, LUA_REGISTRYINDEX, h2.file_lab_ref);
     lab_teardown(L2, -1, 0);
     lua_close(L2);
+    f->h->env->pool_exempt--;
     free(h2.snapshot_prefix);
     return result;
 }

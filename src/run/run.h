@@ -31,6 +31,9 @@ struct run_opts {
     int no_progress;
     int no_build, no_preflight;
     const char *accel_flag;
+    uint64_t pool_memory; /* --mem (0 = 80 % of MemTotal) */
+    int pool_cpus;        /* --cpus (0 = online CPUs) */
+    double cpu_overcommit; /* --cpu-overcommit (0 = 1) */
     /* per worker: run only these tests (--rerun-failed); empty = all */
     struct strv only_tests;
     /* decided at startup */
@@ -41,8 +44,9 @@ struct run_opts {
 
 /* ---- worker ---- */
 /* Runs one test file; events go to evfd as JSON lines. Returns the process exit code. */
+/* Pool requests go out as events; the parent answers on replyfd (-1: no pool). */
 int worker_run(const struct run_opts *ro, const struct config *cfg, const char *abs_path,
-               const char *rel_path, const char *scratch, int evfd);
+               const char *rel_path, const char *scratch, int evfd, int replyfd);
 
 /* ---- per-file results collected by the parent ---- */
 enum file_status { FS_PASSED, FS_FAILED, FS_TIMED_OUT, FS_CRASHED, FS_SKIPPED };

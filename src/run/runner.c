@@ -5,6 +5,7 @@
  * QEMU processes belong to workers and die with them (PR_SET_PDEATHSIG); each
  * worker's private scratch directory is created and removed here. */
 #include "run.h"
+#include "pool.h"
 #include "rerun.h"
 
 #include "fixture/fixture.h"
@@ -278,6 +279,12 @@ struct job {
     pid_t pid;
     int pidfd;
     int evfd;
+    int replyfd;             /* answers to the worker's pool requests */
+    struct pool_amount held; /* what this file holds in the pool */
+    int waiting;             /* a pool request is queued ... */
+    struct pool_amount want; /* ... for this much */
+    int64_t wait_since;
+    int64_t pool_wait_ns;    /* time spent in pool waits: not charged to the file timeout */
     char *scratch;
     int64_t start_ns;
     struct buf line;
@@ -370,12 +377,161 @@ static void add_test(struct file_result *r, json_t *o, const char *status, const
         r->skipped++;
 }
 
+/* ---- the pool ---- */
+
+static struct pool g_pool;
+static struct job *g_jobs;
+static size_t g_njobs;
+
+static json_t *amount_json(struct pool_amount a)
+{
+    return json_pack("{s:I, s:i}", "memory_bytes", (json_int_t)a.memory, "cpus", a.cpus);
+}
+
+static void pool_answer(struct job *j, const char *error)
+{
+    char *line = error ? xasprintf("err %s\n", error) : xstrdup("ok\n");
+    if (j->replyfd >= 0)
+        write_all(j->replyfd, line, strlen(line));
+    free(line);
+}
+
+/* Is any running file other than j not waiting on the pool (so it can still release)? */
+static int others_progress(const struct job *j)
+{
+    for (size_t i = 0; i < g_njobs; i++)
+        if (&g_jobs[i] != j && g_jobs[i].running && !g_jobs[i].waiting)
+            return 1;
+    return 0;
+}
+
+static char *deadlock_message(const struct job *j, struct pool_amount want)
+{
+    return xasprintf("the pool is deadlocked: this file holds %llu MiB and %d vCPU(s) and "
+                     "needs %llu MiB and %d more, and no running file can release enough "
+                     "(pool: %llu MiB, %d vCPUs); reserve the file's whole budget up front with "
+                     "provium:claim{memory=, cpus=}, or raise --mem/--cpus",
+                     (unsigned long long)(j->held.memory >> 20), j->held.cpus,
+                     (unsigned long long)(want.memory >> 20), want.cpus,
+                     (unsigned long long)(g_pool.total.memory >> 20), g_pool.total.cpus);
+}
+
+static void end_wait(struct job *j)
+{
+    j->waiting = 0;
+    j->pool_wait_ns += now_ns() - j->wait_since;
+}
+
+/* Serves queued requests in arrival order; then, if every running file is waiting,
+ * nothing can ever be released: the newest waiter is refused. */
+static void pool_serve_waiters(void)
+{
+    for (;;) {
+        struct job *oldest = NULL, *newest = NULL;
+        for (size_t i = 0; i < g_njobs; i++) {
+            struct job *j = &g_jobs[i];
+            if (!j->running || !j->waiting)
+                continue;
+            if (!oldest || j->wait_since < oldest->wait_since)
+                oldest = j;
+            if (!newest || j->wait_since > newest->wait_since)
+                newest = j;
+        }
+        if (!oldest)
+            return;
+        if (pool_fits(&g_pool, oldest->want)) {
+            pool_take(&g_pool, oldest->want);
+            oldest->held.memory += oldest->want.memory;
+            oldest->held.cpus += oldest->want.cpus;
+            end_wait(oldest);
+            pool_answer(oldest, NULL);
+            continue;
+        }
+        if (others_progress(newest))
+            return;
+        char *m = deadlock_message(newest, newest->want);
+        end_wait(newest);
+        pool_answer(newest, m);
+        free(m);
+    }
+}
+
+static void pool_acquire_for(struct job *j, json_t *o)
+{
+    struct pool_amount want = {(uint64_t)json_integer_value(json_object_get(o, "memory_bytes")),
+                               (int)json_integer_value(json_object_get(o, "cpus"))};
+    switch (pool_request(&g_pool, want, j->held, others_progress(j))) {
+    case POOL_GRANT:
+        j->held.memory += want.memory;
+        j->held.cpus += want.cpus;
+        pool_answer(j, NULL);
+        break;
+    case POOL_WAIT:
+        j->waiting = 1;
+        j->want = want;
+        j->wait_since = now_ns();
+        break;
+    case POOL_TOO_BIG: {
+        char *m = xasprintf("%llu MiB and %d vCPU(s) exceeds pool total (%llu MiB, %d vCPUs; "
+                            "see --mem and --cpus)",
+                            (unsigned long long)(want.memory >> 20), want.cpus,
+                            (unsigned long long)(g_pool.total.memory >> 20), g_pool.total.cpus);
+        pool_answer(j, m);
+        free(m);
+        break;
+    }
+    case POOL_DEADLOCK: {
+        char *m = deadlock_message(j, want);
+        pool_answer(j, m);
+        free(m);
+        break;
+    }
+    }
+}
+
+static void pool_release_for(struct job *j, json_t *o)
+{
+    struct pool_amount a = {(uint64_t)json_integer_value(json_object_get(o, "memory_bytes")),
+                            (int)json_integer_value(json_object_get(o, "cpus"))};
+    if (a.memory > j->held.memory)
+        a.memory = j->held.memory;
+    if (a.cpus > j->held.cpus)
+        a.cpus = j->held.cpus;
+    pool_give(&g_pool, a);
+    j->held.memory -= a.memory;
+    j->held.cpus -= a.cpus;
+    pool_serve_waiters();
+}
+
+/* "some avg10" of /proc/pressure/<what>, or 0 when unavailable. */
+static double psi_some_avg10(const char *what)
+{
+    char *path = xasprintf("/proc/pressure/%s", what);
+    FILE *f = fopen(path, "r");
+    free(path);
+    double v = 0;
+    if (f) {
+        if (fscanf(f, "some avg10=%lf", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v;
+}
+
 static void handle_event(struct job *j, json_t *o, const struct run_opts *ro)
 {
     const char *kind = json_string_value(json_object_get(o, "kind"));
     if (!kind)
         return;
     struct file_result *r = j->res;
+    if (!strcmp(kind, "pool_acquire")) {
+        pool_acquire_for(j, o);
+        return; /* internal */
+    }
+    if (!strcmp(kind, "pool_release")) {
+        pool_release_for(j, o);
+        return; /* internal */
+    }
     if (!strcmp(kind, "tests_registered")) {
         json_t *names = json_object_get(o, "names");
         size_t i;
@@ -433,13 +589,20 @@ static void drain_events(struct job *j, const struct run_opts *ro)
 
 static int start_job(struct job *j, const struct run_opts *ro, const struct config *cfg)
 {
-    int p[2];
+    int p[2], q[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return -1;
+    if (pipe2(q, O_CLOEXEC) < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
     j->scratch = make_scratch_dir("provium");
     if (!j->scratch) {
         close(p[0]);
         close(p[1]);
+        close(q[0]);
+        close(q[1]);
         return -1;
     }
     fflush(NULL);
@@ -447,27 +610,33 @@ static int start_job(struct job *j, const struct run_opts *ro, const struct conf
     if (pid < 0) {
         close(p[0]);
         close(p[1]);
+        close(q[0]);
+        close(q[1]);
         return -1;
     }
     if (pid == 0) {
         close(p[0]);
+        close(q[1]);
         setpgid(0, 0);
         struct run_opts mine = *ro;
         if (j->file->rerun && !j->file->rerun->whole_file)
             mine.only_tests = j->file->rerun->tests;
-        int rc = worker_run(&mine, cfg, j->file->abs, j->res->path, j->scratch, p[1]);
+        int rc = worker_run(&mine, cfg, j->file->abs, j->res->path, j->scratch, p[1], q[0]);
         exit(rc); /* not _exit: stdio was flushed before fork, and leak checkers run */
     }
     close(p[1]);
+    close(q[0]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
+    j->replyfd = q[1];
+    j->held = (struct pool_amount){POOL_FILE_MEMORY, 0};
+    pool_take(&g_pool, j->held);
     j->pid = pid;
     j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     j->evfd = p[0];
     j->start_ns = now_ns();
     j->running = 1;
-    event_kv("file_dispatched",
-             json_pack("{s:s, s:i, s:{s:I, s:i}}", "path", j->res->path, "worker_pid", (int)pid,
-                       "reservation", "memory_bytes", (json_int_t)(50 << 20), "cpus", 0));
+    event_kv("file_dispatched", json_pack("{s:s, s:i, s:o}", "path", j->res->path, "worker_pid",
+                                          (int)pid, "reservation", amount_json(j->held)));
     return 0;
 }
 
@@ -512,6 +681,11 @@ static void finish_job(struct job *j, int status)
     if (j->pidfd >= 0)
         close(j->pidfd);
     close(j->evfd);
+    close(j->replyfd);
+    j->replyfd = -1;
+    pool_give(&g_pool, j->held);
+    j->held = (struct pool_amount){0, 0};
+    j->waiting = 0;
     if (getenv("PROVIUM_KEEP_SCRATCH"))
         fprintf(stderr, "provium: kept scratch of %s: %s\n", r->path, j->scratch);
     else
@@ -520,6 +694,7 @@ static void finish_job(struct job *j, int status)
     j->scratch = NULL;
     buf_free(&j->line);
     j->running = 0;
+    pool_serve_waiters();
     event_kv("file_completed",
              json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:s?}", "path", r->path, "status",
                        file_status_name(r->status), "duration_ns", (json_int_t)r->duration_ns,
@@ -580,12 +755,34 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
     for (size_t i = 0; i < n; i++) {
         jobs[i].file = &files[i];
         jobs[i].res = &res[i];
-        jobs[i].pidfd = jobs[i].evfd = -1;
+        jobs[i].pidfd = jobs[i].evfd = jobs[i].replyfd = -1;
     }
+    g_jobs = jobs;
+    g_njobs = n;
     size_t next = 0, done = 0, running = 0;
     int stop_new = 0;
+    const char *blocked = NULL; /* why the next file waits, reported once per reason */
+    int64_t last_state = 0;
     while (done < n) {
-        while (!stop_new && !g_interrupted && running < (size_t)ro->jobs && next < n) {
+        while (!stop_new && !g_interrupted && next < n) {
+            struct pool_amount base = {POOL_FILE_MEMORY, 0};
+            const char *why = running >= (size_t)ro->jobs          ? "jobs_limit"
+                              : !pool_fits(&g_pool, base)            ? "pool_full"
+                              : running && (psi_some_avg10("memory") > 10 ||
+                                            psi_some_avg10("cpu") > 10) ? "psi_pressure"
+                                                                       : NULL;
+            if (why) {
+                if (!blocked || strcmp(blocked, why)) {
+                    event_kv("file_blocked",
+                             json_pack("{s:s, s:s, s:o}", "path", res[next].path, "reason", why,
+                                       "waiting_for", strcmp(why, "pool_full")
+                                                          ? json_null()
+                                                          : amount_json(base)));
+                    blocked = why;
+                }
+                break;
+            }
+            blocked = NULL;
             if (start_job(&jobs[next], ro, cfg) < 0) {
                 res[next].status = FS_CRASHED;
                 res[next].error = xasprintf("cannot start worker: %s", strerror(errno));
@@ -616,6 +813,15 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
             np++;
         }
         progress_show(&pg, done, n, running, n - next, res, n);
+        if (running && now_ns() - last_state >= 1000000000LL) {
+            struct pool_amount avail = {g_pool.total.memory - g_pool.used.memory,
+                                        g_pool.total.cpus - g_pool.used.cpus};
+            event_kv("pool_state", json_pack("{s:o, s:o, s:i, s:i}", "used",
+                                             amount_json(g_pool.used), "available",
+                                             amount_json(avail), "running_files", (int)running,
+                                             "queued_files", (int)(n - next)));
+            last_state = now_ns();
+        }
         poll(pf, np, 200);
         free(pf);
         if (g_interrupted) {
@@ -628,8 +834,9 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
             if (!j->running)
                 continue;
             drain_events(j, ro);
+            int64_t waited = j->pool_wait_ns + (j->waiting ? now_ns() - j->wait_since : 0);
             if (ro->file_timeout > 0 && !j->timed_out &&
-                now_ns() - j->start_ns > (int64_t)(ro->file_timeout * 1e9)) {
+                now_ns() - j->start_ns - waited > (int64_t)(ro->file_timeout * 1e9)) {
                 j->timed_out = 1;
                 kill(j->pid, SIGKILL);
             }
@@ -720,10 +927,11 @@ int runner_main(struct run_opts *ro)
         config_free(cfg);
         return 2;
     }
+    g_pool = pool_default(ro->pool_memory, ro->pool_cpus, ro->cpu_overcommit);
     event_kv("run_started",
-             json_pack("{s:s, s:i, s:s, s:i, s:i}", "version", PROVIUM_VERSION, "protocol",
-                       WIRE_PROTOCOL_VERSION, "accel", ro->accel, "jobs", ro->jobs, "files",
-                       (int)n));
+             json_pack("{s:s, s:i, s:s, s:i, s:o, s:i}", "version", PROVIUM_VERSION, "protocol",
+                       WIRE_PROTOCOL_VERSION, "accel", ro->accel, "jobs", ro->jobs, "pool",
+                       amount_json(g_pool.total), "files", (int)n));
     struct file_result *res = xcalloc(n ? n : 1, sizeof *res);
     for (size_t i = 0; i < n; i++) {
         res[i].path = display_path(files[i].abs);

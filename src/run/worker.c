@@ -21,6 +21,7 @@
 
 struct worker {
     int evfd;
+    int replyfd; /* the parent's answers to pool requests, -1 when none */
     const struct run_opts *ro;
     const char *rel_path;
 };
@@ -42,6 +43,42 @@ static void emit(void *ud, const char *kind, void *obj)
     s[n] = '\n';
     write_all(w->evfd, s, n + 1);
     free(s);
+}
+
+/* ---- the run's pool, through the parent ---- */
+
+/* Asks the parent for memory and vCPUs and blocks until it answers "ok" or "err <why>".
+ * Time spent waiting is given back to the test's deadline: pool waits never count. */
+static int pool_acquire(struct host_env *env, uint64_t memory, int cpus, char *err,
+                        size_t errlen)
+{
+    struct worker *w = env->pool_ud;
+    emit(w, "pool_acquire", json_pack("{s:I, s:i}", "memory_bytes", (json_int_t)memory, "cpus",
+                                      cpus));
+    int64_t t0 = now_ns();
+    char line[2048];
+    size_t n = 0;
+    while (n < sizeof line - 1) {
+        ssize_t r = read(w->replyfd, line + n, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = 0;
+    if (env->deadline_ns)
+        env->deadline_ns += now_ns() - t0;
+    if (!strcmp(line, "ok"))
+        return 0;
+    snprintf(err, errlen, "%s", !strncmp(line, "err ", 4) ? line + 4 : "the run's scheduler went away");
+    return -1;
+}
+
+static void pool_release(struct host_env *env, uint64_t memory, int cpus)
+{
+    emit(env->pool_ud, "pool_release",
+         json_pack("{s:I, s:i}", "memory_bytes", (json_int_t)memory, "cpus", cpus));
 }
 
 /* ---- deadline enforcement for pure-Lua loops ---- */
@@ -333,14 +370,19 @@ static int message_handler(lua_State *L)
 }
 
 int worker_run(const struct run_opts *ro, const struct config *cfg, const char *abs_path,
-               const char *rel_path, const char *scratch, int evfd)
+               const char *rel_path, const char *scratch, int evfd, int replyfd)
 {
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    struct worker w = {evfd, ro, rel_path};
+    struct worker w = {evfd, replyfd, ro, rel_path};
     struct host_env env;
     host_env_init(&env, cfg, ro, scratch);
+    if (replyfd >= 0) {
+        env.pool_acquire = pool_acquire;
+        env.pool_release = pool_release;
+        env.pool_ud = &w;
+    }
 
     struct lua_host h = {0};
     h.env = &env;

@@ -507,6 +507,28 @@ static int connect_unix(const char *path)
     return fd;
 }
 
+/* The run's pool: a QEMU holds memory + 100 MiB and its vCPUs from start to exit. */
+static int pool_charge(struct vm *vm, char *err, size_t errlen)
+{
+    struct host_env *env = vm->env;
+    if (!env->pool_acquire || env->pool_exempt || vm->pool_memory)
+        return 0;
+    uint64_t mem = vm->memory + (100ull << 20);
+    if (env->pool_acquire(env, mem, vm->cpus, err, errlen) < 0)
+        return -1;
+    vm->pool_memory = mem;
+    vm->pool_cpus = vm->cpus;
+    return 0;
+}
+
+static void pool_uncharge(struct vm *vm)
+{
+    if (vm->pool_memory && vm->env->pool_release)
+        vm->env->pool_release(vm->env, vm->pool_memory, vm->pool_cpus);
+    vm->pool_memory = 0;
+    vm->pool_cpus = 0;
+}
+
 static void reap_qemu(struct vm *vm, int wait_ms)
 {
     if (vm->qemu_pid <= 0)
@@ -533,6 +555,7 @@ static void reap_qemu(struct vm *vm, int wait_ms)
     if (vm->pidfd >= 0)
         close(vm->pidfd);
     vm->pidfd = -1;
+    pool_uncharge(vm);
 }
 
 static void close_channels(struct vm *vm)
@@ -632,6 +655,11 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
     char *qmp_path = xasprintf("%s/qmp.sock", vm->dir);
     unlink(sock);
     unlink(qmp_path);
+    if (pool_charge(vm, err, errlen) < 0) {
+        free(sock);
+        free(qmp_path);
+        return -1;
+    }
     struct strv argv = {0};
     build_argv(vm, &argv, initrd, cmdline, incoming, 0);
     if (g_verbose > 1) {
@@ -643,6 +671,7 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
     vm->qemu_pid = spawn_qemu(vm, argv.v, err, errlen);
     strv_free(&argv);
     if (vm->qemu_pid < 0) {
+        pool_uncharge(vm);
         free(sock);
         free(qmp_path);
         return -1;

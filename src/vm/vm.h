@@ -29,6 +29,14 @@ struct host_env {
     unsigned counter;    /* for unique scratch names */
     int qemu_own_pgrp;   /* QEMU in a process group of its own, away from the terminal's
                             Ctrl-C (QEMU installs its own SIGINT handler): `provium repl` */
+    /* The run's memory/vCPU pool (NULL outside a test run): every QEMU started is
+     * charged its memory + 100 MiB and its vCPUs until it exits; acquire may wait, or
+     * fail with err. pool_exempt > 0 while a fixture builds (not charged). */
+    int (*pool_acquire)(struct host_env *env, uint64_t memory, int cpus, char *err,
+                        size_t errlen);
+    void (*pool_release)(struct host_env *env, uint64_t memory, int cpus);
+    void *pool_ud;
+    int pool_exempt;
 };
 
 enum vm_state { VM_CREATED, VM_BOOTED, VM_PAUSED, VM_SHUTDOWN, VM_DEAD };
@@ -78,6 +86,8 @@ struct vm {
     int no_agent; /* `provium console` without --agent: no overlay, no rdinit= */
     struct vm_disk *disks;
     size_t n_disks;
+    uint64_t pool_memory; /* charged to the pool while QEMU runs (0 = nothing) */
+    int pool_cpus;
 };
 
 /* Result codes of guest operations. */

@@ -1,0 +1,5 @@
+-- boots once the other file's VM is gone (with --cpus 1)
+test("gets the vCPU after the other file released it", function(t)
+  local vm = provium:vm("b", "base"):boot()
+  t:assert_eq(vm:run("echo ok").stdout, "ok\n")
+end)
