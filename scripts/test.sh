@@ -49,10 +49,13 @@ else
 fi
 
 echo "== end-to-end suites (real VMs; the host binary built with ASan/UBSan)"
+# Several files boot two VMs at once; with a vCPU pool of 2 (this machine's CPUs) two
+# such files could hold one vCPU each and wait for the other: the pool would refuse one
+# as deadlocked. Overcommit the pool (TCG guests share the cores anyway).
 exe=build-asan/provium
 [ -x "$exe" ] || exe=build/provium
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-"$exe" --config tests/e2e/provium.toml --no-progress "$@" 2>&1 | tee "$log/e2e"
+"$exe" --config tests/e2e/provium.toml --no-progress --cpu-overcommit 4 "$@" 2>&1 | tee "$log/e2e"
 rc=${PIPESTATUS[0]}
 p=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log/e2e" | tail -1 | awk '{print $1}')
 f=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log/e2e" | tail -1 | awk '{print $3}')

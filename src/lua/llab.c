@@ -329,6 +329,105 @@ void lab_push_sublab(lua_State *L, int lab_idx, const char *name)
     lua_pop(L, 1);
 }
 
+/* Every VM of the lab tree at idx, in creation order, parents first. */
+static void tree_vms(lua_State *L, int idx, struct vm ***out, size_t *n)
+{
+    idx = lua_absindex(L, idx);
+    lab_field(L, idx, "vms");
+    for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
+        lua_rawgeti(L, -1, i);
+        struct vm *vm = lvm_test(L, -1);
+        if (vm) {
+            *out = xrealloc(*out, (*n + 1) * sizeof **out);
+            (*out)[(*n)++] = vm;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lab_field(L, idx, "labs");
+    for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
+        lua_rawgeti(L, -1, i);
+        tree_vms(L, -1, out, n);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* lab:lab(name?): a new sub-lab (`__lab_<n>` when unnamed). */
+static int lab_lab(lua_State *L)
+{
+    check_lab(L, 1);
+    char auto_name[32];
+    const char *name = luaL_optstring(L, 2, NULL);
+    if (!name) {
+        lab_field(L, 1, "labs");
+        for (int k = (int)luaL_len(L, -1) + 1;; k++) {
+            snprintf(auto_name, sizeof auto_name, "__lab_%d", k);
+            if (!lab_find_sublab(L, 1, auto_name))
+                break;
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        name = auto_name;
+    } else if (!name[0]) {
+        return lapi_raise(L, "lab:lab", "invalid name '' (a lab name is any non-empty string)");
+    } else if (lab_find_sublab(L, 1, name)) {
+        return lapi_raise(L, "lab:lab", "a lab named '%s' already exists here", name);
+    }
+    lab_push_sublab(L, 1, name);
+    return 1;
+}
+
+/* lab:boot(): every `created` VM of the tree, side by side. */
+static int lab_boot(lua_State *L)
+{
+    check_lab(L, 1);
+    struct vm **all = NULL, **todo = NULL;
+    size_t n = 0, k = 0;
+    tree_vms(L, 1, &all, &n);
+    todo = xcalloc(n ? n : 1, sizeof *todo);
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->state == VM_CREATED)
+            todo[k++] = all[i];
+    char err[8192];
+    int rc = lvm_boot_all(L, todo, k, err, sizeof err);
+    free(all);
+    free(todo);
+    if (rc < 0)
+        return lapi_raise(L, "lab:boot", "%s", err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* lab:pause() / lab:resume(): every booted (paused) VM of the tree; failures are
+ * collected and raised together. */
+static int lab_set_running(lua_State *L, int run)
+{
+    check_lab(L, 1);
+    struct vm **all = NULL;
+    size_t n = 0;
+    tree_vms(L, 1, &all, &n);
+    struct buf failures = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (all[i]->state != (run ? VM_PAUSED : VM_BOOTED))
+            continue;
+        char err[512];
+        if (vm_set_running(all[i], run, err, sizeof err) < 0)
+            buf_printf(&failures, "%sVM '%s': %s", failures.len ? "; " : "", all[i]->name, err);
+    }
+    free(all);
+    if (failures.len) {
+        lua_pushstring(L, buf_cstr(&failures));
+        buf_free(&failures);
+        return lapi_raise(L, run ? "lab:resume" : "lab:pause", "%s", lua_tostring(L, -1));
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int lab_pause(lua_State *L) { return lab_set_running(L, 0); }
+static int lab_resume(lua_State *L) { return lab_set_running(L, 1); }
+
 static int lab_not_yet(lua_State *L)
 {
     return luaL_error(L, "%s: not supported yet", lua_tostring(L, lua_upvalueindex(1)));
@@ -358,6 +457,8 @@ static int lab_index(lua_State *L)
         return 1;
     }
     if (find_vm_here(L, 1, k))
+        return 1;
+    if (lab_find_sublab(L, 1, k))
         return 1;
     return 0;
 }
@@ -401,8 +502,12 @@ void lapi_open_lab(lua_State *L)
                                        {"lab_fixture", lab_lab_fixture},
                                        {"snapshot", lab_snapshot},
                                        {"restore", lab_restore},
+                                       {"lab", lab_lab},
+                                       {"boot", lab_boot},
+                                       {"pause", lab_pause},
+                                       {"resume", lab_resume},
                                        {NULL, NULL}};
-    static const char *const later[] = {"bridge", "lab", "boot", "pause", "resume",
+    static const char *const later[] = {"bridge",
                                         "claim", "barrier", NULL};
     luaL_newmetatable(L, LAB_MT);
     luaL_newlib(L, methods);

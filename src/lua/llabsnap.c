@@ -177,17 +177,6 @@ static int has_guest(const struct vm *vm)
 
 /* ---- taking a snapshot ---- */
 
-static int set_running(struct vm *vm, int run, char *err, size_t errlen)
-{
-    json_t *r = qmp_exec(vm->qmp, run ? "cont" : "stop", NULL, now_ns() + 10000000000LL, err,
-                         errlen);
-    if (!r)
-        return -1;
-    json_decref(r);
-    vm->state = run ? VM_BOOTED : VM_PAUSED;
-    return 0;
-}
-
 /* was_running: paused by the snapshot itself, so recorded as booted */
 static json_t *member_json(const struct member *mb, const char *file, int was_running)
 {
@@ -241,7 +230,7 @@ char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t
     char *paused = xcalloc(m.n ? m.n : 1, 1);
     for (size_t i = 0; i < m.n && rc == 0; i++)
         if (is_running(m.v[i].vm)) {
-            if (set_running(m.v[i].vm, 0, err, errlen) < 0)
+            if (vm_set_running(m.v[i].vm, 0, err, errlen) < 0)
                 rc = -1;
             else
                 paused[i] = 1;
@@ -268,7 +257,7 @@ char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t
     for (size_t i = 0; i < m.n; i++)
         if (paused[i] && m.v[i].vm->qemu_pid > 0) {
             char e2[512];
-            if (set_running(m.v[i].vm, 1, e2, sizeof e2) < 0 && rc == 0) {
+            if (vm_set_running(m.v[i].vm, 1, e2, sizeof e2) < 0 && rc == 0) {
                 snprintf(err, errlen, "VM '%s': resuming: %s", m.v[i].vm->name, e2);
                 rc = -1;
             }
@@ -382,7 +371,7 @@ static int bring_back(struct vm *vm, json_t *rec, const char *dir, char *err, si
         snprintf(err, errlen, "VM '%s': %s", vm->name, e2);
         return -1;
     }
-    if (!strcmp(state, "paused") && set_running(vm, 0, e2, sizeof e2) < 0) {
+    if (!strcmp(state, "paused") && vm_set_running(vm, 0, e2, sizeof e2) < 0) {
         snprintf(err, errlen, "VM '%s': pausing: %s", vm->name, e2);
         return -1;
     }

@@ -194,6 +194,70 @@ static int vm_boot_l(lua_State *L)
     return 1;
 }
 
+/* vm:pause(): stop the vCPUs. */
+static int vm_pause_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:pause");
+    char err[512];
+    if (vm_set_running(vm, 0, err, sizeof err) < 0)
+        return lapi_raise(L, "vm:pause", "%s", err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* vm:resume(): continue a paused VM. */
+static int vm_resume_l(lua_State *L)
+{
+    struct vm *vm = lvm_check(L, 1);
+    if (vm->state != VM_PAUSED)
+        return lapi_raise(L, "vm:resume", "%s",
+                          vm->state == VM_BOOTED    ? "VM already booted"
+                          : vm->state == VM_CREATED ? "VM not booted"
+                          : vm->state == VM_SHUTDOWN ? "VM is shutdown; create a new one"
+                                                     : "VM died; create a new one");
+    char err[512];
+    if (vm_set_running(vm, 1, err, sizeof err) < 0)
+        return lapi_raise(L, "vm:resume", "%s", err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+int lvm_boot_all(lua_State *L, struct vm **vms, size_t n, char *err, size_t errlen)
+{
+    /* start every QEMU first, so the guests boot side by side; then wait for each */
+    int rc = 0;
+    size_t started = 0;
+    for (; started < n; started++)
+        if (vm_boot_start(vms[started], err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+    for (size_t i = 0; i < started; i++) {
+        if (rc < 0) {
+            vm_kill(vms[i]);
+            vm_shutdown(vms[i]);
+            vms[i]->state = VM_CREATED;
+            continue;
+        }
+        if (vm_boot_finish(vms[i], err, errlen) < 0) {
+            rc = -1;
+            continue;
+        }
+        emit_vm_event(L, vms[i], "vm_spawned", 0, 0);
+    }
+    /* a failure leaves none of them half up */
+    for (size_t i = 0; rc < 0 && i < started; i++)
+        if (vms[i]->qemu_pid > 0) {
+            vm_kill(vms[i]);
+            vm_shutdown(vms[i]);
+            emit_vm_event(L, vms[i], "vm_shutdown", 0, 0);
+            vms[i]->state = VM_SHUTDOWN;
+        }
+    if (rc < 0 && lhost(L)->env->deadline_ns && now_ns() >= lhost(L)->env->deadline_ns)
+        lhost(L)->timed_out = 1;
+    return rc;
+}
+
 static int vm_shutdown_l(lua_State *L)
 {
     struct vm *vm = lvm_check(L, 1);
@@ -676,6 +740,8 @@ void lapi_open_vm(lua_State *L)
                                        {"profile", vm_profile_l},
                                        {"state", vm_state_l},
                                        {"cid", vm_cid_l},
+                                       {"pause", vm_pause_l},
+                                       {"resume", vm_resume_l},
                                        {"snapshot", lvm_snapshot},
                                        {"restore", lvm_restore},
                                        {NULL, NULL}};

@@ -9,6 +9,9 @@ struct vm *lvm_test(lua_State *L, int idx); /* NULL if not a Vm */
 void lvm_push(lua_State *L, struct vm *vm);  /* takes ownership */
 void lvm_emit_shutdown(lua_State *L, struct vm *vm, int64_t dur);
 void lvm_emit_spawned(lua_State *L, struct vm *vm, int restored);
+/* Boots every VM at once (QEMUs started first, then each agent awaited), emitting
+ * vm_spawned; on a failure every one of them is shut down again and err says why. */
+int lvm_boot_all(lua_State *L, struct vm **vms, size_t n, char *err, size_t errlen);
 
 /* snapshots (lsnap.c) */
 int lvm_snapshot(lua_State *L);

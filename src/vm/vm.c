@@ -739,19 +739,29 @@ int vm_console_argv(struct vm *vm, int with_agent, struct strv *argv, char *err,
     return 0;
 }
 
-int vm_boot(struct vm *vm, char *err, size_t errlen)
+int vm_boot_start(struct vm *vm, char *err, size_t errlen)
 {
-    const struct profile *p = vm->profile;
     char *cmdline, *initrd;
     if (prepare_boot(vm, &cmdline, &initrd, err, errlen) < 0)
         return -1;
-    int64_t t0 = now_ns();
+    vm->boot_t0 = now_ns();
     int rc = start_qemu(vm, initrd, cmdline, 0, err, errlen);
     free(initrd);
     free(cmdline);
-    if (rc < 0)
-        return -1;
+    return rc;
+}
 
+int vm_boot(struct vm *vm, char *err, size_t errlen)
+{
+    if (vm_boot_start(vm, err, errlen) < 0)
+        return -1;
+    return vm_boot_finish(vm, err, errlen);
+}
+
+int vm_boot_finish(struct vm *vm, char *err, size_t errlen)
+{
+    const struct profile *p = vm->profile;
+    int64_t t0 = vm->boot_t0;
     double timeout = vm->opts.agent_timeout > 0   ? vm->opts.agent_timeout
                      : p->agent_boot_timeout > 0 ? p->agent_boot_timeout
                      : !strcmp(vm->env->accel, "kvm") ? 30
@@ -817,6 +827,17 @@ void vm_shutdown(struct vm *vm)
 
 /* Starts a fresh QEMU from a snapshot file. The profile, memory, CPUs and machine come
  * from the snapshot's metadata; the VM must be created or shut down. */
+int vm_set_running(struct vm *vm, int run, char *err, size_t errlen)
+{
+    json_t *r = qmp_exec(vm->qmp, run ? "cont" : "stop", NULL, now_ns() + 10000000000LL, err,
+                         errlen);
+    if (!r)
+        return -1;
+    json_decref(r);
+    vm->state = run ? VM_BOOTED : VM_PAUSED;
+    return 0;
+}
+
 int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
 {
     char merr[512];

@@ -86,6 +86,7 @@ struct vm {
     int no_agent; /* `provium console` without --agent: no overlay, no rdinit= */
     struct vm_disk *disks;
     size_t n_disks;
+    int64_t boot_t0;      /* when vm_boot_start started QEMU */
     uint64_t pool_memory; /* charged to the pool while QEMU runs (0 = nothing) */
     int pool_cpus;
 };
@@ -105,6 +106,12 @@ void vm_free(struct vm *vm); /* shuts down first */
 
 /* Boots: on failure returns -1 and err holds the reason plus the console tail. */
 int vm_boot(struct vm *vm, char *err, size_t errlen);
+/* vm_boot in two halves, so several VMs boot at once: start QEMU, then wait for the
+ * agent (lab:boot starts them all, then finishes each). */
+int vm_boot_start(struct vm *vm, char *err, size_t errlen);
+int vm_boot_finish(struct vm *vm, char *err, size_t errlen);
+/* Stops (run = 0) or continues the vCPUs over QMP; state becomes paused or booted. */
+int vm_set_running(struct vm *vm, int run, char *err, size_t errlen);
 /* Starts the VM from a snapshot file (see snapshot.h); -1 with err on failure. */
 int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen);
 /* For `provium console`: resolves the profile exactly as vm_boot does (command line
