@@ -119,6 +119,7 @@ void lapi_open(lua_State *L, struct lua_host *h)
     lapi_open_snapshot(L);
     lapi_open_file(L);
     lapi_open_labsnap(L);
+    lapi_open_bridge(L);
     /* the file lab is `provium` outside tests */
     lab_push_new(L, "file", 0);
     lua_pushvalue(L, -1);

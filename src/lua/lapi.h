@@ -59,6 +59,7 @@ void lapi_open_lab(lua_State *L);
 void lapi_open_snapshot(lua_State *L);
 void lapi_open_file(lua_State *L); /* lfile.c */
 void lapi_open_labsnap(lua_State *L);
+void lapi_open_bridge(lua_State *L);
 
 /* Lab helpers used by the worker. */
 void lab_push_new(lua_State *L, const char *name, int parent_idx); /* pushes a new Lab */
@@ -67,6 +68,8 @@ void lab_collect_consoles(lua_State *L, int idx, struct buf *out); /* console ex
 int lab_name_taken(lua_State *L, int lab_idx, const char *name);   /* here or in a parent */
 void lab_add_vm(lua_State *L, int lab_idx, int vm_idx);
 int lab_is(lua_State *L, int idx);
+int lab_find_vm(lua_State *L, int lab, const char *name); /* here or in a parent; pushes */
+int lab_valid_name(const char *s); /* VM and bridge names */
 int lab_field(lua_State *L, int idx, const char *key);            /* pushes a state field */
 /* Removes the member at member_idx from the lab's "vms" or "labs" list. */
 void lab_remove_member(lua_State *L, int lab_idx, const char *list, int member_idx);
@@ -78,6 +81,7 @@ int lab_vm_fixture(lua_State *L);  /* lfixture.c */
 int lab_lab_fixture(lua_State *L); /* lfixture.c */
 int lab_snapshot(lua_State *L);    /* llabsnap.c */
 int lab_restore(lua_State *L);     /* llabsnap.c */
+int lab_bridge(lua_State *L);      /* lbridge.c */
 /* Builds fixture `name` unless the cache holds it (no restore); -1 with err. */
 int lfixture_ensure(lua_State *L, const char *name, char *err, size_t errlen);
 

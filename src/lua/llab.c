@@ -4,6 +4,7 @@
  * labs={Lab...}}. The file lab is `provium` outside tests; each test body runs in a
  * scoped lab `test:<name>` whose VMs are shut down when the test ends. */
 #include "lapi.h"
+#include "lbridge.h"
 #include "lvm.h"
 
 #include "util/util.h"
@@ -47,6 +48,8 @@ void lab_push_new(lua_State *L, const char *name, int parent_idx)
     lua_setfield(L, -2, "vms");
     lua_newtable(L);
     lua_setfield(L, -2, "labs");
+    lua_newtable(L);
+    lua_setfield(L, -2, "bridges");
     lua_setiuservalue(L, -2, 1);
 }
 
@@ -70,7 +73,7 @@ static int find_vm_here(lua_State *L, int lab, const char *name)
 }
 
 /* Looks in this lab, then its parents. */
-static int find_vm(lua_State *L, int lab, const char *name)
+int lab_find_vm(lua_State *L, int lab, const char *name)
 {
     lua_pushvalue(L, lab);
     for (;;) {
@@ -87,7 +90,7 @@ static int find_vm(lua_State *L, int lab, const char *name)
     }
 }
 
-static int valid_name(const char *s)
+int lab_valid_name(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 63)
@@ -106,7 +109,7 @@ static int lab_vm(lua_State *L)
     check_lab(L, 1);
     const char *name = luaL_checkstring(L, 2);
     if (lua_isnoneornil(L, 3)) {
-        if (!find_vm(L, 1, name))
+        if (!lab_find_vm(L, 1, name))
             return lapi_raise(L, "lab:vm", "no VM named '%s'", name);
         return 1;
     }
@@ -115,13 +118,13 @@ static int lab_vm(lua_State *L)
     for (const char *const *r = reserved; *r; r++)
         if (!strcmp(*r, name))
             return lapi_raise(L, "lab:vm", "invalid name '%s' (reserved)", name);
-    if (!valid_name(name))
+    if (!lab_valid_name(name))
         return lapi_raise(L, "lab:vm", "invalid name '%s' (letters, digits, _ and -, at most "
                                        "63, starting with a letter or digit)",
                           name);
     if (find_vm_here(L, 1, name))
         return lapi_raise(L, "lab:vm", "a VM named '%s' already exists in this lab", name);
-    if (find_vm(L, 1, name))
+    if (lab_find_vm(L, 1, name))
         return lapi_raise(L, "lab:vm", "VM name '%s' shadows a VM in a parent lab", name);
     struct lua_host *h = lhost(L);
     const struct profile *p = config_profile(h->env->cfg, pname);
@@ -181,6 +184,14 @@ void lab_teardown(lua_State *L, int idx, int kill)
         } else if (vm && vm->state == VM_CREATED) {
             vm->state = VM_SHUTDOWN;
         }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    /* then its bridges: detach all, stop their switch segments */
+    lab_field(L, idx, "bridges");
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lbridge_close(L, -1);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -252,7 +263,7 @@ static int lab_vm_names(lua_State *L)
 
 int lab_name_taken(lua_State *L, int lab_idx, const char *name)
 {
-    if (find_vm(L, lab_idx, name)) {
+    if (lab_find_vm(L, lab_idx, name)) {
         lua_pop(L, 1);
         return 1;
     }
@@ -458,6 +469,10 @@ static int lab_index(lua_State *L)
     }
     if (find_vm_here(L, 1, k))
         return 1;
+    lab_field(L, 1, "bridges");
+    if (lua_getfield(L, -1, k) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 2);
     if (lab_find_sublab(L, 1, k))
         return 1;
     return 0;
@@ -503,12 +518,12 @@ void lapi_open_lab(lua_State *L)
                                        {"snapshot", lab_snapshot},
                                        {"restore", lab_restore},
                                        {"lab", lab_lab},
+                                       {"bridge", lab_bridge},
                                        {"boot", lab_boot},
                                        {"pause", lab_pause},
                                        {"resume", lab_resume},
                                        {NULL, NULL}};
-    static const char *const later[] = {"bridge",
-                                        "claim", "barrier", NULL};
+    static const char *const later[] = {"claim", "barrier", NULL};
     luaL_newmetatable(L, LAB_MT);
     luaL_newlib(L, methods);
     for (const char *const *m = later; *m; m++) {

@@ -10,10 +10,12 @@
  *    "labs":    [{"path": "dc1"}, ...]                      sub-labs, parents first
  *    "vms":     [{"name", "lab", "profile", "memory", "cpus", "machine",
  *                 "state": "booted|paused|created|shutdown", "file"}, ...]
- *    "bridges": [{"name", "lab", "subnet", "members", "rules", "partitions",
- *                 "isolated", "uplink"}, ...]}                filled by the networks work
+ *    "bridges": [{"name", "lab", "subnet_index", "subnet", "members": [{"vm", "slot",
+ *                 "nic"}], "partitions": [{"from", "to"}], "isolated", "uplink",
+ *                 "rules"}, ...]}
  * `lab` is the sub-lab path relative to the snapshotted lab ("" for itself). */
 #include "lapi.h"
+#include "lbridge.h"
 #include "lfile.h"
 #include "lvm.h"
 
@@ -175,6 +177,43 @@ static int has_guest(const struct vm *vm)
     return vm->state == VM_BOOTED || vm->state == VM_PAUSED;
 }
 
+/* The lab.json records of every open bridge in the tree at lab, sorted by name per lab. */
+static void collect_bridges(lua_State *L, int lab, const char *path, json_t *out)
+{
+    lab = lua_absindex(L, lab);
+    lab_field(L, lab, "bridges");
+    int t = lua_gettop(L);
+    struct strv names = {0};
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        strv_push(&names, lua_tostring(L, -2));
+        lua_pop(L, 1);
+    }
+    strv_sort(&names);
+    for (size_t i = 0; i < names.n; i++) {
+        lua_getfield(L, t, names.v[i]);
+        json_t *rec = lbridge_to_json(L, -1, path);
+        if (rec)
+            json_array_append_new(out, rec);
+        lua_pop(L, 1);
+    }
+    strv_free(&names);
+    lua_pop(L, 1);
+    lab_field(L, lab, "labs");
+    int labs = lua_gettop(L);
+    for (lua_Integer i = 1; i <= luaL_len(L, labs); i++) {
+        lua_rawgeti(L, labs, i);
+        lab_field(L, -1, "name");
+        char *sub = path[0] ? xasprintf("%s/%s", path, lua_tostring(L, -1))
+                            : xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        collect_bridges(L, -1, sub, out);
+        free(sub);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 /* ---- taking a snapshot ---- */
 
 /* was_running: paused by the snapshot itself, so recorded as booted */
@@ -263,10 +302,12 @@ char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t
             }
         }
     free(paused);
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:s?, s:o, s:o, s:[]}", "format", LAB_FORMAT,
+    json_t *bridges = json_array();
+    collect_bridges(L, lab_idx, "", bridges);
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:s?, s:o, s:o, s:o}", "format", LAB_FORMAT,
                             "provium_version", PROVIUM_VERSION, "protocol",
                             WIRE_PROTOCOL_VERSION, "fixture", h->fixture_name, "labs", labs,
-                            "vms", vms, "bridges");
+                            "vms", vms, "bridges", bridges);
     if (rc == 0) {
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         char *index = path_join(out, "lab.json");
@@ -388,6 +429,99 @@ static void stop_vm(lua_State *L, struct vm *vm)
     }
 }
 
+/* Checks that every recorded bridge can come back: its subnet index is free in this
+ * file and its name is not taken where it goes. */
+static int check_bridges(lua_State *L, int lab_idx, json_t *bridges, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *rec;
+    json_array_foreach(bridges, i, rec) {
+        const char *name = json_string_value(json_object_get(rec, "name"));
+        const char *lab = json_string_value(json_object_get(rec, "lab"));
+        int index = (int)json_integer_value(json_object_get(rec, "subnet_index"));
+        if (!name || !lab) {
+            snprintf(err, errlen, "bridge record %zu lacks name or lab", i + 1);
+            return -1;
+        }
+        if (lbridge_index_taken(L, index)) {
+            snprintf(err, errlen, "bridge '%s': subnet overlap: 10.213.%d.0/24 is in use by "
+                     "another bridge of this file", name, index);
+            return -1;
+        }
+        if (push_lab_at(L, lab_idx, lab, 0)) {
+            lab_field(L, -1, "bridges");
+            int taken = lua_getfield(L, -1, name) != LUA_TNIL;
+            lua_pop(L, 3);
+            if (taken) {
+                snprintf(err, errlen, "a bridge named '%s' already exists", name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Recreates the recorded bridges, members bound to their recorded NIC slots (the
+ * guests kept their addresses), and the recorded partitions and isolation. */
+static void restore_bridges(lua_State *L, int lab_idx, json_t *bridges)
+{
+    size_t i;
+    json_t *rec;
+    json_array_foreach(bridges, i, rec) {
+        const char *name = json_string_value(json_object_get(rec, "name"));
+        const char *lab = json_string_value(json_object_get(rec, "lab"));
+        push_lab_at(L, lab_idx, lab, 1);
+        int l = lua_gettop(L);
+        lbridge_new(L, l, name, (int)json_integer_value(json_object_get(rec, "subnet_index")));
+        int b = lua_gettop(L);
+        size_t k;
+        json_t *m;
+        json_array_foreach(json_object_get(rec, "members"), k, m) {
+            const char *vm = json_string_value(json_object_get(m, "vm"));
+            if (vm && lab_find_vm(L, l, vm)) {
+                lbridge_add_recorded(L, b, lua_gettop(L),
+                                     (int)json_integer_value(json_object_get(m, "slot")),
+                                     (int)json_integer_value(json_object_get(m, "nic")));
+                lua_pop(L, 1);
+            }
+        }
+        json_array_foreach(json_object_get(rec, "partitions"), k, m) {
+            const char *from = json_string_value(json_object_get(m, "from"));
+            const char *to = json_string_value(json_object_get(m, "to"));
+            if (from && to)
+                lbridge_cut(L, b, from, to);
+        }
+        json_array_foreach(json_object_get(rec, "isolated"), k, m)
+            if (json_string_value(m))
+                lbridge_isolate(L, b, json_string_value(m));
+        lua_settop(L, l - 1);
+    }
+}
+
+/* Closes every bridge of the tree at lab and forgets them (reset_between_tests). */
+static void drop_bridges(lua_State *L, int lab)
+{
+    lab = lua_absindex(L, lab);
+    lab_field(L, lab, "bridges");
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lbridge_close(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_getiuservalue(L, lab, 1);
+    lua_newtable(L);
+    lua_setfield(L, -2, "bridges");
+    lua_pop(L, 1);
+    lab_field(L, lab, "labs");
+    for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
+        lua_rawgeti(L, -1, i);
+        drop_bridges(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 int labsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
 {
     lab_idx = lua_absindex(L, lab_idx);
@@ -427,6 +561,11 @@ int labsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_
             json_decref(doc);
             return -1;
         }
+    }
+    json_t *bridges = json_object_get(doc, "bridges");
+    if (check_bridges(L, lab_idx, bridges, err, errlen) < 0) {
+        json_decref(doc);
+        return -1;
     }
     json_array_foreach(json_object_get(doc, "labs"), i, rec) {
         const char *path = json_string_value(json_object_get(rec, "path"));
@@ -476,6 +615,8 @@ int labsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_
             lua_pop(L, 3);
         }
     }
+    if (rc == 0)
+        restore_bridges(L, lab_idx, bridges);
     lua_settop(L, made - 1);
     json_decref(doc);
     return rc;
@@ -570,6 +711,10 @@ int labsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t 
             lua_pop(L, 1);
         }
         free(parent);
+    }
+    if (rc == 0) {
+        drop_bridges(L, lab_idx);
+        restore_bridges(L, lab_idx, json_object_get(doc, "bridges"));
     }
     members_free(L, &m);
     json_decref(doc);

@@ -6,6 +6,7 @@
 #include "lapi.h"
 #include "lfile.h"
 #include "lvm.h"
+#include "lbridge.h"
 
 #include "util/util.h"
 #include "vm/snapshot.h"
@@ -139,6 +140,7 @@ int lvm_restore(lua_State *L)
                           vm->state == VM_DEAD ? "VM died; create a new one" : "VM already booted");
     char *abs = path_resolve(NULL, path);
     char err[8192];
+    lbridge_forget_vm(L, vm); /* NIC slots come back unattached */
     int rc = vm_restore(vm, abs, err, sizeof err);
     free(abs);
     if (rc < 0)

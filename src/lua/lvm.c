@@ -5,6 +5,7 @@
 #include "lapi.h"
 #include "lfile.h"
 #include "lvm.h"
+#include "lbridge.h"
 
 #include "util/util.h"
 
@@ -190,6 +191,8 @@ static int vm_boot_l(lua_State *L)
         return lapi_raise(L, "vm:boot", "%s", err);
     }
     emit_vm_event(L, vm, "vm_spawned", 0, 0);
+    if (lbridge_vm_booted(L, vm, 1, err, sizeof err) < 0)
+        return lapi_raise(L, "vm:boot", "%s", err);
     lua_settop(L, 1);
     return 1;
 }
@@ -244,6 +247,8 @@ int lvm_boot_all(lua_State *L, struct vm **vms, size_t n, char *err, size_t errl
             continue;
         }
         emit_vm_event(L, vms[i], "vm_spawned", 0, 0);
+        if (lbridge_vm_booted(L, vms[i], 1, err, errlen) < 0)
+            rc = -1;
     }
     /* a failure leaves none of them half up */
     for (size_t i = 0; rc < 0 && i < started; i++)

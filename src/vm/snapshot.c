@@ -157,7 +157,7 @@ static json_t *build_meta(const struct vm *vm, const char *fixture)
                      WIRE_PROTOCOL_VERSION, "fixture", fixture, "vm_name", vm->name, "profile",
                      vm->profile->name, "memory", (json_int_t)vm->memory, "cpus", vm->cpus,
                      "machine", vm->machine, "accel", vm->env->accel, "nic_slots",
-                     vm->profile->nic_slots, "sections");
+                     vm->nic_slots, "sections");
 }
 
 /* Appends the overlay of each writable disk as its own section (the VM is stopped). */

@@ -6,6 +6,7 @@
 #include "image/overlay.h"
 #include "image/cpio.h"
 #include "vm/qmp.h"
+#include "net/switch.h"
 #include "vm/snapshot.h"
 #include "util/util.h"
 
@@ -51,6 +52,9 @@ struct vm *vm_new(struct host_env *env, const char *name, const struct profile *
     vm->qemu_pid = -1;
     vm->pidfd = -1;
     vm->agent.fd = -1;
+    vm->nic_slots = p->nic_slots;
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        vm->nic_port[i] = -1;
     return vm;
 }
 
@@ -390,6 +394,21 @@ static void push_agent_port(const struct vm *vm, struct strv *a, int micro)
     strv_push(a, "virtserialport,chardev=agent0,name=" WIRE_PORT_NAME);
 }
 
+/* The NIC slots: virtio-net devices whose `-netdev stream` sockets QEMU serves in the
+ * VM's directory; the worker connects each to its switch (connect_nics). The MAC is a
+ * placeholder the guest replaces when the slot is attached to a bridge. */
+static void push_nics(const struct vm *vm, struct strv *a, int micro)
+{
+    for (int i = 0; i < vm->nic_slots && i < VM_MAX_NICS; i++) {
+        strv_push(a, "-netdev");
+        strv_pushf(a, "stream,id=nic%d,server=on,addr.type=unix,addr.path=%s/nic%d.sock", i,
+                   vm->dir, i);
+        strv_push(a, "-device");
+        strv_pushf(a, "%s,netdev=nic%d,mac=" VM_NIC_MAC_PREFIX "%02x",
+                   micro ? "virtio-net-device" : "virtio-net-pci", i, i);
+    }
+}
+
 /* console: `provium console` - serial and monitor multiplexed on stdio, no QMP, and the
  * agent port only when the agent is injected. */
 static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const char *cmdline,
@@ -445,6 +464,7 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
     push_agent_port(vm, a, micro);
     strv_push(a, "-device");
     strv_push(a, micro ? "virtio-rng-device" : "virtio-rng-pci");
+    push_nics(vm, a, micro);
     strv_push(a, "-qmp");
     strv_pushf(a, "unix:%s/qmp.sock,server=on,wait=off", vm->dir);
     if (incoming) {
@@ -556,6 +576,11 @@ static void reap_qemu(struct vm *vm, int wait_ms)
         close(vm->pidfd);
     vm->pidfd = -1;
     pool_uncharge(vm);
+    for (int i = 0; i < VM_MAX_NICS; i++) {
+        if (vm->nic_port[i] >= 0)
+            sw_remove_port(vm->nic_port[i]);
+        vm->nic_port[i] = -1;
+    }
 }
 
 static void close_channels(struct vm *vm)
@@ -690,6 +715,17 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
     if (fd < 0)
         return fail_boot(vm, err, errlen, "cannot connect to the agent port: %s", strerror(errno));
     agent_conn_init(&vm->agent, fd, vm->pidfd);
+    for (int i = 0; i < vm->nic_slots && i < VM_MAX_NICS; i++) {
+        char *path = xasprintf("%s/nic%d.sock", vm->dir, i);
+        int nfd = connect_unix(path);
+        free(path);
+        if (nfd < 0 || (vm->nic_port[i] = sw_add_port(nfd, vm->name)) < 0) {
+            if (nfd >= 0)
+                close(nfd);
+            return fail_boot(vm, err, errlen, "cannot connect NIC slot %d: %s", i,
+                             strerror(errno));
+        }
+    }
     return 0;
 }
 
@@ -876,6 +912,8 @@ int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
         return -1;
     }
     vm->memory = (uint64_t)json_integer_value(json_object_get(meta, "memory"));
+    if (json_is_integer(json_object_get(meta, "nic_slots")))
+        vm->nic_slots = (int)json_integer_value(json_object_get(meta, "nic_slots"));
     vm->cpus = (int)json_integer_value(json_object_get(meta, "cpus"));
     snprintf(vm->machine, sizeof vm->machine, "%s", machine ? machine : "microvm");
     json_decref(meta);

@@ -39,6 +39,9 @@ struct host_env {
     int pool_exempt;
 };
 
+#define VM_MAX_NICS 8
+#define VM_NIC_MAC_PREFIX "52:54:01:00:00:" /* + slot: until the slot joins a bridge */
+
 enum vm_state { VM_CREATED, VM_BOOTED, VM_PAUSED, VM_SHUTDOWN, VM_DEAD };
 const char *vm_state_name(enum vm_state s);
 
@@ -87,6 +90,8 @@ struct vm {
     struct vm_disk *disks;
     size_t n_disks;
     int64_t boot_t0;      /* when vm_boot_start started QEMU */
+    int nic_slots;        /* virtio-net devices, each a port of the worker's switch */
+    int nic_port[VM_MAX_NICS]; /* switch port per slot while QEMU runs, -1 otherwise */
     uint64_t pool_memory; /* charged to the pool while QEMU runs (0 = nothing) */
     int pool_cpus;
 };

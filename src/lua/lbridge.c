@@ -1,0 +1,915 @@
+/* lbridge.c - the Bridge userdata: lab:bridge(name), attach/detach, partitions.
+ *
+ * A bridge is a segment of the worker's userspace switch (net/switch.c). Attaching a
+ * VM binds the lowest free NIC slot N of the VM (guest interface `ethN`) to the
+ * bridge and gives it the address 10.213.K.(S+10)/24, K the bridge's index among the
+ * file's live bridges, S the lowest free host slot on the bridge, and the MAC
+ * 52:54:00:d5:KK:HH. The guest side (rename, MAC, address, link) is done through the
+ * agent with busybox `ip`, and every member's /etc/hosts gets a block between
+ * `# provium begin` and `# provium end` naming its peers. A VM that is not booted yet
+ * is configured when it boots.
+ *
+ * State: the C struct holds the switch id and index; the uservalue table holds
+ * {lab=<Lab>, members={{vm=<Vm>, slot=S, nic=N}, ...}} in attach order. Live bridges
+ * are also listed in the registry ("provium.bridges") for index allocation and for
+ * finding a VM's memberships. */
+#include "lapi.h"
+#include "lbridge.h"
+#include "lvm.h"
+
+#include "net/switch.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BRIDGE_MT "provium.Bridge"
+#define BRIDGES_KEY "provium.bridges"
+#define MAX_HOSTS 245
+
+struct lbridge {
+    char name[64];
+    int sw;    /* switch bridge id, -1 once closed */
+    int index; /* K */
+};
+
+static struct lbridge *check_bridge(lua_State *L, int idx)
+{
+    return luaL_checkudata(L, idx, BRIDGE_MT);
+}
+
+int lbridge_is(lua_State *L, int idx) { return luaL_testudata(L, idx, BRIDGE_MT) != NULL; }
+
+/* Pushes the registry list of live bridges. */
+static int push_registry(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, BRIDGES_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, BRIDGES_KEY);
+    }
+    return lua_gettop(L);
+}
+
+/* Pushes the members list of the bridge at idx. */
+static int push_members(lua_State *L, int idx)
+{
+    lua_getiuservalue(L, idx, 1);
+    lua_getfield(L, -1, "members");
+    lua_remove(L, -2);
+    return lua_gettop(L);
+}
+
+static void address_of(const struct lbridge *b, int slot, char out[24])
+{
+    snprintf(out, 24, "10.213.%d.%d", b->index, slot + 10);
+}
+
+/* ---- the guest side ---- */
+
+static int guest_sh(struct vm *vm, const char *script, char *err, size_t errlen)
+{
+    char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+    struct exec_req req = {.argv = argv, .timeout = 30};
+    struct exec_res res = {0};
+    int gerr = 0;
+    int rc = vm_exec(vm, &req, &res, &gerr);
+    if (rc == VMOP_OK && res.status == 0 && res.code == 0) {
+        exec_res_free(&res);
+        return 0;
+    }
+    snprintf(err, errlen, "configuring the network in VM '%s' failed: %s", vm->name,
+             rc != VMOP_OK ? "the agent did not answer" : (res.err && res.err[0] ? res.err : "error"));
+    exec_res_free(&res);
+    return -1;
+}
+
+/* Renames NIC slot nic to ethN, gives it the bridge's MAC and address, link up. */
+static int guest_up(struct vm *vm, const struct lbridge *b, int slot, int nic, char *err,
+                    size_t errlen)
+{
+    char addr[24], *script;
+    address_of(b, slot, addr);
+    script = xasprintf(
+        "set -e; want=eth%d; dev=\n"
+        "for i in /sys/class/net/*; do\n"
+        "  [ \"$(cat $i/address)\" = '" VM_NIC_MAC_PREFIX "%02x' ] && dev=${i##*/}\n"
+        "done\n"
+        "[ -n \"$dev\" ] || { echo 'no NIC in slot %d' >&2; exit 1; }\n"
+        "ip link set dev $dev down\n"
+        "if [ \"$dev\" != $want ]; then\n"
+        "  if [ -e /sys/class/net/$want ]; then\n"
+        "    ip link set dev $want down; ip link set dev $want name pv$$x%d\n"
+        "  fi\n"
+        "  ip link set dev $dev name $want\n"
+        "fi\n"
+        "ip link set dev $want address 52:54:00:d5:%02x:%02x\n"
+        "ip addr flush dev $want\n"
+        "ip addr add %s/24 dev $want\n"
+        "ip link set dev $want up\n",
+        nic, nic, nic, nic, b->index, slot + 10, addr);
+    int rc = guest_sh(vm, script, err, errlen);
+    free(script);
+    return rc;
+}
+
+/* Takes the address away, link down, back to the placeholder MAC. */
+static int guest_down(struct vm *vm, int nic, char *err, size_t errlen)
+{
+    char *script = xasprintf("set -e; ip addr flush dev eth%d; ip link set dev eth%d down; "
+                             "ip link set dev eth%d address " VM_NIC_MAC_PREFIX "%02x",
+                             nic, nic, nic, nic);
+    int rc = guest_sh(vm, script, err, errlen);
+    free(script);
+    return rc;
+}
+
+/* ---- memberships ---- */
+
+struct membership {
+    int bridge_idx; /* stack index of the Bridge */
+    struct lbridge *b;
+    int slot, nic;
+};
+
+/* Fills m with the memberships of vm in NIC order; the Bridges are pushed on the
+ * stack (caller pops to top). Returns the count. */
+static int memberships(lua_State *L, struct vm *vm, struct membership *m, int max)
+{
+    int reg = push_registry(L), n = 0;
+    for (lua_Integer i = 1; i <= luaL_len(L, reg); i++) {
+        lua_rawgeti(L, reg, i);
+        int bi = lua_gettop(L);
+        int mem = push_members(L, bi);
+        int found = 0;
+        for (lua_Integer k = 1; k <= luaL_len(L, mem) && n < max; k++) {
+            lua_rawgeti(L, mem, k);
+            lua_getfield(L, -1, "vm");
+            if (lvm_test(L, -1) == vm) {
+                lua_getfield(L, -2, "slot");
+                lua_getfield(L, -3, "nic");
+                m[n].bridge_idx = bi;
+                m[n].b = lua_touserdata(L, bi);
+                m[n].slot = (int)lua_tointeger(L, -2);
+                m[n].nic = (int)lua_tointeger(L, -1);
+                n++;
+                found = 1;
+                lua_pop(L, 2);
+            }
+            lua_pop(L, 2);
+            if (found)
+                break;
+        }
+        lua_pop(L, 1); /* members */
+        if (!found)
+            lua_pop(L, 1); /* the bridge */
+    }
+    lua_remove(L, reg);
+    for (int i = 0; i < n; i++)
+        m[i].bridge_idx--; /* the registry below them is gone */
+    /* NIC order */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && m[j].nic < m[j - 1].nic; j--) {
+            struct membership t = m[j];
+            m[j] = m[j - 1];
+            m[j - 1] = t;
+        }
+    return n;
+}
+
+static int strv_has(const struct strv *v, const char *s)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (!strcmp(v->v[i], s))
+            return 1;
+    return 0;
+}
+
+/* The /etc/hosts block of vm: `<addr> <peer>.<bridge>` for every member of each of
+ * its bridges, then `<addr> <peer>` on the first bridge (in vm's NIC order) the two
+ * share. */
+static char *hosts_block(lua_State *L, struct vm *vm)
+{
+    int top = lua_gettop(L);
+    struct membership m[VM_MAX_NICS];
+    int n = memberships(L, vm, m, VM_MAX_NICS);
+    struct buf b = {0};
+    struct strv named = {0};
+    buf_puts(&b, "# provium begin\n");
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            int mem = push_members(L, m[i].bridge_idx);
+            for (lua_Integer k = 1; k <= luaL_len(L, mem); k++) {
+                lua_rawgeti(L, mem, k);
+                lua_getfield(L, -1, "vm");
+                lua_getfield(L, -2, "slot");
+                struct vm *peer = lvm_check(L, -2);
+                char addr[24];
+                address_of(m[i].b, (int)lua_tointeger(L, -1), addr);
+                if (pass == 0)
+                    buf_printf(&b, "%s %s.%s\n", addr, peer->name, m[i].b->name);
+                else if (!strv_has(&named, peer->name)) {
+                    buf_printf(&b, "%s %s\n", addr, peer->name);
+                    strv_push(&named, peer->name);
+                }
+                lua_pop(L, 3);
+            }
+            lua_pop(L, 1);
+        }
+    buf_puts(&b, "# provium end\n");
+    strv_free(&named);
+    lua_settop(L, top);
+    return buf_cstr(&b);
+}
+
+/* Rewrites the provium block of vm's /etc/hosts (the rest of the file is kept). */
+static int write_hosts(lua_State *L, struct vm *vm, char *err, size_t errlen)
+{
+    if (vm->state != VM_BOOTED)
+        return 0;
+    char *old = NULL;
+    size_t len = 0;
+    int gerr = 0;
+    int rc = vm_read_file(vm, "/etc/hosts", &old, &len, &gerr);
+    if (rc != VMOP_OK && !(rc == VMOP_GUEST && gerr == 2 /* ENOENT */)) {
+        snprintf(err, errlen, "VM '%s': cannot read /etc/hosts", vm->name);
+        return -1;
+    }
+    struct buf out = {0};
+    int inside = 0;
+    for (char *line = old, *next; line && line < old + len; line = next) {
+        char *nl = memchr(line, '\n', (size_t)(old + len - line));
+        next = nl ? nl + 1 : old + len;
+        size_t l = (size_t)(next - line);
+        if (!strncmp(line, "# provium begin", 15))
+            inside = 1;
+        if (!inside)
+            buf_append(&out, line, l);
+        if (!strncmp(line, "# provium end", 13))
+            inside = 0;
+    }
+    if (out.len && out.data[out.len - 1] != '\n')
+        buf_puts(&out, "\n");
+    struct membership m[VM_MAX_NICS];
+    int top = lua_gettop(L);
+    int n = memberships(L, vm, m, VM_MAX_NICS);
+    lua_settop(L, top);
+    if (n) {
+        char *block = hosts_block(L, vm);
+        buf_puts(&out, block);
+        free(block);
+    }
+    rc = vm_write_file(vm, "/etc/hosts", out.data ? out.data : "", out.len, -1, 0644, 0, &gerr);
+    free(old);
+    buf_free(&out);
+    if (rc != VMOP_OK) {
+        snprintf(err, errlen, "VM '%s': cannot write /etc/hosts", vm->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Rewrites /etc/hosts of every member of the bridge at idx, plus extra. */
+static int rewrite_all_hosts(lua_State *L, int idx, struct vm *extra, char *err, size_t errlen)
+{
+    int mem = push_members(L, idx);
+    int rc = 0;
+    for (lua_Integer k = 1; k <= luaL_len(L, mem) && rc == 0; k++) {
+        lua_rawgeti(L, mem, k);
+        lua_getfield(L, -1, "vm");
+        rc = write_hosts(L, lvm_check(L, -1), err, errlen);
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+    if (rc == 0 && extra)
+        rc = write_hosts(L, extra, err, errlen);
+    return rc;
+}
+
+/* ---- lab:bridge ---- */
+
+/* Pushes the bridge named `name` visible from the lab at lab (here or a parent). */
+static int find_bridge(lua_State *L, int lab, const char *name)
+{
+    lua_pushvalue(L, lab);
+    for (;;) {
+        int cur = lua_gettop(L);
+        lab_field(L, cur, "bridges");
+        if (lua_getfield(L, -1, name) != LUA_TNIL) {
+            lua_replace(L, cur);
+            lua_settop(L, cur);
+            return 1;
+        }
+        lua_pop(L, 2);
+        if (lab_field(L, cur, "parent") == LUA_TNIL) {
+            lua_pop(L, 2);
+            return 0;
+        }
+        lua_remove(L, cur);
+    }
+}
+
+int lbridge_index_taken(lua_State *L, int index)
+{
+    int reg = push_registry(L), taken = 0;
+    for (lua_Integer i = 1; i <= luaL_len(L, reg) && !taken; i++) {
+        lua_rawgeti(L, reg, i);
+        taken = ((struct lbridge *)lua_touserdata(L, -1))->index == index;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return taken;
+}
+
+static int lowest_free_index(lua_State *L)
+{
+    int reg = push_registry(L);
+    char used[256] = {0};
+    for (lua_Integer i = 1; i <= luaL_len(L, reg); i++) {
+        lua_rawgeti(L, reg, i);
+        used[((struct lbridge *)lua_touserdata(L, -1))->index & 255] = 1;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    for (int k = 0; k < 256; k++)
+        if (!used[k])
+            return k;
+    return -1;
+}
+
+int lbridge_new(lua_State *L, int lab, const char *name, int index)
+{
+    lab = lua_absindex(L, lab);
+    struct lbridge *b = lua_newuserdatauv(L, sizeof *b, 1);
+    memset(b, 0, sizeof *b);
+    snprintf(b->name, sizeof b->name, "%s", name);
+    b->index = index;
+    b->sw = sw_bridge_new();
+    luaL_setmetatable(L, BRIDGE_MT);
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, lab);
+    lua_setfield(L, -2, "lab");
+    lua_newtable(L);
+    lua_setfield(L, -2, "members");
+    lua_setiuservalue(L, -2, 1);
+    lab_field(L, lab, "bridges");
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+    int reg = push_registry(L);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, reg, luaL_len(L, reg) + 1);
+    lua_pop(L, 1);
+    return b->sw < 0 ? -1 : 0;
+}
+
+int lab_bridge(lua_State *L)
+{
+    luaL_argcheck(L, lab_is(L, 1), 1, "expected a Lab");
+    const char *name = luaL_checkstring(L, 2);
+    if (!lua_isnoneornil(L, 3))
+        return lapi_raise(L, "lab:bridge", "options are reserved; pass none");
+    if (find_bridge(L, 1, name))
+        return 1;
+    if (!lab_valid_name(name))
+        return lapi_raise(L, "lab:bridge", "invalid name '%s'", name);
+    int k = lowest_free_index(L);
+    if (k < 0)
+        return lapi_raise(L, "lab:bridge", "too many bridges (256)");
+    if (lbridge_new(L, 1, name, k) < 0)
+        return lapi_raise(L, "lab:bridge", "cannot start the switch");
+    return 1;
+}
+
+/* ---- attach / detach ---- */
+
+/* Resolves argument idx (Vm or name) through the bridge's lab; pushes the Vm. */
+static struct vm *resolve_vm(lua_State *L, int bi, int idx, const char *method)
+{
+    struct vm *vm = lvm_test(L, idx);
+    if (vm) {
+        lua_pushvalue(L, idx);
+        return vm;
+    }
+    if (lua_type(L, idx) != LUA_TSTRING) {
+        lapi_raise(L, method, "expected a Vm or a VM name, got %s", luaL_typename(L, idx));
+        return NULL;
+    }
+    lua_getiuservalue(L, bi, 1);
+    lua_getfield(L, -1, "lab");
+    if (!lab_find_vm(L, lua_gettop(L), lua_tostring(L, idx))) {
+        lapi_raise(L, method, "no VM named '%s'", lua_tostring(L, idx));
+        return NULL;
+    }
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    return lvm_check(L, -1);
+}
+
+/* Position of vm in the bridge's members, 0 when absent. */
+static lua_Integer member_pos(lua_State *L, int bi, struct vm *vm)
+{
+    int mem = push_members(L, bi);
+    lua_Integer pos = 0;
+    for (lua_Integer k = 1; k <= luaL_len(L, mem) && !pos; k++) {
+        lua_rawgeti(L, mem, k);
+        lua_getfield(L, -1, "vm");
+        if (lvm_test(L, -1) == vm)
+            pos = k;
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+    return pos;
+}
+
+static int member_field(lua_State *L, int bi, lua_Integer pos, const char *key)
+{
+    int mem = push_members(L, bi);
+    lua_rawgeti(L, mem, pos);
+    lua_getfield(L, -1, key);
+    int v = (int)lua_tointeger(L, -1);
+    lua_pop(L, 3);
+    return v;
+}
+
+static int lowest_free_nic(lua_State *L, struct vm *vm)
+{
+    struct membership m[VM_MAX_NICS];
+    int top = lua_gettop(L);
+    int n = memberships(L, vm, m, VM_MAX_NICS);
+    lua_settop(L, top);
+    for (int nic = 0; nic < vm->nic_slots; nic++) {
+        int used = 0;
+        for (int i = 0; i < n; i++)
+            used |= m[i].nic == nic;
+        if (!used)
+            return nic;
+    }
+    return -1;
+}
+
+static int lowest_free_slot(lua_State *L, int bi)
+{
+    char used[MAX_HOSTS] = {0};
+    int mem = push_members(L, bi);
+    for (lua_Integer k = 1; k <= luaL_len(L, mem); k++) {
+        lua_rawgeti(L, mem, k);
+        lua_getfield(L, -1, "slot");
+        int s = (int)lua_tointeger(L, -1);
+        if (s >= 0 && s < MAX_HOSTS)
+            used[s] = 1;
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+    for (int s = 0; s < MAX_HOSTS; s++)
+        if (!used[s])
+            return s;
+    return -1;
+}
+
+/* Binds the member's switch port and, when fresh, configures the guest. */
+static int bring_up(lua_State *L, struct lbridge *b, struct vm *vm, int slot, int nic, int fresh,
+                    char *err, size_t errlen)
+{
+    (void)L;
+    if (vm->state != VM_BOOTED && vm->state != VM_PAUSED)
+        return 0; /* configured at boot */
+    if (vm->nic_port[nic] >= 0)
+        sw_bind(vm->nic_port[nic], b->sw, 1);
+    return fresh ? guest_up(vm, b, slot, nic, err, errlen) : 0;
+}
+
+static void add_member(lua_State *L, int bi, int vm_idx, int slot, int nic)
+{
+    vm_idx = lua_absindex(L, vm_idx);
+    int mem = push_members(L, bi);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, vm_idx);
+    lua_setfield(L, -2, "vm");
+    lua_pushinteger(L, slot);
+    lua_setfield(L, -2, "slot");
+    lua_pushinteger(L, nic);
+    lua_setfield(L, -2, "nic");
+    lua_rawseti(L, mem, luaL_len(L, mem) + 1);
+    lua_pop(L, 1);
+}
+
+static int bridge_attach(lua_State *L)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    if (b->sw < 0)
+        return lapi_raise(L, "bridge:attach", "bridge '%s' is closed", b->name);
+    /* the list of VMs: one argument, or a table of them */
+    lua_newtable(L);
+    int list = lua_gettop(L);
+    if (lua_istable(L, 2)) {
+        for (lua_Integer i = 1; i <= luaL_len(L, 2); i++) {
+            lua_rawgeti(L, 2, i);
+            resolve_vm(L, 1, lua_gettop(L), "bridge:attach");
+            lua_rawseti(L, list, i);
+            lua_pop(L, 1);
+        }
+    } else {
+        resolve_vm(L, 1, 2, "bridge:attach");
+        lua_rawseti(L, list, 1);
+    }
+    lua_Integer n = luaL_len(L, list);
+    /* validate every element before touching anything */
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, list, i);
+        struct vm *vm = lvm_check(L, -1);
+        lua_pop(L, 1);
+        if (member_pos(L, 1, vm))
+            return lapi_raise(L, "bridge:attach", "VM '%s' is already on bridge '%s'", vm->name,
+                              b->name);
+        for (lua_Integer j = 1; j < i; j++) {
+            lua_rawgeti(L, list, j);
+            int dup = lvm_check(L, -1) == vm;
+            lua_pop(L, 1);
+            if (dup)
+                return lapi_raise(L, "bridge:attach", "VM '%s' is listed twice", vm->name);
+        }
+        if (vm->state == VM_SHUTDOWN || vm->state == VM_DEAD)
+            return lapi_raise(L, "bridge:attach", "VM '%s': %s", vm->name,
+                              vm->state == VM_DEAD ? "VM died; create a new one"
+                                                   : "VM is shutdown; create a new one");
+        if (lowest_free_nic(L, vm) < 0)
+            return lapi_raise(L, "bridge:attach", "VM '%s': no free NIC slot (nic_slots = %d)",
+                              vm->name, vm->nic_slots);
+    }
+    if (lowest_free_slot(L, 1) + n > MAX_HOSTS)
+        return lapi_raise(L, "bridge:attach", "bridge '%s' is full (%d hosts)", b->name,
+                          MAX_HOSTS);
+    char err[1024];
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, list, i);
+        struct vm *vm = lvm_check(L, -1);
+        int slot = lowest_free_slot(L, 1), nic = lowest_free_nic(L, vm);
+        add_member(L, 1, -1, slot, nic);
+        lua_pop(L, 1);
+        if (bring_up(L, b, vm, slot, nic, 1, err, sizeof err) < 0)
+            return lapi_raise(L, "bridge:attach", "%s", err);
+    }
+    if (rewrite_all_hosts(L, 1, NULL, err, sizeof err) < 0)
+        return lapi_raise(L, "bridge:attach", "%s", err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int bridge_detach(lua_State *L)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    struct vm *vm = resolve_vm(L, 1, 2, "bridge:detach");
+    lua_Integer pos = member_pos(L, 1, vm);
+    if (!pos)
+        return lapi_raise(L, "bridge:detach", "VM '%s' is not on bridge '%s'", vm->name, b->name);
+    int nic = member_field(L, 1, pos, "nic");
+    int mem = push_members(L, 1);
+    for (lua_Integer k = pos; k < luaL_len(L, mem); k++) {
+        lua_rawgeti(L, mem, k + 1);
+        lua_rawseti(L, mem, k);
+    }
+    lua_pushnil(L);
+    lua_rawseti(L, mem, luaL_len(L, mem));
+    lua_pop(L, 1);
+    char err[1024];
+    if (vm->nic_port[nic] >= 0)
+        sw_bind(vm->nic_port[nic], -1, 0);
+    if (vm->state == VM_BOOTED && guest_down(vm, nic, err, sizeof err) < 0)
+        return lapi_raise(L, "bridge:detach", "%s", err);
+    if (rewrite_all_hosts(L, 1, vm, err, sizeof err) < 0)
+        return lapi_raise(L, "bridge:detach", "%s", err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* ---- rules ---- */
+
+static struct vm *member_arg(lua_State *L, int idx, const char *method)
+{
+    struct vm *vm = resolve_vm(L, 1, idx, method);
+    lua_pop(L, 1);
+    if (!member_pos(L, 1, vm))
+        lapi_raise(L, method, "VM '%s' is not on bridge '%s'", vm->name,
+                   check_bridge(L, 1)->name);
+    return vm;
+}
+
+/* (a, b) both ways, or {from=, to=} one way; calls fn for each direction. */
+static void each_direction(lua_State *L, const char *method,
+                           void (*fn)(lua_State *L, struct lbridge *b, const char *from,
+                                      const char *to))
+{
+    struct lbridge *b = check_bridge(L, 1);
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "from");
+        lua_getfield(L, 2, "to");
+        int f = lua_gettop(L) - 1, t = lua_gettop(L);
+        if (lua_isnil(L, f) || lua_isnil(L, t))
+            lapi_raise(L, method, "needs {from=, to=}");
+        struct vm *a = member_arg(L, f, method), *c = member_arg(L, t, method);
+        fn(L, b, a->name, c->name);
+        return;
+    }
+    struct vm *a = member_arg(L, 2, method), *c = member_arg(L, 3, method);
+    fn(L, b, a->name, c->name);
+    fn(L, b, c->name, a->name);
+}
+
+static void do_cut(lua_State *L, struct lbridge *b, const char *from, const char *to)
+{
+    (void)L;
+    sw_cut(b->sw, from, to, 1);
+}
+
+static void do_heal(lua_State *L, struct lbridge *b, const char *from, const char *to)
+{
+    (void)L;
+    sw_cut(b->sw, from, to, 0);
+}
+
+static int bridge_partition(lua_State *L)
+{
+    each_direction(L, "bridge:partition", do_cut);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int bridge_unpartition(lua_State *L)
+{
+    each_direction(L, "bridge:unpartition", do_heal);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int bridge_is_partitioned(lua_State *L)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    struct vm *a = member_arg(L, 2, "bridge:is_partitioned");
+    struct vm *c = member_arg(L, 3, "bridge:is_partitioned");
+    lua_pushboolean(L, sw_is_cut(b->sw, a->name, c->name) || sw_is_cut(b->sw, c->name, a->name));
+    return 1;
+}
+
+static int bridge_partition_all(lua_State *L)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    int mem = push_members(L, 1);
+    for (lua_Integer i = 1; i <= luaL_len(L, mem); i++)
+        for (lua_Integer j = 1; j <= luaL_len(L, mem); j++) {
+            if (i == j)
+                continue;
+            lua_rawgeti(L, mem, i);
+            lua_getfield(L, -1, "vm");
+            lua_rawgeti(L, mem, j);
+            lua_getfield(L, -1, "vm");
+            sw_cut(b->sw, lvm_check(L, -3)->name, lvm_check(L, -1)->name, 1);
+            lua_pop(L, 4);
+        }
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int bridge_restore_all(lua_State *L)
+{
+    sw_heal_all(check_bridge(L, 1)->sw);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int set_isolation(lua_State *L, int on, const char *method)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    struct vm *vm = member_arg(L, 2, method);
+    sw_isolate(b->sw, vm->name, on);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int bridge_isolate(lua_State *L) { return set_isolation(L, 1, "bridge:isolate"); }
+static int bridge_unisolate(lua_State *L) { return set_isolation(L, 0, "bridge:unisolate"); }
+
+static int bridge_is_isolated(lua_State *L)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    struct vm *vm = member_arg(L, 2, "bridge:is_isolated");
+    lua_pushboolean(L, sw_is_isolated(b->sw, vm->name));
+    return 1;
+}
+
+/* ---- accessors ---- */
+
+static int bridge_members(lua_State *L)
+{
+    check_bridge(L, 1);
+    int mem = push_members(L, 1);
+    lua_newtable(L);
+    for (lua_Integer k = 1; k <= luaL_len(L, mem); k++) {
+        lua_rawgeti(L, mem, k);
+        lua_getfield(L, -1, "vm");
+        lua_pushstring(L, lvm_check(L, -1)->name);
+        lua_rawseti(L, -4, k);
+        lua_pop(L, 2);
+    }
+    return 1;
+}
+
+static int bridge_name(lua_State *L)
+{
+    lua_pushstring(L, check_bridge(L, 1)->name);
+    return 1;
+}
+
+static int bridge_subnet(lua_State *L)
+{
+    lua_pushfstring(L, "10.213.%d.0/24", check_bridge(L, 1)->index);
+    return 1;
+}
+
+static int bridge_address(lua_State *L)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    struct vm *vm = member_arg(L, 2, "bridge:address");
+    char addr[24];
+    address_of(b, member_field(L, 1, member_pos(L, 1, vm), "slot"), addr);
+    lua_pushstring(L, addr);
+    return 1;
+}
+
+/* Detaches everyone (no guest commands: this is the scope end) and stops the segment. */
+void lbridge_close(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    struct lbridge *b = check_bridge(L, idx);
+    if (b->sw < 0)
+        return;
+    sw_bridge_free(b->sw);
+    b->sw = -1;
+    int reg = push_registry(L);
+    for (lua_Integer i = 1; i <= luaL_len(L, reg); i++) {
+        lua_rawgeti(L, reg, i);
+        int same = lua_rawequal(L, -1, idx);
+        lua_pop(L, 1);
+        if (same) {
+            lua_Integer n = luaL_len(L, reg);
+            for (lua_Integer k = i; k < n; k++) {
+                lua_rawgeti(L, reg, k + 1);
+                lua_rawseti(L, reg, k);
+            }
+            lua_pushnil(L);
+            lua_rawseti(L, reg, n);
+            break;
+        }
+    }
+    lua_pop(L, 1);
+    push_members(L, idx);
+    lua_newtable(L);
+    lua_getiuservalue(L, idx, 1);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "members");
+    lua_pop(L, 3);
+}
+
+static int bridge_close(lua_State *L)
+{
+    lbridge_close(L, 1);
+    return 0;
+}
+
+static int bridge_tostring(lua_State *L)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    lua_pushfstring(L, "bridge(%s %s)", b->name, b->sw < 0 ? "closed" : "open");
+    return 1;
+}
+
+static int bridge_gc(lua_State *L)
+{
+    struct lbridge *b = luaL_checkudata(L, 1, BRIDGE_MT);
+    if (b->sw >= 0)
+        sw_bridge_free(b->sw);
+    b->sw = -1;
+    return 0;
+}
+
+/* ---- hooks for boots, restores and lab snapshots ---- */
+
+int lbridge_vm_booted(lua_State *L, struct vm *vm, int fresh, char *err, size_t errlen)
+{
+    int top = lua_gettop(L);
+    struct membership m[VM_MAX_NICS];
+    int n = memberships(L, vm, m, VM_MAX_NICS);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = bring_up(L, m[i].b, vm, m[i].slot, m[i].nic, fresh, err, errlen);
+    for (int i = 0; i < n && rc == 0 && fresh; i++)
+        rc = rewrite_all_hosts(L, m[i].bridge_idx, NULL, err, errlen);
+    lua_settop(L, top);
+    return rc;
+}
+
+void lbridge_forget_vm(lua_State *L, struct vm *vm)
+{
+    int reg = push_registry(L);
+    for (lua_Integer i = 1; i <= luaL_len(L, reg); i++) {
+        lua_rawgeti(L, reg, i);
+        int bi = lua_gettop(L);
+        lua_Integer pos = member_pos(L, bi, vm);
+        if (pos) {
+            int mem = push_members(L, bi);
+            lua_Integer n = luaL_len(L, mem);
+            for (lua_Integer k = pos; k < n; k++) {
+                lua_rawgeti(L, mem, k + 1);
+                lua_rawseti(L, mem, k);
+            }
+            lua_pushnil(L);
+            lua_rawseti(L, mem, n);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+void lbridge_add_recorded(lua_State *L, int idx, int vm_idx, int slot, int nic)
+{
+    idx = lua_absindex(L, idx);
+    struct lbridge *b = check_bridge(L, idx);
+    struct vm *vm = lvm_check(L, vm_idx);
+    add_member(L, idx, vm_idx, slot, nic);
+    if (nic >= 0 && nic < VM_MAX_NICS && vm->nic_port[nic] >= 0)
+        sw_bind(vm->nic_port[nic], b->sw, 1);
+}
+
+void lbridge_cut(lua_State *L, int idx, const char *from, const char *to)
+{
+    sw_cut(check_bridge(L, idx)->sw, from, to, 1);
+}
+
+void lbridge_isolate(lua_State *L, int idx, const char *vm)
+{
+    sw_isolate(check_bridge(L, idx)->sw, vm, 1);
+}
+
+json_t *lbridge_to_json(lua_State *L, int idx, const char *lab_path)
+{
+    struct lbridge *b = check_bridge(L, idx);
+    if (b->sw < 0)
+        return NULL; /* closed at its scope's end */
+    idx = lua_absindex(L, idx);
+    json_t *members = json_array(), *cuts = json_array(), *iso = json_array();
+    int mem = push_members(L, idx);
+    for (lua_Integer k = 1; k <= luaL_len(L, mem); k++) {
+        lua_rawgeti(L, mem, k);
+        lua_getfield(L, -1, "vm");
+        lua_getfield(L, -2, "slot");
+        lua_getfield(L, -3, "nic");
+        struct vm *vm = lvm_check(L, -3);
+        json_array_append_new(members, json_pack("{s:s, s:i, s:i}", "vm", vm->name, "slot",
+                                                 (int)lua_tointeger(L, -2), "nic",
+                                                 (int)lua_tointeger(L, -1)));
+        if (sw_is_isolated(b->sw, vm->name))
+            json_array_append_new(iso, json_string(vm->name));
+        lua_pop(L, 4);
+    }
+    lua_pop(L, 1);
+    char from[256][64], to[256][64];
+    size_t n = sw_cuts(b->sw, from, to, 256);
+    for (size_t i = 0; i < n && i < 256; i++)
+        json_array_append_new(cuts, json_pack("{s:s, s:s}", "from", from[i], "to", to[i]));
+    char subnet[32];
+    snprintf(subnet, sizeof subnet, "10.213.%d.0/24", b->index);
+    return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:{}}", "name", b->name, "lab",
+                     lab_path, "subnet_index", b->index, "subnet", subnet, "members", members,
+                     "partitions", cuts, "isolated", iso, "uplink", 0, "rules");
+}
+
+void lapi_open_bridge(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"attach", bridge_attach},
+                                       {"detach", bridge_detach},
+                                       {"members", bridge_members},
+                                       {"name", bridge_name},
+                                       {"subnet", bridge_subnet},
+                                       {"address", bridge_address},
+                                       {"partition", bridge_partition},
+                                       {"unpartition", bridge_unpartition},
+                                       {"partition_all", bridge_partition_all},
+                                       {"restore_all", bridge_restore_all},
+                                       {"is_partitioned", bridge_is_partitioned},
+                                       {"isolate", bridge_isolate},
+                                       {"unisolate", bridge_unisolate},
+                                       {"is_isolated", bridge_is_isolated},
+                                       {"close", bridge_close},
+                                       {NULL, NULL}};
+    luaL_newmetatable(L, BRIDGE_MT);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, bridge_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, bridge_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+}

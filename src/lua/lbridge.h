@@ -1,0 +1,33 @@
+/* lbridge.h - Bridge userdata hooks used by labs, boots and lab snapshots (lbridge.c). */
+#ifndef PROVIUM_LBRIDGE_H
+#define PROVIUM_LBRIDGE_H
+
+#include "lapi.h"
+
+#include <jansson.h>
+
+int lbridge_is(lua_State *L, int idx);
+/* Creates bridge `name` with subnet index K in the lab at lab; pushes it. -1 when the
+ * switch could not start (the Bridge is pushed anyway, closed). */
+int lbridge_new(lua_State *L, int lab, const char *name, int index);
+/* Is subnet index K used by a live bridge of this file? */
+int lbridge_index_taken(lua_State *L, int index);
+/* Records vm as member (slot S, NIC N) of the bridge at idx and binds its port; the
+ * guest keeps whatever configuration it has (restores). */
+void lbridge_add_recorded(lua_State *L, int idx, int vm_idx, int slot, int nic);
+/* Applies recorded rules: partitions from -> to, isolation. */
+void lbridge_cut(lua_State *L, int idx, const char *from, const char *to);
+void lbridge_isolate(lua_State *L, int idx, const char *vm);
+/* The scope end of a bridge: unbinds every member, stops its switch segment. */
+void lbridge_close(lua_State *L, int idx);
+/* After a boot (fresh: configure the guest side too) or a restore: bind vm's ports to
+ * the bridges it is a member of. -1 with err. */
+int lbridge_vm_booted(lua_State *L, struct vm *vm, int fresh, char *err, size_t errlen);
+/* Drops vm from every bridge without touching the guest (vm:restore: slots come back
+ * unattached). */
+void lbridge_forget_vm(lua_State *L, struct vm *vm);
+/* lab.json record of the bridge at idx (lab_path: its lab relative to the snapshot);
+ * NULL for a closed bridge. */
+json_t *lbridge_to_json(lua_State *L, int idx, const char *lab_path);
+
+#endif

@@ -1,0 +1,487 @@
+/* switch.c - the userspace Ethernet switch of one worker process.
+ *
+ * Every VM boots with `nic_slots` virtio-net devices whose `-netdev stream` sockets
+ * QEMU serves; the worker connects to each one and hands the socket here as a port.
+ * A port bound to a bridge forwards frames to the other ports of that bridge: by
+ * learned destination MAC, else to every member (broadcast, multicast, unknown).
+ * Each copy from A to B is dropped when either link is down, either VM is isolated,
+ * or A->B is partitioned. Nothing is created on the host: no TAP, no root.
+ *
+ * The switch runs in a thread of its own so frames keep flowing while the Lua side is
+ * blocked in a guest call; the Lua side changes bindings and rules under the mutex
+ * and wakes the thread through an eventfd. Frames on the socket are QEMU's stream
+ * format: a 4-byte big-endian length, then the frame. A receiver that cannot keep up
+ * gets at most SW_QUEUE_BYTES queued; later frames to it are dropped. */
+#include "switch.h"
+
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SW_MAX_FRAME 65536
+#define SW_QUEUE_BYTES (4u << 20)
+#define SW_MAC_TABLE 256
+
+struct port {
+    int fd; /* -1: free slot */
+    int bridge;
+    int up;
+    char vm[64];
+    uint8_t *in;
+    size_t in_len, in_cap;
+    uint8_t *out; /* queued bytes not yet accepted by the socket */
+    size_t out_len, out_cap;
+    uint64_t rx_frames, tx_frames, dropped;
+};
+
+struct pair {
+    char from[64], to[64];
+};
+
+struct bridge {
+    int used;
+    struct pair *cuts; /* partitions, one way each */
+    size_t n_cuts;
+    char (*isolated)[64];
+    size_t n_isolated;
+    struct {
+        uint8_t mac[6];
+        int port;
+    } macs[SW_MAC_TABLE];
+    size_t n_macs;
+};
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t g_thread;
+static int g_started, g_wake = -1;
+static struct port *g_ports;
+static size_t g_nports;
+static struct bridge *g_bridges;
+static size_t g_nbridges;
+
+static void wake(void)
+{
+    uint64_t one = 1;
+    if (g_wake >= 0 && write(g_wake, &one, sizeof one) < 0) {
+        /* the counter is saturated: the thread is awake anyway */
+    }
+}
+
+/* ---- rules ---- */
+
+static int is_isolated(const struct bridge *b, const char *vm)
+{
+    for (size_t i = 0; i < b->n_isolated; i++)
+        if (!strcmp(b->isolated[i], vm))
+            return 1;
+    return 0;
+}
+
+static int is_cut(const struct bridge *b, const char *from, const char *to)
+{
+    for (size_t i = 0; i < b->n_cuts; i++)
+        if (!strcmp(b->cuts[i].from, from) && !strcmp(b->cuts[i].to, to))
+            return 1;
+    return 0;
+}
+
+static int allowed(const struct port *a, const struct port *b)
+{
+    const struct bridge *br = &g_bridges[a->bridge];
+    return a->up && b->up && !is_isolated(br, a->vm) && !is_isolated(br, b->vm) &&
+           !is_cut(br, a->vm, b->vm);
+}
+
+/* ---- forwarding ---- */
+
+static void queue_out(struct port *p, const uint8_t *frame, uint32_t len)
+{
+    uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                      (uint8_t)len};
+    if (p->out_len == 0) {
+        /* fast path: straight into the socket */
+        struct iovec iov[2] = {{hdr, 4}, {(void *)frame, len}};
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+        ssize_t n = sendmsg(p->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == (ssize_t)len + 4) {
+            p->tx_frames++;
+            return;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            p->dropped++;
+            return;
+        }
+        size_t sent = n > 0 ? (size_t)n : 0;
+        /* keep the rest so the stream stays framed */
+        size_t rest = len + 4 - sent;
+        if (p->out_cap < rest) {
+            p->out_cap = rest;
+            p->out = xrealloc(p->out, p->out_cap);
+        }
+        if (sent < 4) {
+            memcpy(p->out, hdr + sent, 4 - sent);
+            memcpy(p->out + 4 - sent, frame, len);
+        } else {
+            memcpy(p->out, frame + (sent - 4), rest);
+        }
+        p->out_len = rest;
+        p->tx_frames++;
+        return;
+    }
+    if (p->out_len + len + 4 > SW_QUEUE_BYTES) {
+        p->dropped++;
+        return;
+    }
+    if (p->out_cap < p->out_len + len + 4) {
+        p->out_cap = (p->out_len + len + 4) * 2;
+        p->out = xrealloc(p->out, p->out_cap);
+    }
+    memcpy(p->out + p->out_len, hdr, 4);
+    memcpy(p->out + p->out_len + 4, frame, len);
+    p->out_len += len + 4;
+    p->tx_frames++;
+}
+
+static void flush_out(struct port *p)
+{
+    while (p->out_len) {
+        ssize_t n = send(p->fd, p->out, p->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n <= 0)
+            return;
+        memmove(p->out, p->out + n, p->out_len - (size_t)n);
+        p->out_len -= (size_t)n;
+    }
+}
+
+static void learn(struct bridge *b, const uint8_t *mac, int port)
+{
+    if (mac[0] & 1)
+        return; /* group addresses are never sources */
+    for (size_t i = 0; i < b->n_macs; i++)
+        if (!memcmp(b->macs[i].mac, mac, 6)) {
+            b->macs[i].port = port;
+            return;
+        }
+    size_t slot = b->n_macs < SW_MAC_TABLE ? b->n_macs++ : (size_t)(mac[5] % SW_MAC_TABLE);
+    memcpy(b->macs[slot].mac, mac, 6);
+    b->macs[slot].port = port;
+}
+
+static int lookup(const struct bridge *b, const uint8_t *mac)
+{
+    for (size_t i = 0; i < b->n_macs; i++)
+        if (!memcmp(b->macs[i].mac, mac, 6))
+            return b->macs[i].port;
+    return -1;
+}
+
+static void forward(int from, const uint8_t *frame, uint32_t len)
+{
+    struct port *a = &g_ports[from];
+    a->rx_frames++;
+    if (a->bridge < 0 || len < 14) {
+        a->dropped++;
+        return;
+    }
+    struct bridge *b = &g_bridges[a->bridge];
+    learn(b, frame + 6, from);
+    int to = (frame[0] & 1) ? -1 : lookup(b, frame);
+    if (to >= 0 && (size_t)to < g_nports && g_ports[to].fd >= 0 &&
+        g_ports[to].bridge == a->bridge && to != from) {
+        if (allowed(a, &g_ports[to]))
+            queue_out(&g_ports[to], frame, len);
+        return;
+    }
+    for (size_t i = 0; i < g_nports; i++) {
+        struct port *p = &g_ports[i];
+        if ((int)i == from || p->fd < 0 || p->bridge != a->bridge)
+            continue;
+        if (allowed(a, p))
+            queue_out(p, frame, len);
+    }
+}
+
+/* Reads what the port has; returns -1 when its QEMU went away. */
+static int pump_in(int idx)
+{
+    struct port *p = &g_ports[idx];
+    if (p->in_cap - p->in_len < 65536) {
+        p->in_cap = p->in_len + 65536 + SW_MAX_FRAME;
+        p->in = xrealloc(p->in, p->in_cap);
+    }
+    ssize_t n = recv(p->fd, p->in + p->in_len, p->in_cap - p->in_len, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        return -1;
+    if (n < 0)
+        return 0;
+    p->in_len += (size_t)n;
+    size_t off = 0;
+    while (p->in_len - off >= 4) {
+        const uint8_t *h = p->in + off;
+        uint32_t len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+        if (len > SW_MAX_FRAME)
+            return -1; /* not QEMU's stream format: give up on this port */
+        if (p->in_len - off - 4 < len)
+            break;
+        forward(idx, h + 4, len);
+        p = &g_ports[idx];
+        off += 4 + len;
+    }
+    memmove(p->in, p->in + off, p->in_len - off);
+    p->in_len -= off;
+    return 0;
+}
+
+static void close_port(struct port *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    free(p->in);
+    free(p->out);
+    memset(p, 0, sizeof *p);
+    p->fd = -1;
+    p->bridge = -1;
+}
+
+static void *run(void *arg)
+{
+    (void)arg;
+    struct pollfd *pf = NULL;
+    size_t cap = 0;
+    for (;;) {
+        pthread_mutex_lock(&g_mu);
+        if (cap < g_nports + 1) {
+            cap = g_nports + 16;
+            pf = xrealloc(pf, cap * sizeof *pf);
+        }
+        size_t n = 0;
+        pf[n++] = (struct pollfd){g_wake, POLLIN, 0};
+        for (size_t i = 0; i < g_nports; i++) {
+            pf[n].fd = g_ports[i].fd; /* -1 is ignored by poll */
+            pf[n].events = (short)(POLLIN | (g_ports[i].out_len ? POLLOUT : 0));
+            pf[n].revents = 0;
+            n++;
+        }
+        pthread_mutex_unlock(&g_mu);
+        if (poll(pf, n, -1) < 0 && errno != EINTR)
+            continue;
+        pthread_mutex_lock(&g_mu);
+        if (pf[0].revents & POLLIN) {
+            uint64_t v;
+            if (read(g_wake, &v, sizeof v) < 0) {
+                /* nothing to read after all */
+            }
+        }
+        for (size_t i = 1; i < n && i - 1 < g_nports; i++) {
+            struct port *p = &g_ports[i - 1];
+            if (p->fd < 0 || p->fd != pf[i].fd)
+                continue; /* changed while we polled */
+            if (pf[i].revents & POLLOUT)
+                flush_out(p);
+            if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+                if (pump_in((int)(i - 1)) < 0) {
+                    close_port(&g_ports[i - 1]);
+                }
+            }
+        }
+        pthread_mutex_unlock(&g_mu);
+    }
+    return NULL;
+}
+
+static int ensure_started(void)
+{
+    if (g_started)
+        return 0;
+    g_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (g_wake < 0)
+        return -1;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* signals stay with the main thread */
+    int rc = pthread_create(&g_thread, NULL, run, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return -1;
+    pthread_detach(g_thread);
+    g_started = 1;
+    return 0;
+}
+
+/* ---- the Lua side's interface ---- */
+
+/* The bridge, or NULL for a closed or unknown id (call with the mutex held). */
+static struct bridge *bridge_at(int id)
+{
+    return id >= 0 && (size_t)id < g_nbridges && g_bridges[id].used ? &g_bridges[id] : NULL;
+}
+
+int sw_add_port(int fd, const char *vm)
+{
+    pthread_mutex_lock(&g_mu);
+    if (ensure_started() < 0) {
+        pthread_mutex_unlock(&g_mu);
+        return -1;
+    }
+    size_t i = 0;
+    while (i < g_nports && g_ports[i].fd >= 0)
+        i++;
+    if (i == g_nports) {
+        g_ports = xrealloc(g_ports, (g_nports + 1) * sizeof *g_ports);
+        g_nports++;
+    }
+    struct port *p = &g_ports[i];
+    memset(p, 0, sizeof *p);
+    p->fd = fd;
+    p->bridge = -1;
+    snprintf(p->vm, sizeof p->vm, "%s", vm);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    pthread_mutex_unlock(&g_mu);
+    wake();
+    return (int)i;
+}
+
+void sw_remove_port(int port)
+{
+    pthread_mutex_lock(&g_mu);
+    if (port >= 0 && (size_t)port < g_nports)
+        close_port(&g_ports[port]);
+    pthread_mutex_unlock(&g_mu);
+    wake();
+}
+
+void sw_bind(int port, int bridge, int up)
+{
+    pthread_mutex_lock(&g_mu);
+    if (bridge >= 0 && !bridge_at(bridge))
+        bridge = -1;
+    if (port >= 0 && (size_t)port < g_nports && g_ports[port].fd >= 0) {
+        g_ports[port].bridge = bridge;
+        g_ports[port].up = bridge >= 0 && up;
+    }
+    pthread_mutex_unlock(&g_mu);
+    wake();
+}
+
+int sw_bridge_new(void)
+{
+    pthread_mutex_lock(&g_mu);
+    size_t i = 0;
+    while (i < g_nbridges && g_bridges[i].used)
+        i++;
+    if (i == g_nbridges) {
+        g_bridges = xrealloc(g_bridges, (g_nbridges + 1) * sizeof *g_bridges);
+        g_nbridges++;
+    }
+    memset(&g_bridges[i], 0, sizeof g_bridges[i]);
+    g_bridges[i].used = 1;
+    pthread_mutex_unlock(&g_mu);
+    return (int)i;
+}
+
+void sw_bridge_free(int bridge)
+{
+    pthread_mutex_lock(&g_mu);
+    if (bridge >= 0 && (size_t)bridge < g_nbridges) {
+        for (size_t i = 0; i < g_nports; i++)
+            if (g_ports[i].bridge == bridge) {
+                g_ports[i].bridge = -1;
+                g_ports[i].up = 0;
+            }
+        free(g_bridges[bridge].cuts);
+        free(g_bridges[bridge].isolated);
+        memset(&g_bridges[bridge], 0, sizeof g_bridges[bridge]);
+    }
+    pthread_mutex_unlock(&g_mu);
+    wake();
+}
+
+void sw_cut(int bridge, const char *from, const char *to, int cut)
+{
+    pthread_mutex_lock(&g_mu);
+    struct bridge *b = bridge_at(bridge);
+    if (!b) {
+        pthread_mutex_unlock(&g_mu);
+        return;
+    }
+    size_t i = 0;
+    while (i < b->n_cuts && !(!strcmp(b->cuts[i].from, from) && !strcmp(b->cuts[i].to, to)))
+        i++;
+    if (cut && i == b->n_cuts) {
+        b->cuts = xrealloc(b->cuts, (b->n_cuts + 1) * sizeof *b->cuts);
+        snprintf(b->cuts[i].from, sizeof b->cuts[i].from, "%s", from);
+        snprintf(b->cuts[i].to, sizeof b->cuts[i].to, "%s", to);
+        b->n_cuts++;
+    } else if (!cut && i < b->n_cuts) {
+        b->cuts[i] = b->cuts[--b->n_cuts];
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
+int sw_is_cut(int bridge, const char *from, const char *to)
+{
+    pthread_mutex_lock(&g_mu);
+    int r = bridge_at(bridge) && is_cut(&g_bridges[bridge], from, to);
+    pthread_mutex_unlock(&g_mu);
+    return r;
+}
+
+void sw_heal_all(int bridge)
+{
+    pthread_mutex_lock(&g_mu);
+    if (bridge_at(bridge))
+        g_bridges[bridge].n_cuts = 0;
+    pthread_mutex_unlock(&g_mu);
+}
+
+void sw_isolate(int bridge, const char *vm, int on)
+{
+    pthread_mutex_lock(&g_mu);
+    struct bridge *b = bridge_at(bridge);
+    if (!b) {
+        pthread_mutex_unlock(&g_mu);
+        return;
+    }
+    size_t i = 0;
+    while (i < b->n_isolated && strcmp(b->isolated[i], vm))
+        i++;
+    if (on && i == b->n_isolated) {
+        b->isolated = xrealloc(b->isolated, (b->n_isolated + 1) * sizeof *b->isolated);
+        snprintf(b->isolated[i], sizeof b->isolated[i], "%s", vm);
+        b->n_isolated++;
+    } else if (!on && i < b->n_isolated) {
+        memcpy(b->isolated[i], b->isolated[--b->n_isolated], sizeof b->isolated[i]);
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
+int sw_is_isolated(int bridge, const char *vm)
+{
+    pthread_mutex_lock(&g_mu);
+    int r = bridge_at(bridge) && is_isolated(&g_bridges[bridge], vm);
+    pthread_mutex_unlock(&g_mu);
+    return r;
+}
+
+size_t sw_cuts(int bridge, char (*from)[64], char (*to)[64], size_t max)
+{
+    pthread_mutex_lock(&g_mu);
+    struct bridge *b = bridge_at(bridge);
+    size_t total = b ? b->n_cuts : 0, n = total < max ? total : max;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(from[i], b->cuts[i].from, 64);
+        memcpy(to[i], b->cuts[i].to, 64);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return total;
+}

@@ -1,0 +1,24 @@
+/* switch.h - the worker's userspace Ethernet switch (switch.c). */
+#ifndef PROVIUM_SWITCH_H
+#define PROVIUM_SWITCH_H
+
+#include <stddef.h>
+
+/* A connected -netdev stream socket of VM `vm`; the switch owns fd from now on.
+ * Returns the port id (unbound, link down) or -1. */
+int sw_add_port(int fd, const char *vm);
+void sw_remove_port(int port);
+/* Binds a port to a bridge (-1: unbound) with its link up or down. */
+void sw_bind(int port, int bridge, int up);
+int sw_bridge_new(void);
+void sw_bridge_free(int bridge); /* unbinds its ports */
+/* Rules, by VM name: cut traffic from -> to (one way); isolate a VM from everyone. */
+void sw_cut(int bridge, const char *from, const char *to, int cut);
+int sw_is_cut(int bridge, const char *from, const char *to);
+void sw_heal_all(int bridge);
+void sw_isolate(int bridge, const char *vm, int on);
+int sw_is_isolated(int bridge, const char *vm);
+/* Copies up to max partitions (from[i] -> to[i]); returns how many there are. */
+size_t sw_cuts(int bridge, char (*from)[64], char (*to)[64], size_t max);
+
+#endif
