@@ -311,18 +311,6 @@ static int find_bridge(lua_State *L, int lab, const char *name)
     }
 }
 
-int lbridge_index_taken(lua_State *L, int index)
-{
-    int reg = push_registry(L), taken = 0;
-    for (lua_Integer i = 1; i <= luaL_len(L, reg) && !taken; i++) {
-        lua_rawgeti(L, reg, i);
-        taken = ((struct lbridge *)lua_touserdata(L, -1))->index == index;
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    return taken;
-}
-
 static int lowest_free_index(lua_State *L)
 {
     int reg = push_registry(L);
@@ -535,6 +523,14 @@ static int bridge_attach(lua_State *L)
             return lapi_raise(L, "bridge:attach", "VM '%s': %s", vm->name,
                               vm->state == VM_DEAD ? "VM died; create a new one"
                                                    : "VM is shutdown; create a new one");
+        struct membership ms[VM_MAX_NICS];
+        int top = lua_gettop(L), nm = memberships(L, vm, ms, VM_MAX_NICS), overlap = 0;
+        for (int k = 0; k < nm; k++)
+            overlap |= ms[k].b->index == b->index;
+        lua_settop(L, top);
+        if (overlap)
+            return lapi_raise(L, "bridge:attach", "VM '%s': subnet overlap: it already has "
+                              "a NIC in 10.213.%d.0/24", vm->name, b->index);
         if (lowest_free_nic(L, vm) < 0)
             return lapi_raise(L, "bridge:attach", "VM '%s': no free NIC slot (nic_slots = %d)",
                               vm->name, vm->nic_slots);

@@ -10,8 +10,6 @@ int lbridge_is(lua_State *L, int idx);
 /* Creates bridge `name` with subnet index K in the lab at lab; pushes it. -1 when the
  * switch could not start (the Bridge is pushed anyway, closed). */
 int lbridge_new(lua_State *L, int lab, const char *name, int index);
-/* Is subnet index K used by a live bridge of this file? */
-int lbridge_index_taken(lua_State *L, int index);
 /* Records vm as member (slot S, NIC N) of the bridge at idx and binds its port; the
  * guest keeps whatever configuration it has (restores). */
 void lbridge_add_recorded(lua_State *L, int idx, int vm_idx, int slot, int nic);

@@ -429,8 +429,9 @@ static void stop_vm(lua_State *L, struct vm *vm)
     }
 }
 
-/* Checks that every recorded bridge can come back: its subnet index is free in this
- * file and its name is not taken where it goes. */
+/* Checks that every recorded bridge can come back: its name is free where it goes. It
+ * keeps its recorded subnet even if a live bridge has the same one (the addresses live
+ * inside the guests); only a VM on two bridges of one /24 is refused, at attach. */
 static int check_bridges(lua_State *L, int lab_idx, json_t *bridges, char *err, size_t errlen)
 {
     size_t i;
@@ -443,9 +444,8 @@ static int check_bridges(lua_State *L, int lab_idx, json_t *bridges, char *err, 
             snprintf(err, errlen, "bridge record %zu lacks name or lab", i + 1);
             return -1;
         }
-        if (lbridge_index_taken(L, index)) {
-            snprintf(err, errlen, "bridge '%s': subnet overlap: 10.213.%d.0/24 is in use by "
-                     "another bridge of this file", name, index);
+        if (index < 0 || index > 255) {
+            snprintf(err, errlen, "bridge '%s': bad subnet index %d", name, index);
             return -1;
         }
         if (push_lab_at(L, lab_idx, lab, 0)) {
