@@ -136,7 +136,7 @@ static int lab_vm(lua_State *L)
                           lua_tostring(L, -1));
     }
     uint64_t memory = p->memory;
-    int cpus = p->cpus;
+    int cpus = p->cpus, nic_slots = p->nic_slots;
     if (!lua_isnoneornil(L, 4)) {
         luaL_checktype(L, 4, LUA_TTABLE);
         if (lua_getfield(L, 4, "memory") != LUA_TNIL)
@@ -148,10 +148,18 @@ static int lab_vm(lua_State *L)
             cpus = (int)lua_tointeger(L, -1);
         }
         lua_pop(L, 1);
+        if (lua_getfield(L, 4, "nic_slots") != LUA_TNIL) {
+            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+                lua_tointeger(L, -1) > VM_MAX_NICS)
+                lapi_raise(L, "lab:vm", "nic_slots must be an integer from 1 to %d", VM_MAX_NICS);
+            nic_slots = (int)lua_tointeger(L, -1);
+        }
+        lua_pop(L, 1);
     }
     if (memory < (32u << 20))
         return lapi_raise(L, "lab:vm", "memory must be at least 32M");
     struct vm *vm = vm_new(h->env, name, p, memory, cpus);
+    vm->nic_slots = nic_slots;
     lvm_push(L, vm);
     lab_field(L, 1, "vms");
     lua_pushvalue(L, -2);

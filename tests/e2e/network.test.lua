@@ -74,6 +74,15 @@ test("a second bridge gives the next NIC and subnet; detach takes it away", func
   t:assert(reach(b, "a.lan"), "lan untouched")
 end)
 
+test("nic_slots bounds how many bridges a VM can join", function(t)
+  local one = provium:vm("one", "base", {nic_slots = 1})
+  local x, y = provium:bridge("x"), provium:bridge("y")
+  x:attach(one)
+  t:assert_contains(t:assert_raises(function() y:attach(one) end), "no free NIC slot")
+  t:assert_contains(t:assert_raises(function() provium:vm("two", "base", {nic_slots = 9}) end),
+    "nic_slots must be an integer from 1 to 8")
+end)
+
 test("a lab snapshot records the bridge, its members and its partitions", function(t)
   local net = provium:lab("net")
   local wire = net:bridge("wire")
