@@ -562,13 +562,7 @@ static int bridge_detach(lua_State *L)
     if (!pos)
         return lapi_raise(L, "bridge:detach", "VM '%s' is not on bridge '%s'", vm->name, b->name);
     int nic = member_field(L, 1, pos, "nic");
-    int mem = push_members(L, 1);
-    for (lua_Integer k = pos; k < luaL_len(L, mem); k++) {
-        lua_rawgeti(L, mem, k + 1);
-        lua_rawseti(L, mem, k);
-    }
-    lua_pushnil(L);
-    lua_rawseti(L, mem, luaL_len(L, mem));
+    lab_list_remove(L, push_members(L, 1), pos);
     lua_pop(L, 1);
     char err[1024];
     if (vm->nic_port[nic] >= 0)
@@ -749,13 +743,7 @@ void lbridge_close(lua_State *L, int idx)
         int same = lua_rawequal(L, -1, idx);
         lua_pop(L, 1);
         if (same) {
-            lua_Integer n = luaL_len(L, reg);
-            for (lua_Integer k = i; k < n; k++) {
-                lua_rawgeti(L, reg, k + 1);
-                lua_rawseti(L, reg, k);
-            }
-            lua_pushnil(L);
-            lua_rawseti(L, reg, n);
+            lab_list_remove(L, reg, i);
             break;
         }
     }
@@ -814,14 +802,7 @@ void lbridge_forget_vm(lua_State *L, struct vm *vm)
         int bi = lua_gettop(L);
         lua_Integer pos = member_pos(L, bi, vm);
         if (pos) {
-            int mem = push_members(L, bi);
-            lua_Integer n = luaL_len(L, mem);
-            for (lua_Integer k = pos; k < n; k++) {
-                lua_rawgeti(L, mem, k + 1);
-                lua_rawseti(L, mem, k);
-            }
-            lua_pushnil(L);
-            lua_rawseti(L, mem, n);
+            lab_list_remove(L, push_members(L, bi), pos);
             lua_pop(L, 1);
         }
         lua_pop(L, 1);

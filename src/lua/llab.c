@@ -288,9 +288,9 @@ void lab_add_vm(lua_State *L, int lab_idx, int vm_idx)
     lua_pop(L, 1);
 }
 
-/* Removes the element at list_idx position i, keeping the list a sequence. */
-static void list_remove(lua_State *L, int list, lua_Integer i)
+void lab_list_remove(lua_State *L, int list, lua_Integer i)
 {
+    list = lua_absindex(L, list);
     lua_Integer n = luaL_len(L, list);
     for (; i < n; i++) {
         lua_rawgeti(L, list, i + 1);
@@ -311,7 +311,7 @@ void lab_remove_member(lua_State *L, int lab_idx, const char *list, int member_i
         int same = lua_rawequal(L, -1, member_idx);
         lua_pop(L, 1);
         if (same) {
-            list_remove(L, t, i);
+            lab_list_remove(L, t, i);
             break;
         }
     }

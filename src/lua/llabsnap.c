@@ -104,11 +104,38 @@ struct members {
     struct member *v;
     size_t n;
     struct strv labs; /* sub-lab paths, parents first */
+    json_t *bridges;  /* lab.json records of the open bridges, by lab then name */
 };
+
+/* Adds the records of the open bridges of the lab at lab, sorted by name. */
+static void collect_bridges(lua_State *L, int lab, const char *path, json_t *out)
+{
+    lab_field(L, lab, "bridges");
+    int t = lua_gettop(L);
+    struct strv names = {0};
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        strv_push(&names, lua_tostring(L, -2));
+        lua_pop(L, 1);
+    }
+    strv_sort(&names);
+    for (size_t i = 0; i < names.n; i++) {
+        lua_getfield(L, t, names.v[i]);
+        json_t *rec = lbridge_to_json(L, -1, path);
+        if (rec)
+            json_array_append_new(out, rec);
+        lua_pop(L, 1);
+    }
+    strv_free(&names);
+    lua_pop(L, 1);
+}
 
 static void collect(lua_State *L, int lab, const char *path, struct members *m)
 {
     lab = lua_absindex(L, lab);
+    if (!m->bridges)
+        m->bridges = json_array();
+    collect_bridges(L, lab, path, m->bridges);
     lab_field(L, lab, "vms");
     int vms = lua_gettop(L);
     for (lua_Integer i = 1; i <= luaL_len(L, vms); i++) {
@@ -152,6 +179,7 @@ static void members_free(lua_State *L, struct members *m)
     }
     free(m->v);
     strv_free(&m->labs);
+    json_decref(m->bridges);
     memset(m, 0, sizeof *m);
 }
 
@@ -175,43 +203,6 @@ static int is_running(const struct vm *vm) { return vm->state == VM_BOOTED; }
 static int has_guest(const struct vm *vm)
 {
     return vm->state == VM_BOOTED || vm->state == VM_PAUSED;
-}
-
-/* The lab.json records of every open bridge in the tree at lab, sorted by name per lab. */
-static void collect_bridges(lua_State *L, int lab, const char *path, json_t *out)
-{
-    lab = lua_absindex(L, lab);
-    lab_field(L, lab, "bridges");
-    int t = lua_gettop(L);
-    struct strv names = {0};
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        strv_push(&names, lua_tostring(L, -2));
-        lua_pop(L, 1);
-    }
-    strv_sort(&names);
-    for (size_t i = 0; i < names.n; i++) {
-        lua_getfield(L, t, names.v[i]);
-        json_t *rec = lbridge_to_json(L, -1, path);
-        if (rec)
-            json_array_append_new(out, rec);
-        lua_pop(L, 1);
-    }
-    strv_free(&names);
-    lua_pop(L, 1);
-    lab_field(L, lab, "labs");
-    int labs = lua_gettop(L);
-    for (lua_Integer i = 1; i <= luaL_len(L, labs); i++) {
-        lua_rawgeti(L, labs, i);
-        lab_field(L, -1, "name");
-        char *sub = path[0] ? xasprintf("%s/%s", path, lua_tostring(L, -1))
-                            : xstrdup(lua_tostring(L, -1));
-        lua_pop(L, 1);
-        collect_bridges(L, -1, sub, out);
-        free(sub);
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
 }
 
 /* ---- taking a snapshot ---- */
@@ -302,8 +293,7 @@ char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t
             }
         }
     free(paused);
-    json_t *bridges = json_array();
-    collect_bridges(L, lab_idx, "", bridges);
+    json_t *bridges = json_incref(m.bridges);
     json_t *doc = json_pack("{s:s, s:s, s:i, s:s?, s:o, s:o, s:o}", "format", LAB_FORMAT,
                             "provium_version", PROVIUM_VERSION, "protocol",
                             WIRE_PROTOCOL_VERSION, "fixture", h->fixture_name, "labs", labs,
