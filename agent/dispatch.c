@@ -40,6 +40,21 @@ static void do_set_time(uint32_t id, struct wire_reader *r)
     reply_ok(id);
 }
 
+/* GET_TIME: the guest's wall clock, answered as i64 seconds + u32 nanoseconds. */
+static void do_get_time(uint32_t id, struct wire_reader *r)
+{
+    struct timespec ts;
+    if (!wire_reader_at_end(r)) {
+        reply_malformed(id, WIRE_GET_TIME);
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct wire_writer *w = conn_begin_result(id, 0, "");
+    wire_put_i64(w, ts.tv_sec);
+    wire_put_u32(w, (uint32_t)ts.tv_nsec);
+    conn_send(w);
+}
+
 static void do_hostname(uint32_t id, struct wire_reader *r)
 {
     char *name = wire_get_str(r);
@@ -118,6 +133,7 @@ void dispatch_frame(const struct wire_header *h, const uint8_t *payload)
     case WIRE_HSEEK: files_hseek(h->id, &r); break;
     case WIRE_HCLOSE: files_hclose(h->id, &r); break;
     case WIRE_SET_TIME: do_set_time(h->id, &r); break;
+    case WIRE_GET_TIME: do_get_time(h->id, &r); break;
     case WIRE_HOSTNAME: do_hostname(h->id, &r); break;
     case WIRE_POWEROFF: do_poweroff(h->id, &r); break;
     default:

@@ -259,7 +259,7 @@ const char *wire_type_name(uint16_t type)
                                   "OUTPUT",   "EXIT",   "READ_FILE", "WRITE_FILE", "STAT",
                                   "LISTDIR",  "MKDIR",  "UNLINK",  "RENAME",   "SET_TIME",
                                   "HOSTNAME", "POWEROFF", "KILL",  "RESULT",   "OPEN",
-                                  "HREAD",    "HWRITE", "HSEEK",   "HCLOSE"};
+                                  "HREAD",    "HWRITE", "HSEEK",   "HCLOSE", "GET_TIME"};
     _Static_assert(sizeof(names) / sizeof(names[0]) == WIRE_TYPE_MAX + 1, "one name per type");
     return type <= WIRE_TYPE_MAX ? names[type] : "?";
 }

@@ -97,7 +97,8 @@ enum wire_type {
     WIRE_HWRITE = 21,
     WIRE_HSEEK = 22,
     WIRE_HCLOSE = 23,
-    WIRE_TYPE_MAX = 23
+    WIRE_GET_TIME = 24,
+    WIRE_TYPE_MAX = 24
 };
 
 /* EXEC flags */

@@ -120,6 +120,8 @@ void lapi_open(lua_State *L, struct lua_host *h)
     lapi_open_file(L);
     lapi_open_labsnap(L);
     lapi_open_bridge(L);
+    lapi_open_clock(L);
+    lapi_open_console(L);
     /* the file lab is `provium` outside tests */
     lab_push_new(L, "file", 0);
     lua_pushvalue(L, -1);

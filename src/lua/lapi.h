@@ -60,6 +60,8 @@ void lapi_open_snapshot(lua_State *L);
 void lapi_open_file(lua_State *L); /* lfile.c */
 void lapi_open_labsnap(lua_State *L);
 void lapi_open_bridge(lua_State *L);
+void lapi_open_clock(lua_State *L);
+void lapi_open_console(lua_State *L);
 
 /* Lab helpers used by the worker. */
 void lab_push_new(lua_State *L, const char *name, int parent_idx); /* pushes a new Lab */

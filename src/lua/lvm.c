@@ -44,9 +44,9 @@ void lvm_push(lua_State *L, struct vm *vm)
 }
 
 /* Raises unless the VM is booted. */
-static struct vm *need_booted(lua_State *L, const char *method)
+struct vm *lvm_need_booted(lua_State *L, int idx, const char *method)
 {
-    struct vm *vm = lvm_check(L, 1);
+    struct vm *vm = lvm_check(L, idx);
     switch (vm->state) {
     case VM_BOOTED:
         return vm;
@@ -64,6 +64,11 @@ static struct vm *need_booted(lua_State *L, const char *method)
         break;
     }
     return NULL;
+}
+
+static struct vm *need_booted(lua_State *L, const char *method)
+{
+    return lvm_need_booted(L, 1, method);
 }
 
 static const char *check_guest_path(lua_State *L, int idx, const char *method)
@@ -745,6 +750,8 @@ void lapi_open_vm(lua_State *L)
                                        {"profile", vm_profile_l},
                                        {"state", vm_state_l},
                                        {"cid", vm_cid_l},
+                                       {"clock", lvm_clock},
+                                       {"console", lvm_console},
                                        {"pause", vm_pause_l},
                                        {"resume", vm_resume_l},
                                        {"snapshot", lvm_snapshot},

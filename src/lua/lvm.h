@@ -6,12 +6,18 @@
 
 struct vm *lvm_check(lua_State *L, int idx);
 struct vm *lvm_test(lua_State *L, int idx); /* NULL if not a Vm */
+/* The Vm at idx when booted; else raises "<method>: <the state's phrase>". */
+struct vm *lvm_need_booted(lua_State *L, int idx, const char *method);
 void lvm_push(lua_State *L, struct vm *vm);  /* takes ownership */
 void lvm_emit_shutdown(lua_State *L, struct vm *vm, int64_t dur);
 void lvm_emit_spawned(lua_State *L, struct vm *vm, int restored);
 /* Boots every VM at once (QEMUs started first, then each agent awaited), emitting
  * vm_spawned; on a failure every one of them is shut down again and err says why. */
 int lvm_boot_all(lua_State *L, struct vm **vms, size_t n, char *err, size_t errlen);
+
+/* vm:clock() (lclock.c) and vm:console() (lconsole.c) */
+int lvm_clock(lua_State *L);
+int lvm_console(lua_State *L);
 
 /* snapshots (lsnap.c) */
 int lvm_snapshot(lua_State *L);

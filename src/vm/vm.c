@@ -458,7 +458,7 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
         return;
     }
     strv_push(a, "-chardev");
-    strv_pushf(a, "file,id=con0,path=%s", vm->console_path);
+    strv_pushf(a, "file,id=con0,path=%s,append=on", vm->console_path); /* kept across restores */
     strv_push(a, "-serial");
     strv_push(a, "chardev:con0");
     push_agent_port(vm, a, micro);

@@ -194,6 +194,10 @@ int vm_hseek(struct vm *vm, uint32_t handle, int64_t offset, int whence, uint64_
 int vm_hclose(struct vm *vm, uint32_t handle, int *gerr);
 void vm_hclose_nowait(struct vm *vm, uint32_t handle);
 
+/* The guest's wall clock (CLOCK_REALTIME), through the agent. */
+int vm_get_time(struct vm *vm, int64_t *sec, uint32_t *nsec, int *gerr);
+int vm_set_time(struct vm *vm, int64_t sec, uint32_t nsec, int *gerr);
+
 const char *wire_entry_name(int type);
 
 /* ---- disks (disk.c) ---- */

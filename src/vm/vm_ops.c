@@ -525,3 +525,34 @@ void vm_hclose_nowait(struct vm *vm, uint32_t handle)
         agent_queue(&vm->agent, &w);
     wire_writer_free(&w);
 }
+
+/* ---- the guest clock ---- */
+
+int vm_get_time(struct vm *vm, int64_t *sec, uint32_t *nsec, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_GET_TIME, id);
+    uint8_t *extra = NULL;
+    size_t n = 0;
+    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    if (rc != VMOP_OK)
+        return rc;
+    struct wire_reader r;
+    wire_reader_init(&r, extra, n);
+    *sec = wire_get_i64(&r);
+    *nsec = wire_get_u32(&r);
+    int ok = wire_reader_at_end(&r) && *nsec < 1000000000u;
+    free(extra);
+    return ok ? VMOP_OK : VMOP_PROTO;
+}
+
+int vm_set_time(struct vm *vm, int64_t sec, uint32_t nsec, int *gerr)
+{
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_SET_TIME, id);
+    wire_put_i64(&w, sec);
+    wire_put_u32(&w, nsec);
+    return simple(vm, &w, id, gerr, NULL, NULL);
+}

@@ -91,6 +91,8 @@ static void decode_payload(uint16_t type, const uint8_t *p, size_t n)
         wire_get_i64(&r);
         wire_get_u32(&r);
         break;
+    case WIRE_GET_TIME:
+        break;
     default:
         free(wire_get_str(&r));
         wire_get_u64(&r);

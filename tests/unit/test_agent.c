@@ -1179,6 +1179,30 @@ static void test_handles_errors(void)
     CHECK_EQ_INT(ping(), 0);
 }
 
+/* GET_TIME answers the guest's wall clock: the same clock as ours here. */
+static void test_get_time(void)
+{
+    struct wire_writer w;
+    struct timespec before, after;
+    clock_gettime(CLOCK_REALTIME, &before);
+    uint32_t id = begin(&w, WIRE_GET_TIME);
+    queue_writer(&w);
+    struct result r;
+    wait_result(id, &r);
+    clock_gettime(CLOCK_REALTIME, &after);
+    CHECK_EQ_INT(r.err, 0);
+    int64_t sec = wire_get_i64(&r.extra);
+    uint32_t nsec = wire_get_u32(&r.extra);
+    CHECK(wire_reader_at_end(&r.extra));
+    CHECK(nsec < 1000000000u);
+    CHECK(sec >= before.tv_sec && sec <= after.tv_sec);
+    result_free(&r);
+    /* a GET_TIME with a payload is malformed */
+    id = begin(&w, WIRE_GET_TIME);
+    wire_put_u32(&w, 1);
+    CHECK_EQ_INT(simple(&w, id, NULL, 0), EINVAL);
+}
+
 static void test_malformed(void)
 {
     char msg[512];
@@ -1404,6 +1428,7 @@ int main(int argc, char **argv)
     RUN(test_files_meta);
     RUN(test_handles_roundtrip);
     RUN(test_handles_errors);
+    RUN(test_get_time);
     RUN(test_malformed);
     RUN(test_truncated_requests);
     if (getenv("PROVIUM_AGENT_PERF"))

@@ -1,0 +1,141 @@
+/* lclock.c - the Clock userdata: vm:clock(), the guest's wall clock.
+ *
+ * get/get_ns read it and set/set_ns/advance change it through the agent (GET_TIME,
+ * SET_TIME); sleep(duration) sleeps inside the guest. Host timers (timeouts,
+ * wait_until) always use host time. The Clock keeps its Vm in its uservalue. */
+#include "lapi.h"
+#include "lvm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CLOCK_MT "provium.Clock"
+
+static struct vm *clock_vm(lua_State *L, const char *method)
+{
+    luaL_checkudata(L, 1, CLOCK_MT);
+    lua_getiuservalue(L, 1, 1);
+    struct vm *vm = lvm_need_booted(L, lua_gettop(L), method);
+    lua_pop(L, 1);
+    return vm;
+}
+
+static int64_t now_guest_ns(lua_State *L, struct vm *vm, const char *method)
+{
+    int64_t sec;
+    uint32_t nsec;
+    int gerr = 0;
+    int rc = vm_get_time(vm, &sec, &nsec, &gerr);
+    if (rc != VMOP_OK)
+        lapi_raise_vmop(L, method, vm, rc, gerr, NULL);
+    return sec * 1000000000LL + nsec;
+}
+
+static void set_guest_ns(lua_State *L, struct vm *vm, int64_t ns, const char *method)
+{
+    if (ns < 0)
+        lapi_raise(L, method, "the guest clock cannot go before the epoch");
+    int gerr = 0;
+    int rc = vm_set_time(vm, ns / 1000000000LL, (uint32_t)(ns % 1000000000LL), &gerr);
+    if (rc != VMOP_OK)
+        lapi_raise_vmop(L, method, vm, rc, gerr, NULL);
+}
+
+static int clock_get(lua_State *L)
+{
+    struct vm *vm = clock_vm(L, "clock:get");
+    lua_pushnumber(L, (double)now_guest_ns(L, vm, "clock:get") / 1e9);
+    return 1;
+}
+
+static int clock_get_ns(lua_State *L)
+{
+    struct vm *vm = clock_vm(L, "clock:get_ns");
+    lua_pushinteger(L, now_guest_ns(L, vm, "clock:get_ns"));
+    return 1;
+}
+
+static int clock_set(lua_State *L)
+{
+    struct vm *vm = clock_vm(L, "clock:set");
+    double s = luaL_checknumber(L, 2);
+    if (!isfinite(s))
+        return lapi_raise(L, "clock:set", "not a time: %s", lua_tostring(L, 2));
+    set_guest_ns(L, vm, (int64_t)llround(s * 1e9), "clock:set");
+    return 0;
+}
+
+static int clock_set_ns(lua_State *L)
+{
+    struct vm *vm = clock_vm(L, "clock:set_ns");
+    set_guest_ns(L, vm, (int64_t)luaL_checkinteger(L, 2), "clock:set_ns");
+    return 0;
+}
+
+/* advance(duration): a number of seconds (may be negative) or a duration string. */
+static int clock_advance(lua_State *L)
+{
+    struct vm *vm = clock_vm(L, "clock:advance");
+    double d;
+    if (lua_type(L, 2) == LUA_TNUMBER)
+        d = lua_tonumber(L, 2);
+    else
+        d = lapi_check_duration(L, 2, "clock:advance");
+    int64_t now = now_guest_ns(L, vm, "clock:advance");
+    set_guest_ns(L, vm, now + (int64_t)llround(d * 1e9), "clock:advance");
+    return 0;
+}
+
+static int clock_sleep(lua_State *L)
+{
+    struct vm *vm = clock_vm(L, "clock:sleep");
+    double d = lapi_check_duration(L, 2, "clock:sleep");
+    char secs[32];
+    snprintf(secs, sizeof secs, "%.3f", d);
+    char *argv[] = {"sleep", secs, NULL};
+    struct exec_req req = {.argv = argv};
+    struct exec_res res = {0};
+    int gerr = 0;
+    int rc = vm_exec(vm, &req, &res, &gerr);
+    int ok = rc == VMOP_OK && res.status == 0 && res.code == 0;
+    exec_res_free(&res);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "clock:sleep", vm, rc, gerr, NULL);
+    if (!ok)
+        return lapi_raise(L, "clock:sleep", "the guest's sleep failed");
+    return 0;
+}
+
+static int clock_tostring(lua_State *L)
+{
+    luaL_checkudata(L, 1, CLOCK_MT);
+    lua_getiuservalue(L, 1, 1);
+    lua_pushfstring(L, "clock(%s)", lvm_check(L, -1)->name);
+    return 1;
+}
+
+/* vm:clock() */
+int lvm_clock(lua_State *L)
+{
+    lvm_check(L, 1);
+    lua_newuserdatauv(L, 1, 1);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    luaL_setmetatable(L, CLOCK_MT);
+    return 1;
+}
+
+void lapi_open_clock(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"get", clock_get},       {"get_ns", clock_get_ns},
+                                       {"set", clock_set},       {"set_ns", clock_set_ns},
+                                       {"advance", clock_advance}, {"sleep", clock_sleep},
+                                       {NULL, NULL}};
+    luaL_newmetatable(L, CLOCK_MT);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, clock_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+}
