@@ -215,7 +215,7 @@ static void handle_messages(void)
         const char *name;
     } names[] = {{WIRE_OPEN, "OPEN"},   {WIRE_HREAD, "HREAD"}, {WIRE_HWRITE, "HWRITE"},
                  {WIRE_HSEEK, "HSEEK"}, {WIRE_HCLOSE, "HCLOSE"}, {WIRE_RESULT, "RESULT"},
-                 {WIRE_KILL, "KILL"}};
+                 {WIRE_KILL, "KILL"}, {WIRE_GET_TIME, "GET_TIME"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         CHECK_STR_EQ(wire_type_name(names[i].type), names[i].name);
         uint8_t hdr[WIRE_HEADER_SIZE];
@@ -227,7 +227,8 @@ static void handle_messages(void)
     /* the old numbering is unchanged */
     CHECK_EQ_INT(WIRE_RESULT, 18);
     CHECK_EQ_INT(WIRE_OPEN, 19);
-    CHECK_EQ_INT(WIRE_TYPE_MAX, WIRE_HCLOSE);
+    CHECK_EQ_INT(WIRE_HCLOSE, 23);
+    CHECK_EQ_INT(WIRE_TYPE_MAX, WIRE_GET_TIME);
 }
 
 int main(void)
