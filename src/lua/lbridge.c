@@ -689,6 +689,109 @@ static int bridge_is_isolated(lua_State *L)
     return 1;
 }
 
+/* ---- impairments ---- */
+
+/* set_rule(value | {from=, to=, <key>=}): bridge-wide, or directional with a member
+ * on either side (an omitted side is any member). */
+static int set_rule(lua_State *L, const char *method, int what, const char *key, double max)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    const char *from = NULL, *to = NULL;
+    double v;
+    if (lua_istable(L, 2)) {
+        if (lua_getfield(L, 2, "from") != LUA_TNIL)
+            from = member_arg(L, lua_gettop(L), method)->name;
+        if (lua_getfield(L, 2, "to") != LUA_TNIL)
+            to = member_arg(L, lua_gettop(L), method)->name;
+        if (lua_getfield(L, 2, key) == LUA_TNIL)
+            return lapi_raise(L, method, "needs `%s`", key);
+        if (!lua_isnumber(L, -1))
+            return lapi_raise(L, method, "`%s` must be a number", key);
+        v = lua_tonumber(L, -1);
+    } else {
+        v = luaL_checknumber(L, 2);
+    }
+    if (!(v >= 0) || v > max)
+        return lapi_raise(L, method, "%s must be from 0 to %g, got %g", key, max, v);
+    sw_set_rule(b->sw, from, to, what, v);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int bridge_add_latency(lua_State *L)
+{
+    return set_rule(L, "bridge:add_latency", SW_LATENCY_MS, "ms", 3600000);
+}
+static int bridge_drop_rate(lua_State *L)
+{
+    return set_rule(L, "bridge:drop_rate", SW_LOSS_PCT, "p", 100);
+}
+static int bridge_bandwidth_limit(lua_State *L)
+{
+    return set_rule(L, "bridge:bandwidth_limit", SW_BANDWIDTH_BPS, "bps", 1e15);
+}
+
+/* add_directional_latency{from, to, ms} / directional_drop_rate{from, to, p} */
+static int directional(lua_State *L, const char *method, int what, const char *key)
+{
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_getfield(L, 2, "from");
+    lua_getfield(L, 2, "to");
+    int missing = lua_isnil(L, -1) || lua_isnil(L, -2);
+    lua_pop(L, 2);
+    if (missing)
+        return lapi_raise(L, method, "needs {from=, to=, %s=}", key);
+    return set_rule(L, method, what, key, what == SW_LOSS_PCT ? 100 : 3600000);
+}
+
+static int bridge_add_directional_latency(lua_State *L)
+{
+    return directional(L, "bridge:add_directional_latency", SW_LATENCY_MS, "ms");
+}
+static int bridge_directional_drop_rate(lua_State *L)
+{
+    return directional(L, "bridge:directional_drop_rate", SW_LOSS_PCT, "p");
+}
+
+static int bridge_latency_ms(lua_State *L)
+{
+    lua_pushnumber(L, sw_get_rule(check_bridge(L, 1)->sw, NULL, NULL, SW_LATENCY_MS));
+    return 1;
+}
+static int bridge_drop_rate_pct(lua_State *L)
+{
+    lua_pushnumber(L, sw_get_rule(check_bridge(L, 1)->sw, NULL, NULL, SW_LOSS_PCT));
+    return 1;
+}
+static int bridge_bandwidth_bps(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)sw_get_rule(check_bridge(L, 1)->sw, NULL, NULL,
+                                                 SW_BANDWIDTH_BPS));
+    return 1;
+}
+
+/* reset(): impairments and partitions go; isolation stays. */
+static int bridge_reset(lua_State *L)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    sw_clear_rules(b->sw);
+    sw_heal_all(b->sw);
+    lua_settop(L, 1);
+    return 1;
+}
+
+void lbridge_rule(lua_State *L, int idx, const char *from, const char *to, double latency_ms,
+                  double loss_pct, double bandwidth_bps)
+{
+    struct lbridge *b = check_bridge(L, idx);
+    if (latency_ms > 0)
+        sw_set_rule(b->sw, from, to, SW_LATENCY_MS, latency_ms);
+    if (loss_pct > 0)
+        sw_set_rule(b->sw, from, to, SW_LOSS_PCT, loss_pct);
+    if (bandwidth_bps > 0)
+        sw_set_rule(b->sw, from, to, SW_BANDWIDTH_BPS, bandwidth_bps);
+}
+
 /* ---- accessors ---- */
 
 static int bridge_members(lua_State *L)
@@ -858,9 +961,17 @@ json_t *lbridge_to_json(lua_State *L, int idx, const char *lab_path)
         json_array_append_new(cuts, json_pack("{s:s, s:s}", "from", from[i], "to", to[i]));
     char subnet[32];
     snprintf(subnet, sizeof subnet, "10.213.%d.0/24", b->index);
-    return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:{}}", "name", b->name, "lab",
+    json_t *rules = json_array();
+    struct sw_rule r[64];
+    size_t nr = sw_rules(b->sw, r, 64);
+    for (size_t i = 0; i < nr && i < 64; i++)
+        json_array_append_new(rules, json_pack("{s:s, s:s, s:f, s:f, s:I}", "from", r[i].from,
+                                               "to", r[i].to, "latency_ms", r[i].latency_ms,
+                                               "loss_pct", r[i].loss_pct, "bandwidth_bps",
+                                               (json_int_t)r[i].bandwidth_bps));
+    return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:o}", "name", b->name, "lab",
                      lab_path, "subnet_index", b->index, "subnet", subnet, "members", members,
-                     "partitions", cuts, "isolated", iso, "uplink", 0, "rules");
+                     "partitions", cuts, "isolated", iso, "uplink", 0, "rules", rules);
 }
 
 void lapi_open_bridge(lua_State *L)
@@ -879,6 +990,15 @@ void lapi_open_bridge(lua_State *L)
                                        {"isolate", bridge_isolate},
                                        {"unisolate", bridge_unisolate},
                                        {"is_isolated", bridge_is_isolated},
+                                       {"add_latency", bridge_add_latency},
+                                       {"drop_rate", bridge_drop_rate},
+                                       {"bandwidth_limit", bridge_bandwidth_limit},
+                                       {"add_directional_latency", bridge_add_directional_latency},
+                                       {"directional_drop_rate", bridge_directional_drop_rate},
+                                       {"latency_ms", bridge_latency_ms},
+                                       {"drop_rate_pct", bridge_drop_rate_pct},
+                                       {"bandwidth_bps", bridge_bandwidth_bps},
+                                       {"reset", bridge_reset},
                                        {"close", bridge_close},
                                        {NULL, NULL}};
     luaL_newmetatable(L, BRIDGE_MT);

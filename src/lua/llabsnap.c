@@ -484,6 +484,12 @@ static void restore_bridges(lua_State *L, int lab_idx, json_t *bridges)
         json_array_foreach(json_object_get(rec, "isolated"), k, m)
             if (json_string_value(m))
                 lbridge_isolate(L, b, json_string_value(m));
+        json_array_foreach(json_object_get(rec, "rules"), k, m)
+            lbridge_rule(L, b, json_string_value(json_object_get(m, "from")),
+                         json_string_value(json_object_get(m, "to")),
+                         json_number_value(json_object_get(m, "latency_ms")),
+                         json_number_value(json_object_get(m, "loss_pct")),
+                         json_number_value(json_object_get(m, "bandwidth_bps")));
         lua_settop(L, l - 1);
     }
 }

@@ -5,7 +5,10 @@
  * A port bound to a bridge forwards frames to the other ports of that bridge: by
  * learned destination MAC, else to every member (broadcast, multicast, unknown).
  * Each copy from A to B is dropped when either link is down, either VM is isolated,
- * or A->B is partitioned. Nothing is created on the host: no TAP, no root.
+ * or A->B is partitioned; then impairment rules apply: loss at the effective
+ * probability, a token bucket per pair (bandwidth; 1024 frames queued, tail drop) and
+ * the effective delay (latency), keeping each pair's order. Nothing is created on the
+ * host: no TAP, no root.
  *
  * The switch runs in a thread of its own so frames keep flowing while the Lua side is
  * blocked in a guest call; the Lua side changes bindings and rules under the mutex
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SW_MAX_FRAME 65536
@@ -48,10 +52,35 @@ struct pair {
     char from[64], to[64];
 };
 
+/* An impairment rule: from/to "" = any member; 0 = not set. */
+struct rule {
+    char from[64], to[64];
+    double latency_ms, loss_pct;
+    uint64_t bandwidth_bps;
+};
+
+/* A frame held back by latency or bandwidth, due at `due`. */
+struct held {
+    int64_t due;
+    int from, to; /* ports */
+    uint32_t len;
+    uint8_t *data;
+};
+
+/* Per ordered pair of ports: when the link is next free (bandwidth) and the last due
+ * time (order), and how many frames wait. */
+struct lane {
+    int from, to;
+    int64_t free_at, last_due;
+    unsigned queued;
+};
+
 struct bridge {
     int used;
     struct pair *cuts; /* partitions, one way each */
     size_t n_cuts;
+    struct rule *rules;
+    size_t n_rules;
     char (*isolated)[64];
     size_t n_isolated;
     struct {
@@ -60,6 +89,14 @@ struct bridge {
     } macs[SW_MAC_TABLE];
     size_t n_macs;
 };
+
+#define SW_LANE_FRAMES 1024 /* per pair A->B: tail drop beyond */
+
+static struct held *g_held;
+static size_t g_nheld;
+static struct lane *g_lanes;
+static size_t g_nlanes;
+static unsigned g_seed = 0x5eed;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t g_thread;
@@ -185,6 +222,136 @@ static int lookup(const struct bridge *b, const uint8_t *mac)
     return -1;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int rule_matches(const struct rule *r, const char *a, const char *b)
+{
+    return (!r->from[0] || !strcmp(r->from, a)) && (!r->to[0] || !strcmp(r->to, b));
+}
+
+/* The worst of every rule matching A->B: largest latency and loss, smallest non-zero
+ * bandwidth. */
+static void effective(const struct bridge *br, const char *a, const char *b, double *lat,
+                      double *loss, uint64_t *bw)
+{
+    *lat = 0;
+    *loss = 0;
+    *bw = 0;
+    for (size_t i = 0; i < br->n_rules; i++) {
+        const struct rule *r = &br->rules[i];
+        if (!rule_matches(r, a, b))
+            continue;
+        if (r->latency_ms > *lat)
+            *lat = r->latency_ms;
+        if (r->loss_pct > *loss)
+            *loss = r->loss_pct;
+        if (r->bandwidth_bps && (!*bw || r->bandwidth_bps < *bw))
+            *bw = r->bandwidth_bps;
+    }
+}
+
+static struct lane *lane_for(int from, int to)
+{
+    for (size_t i = 0; i < g_nlanes; i++)
+        if (g_lanes[i].from == from && g_lanes[i].to == to)
+            return &g_lanes[i];
+    g_lanes = xrealloc(g_lanes, (g_nlanes + 1) * sizeof *g_lanes);
+    struct lane *l = &g_lanes[g_nlanes++];
+    memset(l, 0, sizeof *l);
+    l->from = from;
+    l->to = to;
+    return l;
+}
+
+/* One copy A->B after the drop rules: lost, held back (latency, bandwidth) or sent. */
+static void deliver(int from, int to, const uint8_t *frame, uint32_t len)
+{
+    struct port *a = &g_ports[from], *b = &g_ports[to];
+    double lat, loss;
+    uint64_t bw;
+    effective(&g_bridges[a->bridge], a->vm, b->vm, &lat, &loss, &bw);
+    if (loss > 0 && (double)rand_r(&g_seed) / RAND_MAX * 100.0 < loss) {
+        b->dropped++;
+        return;
+    }
+    struct lane *l = lane_for(from, to);
+    if (lat <= 0 && !bw && !l->queued) {
+        queue_out(b, frame, len);
+        return;
+    }
+    if (l->queued >= SW_LANE_FRAMES) {
+        b->dropped++; /* tail drop */
+        return;
+    }
+    int64_t now = mono_ns(), start = now > l->free_at ? now : l->free_at;
+    int64_t sent = start + (bw ? (int64_t)((double)len * 8 * 1e9 / (double)bw) : 0);
+    l->free_at = sent;
+    int64_t due = sent + (int64_t)(lat * 1e6);
+    if (due < l->last_due)
+        due = l->last_due; /* order is kept per pair */
+    l->last_due = due;
+    l->queued++;
+    g_held = xrealloc(g_held, (g_nheld + 1) * sizeof *g_held);
+    struct held *h = &g_held[g_nheld++];
+    h->due = due;
+    h->from = from;
+    h->to = to;
+    h->len = len;
+    h->data = xmalloc(len);
+    memcpy(h->data, frame, len);
+}
+
+/* Sends the held frames that are due; returns ms until the next one (-1: none). */
+static int release_due(void)
+{
+    int64_t now = mono_ns(), next = -1;
+    size_t k = 0;
+    for (size_t i = 0; i < g_nheld; i++) {
+        struct held *h = &g_held[i];
+        if (h->due <= now) {
+            struct lane *l = lane_for(h->from, h->to);
+            if (l->queued)
+                l->queued--;
+            if (g_ports[h->to].fd >= 0)
+                queue_out(&g_ports[h->to], h->data, h->len);
+            free(h->data);
+            continue;
+        }
+        if (next < 0 || h->due < next)
+            next = h->due;
+        g_held[k++] = *h;
+    }
+    g_nheld = k;
+    if (next < 0)
+        return -1;
+    int64_t ms = (next - now + 999999) / 1000000;
+    return ms > 1000 ? 1000 : (int)ms;
+}
+
+/* Drops what is held for or from a port that goes away. */
+static void forget_port(int port)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < g_nheld; i++) {
+        if (g_held[i].from == port || g_held[i].to == port) {
+            free(g_held[i].data);
+            continue;
+        }
+        g_held[k++] = g_held[i];
+    }
+    g_nheld = k;
+    k = 0;
+    for (size_t i = 0; i < g_nlanes; i++)
+        if (g_lanes[i].from != port && g_lanes[i].to != port)
+            g_lanes[k++] = g_lanes[i];
+    g_nlanes = k;
+}
+
 static void forward(int from, const uint8_t *frame, uint32_t len)
 {
     struct port *a = &g_ports[from];
@@ -199,7 +366,7 @@ static void forward(int from, const uint8_t *frame, uint32_t len)
     if (to >= 0 && (size_t)to < g_nports && g_ports[to].fd >= 0 &&
         g_ports[to].bridge == a->bridge && to != from) {
         if (allowed(a, &g_ports[to]))
-            queue_out(&g_ports[to], frame, len);
+            deliver(from, to, frame, len);
         return;
     }
     for (size_t i = 0; i < g_nports; i++) {
@@ -207,7 +374,7 @@ static void forward(int from, const uint8_t *frame, uint32_t len)
         if ((int)i == from || p->fd < 0 || p->bridge != a->bridge)
             continue;
         if (allowed(a, p))
-            queue_out(p, frame, len);
+            deliver(from, (int)i, frame, len);
     }
 }
 
@@ -244,6 +411,7 @@ static int pump_in(int idx)
 
 static void close_port(struct port *p)
 {
+    forget_port((int)(p - g_ports));
     if (p->fd >= 0)
         close(p->fd);
     free(p->in);
@@ -272,8 +440,9 @@ static void *run(void *arg)
             pf[n].revents = 0;
             n++;
         }
+        int timeout = release_due();
         pthread_mutex_unlock(&g_mu);
-        if (poll(pf, n, -1) < 0 && errno != EINTR)
+        if (poll(pf, n, timeout) < 0 && errno != EINTR)
             continue;
         pthread_mutex_lock(&g_mu);
         if (pf[0].revents & POLLIN) {
@@ -400,6 +569,7 @@ void sw_bridge_free(int bridge)
             }
         free(g_bridges[bridge].cuts);
         free(g_bridges[bridge].isolated);
+        free(g_bridges[bridge].rules);
         memset(&g_bridges[bridge], 0, sizeof g_bridges[bridge]);
     }
     pthread_mutex_unlock(&g_mu);
@@ -481,6 +651,80 @@ size_t sw_cuts(int bridge, char (*from)[64], char (*to)[64], size_t max)
     for (size_t i = 0; i < n; i++) {
         memcpy(from[i], b->cuts[i].from, 64);
         memcpy(to[i], b->cuts[i].to, 64);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return total;
+}
+
+void sw_set_rule(int bridge, const char *from, const char *to, int what, double value)
+{
+    pthread_mutex_lock(&g_mu);
+    struct bridge *b = bridge_at(bridge);
+    if (!b) {
+        pthread_mutex_unlock(&g_mu);
+        return;
+    }
+    from = from ? from : "";
+    to = to ? to : "";
+    size_t i = 0;
+    while (i < b->n_rules && !(!strcmp(b->rules[i].from, from) && !strcmp(b->rules[i].to, to)))
+        i++;
+    if (i == b->n_rules) {
+        b->rules = xrealloc(b->rules, (b->n_rules + 1) * sizeof *b->rules);
+        memset(&b->rules[i], 0, sizeof b->rules[i]);
+        snprintf(b->rules[i].from, sizeof b->rules[i].from, "%s", from);
+        snprintf(b->rules[i].to, sizeof b->rules[i].to, "%s", to);
+        b->n_rules++;
+    }
+    struct rule *r = &b->rules[i];
+    if (what == SW_LATENCY_MS)
+        r->latency_ms = value;
+    else if (what == SW_LOSS_PCT)
+        r->loss_pct = value;
+    else
+        r->bandwidth_bps = (uint64_t)value;
+    pthread_mutex_unlock(&g_mu);
+    wake();
+}
+
+double sw_get_rule(int bridge, const char *from, const char *to, int what)
+{
+    pthread_mutex_lock(&g_mu);
+    struct bridge *b = bridge_at(bridge);
+    double v = 0;
+    for (size_t i = 0; b && i < b->n_rules; i++) {
+        const struct rule *r = &b->rules[i];
+        if (strcmp(r->from, from ? from : "") || strcmp(r->to, to ? to : ""))
+            continue;
+        v = what == SW_LATENCY_MS ? r->latency_ms
+            : what == SW_LOSS_PCT ? r->loss_pct
+                                  : (double)r->bandwidth_bps;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return v;
+}
+
+void sw_clear_rules(int bridge)
+{
+    pthread_mutex_lock(&g_mu);
+    struct bridge *b = bridge_at(bridge);
+    if (b)
+        b->n_rules = 0;
+    pthread_mutex_unlock(&g_mu);
+    wake();
+}
+
+size_t sw_rules(int bridge, struct sw_rule *out, size_t max)
+{
+    pthread_mutex_lock(&g_mu);
+    struct bridge *b = bridge_at(bridge);
+    size_t total = b ? b->n_rules : 0;
+    for (size_t i = 0; i < total && i < max; i++) {
+        snprintf(out[i].from, sizeof out[i].from, "%s", b->rules[i].from);
+        snprintf(out[i].to, sizeof out[i].to, "%s", b->rules[i].to);
+        out[i].latency_ms = b->rules[i].latency_ms;
+        out[i].loss_pct = b->rules[i].loss_pct;
+        out[i].bandwidth_bps = b->rules[i].bandwidth_bps;
     }
     pthread_mutex_unlock(&g_mu);
     return total;

@@ -18,6 +18,18 @@ int sw_is_cut(int bridge, const char *from, const char *to);
 void sw_heal_all(int bridge);
 void sw_isolate(int bridge, const char *vm, int on);
 int sw_is_isolated(int bridge, const char *vm);
+/* Impairment rules (bridge-wide when from/to are NULL or ""): setting replaces the value
+ * for the same (from, to); 0 clears it. */
+enum { SW_LATENCY_MS, SW_LOSS_PCT, SW_BANDWIDTH_BPS };
+void sw_set_rule(int bridge, const char *from, const char *to, int what, double value);
+double sw_get_rule(int bridge, const char *from, const char *to, int what);
+void sw_clear_rules(int bridge);
+struct sw_rule {
+    char from[64], to[64];
+    double latency_ms, loss_pct;
+    unsigned long long bandwidth_bps;
+};
+size_t sw_rules(int bridge, struct sw_rule *out, size_t max);
 /* Copies up to max partitions (from[i] -> to[i]); returns how many there are. */
 size_t sw_cuts(int bridge, char (*from)[64], char (*to)[64], size_t max);
 
