@@ -30,8 +30,9 @@
 
 struct lbridge {
     char name[64];
-    int sw;    /* switch bridge id, -1 once closed */
-    int index; /* K */
+    int sw;     /* switch bridge id, -1 once closed */
+    int index;  /* K */
+    int uplink; /* members get the user-mode NIC (Internet through QEMU) */
 };
 
 static struct lbridge *check_bridge(lua_State *L, int idx)
@@ -126,6 +127,27 @@ static int guest_down(struct vm *vm, int nic, char *err, size_t errlen)
     return rc;
 }
 
+/* The uplink NIC: `up0`, 10.0.2.15/24, default route via 10.0.2.2, nameserver 10.0.2.3
+ * (QEMU user networking); or down again. */
+static int guest_uplink(struct vm *vm, int on, char *err, size_t errlen)
+{
+    static const char up[] =
+        "set -e; dev=\n"
+        "for i in /sys/class/net/*; do\n"
+        "  [ \"$(cat $i/address)\" = '" VM_UPLINK_MAC "' ] && dev=${i##*/}\n"
+        "done\n"
+        "[ -n \"$dev\" ] || { echo 'no uplink NIC' >&2; exit 1; }\n"
+        "if [ \"$dev\" != up0 ]; then ip link set dev $dev down; ip link set dev $dev name up0; fi\n"
+        "ip addr flush dev up0\n"
+        "ip addr add 10.0.2.15/24 dev up0\n"
+        "ip link set dev up0 up\n"
+        "ip route replace default via 10.0.2.2 dev up0\n"
+        "echo 'nameserver 10.0.2.3' > /etc/resolv.conf\n";
+    static const char down[] =
+        "if [ -e /sys/class/net/up0 ]; then ip addr flush dev up0; ip link set dev up0 down; fi\n";
+    return guest_sh(vm, on ? up : down, err, errlen);
+}
+
 /* ---- memberships ---- */
 
 struct membership {
@@ -185,6 +207,18 @@ static int strv_has(const struct strv *v, const char *s)
         if (!strcmp(v->v[i], s))
             return 1;
     return 0;
+}
+
+/* Is vm on a bridge whose uplink is enabled? */
+static int vm_uplinked(lua_State *L, struct vm *vm)
+{
+    int top = lua_gettop(L);
+    struct membership m[VM_MAX_NICS];
+    int n = memberships(L, vm, m, VM_MAX_NICS), on = 0;
+    for (int i = 0; i < n; i++)
+        on |= m[i].b->uplink && m[i].b->sw >= 0;
+    lua_settop(L, top);
+    return on;
 }
 
 /* The /etc/hosts block of vm: `<addr> <peer>.<bridge>` for every member of each of
@@ -547,6 +581,8 @@ static int bridge_attach(lua_State *L)
         lua_pop(L, 1);
         if (bring_up(L, b, vm, slot, nic, 1, err, sizeof err) < 0)
             return lapi_raise(L, "bridge:attach", "%s", err);
+        if (b->uplink && vm->state == VM_BOOTED && guest_uplink(vm, 1, err, sizeof err) < 0)
+            return lapi_raise(L, "bridge:attach", "%s", err);
     }
     if (rewrite_all_hosts(L, 1, NULL, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:attach", "%s", err);
@@ -568,6 +604,9 @@ static int bridge_detach(lua_State *L)
     if (vm->nic_port[nic] >= 0)
         sw_bind(vm->nic_port[nic], -1, 0);
     if (vm->state == VM_BOOTED && guest_down(vm, nic, err, sizeof err) < 0)
+        return lapi_raise(L, "bridge:detach", "%s", err);
+    if (b->uplink && vm->state == VM_BOOTED && !vm_uplinked(L, vm) &&
+        guest_uplink(vm, 0, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:detach", "%s", err);
     if (rewrite_all_hosts(L, 1, vm, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:detach", "%s", err);
@@ -792,6 +831,41 @@ void lbridge_rule(lua_State *L, int idx, const char *from, const char *to, doubl
         sw_set_rule(b->sw, from, to, SW_BANDWIDTH_BPS, bandwidth_bps);
 }
 
+/* ---- the uplink ---- */
+
+static int set_uplink(lua_State *L, int on, const char *method)
+{
+    struct lbridge *b = check_bridge(L, 1);
+    if (b->sw < 0)
+        return lapi_raise(L, method, "bridge '%s' is closed", b->name);
+    b->uplink = on;
+    int mem = push_members(L, 1);
+    char err[1024];
+    for (lua_Integer k = 1; k <= luaL_len(L, mem); k++) {
+        lua_rawgeti(L, mem, k);
+        lua_getfield(L, -1, "vm");
+        struct vm *vm = lvm_check(L, -1);
+        lua_pop(L, 2);
+        if (vm->state != VM_BOOTED || (!on && vm_uplinked(L, vm)))
+            continue; /* configured at boot; or still uplinked through another bridge */
+        if (guest_uplink(vm, on, err, sizeof err) < 0)
+            return lapi_raise(L, method, "%s", err);
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int bridge_enable_uplink(lua_State *L) { return set_uplink(L, 1, "bridge:enable_uplink"); }
+static int bridge_disable_uplink(lua_State *L)
+{
+    return set_uplink(L, 0, "bridge:disable_uplink");
+}
+
+void lbridge_set_uplink(lua_State *L, int idx, int on)
+{
+    check_bridge(L, idx)->uplink = on;
+}
+
 /* ---- accessors ---- */
 
 static int bridge_members(lua_State *L)
@@ -893,6 +967,8 @@ int lbridge_vm_booted(lua_State *L, struct vm *vm, int fresh, char *err, size_t 
         rc = bring_up(L, m[i].b, vm, m[i].slot, m[i].nic, fresh, err, errlen);
     for (int i = 0; i < n && rc == 0 && fresh; i++)
         rc = rewrite_all_hosts(L, m[i].bridge_idx, NULL, err, errlen);
+    if (rc == 0 && fresh && n && vm_uplinked(L, vm))
+        rc = guest_uplink(vm, 1, err, errlen);
     lua_settop(L, top);
     return rc;
 }
@@ -971,7 +1047,7 @@ json_t *lbridge_to_json(lua_State *L, int idx, const char *lab_path)
                                                (json_int_t)r[i].bandwidth_bps));
     return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:o}", "name", b->name, "lab",
                      lab_path, "subnet_index", b->index, "subnet", subnet, "members", members,
-                     "partitions", cuts, "isolated", iso, "uplink", 0, "rules", rules);
+                     "partitions", cuts, "isolated", iso, "uplink", b->uplink, "rules", rules);
 }
 
 void lapi_open_bridge(lua_State *L)
@@ -999,6 +1075,8 @@ void lapi_open_bridge(lua_State *L)
                                        {"drop_rate_pct", bridge_drop_rate_pct},
                                        {"bandwidth_bps", bridge_bandwidth_bps},
                                        {"reset", bridge_reset},
+                                       {"enable_uplink", bridge_enable_uplink},
+                                       {"disable_uplink", bridge_disable_uplink},
                                        {"close", bridge_close},
                                        {NULL, NULL}};
     luaL_newmetatable(L, BRIDGE_MT);

@@ -16,6 +16,7 @@ void lbridge_add_recorded(lua_State *L, int idx, int vm_idx, int slot, int nic);
 /* Applies recorded rules: partitions from -> to, isolation. */
 void lbridge_cut(lua_State *L, int idx, const char *from, const char *to);
 void lbridge_isolate(lua_State *L, int idx, const char *vm);
+void lbridge_set_uplink(lua_State *L, int idx, int on); /* the flag only: guests kept theirs */
 void lbridge_rule(lua_State *L, int idx, const char *from, const char *to, double latency_ms,
                   double loss_pct, double bandwidth_bps);
 /* The scope end of a bridge: unbinds every member, stops its switch segment. */

@@ -484,6 +484,7 @@ static void restore_bridges(lua_State *L, int lab_idx, json_t *bridges)
         json_array_foreach(json_object_get(rec, "isolated"), k, m)
             if (json_string_value(m))
                 lbridge_isolate(L, b, json_string_value(m));
+        lbridge_set_uplink(L, b, json_is_true(json_object_get(rec, "uplink")));
         json_array_foreach(json_object_get(rec, "rules"), k, m)
             lbridge_rule(L, b, json_string_value(json_object_get(m, "from")),
                          json_string_value(json_object_get(m, "to")),

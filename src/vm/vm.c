@@ -407,6 +407,13 @@ static void push_nics(const struct vm *vm, struct strv *a, int micro)
         strv_pushf(a, "%s,netdev=nic%d,mac=" VM_NIC_MAC_PREFIX "%02x",
                    micro ? "virtio-net-device" : "virtio-net-pci", i, i);
     }
+    /* the uplink: QEMU user networking, left unconfigured in the guest until a bridge
+     * the VM is on enables it */
+    strv_push(a, "-netdev");
+    strv_push(a, "user,id=up0");
+    strv_push(a, "-device");
+    strv_pushf(a, "%s,netdev=up0,mac=" VM_UPLINK_MAC,
+               micro ? "virtio-net-device" : "virtio-net-pci");
 }
 
 /* console: `provium console` - serial and monitor multiplexed on stdio, no QMP, and the

@@ -41,6 +41,7 @@ struct host_env {
 
 #define VM_MAX_NICS 8
 #define VM_NIC_MAC_PREFIX "52:54:01:00:00:" /* + slot: until the slot joins a bridge */
+#define VM_UPLINK_MAC "52:54:01:00:00:ff"    /* the user-mode NIC (bridge uplinks) */
 
 enum vm_state { VM_CREATED, VM_BOOTED, VM_PAUSED, VM_SHUTDOWN, VM_DEAD };
 const char *vm_state_name(enum vm_state s);

@@ -10,7 +10,7 @@ test("a client reaches the web fixture over a bridge, until the link is cut", fu
   t:assert_eq(page, "hello from the web fixture\n")
 
   lan:partition(web, client)
-  t:assert(not client:run("wget -qO- -T 2 http://web.lan/"):ok(), "the partition held")
+  t:assert(not client:run("wget -qO- http://web.lan/", {timeout = 3}):ok(), "the partition held")
   lan:unpartition(web, client)
   t:assert_eq(client:run("wget -qO- http://web.lan/").stdout, page)
 end)
