@@ -25,6 +25,14 @@ struct profile;
 const struct profile *cli_find_profile(const struct config *cfg, const char *name);
 extern const char cli_run_flags[]; /* the test-run flag list, for `provium --help` */
 
+/* console.c, shared with repl.c: preflight (as ro asks), the profile's build (p may be
+ * NULL; skipped with no_build) and a host_env with a fresh scratch dir. On failure it
+ * has printed why, freed ro->agent_bin and returns -1. */
+struct run_opts;
+struct host_env;
+int cli_session_env(const struct config *cfg, const struct profile *p, int no_build,
+                    int need_agent, struct run_opts *ro, struct host_env *env);
+
 /* lsp.c, shared with init.c */
 char *cli_shown_path(const char *dir, const char *rel); /* DIR/rel, without a "./" prefix */
 int cli_path_taken(const char *path);                   /* anything there (lstat) */

@@ -54,6 +54,19 @@ const struct profile *cli_find_profile(const struct config *cfg, const char *nam
 }
 
 
+int cli_session_env(const struct config *cfg, const struct profile *p, int no_build,
+                    int need_agent, struct run_opts *ro, struct host_env *env)
+{
+    if (run_preflight(ro, cfg, need_agent) < 0 ||
+        (p && !no_build && profile_build(cfg, p, NULL, NULL) < 0) ||
+        host_env_init(env, cfg, ro, NULL) < 0) {
+        free(ro->agent_bin);
+        ro->agent_bin = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 /* One argument as a POSIX shell word: bare when it is plainly safe, else single-quoted. */
 static void print_shell_word(FILE *out, const char *s)
 {
@@ -235,16 +248,8 @@ int cmd_console(int argc, char **argv)
     /* --print-command needs no QEMU on this machine, only the accelerator decision */
     struct run_opts ro = {0};
     ro.no_preflight = print_command;
-    if (!p || run_preflight(&ro, cfg, agent) < 0 ||
-        (!no_build && profile_build(cfg, p, NULL, NULL) < 0)) {
-        free(ro.agent_bin);
-        config_free(cfg);
-        return 2;
-    }
-
     struct host_env env;
-    if (host_env_init(&env, cfg, &ro, NULL) < 0) {
-        free(ro.agent_bin);
+    if (!p || cli_session_env(cfg, p, no_build, agent, &ro, &env) < 0) {
         config_free(cfg);
         return 2;
     }

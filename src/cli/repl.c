@@ -554,16 +554,9 @@ int cmd_repl(int argc, char **argv)
         free(names);
     }
     struct run_opts ro = {0};
-    if ((!p && (profile_name || !fixture_arg)) || run_preflight(&ro, cfg, 1) < 0 ||
-        (p && !no_build && profile_build(cfg, p, NULL, NULL) < 0)) {
-        free(ro.agent_bin);
-        config_free(cfg);
-        return 2;
-    }
-
     struct host_env env;
-    if (host_env_init(&env, cfg, &ro, NULL) < 0) {
-        free(ro.agent_bin);
+    if ((!p && (profile_name || !fixture_arg)) ||
+        cli_session_env(cfg, p, no_build, 1, &ro, &env) < 0) {
         config_free(cfg);
         return 2;
     }

@@ -14,7 +14,7 @@
 
 static struct vm *clock_vm(lua_State *L, const char *method)
 {
-    luaL_checkudata(L, 1, CLOCK_MT);
+    lvm_companion_vm(L, 1, CLOCK_MT);
     lua_getiuservalue(L, 1, 1);
     struct vm *vm = lvm_need_booted(L, lua_gettop(L), method);
     lua_pop(L, 1);
@@ -109,20 +109,14 @@ static int clock_sleep(lua_State *L)
 
 static int clock_tostring(lua_State *L)
 {
-    luaL_checkudata(L, 1, CLOCK_MT);
-    lua_getiuservalue(L, 1, 1);
-    lua_pushfstring(L, "clock(%s)", lvm_check(L, -1)->name);
+    lua_pushfstring(L, "clock(%s)", lvm_companion_vm(L, 1, CLOCK_MT)->name);
     return 1;
 }
 
 /* vm:clock() */
 int lvm_clock(lua_State *L)
 {
-    lvm_check(L, 1);
-    lua_newuserdatauv(L, 1, 1);
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, 1);
-    luaL_setmetatable(L, CLOCK_MT);
+    lvm_push_companion(L, 1, CLOCK_MT);
     return 1;
 }
 

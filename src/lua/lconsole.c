@@ -13,14 +13,7 @@
 
 #define CONSOLE_MT "provium.Console"
 
-static struct vm *console_vm(lua_State *L)
-{
-    luaL_checkudata(L, 1, CONSOLE_MT);
-    lua_getiuservalue(L, 1, 1);
-    struct vm *vm = lvm_check(L, -1);
-    lua_pop(L, 1);
-    return vm;
-}
+static struct vm *console_vm(lua_State *L) { return lvm_companion_vm(L, 1, CONSOLE_MT); }
 
 static char *read_log(struct vm *vm, size_t *len)
 {
@@ -89,11 +82,7 @@ static int console_tostring(lua_State *L)
 /* vm:console() */
 int lvm_console(lua_State *L)
 {
-    lvm_check(L, 1);
-    lua_newuserdatauv(L, 1, 1);
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, 1);
-    luaL_setmetatable(L, CONSOLE_MT);
+    lvm_push_companion(L, 1, CONSOLE_MT);
     return 1;
 }
 

@@ -36,6 +36,25 @@ struct vm *lvm_test(lua_State *L, int idx)
     return u ? u->vm : NULL;
 }
 
+void lvm_push_companion(lua_State *L, int vm_idx, const char *mt)
+{
+    vm_idx = lua_absindex(L, vm_idx);
+    lvm_check(L, vm_idx);
+    lua_newuserdatauv(L, 1, 1);
+    lua_pushvalue(L, vm_idx);
+    lua_setiuservalue(L, -2, 1);
+    luaL_setmetatable(L, mt);
+}
+
+struct vm *lvm_companion_vm(lua_State *L, int idx, const char *mt)
+{
+    luaL_checkudata(L, idx, mt);
+    lua_getiuservalue(L, idx, 1);
+    struct vm *vm = lvm_check(L, -1);
+    lua_pop(L, 1);
+    return vm;
+}
+
 void lvm_push(lua_State *L, struct vm *vm)
 {
     struct lvm *u = lua_newuserdatauv(L, sizeof *u, 1);

@@ -9,6 +9,10 @@ struct vm *lvm_test(lua_State *L, int idx); /* NULL if not a Vm */
 /* The Vm at idx when booted; else raises "<method>: <the state's phrase>". */
 struct vm *lvm_need_booted(lua_State *L, int idx, const char *method);
 void lvm_push(lua_State *L, struct vm *vm);  /* takes ownership */
+/* Objects that belong to a VM (Clock, Console): a userdata of metatable mt whose
+ * uservalue is the Vm at vm_idx; and the Vm back from one. */
+void lvm_push_companion(lua_State *L, int vm_idx, const char *mt);
+struct vm *lvm_companion_vm(lua_State *L, int idx, const char *mt);
 void lvm_emit_shutdown(lua_State *L, struct vm *vm, int64_t dur);
 void lvm_emit_spawned(lua_State *L, struct vm *vm, int restored);
 /* Boots every VM at once (QEMUs started first, then each agent awaited), emitting
