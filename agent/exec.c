@@ -280,6 +280,14 @@ void exec_start(uint32_t id, struct wire_reader *r)
     } else {
         setpgid(pid, pid); /* also here, so a kill(-pid) right away cannot miss */
         add_session(id, pid, &q, pipes);
+        if (q.flags & WIRE_EXEC_PID) {
+            /* run_async wants the guest PID: OUTPUT on stream 0 with a u32 */
+            struct wire_writer *w = conn_begin(WIRE_OUTPUT, id);
+            wire_put_u8(w, 0);
+            uint32_t p = (uint32_t)pid;
+            wire_put_bytes(w, &p, sizeof p);
+            conn_send(w);
+        }
     }
     if (env)
         close_pipes(pipes);
@@ -580,7 +588,8 @@ void exec_kill(uint32_t id, struct wire_reader *r)
         reply_error(id, ESRCH, "no running process for request %u", target);
         return;
     }
-    if (kill(s->pid, sig) < 0) {
+    /* a negative signal goes to the whole process group (a timed-out wait) */
+    if (kill(sig < 0 ? -s->pid : s->pid, sig < 0 ? -sig : sig) < 0) {
         reply_error(id, errno, "kill: %s", strerror(errno));
         return;
     }

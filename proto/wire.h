@@ -43,6 +43,7 @@
  *   HOSTNAME   h->a      : bytes name                    -> RESULT
  *   POWEROFF   h->a      : (empty)                       -> RESULT, then the guest powers off
  *   KILL       h->a      : u32 exec_id, i32 signal       -> RESULT
+ *                          (signal < 0: -signal to the process group)
  *   OPEN       h->a      : bytes path, u32 flags (WIRE_OPEN_*), u32 perm
  *                                                        -> RESULT + u32 handle
  *   HREAD      h->a      : u32 handle, u32 max (<= WIRE_CHUNK)
@@ -104,6 +105,7 @@ enum wire_type {
 /* EXEC flags */
 #define WIRE_EXEC_STDIN 0x1     /* DATA frames with stdin follow */
 #define WIRE_EXEC_ENV_CLEAR 0x2 /* env replaces the agent's environment */
+#define WIRE_EXEC_PID 0x4       /* first answer: OUTPUT on stream 0 with the u32 guest PID */
 
 /* WRITE_FILE flags */
 #define WIRE_WF_KEEP_MODE 0x1 /* mode only applies to newly created files */

@@ -345,7 +345,7 @@ static void push_env(lua_State *L, int idx, struct strv *out)
     }
 }
 
-static void push_result(lua_State *L, const struct exec_res *r)
+void lvm_push_result(lua_State *L, const struct exec_res *r)
 {
     lua_createtable(L, 0, 9);
     int code = r->status == WIRE_STATUS_EXITED ? r->code
@@ -375,65 +375,77 @@ static void push_result(lua_State *L, const struct exec_res *r)
     luaL_setmetatable(L, RESULT_MT);
 }
 
-static int vm_run_l(lua_State *L)
+/* Parses vm:run's argument forms (cmd, {args...} | {args=, env=, ...}) at 2 and 3 into
+ * req; argv and env hold the strings. async: run_async, where `timeout` raises. */
+void lvm_parse_exec(lua_State *L, const char *method, int async, struct exec_req *req,
+                    struct strv *argv, struct strv *env)
 {
-    struct vm *vm = need_booted(L, "vm:run");
     const char *cmd = luaL_checkstring(L, 2);
-    struct strv argv = {0}, env = {0};
-    struct exec_req req = {0};
     int direct = 0;
     if (lua_istable(L, 3) && table_is_array(L, 3)) {
         direct = 1;
-        strv_push(&argv, cmd);
-        push_strings(L, 3, &argv, "args");
+        strv_push(argv, cmd);
+        push_strings(L, 3, argv, "args");
     } else if (lua_istable(L, 3)) {
         if (lua_getfield(L, 3, "args") != LUA_TNIL) {
             if (!lua_istable(L, -1))
-                lapi_raise(L, "vm:run", "option `args` must be a list of strings");
+                lapi_raise(L, method, "option `args` must be a list of strings");
             direct = 1;
-            strv_push(&argv, cmd);
-            push_strings(L, lua_gettop(L), &argv, "args");
+            strv_push(argv, cmd);
+            push_strings(L, lua_gettop(L), argv, "args");
         }
         lua_pop(L, 1);
         if (lua_getfield(L, 3, "env") != LUA_TNIL)
-            push_env(L, lua_gettop(L), &env);
+            push_env(L, lua_gettop(L), env);
         lua_pop(L, 1);
         lua_getfield(L, 3, "env_clear");
-        req.env_clear = lua_toboolean(L, -1);
+        req->env_clear = lua_toboolean(L, -1);
         lua_pop(L, 1);
         if (lua_getfield(L, 3, "cwd") != LUA_TNIL) {
             if (lua_type(L, -1) != LUA_TSTRING)
-                lapi_raise(L, "vm:run", "option `cwd` must be a string");
-            req.cwd = lua_tostring(L, -1);
+                lapi_raise(L, method, "option `cwd` must be a string");
+            req->cwd = lua_tostring(L, -1);
         }
         lua_pop(L, 1); /* cwd string stays alive in the opts table */
         if (lua_getfield(L, 3, "stdin") != LUA_TNIL) {
             if (lua_type(L, -1) != LUA_TSTRING)
-                lapi_raise(L, "vm:run", "option `stdin` must be a string");
-            req.stdin_data = lua_tolstring(L, -1, &req.stdin_len);
-            req.has_stdin = 1;
+                lapi_raise(L, method, "option `stdin` must be a string");
+            req->stdin_data = lua_tolstring(L, -1, &req->stdin_len);
+            req->has_stdin = 1;
         }
         lua_pop(L, 1);
-        if (lua_getfield(L, 3, "timeout") != LUA_TNIL)
-            req.timeout = lapi_check_duration(L, -1, "vm:run");
+        if (lua_getfield(L, 3, "timeout") != LUA_TNIL) {
+            if (async)
+                lapi_raise(L, method, "no `timeout` here; use proc:wait(timeout)");
+            req->timeout = lapi_check_duration(L, -1, method);
+        }
         lua_pop(L, 1);
         if (lua_getfield(L, 3, "timeout_ms") != LUA_TNIL) {
+            if (async)
+                lapi_raise(L, method, "no `timeout_ms` here; use proc:wait(timeout)");
             if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0)
-                lapi_raise(L, "vm:run", "invalid duration: %s", luaL_tolstring(L, -1, NULL));
-            req.timeout = lua_tonumber(L, -1) / 1000.0;
+                lapi_raise(L, method, "invalid duration: %s", luaL_tolstring(L, -1, NULL));
+            req->timeout = lua_tonumber(L, -1) / 1000.0;
         }
         lua_pop(L, 1);
     } else if (!lua_isnoneornil(L, 3)) {
-        return lapi_raise(L, "vm:run", "second argument must be a list of arguments or an "
-                                       "options table");
+        lapi_raise(L, method, "second argument must be a list of arguments or an options table");
     }
     if (!direct) {
-        strv_push(&argv, "sh");
-        strv_push(&argv, "-c");
-        strv_push(&argv, cmd);
+        strv_push(argv, "sh");
+        strv_push(argv, "-c");
+        strv_push(argv, cmd);
     }
-    req.argv = argv.v;
-    req.env = env.v;
+    req->argv = argv->v;
+    req->env = env->v;
+}
+
+static int vm_run_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:run");
+    struct strv argv = {0}, env = {0};
+    struct exec_req req = {0};
+    lvm_parse_exec(L, "vm:run", 0, &req, &argv, &env);
     struct exec_res res;
     int gerr = 0;
     int rc = vm_exec(vm, &req, &res, &gerr);
@@ -441,7 +453,7 @@ static int vm_run_l(lua_State *L)
     strv_free(&env);
     if (rc != VMOP_OK)
         return lapi_raise_vmop(L, "vm:run", vm, rc, gerr, NULL);
-    push_result(L, &res);
+    lvm_push_result(L, &res);
     exec_res_free(&res);
     return 1;
 }
@@ -769,6 +781,7 @@ void lapi_open_vm(lua_State *L)
                                        {"profile", vm_profile_l},
                                        {"state", vm_state_l},
                                        {"cid", vm_cid_l},
+                                       {"run_async", lvm_run_async},
                                        {"clock", lvm_clock},
                                        {"console", lvm_console},
                                        {"pause", vm_pause_l},

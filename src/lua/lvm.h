@@ -19,6 +19,14 @@ void lvm_emit_spawned(lua_State *L, struct vm *vm, int restored);
  * vm_spawned; on a failure every one of them is shut down again and err says why. */
 int lvm_boot_all(lua_State *L, struct vm **vms, size_t n, char *err, size_t errlen);
 
+/* vm:run's argument forms into req (argv/env own the strings); async: run_async. */
+void lvm_parse_exec(lua_State *L, const char *method, int async, struct exec_req *req,
+                    struct strv *argv, struct strv *env);
+void lvm_push_result(lua_State *L, const struct exec_res *r); /* a RunResult */
+/* vm:run_async and the Process userdata (lproc.c) */
+int lvm_run_async(lua_State *L);
+void lproc_end_test(lua_State *L, const char *test); /* kills what the test started */
+
 /* vm:clock() (lclock.c) and vm:console() (lconsole.c) */
 int lvm_clock(lua_State *L);
 int lvm_console(lua_State *L);

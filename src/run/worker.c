@@ -292,6 +292,7 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
         h->timed_out = 1;
     h->env->deadline_ns = 0;
     lfile_close_test_files(L); /* before the scoped lab's VMs go */
+    lproc_end_test(L, name);
 
     const char *reason, *log;
     int skipped;

@@ -32,6 +32,7 @@ void agent_conn_close(struct agent_conn *c)
     free(c->out.data);
     c->out.data = NULL;
     c->out.len = c->out.off = c->out.cap = 0;
+    c->nbg = 0; /* background ops end with their connection */
 }
 
 uint32_t agent_next_id(struct agent_conn *c)
@@ -233,6 +234,63 @@ int agent_wait_hello(struct agent_conn *c, int64_t deadline_ns, uint32_t *protoc
     }
 }
 
+int agent_bg_add(struct agent_conn *c, struct agent_op *op)
+{
+    if (c->nbg >= AGENT_MAX_BG)
+        return -1;
+    op->done = 0;
+    c->bg[c->nbg++] = op;
+    return 0;
+}
+
+void agent_bg_remove(struct agent_conn *c, struct agent_op *op)
+{
+    for (int i = 0; i < c->nbg; i++)
+        if (c->bg[i] == op) {
+            c->bg[i] = c->bg[--c->nbg];
+            return;
+        }
+}
+
+/* Hands a frame to the background op it answers; 1 when it belonged to one. */
+static int dispatch_bg(struct agent_conn *c, const struct wire_header *h, const uint8_t *payload)
+{
+    for (int i = 0; i < c->nbg; i++) {
+        struct agent_op *op = c->bg[i];
+        if (op->id != h->id)
+            continue;
+        if (!op->done) {
+            int r = op->on_frame(op, h, payload);
+            if (r != 0)
+                op->done = r;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int agent_wait_bg(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns)
+{
+    for (;;) {
+        struct wire_header h;
+        const uint8_t *payload;
+        int got;
+        while ((got = wire_inbuf_next(&c->in, &h, &payload)) == 1)
+            dispatch_bg(c, &h, payload);
+        if (got < 0) {
+            mark_dead(c, "corrupt frame from agent");
+            return AGENT_PROTO;
+        }
+        if (op->done)
+            return op->done > 0 ? AGENT_OK : AGENT_PROTO;
+        if (c->dead)
+            return AGENT_DEAD;
+        int rc = pump(c, deadline_ns, 0);
+        if (rc != AGENT_OK)
+            return rc;
+    }
+}
+
 int agent_run(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns)
 {
     for (;;) {
@@ -241,8 +299,10 @@ int agent_run(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns)
         const uint8_t *payload;
         int got;
         while ((got = wire_inbuf_next(&c->in, &h, &payload)) == 1) {
-            if (h.id != op->id)
-                continue; /* an answer to something abandoned earlier */
+            if (h.id != op->id) {
+                dispatch_bg(c, &h, payload); /* else an answer to something abandoned */
+                continue;
+            }
             int done = op->on_frame(op, &h, payload);
             if (done < 0)
                 return AGENT_PROTO;

@@ -21,6 +21,8 @@ enum {
     AGENT_PROTO = -3,    /* malformed reply */
 };
 
+#define AGENT_MAX_BG 64
+
 struct agent_conn {
     int fd;
     int watch_fd; /* pidfd of QEMU, -1 if none */
@@ -34,6 +36,8 @@ struct agent_conn {
                         belong to one connection and die with it */
     char dead_reason[256];
     int dead;
+    struct agent_op *bg[AGENT_MAX_BG]; /* operations running in the background */
+    int nbg;
 };
 
 struct agent_op {
@@ -49,6 +53,7 @@ struct agent_op {
      * 0 to keep waiting, -1 on a protocol error */
     int (*on_frame)(struct agent_op *op, const struct wire_header *h, const uint8_t *payload);
     void *ctx;
+    int done; /* background ops: on_frame reported completion (1) or an error (-1) */
 };
 
 void agent_conn_init(struct agent_conn *c, int fd, int watch_fd);
@@ -64,6 +69,15 @@ int agent_wait_hello(struct agent_conn *c, int64_t deadline_ns, uint32_t *protoc
 /* Sends the op's request (already queued by the caller) and input, dispatches frames
  * until on_frame reports completion. deadline_ns is CLOCK_MONOTONIC, 0 = none. */
 int agent_run(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns);
+
+/* Background operations (vm:run_async): after its request is queued, the op is
+ * registered here and its frames are dispatched by whatever wait runs next (agent_run
+ * of another op, or agent_wait_bg); op->done says when it finished. Registration fails
+ * (-1) when AGENT_MAX_BG are already running. */
+int agent_bg_add(struct agent_conn *c, struct agent_op *op);
+void agent_bg_remove(struct agent_conn *c, struct agent_op *op);
+/* Dispatches frames until op->done or the deadline: AGENT_OK, AGENT_DEADLINE, ... */
+int agent_wait_bg(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns);
 
 /* Convenience for simple request -> RESULT operations. The request frame must already
  * be built in w with id. On AGENT_OK, *err_no holds the guest errno and, if extra is

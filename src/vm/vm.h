@@ -156,6 +156,21 @@ struct exec_res {
 };
 
 int vm_exec(struct vm *vm, const struct exec_req *req, struct exec_res *res, int *gerr);
+
+/* A process started in the background (vm:run_async). Its output collects while
+ * other guest calls run; vm_proc_wait ends it (timeout > 0: the group is killed when
+ * it expires, and res->status is timed out). signal < 0 goes to the process group.
+ * A process belongs to one agent connection: after a restore it is gone (VMOP_DEAD). */
+struct vm_proc;
+int vm_exec_start(struct vm *vm, const struct exec_req *req, struct vm_proc **p, int *gerr);
+int64_t vm_proc_pid(const struct vm_proc *p);
+uint32_t vm_proc_id(const struct vm_proc *p);
+int vm_proc_alive(const struct vm *vm, const struct vm_proc *p);
+int vm_proc_running(struct vm *vm, struct vm_proc *p);
+int vm_proc_wait(struct vm *vm, struct vm_proc *p, double timeout, struct exec_res *res,
+                 int *gerr);
+int vm_proc_signal(struct vm *vm, struct vm_proc *p, int sig, int *gerr);
+void vm_proc_free(struct vm *vm, struct vm_proc *p);
 void exec_res_free(struct exec_res *r);
 int vm_read_file(struct vm *vm, const char *path, char **data, size_t *len, int *gerr);
 /* Writes from memory (src_fd < 0) or streams from src_fd. */

@@ -45,6 +45,7 @@ struct exec_ctx {
     int truncated;
     int done_status, code, signal;
     int start_errno;
+    int64_t pid; /* from the agent when asked (WIRE_EXEC_PID), else 0 */
 };
 
 static void capped_append(struct exec_ctx *x, struct buf *b, const uint8_t *p, uint32_t n)
@@ -71,6 +72,13 @@ static int exec_frame(struct agent_op *op, const struct wire_header *h, const ui
         const uint8_t *p = wire_get_bytes(&r, &n);
         if (!wire_reader_ok(&r))
             return -1;
+        if (stream == 0) { /* the PID, when asked for */
+            uint32_t pid = 0;
+            if (n == sizeof pid)
+                memcpy(&pid, p, sizeof pid);
+            x->pid = pid;
+            return 0;
+        }
         capped_append(x, stream == 2 ? &x->err : &x->out, p, n);
         return 0;
     }
@@ -89,30 +97,64 @@ static int exec_frame(struct agent_op *op, const struct wire_header *h, const ui
     return 0;
 }
 
-int vm_exec(struct vm *vm, const struct exec_req *req, struct exec_res *res, int *gerr)
+/* Builds the EXEC request for req into w under a new id; -1 (E2BIG) when too large. */
+static int exec_request(struct vm *vm, const struct exec_req *req, uint32_t extra_flags,
+                        struct wire_writer *w, uint32_t *id)
 {
-    memset(res, 0, sizeof *res);
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_EXEC, id);
-    wire_put_u32(&w, (req->has_stdin ? WIRE_EXEC_STDIN : 0) |
-                         (req->env_clear ? WIRE_EXEC_ENV_CLEAR : 0));
-    wire_put_str(&w, req->cwd ? req->cwd : "");
+    memset(w, 0, sizeof *w);
+    *id = agent_next_id(&vm->agent);
+    wire_begin(w, WIRE_EXEC, *id);
+    wire_put_u32(w, (req->has_stdin ? WIRE_EXEC_STDIN : 0) |
+                        (req->env_clear ? WIRE_EXEC_ENV_CLEAR : 0) | extra_flags);
+    wire_put_str(w, req->cwd ? req->cwd : "");
     uint32_t argc = 0;
     while (req->argv[argc])
         argc++;
-    wire_put_u32(&w, argc);
+    wire_put_u32(w, argc);
     for (uint32_t i = 0; i < argc; i++)
-        wire_put_str(&w, req->argv[i]);
+        wire_put_str(w, req->argv[i]);
     uint32_t envc = 0;
     while (req->env && req->env[envc])
         envc++;
-    wire_put_u32(&w, envc);
+    wire_put_u32(w, envc);
     for (uint32_t i = 0; i < envc; i++)
-        wire_put_str(&w, req->env[i]);
-    wire_put_u64(&w, req->timeout > 0 ? (uint64_t)(req->timeout * 1000.0 + 0.5) : 0);
-    if (wire_finish(&w) < 0) {
-        wire_writer_free(&w);
+        wire_put_str(w, req->env[i]);
+    wire_put_u64(w, req->timeout > 0 ? (uint64_t)(req->timeout * 1000.0 + 0.5) : 0);
+    if (wire_finish(w) < 0) {
+        wire_writer_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* Moves a finished exec's outcome into res (frees x's buffers). */
+static int exec_outcome(struct exec_ctx *x, struct exec_res *res, int *gerr)
+{
+    if (x->start_errno) {
+        buf_free(&x->out);
+        buf_free(&x->err);
+        *gerr = x->start_errno;
+        return VMOP_GUEST;
+    }
+    res->status = x->done_status;
+    res->code = x->code;
+    res->signal = x->signal;
+    res->out_len = x->out.len;
+    res->err_len = x->err.len;
+    res->out = x->out.data ? buf_cstr(&x->out) : xstrdup("");
+    res->err = x->err.data ? buf_cstr(&x->err) : xstrdup("");
+    res->truncated = x->truncated;
+    memset(&x->out, 0, sizeof x->out); /* res owns them now */
+    memset(&x->err, 0, sizeof x->err);
+    return VMOP_OK;
+}
+
+int vm_exec(struct vm *vm, const struct exec_req *req, struct exec_res *res, int *gerr)
+{
+    memset(res, 0, sizeof *res);
+    struct wire_writer w;
+    uint32_t id;
+    if (exec_request(vm, req, 0, &w, &id) < 0) {
         *gerr = E2BIG;
         return VMOP_GUEST;
     }
@@ -135,21 +177,138 @@ int vm_exec(struct vm *vm, const struct exec_req *req, struct exec_res *res, int
         buf_free(&x.err);
         return rc;
     }
-    if (x.start_errno) {
-        buf_free(&x.out);
-        buf_free(&x.err);
-        *gerr = x.start_errno;
+    return exec_outcome(&x, res, gerr);
+}
+
+/* ---- exec in the background (vm:run_async) ---- */
+
+static int simple(struct vm *vm, struct wire_writer *w, uint32_t id, int *gerr, uint8_t **extra,
+                  size_t *extra_len);
+
+struct vm_proc {
+    struct agent_op op;
+    struct exec_ctx x;
+    uint64_t serial; /* the agent connection it belongs to */
+    int64_t t0;
+};
+
+int vm_exec_start(struct vm *vm, const struct exec_req *req, struct vm_proc **out, int *gerr)
+{
+    struct wire_writer w;
+    uint32_t id;
+    if (req->has_stdin || exec_request(vm, req, WIRE_EXEC_PID, &w, &id) < 0) {
+        *gerr = req->has_stdin ? EINVAL : E2BIG;
         return VMOP_GUEST;
     }
-    res->status = x.done_status;
-    res->code = x.code;
-    res->signal = x.signal;
-    res->out_len = x.out.len;
-    res->err_len = x.err.len;
-    res->out = x.out.data ? buf_cstr(&x.out) : xstrdup("");
-    res->err = x.err.data ? buf_cstr(&x.err) : xstrdup("");
-    res->truncated = x.truncated;
+    struct vm_proc *p = xcalloc(1, sizeof *p);
+    p->op.id = id;
+    p->op.in_fd = -1;
+    p->op.on_frame = exec_frame;
+    p->op.ctx = &p->x;
+    p->serial = vm->agent.serial;
+    p->t0 = now_ns();
+    if (agent_bg_add(&vm->agent, &p->op) < 0) {
+        wire_writer_free(&w);
+        free(p);
+        *gerr = EAGAIN;
+        return VMOP_GUEST;
+    }
+    agent_queue(&vm->agent, &w);
+    wire_writer_free(&w);
+    /* wait for the PID (or a failure to start), so the caller can use it at once */
+    int rc = VMOP_OK;
+    while (!p->x.pid && !p->op.done && rc == VMOP_OK) {
+        int r = agent_wait_bg(&vm->agent, &p->op, now_ns() + 1000000LL); /* 1 ms slices */
+        if (r == AGENT_DEADLINE && op_deadline(vm) && now_ns() >= op_deadline(vm))
+            rc = VMOP_TIMEOUT;
+        else if (r == AGENT_DEADLINE)
+            continue;
+        else
+            rc = r == AGENT_OK ? VMOP_OK : settle(vm, r);
+    }
+    if (rc != VMOP_OK) {
+        agent_bg_remove(&vm->agent, &p->op);
+        buf_free(&p->x.out);
+        buf_free(&p->x.err);
+        free(p);
+        return rc;
+    }
+    if (p->op.done && p->x.start_errno) {
+        *gerr = p->x.start_errno;
+        agent_bg_remove(&vm->agent, &p->op);
+        free(p);
+        return VMOP_GUEST;
+    }
+    *out = p;
     return VMOP_OK;
+}
+
+int64_t vm_proc_pid(const struct vm_proc *p) { return p->x.pid; }
+uint32_t vm_proc_id(const struct vm_proc *p) { return p->op.id; }
+
+int vm_proc_alive(const struct vm *vm, const struct vm_proc *p)
+{
+    return p->serial == vm->agent.serial && !vm->agent.dead;
+}
+
+int vm_proc_running(struct vm *vm, struct vm_proc *p)
+{
+    if (!vm_proc_alive(vm, p))
+        return 0;
+    if (!p->op.done)
+        agent_wait_bg(&vm->agent, &p->op, now_ns()); /* take what has arrived */
+    return !p->op.done;
+}
+
+int vm_proc_wait(struct vm *vm, struct vm_proc *p, double timeout, struct exec_res *res,
+                 int *gerr)
+{
+    memset(res, 0, sizeof *res);
+    if (!vm_proc_alive(vm, p))
+        return VMOP_DEAD;
+    int64_t deadline = timeout > 0 ? now_ns() + (int64_t)(timeout * 1e9) : 0;
+    if (op_deadline(vm) && (!deadline || op_deadline(vm) < deadline))
+        deadline = op_deadline(vm);
+    int r = agent_wait_bg(&vm->agent, &p->op, deadline);
+    int timed_out = 0;
+    if (r == AGENT_DEADLINE && timeout > 0 && (!op_deadline(vm) || now_ns() < op_deadline(vm))) {
+        /* our own timeout: kill the whole group, then collect the exit */
+        vm_proc_signal(vm, p, -9, gerr);
+        timed_out = 1;
+        r = agent_wait_bg(&vm->agent, &p->op, now_ns() + 10000000000LL);
+    }
+    int rc = r == AGENT_OK ? VMOP_OK : settle(vm, r);
+    res->duration = (double)(now_ns() - p->t0) / 1e9;
+    if (rc != VMOP_OK)
+        return rc;
+    agent_bg_remove(&vm->agent, &p->op);
+    rc = exec_outcome(&p->x, res, gerr);
+    if (rc == VMOP_OK && timed_out)
+        res->status = WIRE_STATUS_TIMED_OUT;
+    return rc;
+}
+
+int vm_proc_signal(struct vm *vm, struct vm_proc *p, int sig, int *gerr)
+{
+    if (!vm_proc_alive(vm, p))
+        return VMOP_DEAD;
+    struct wire_writer w = {0};
+    uint32_t id = agent_next_id(&vm->agent);
+    wire_begin(&w, WIRE_KILL, id);
+    wire_put_u32(&w, p->op.id);
+    wire_put_i32(&w, sig);
+    return simple(vm, &w, id, gerr, NULL, NULL);
+}
+
+void vm_proc_free(struct vm *vm, struct vm_proc *p)
+{
+    if (!p)
+        return;
+    if (vm && vm_proc_alive(vm, p))
+        agent_bg_remove(&vm->agent, &p->op);
+    buf_free(&p->x.out);
+    buf_free(&p->x.err);
+    free(p);
 }
 
 void exec_res_free(struct exec_res *r)

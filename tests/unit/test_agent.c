@@ -1180,6 +1180,49 @@ static void test_handles_errors(void)
 }
 
 /* GET_TIME answers the guest's wall clock: the same clock as ours here. */
+/* WIRE_EXEC_PID: the first answer is OUTPUT on stream 0 with the PID; KILL with a
+ * negative signal reaches the whole process group. */
+static void test_exec_pid_and_group_kill(void)
+{
+    const char *argv[] = {"sh", "-c", "sleep 30 & sleep 30", NULL};
+    struct exec_opts o = {.argv = argv, .flags = WIRE_EXEC_PID};
+    double t0 = now_sec();
+    uint32_t id = exec_send(&o);
+    struct frame f;
+    frame_for(id, &f);
+    struct wire_reader rd;
+    wire_reader_init(&rd, f.payload, f.h.len);
+    CHECK_EQ_INT(f.h.type, WIRE_OUTPUT);
+    CHECK_EQ_INT(wire_get_u8(&rd), 0);
+    uint32_t n, pid = 0;
+    const uint8_t *p = wire_get_bytes(&rd, &n);
+    CHECK_EQ_INT(n, 4);
+    if (n == 4)
+        memcpy(&pid, p, 4);
+    CHECK(pid > 1);
+    CHECK(kill((pid_t)pid, 0) == 0); /* the agent runs on this host here */
+    free(f.payload);
+    struct wire_writer w;
+    uint32_t kid = begin(&w, WIRE_KILL);
+    wire_put_u32(&w, id);
+    wire_put_i32(&w, -SIGKILL);
+    CHECK_EQ_INT(simple(&w, kid, NULL, 0), 0);
+    struct exec_res r;
+    exec_collect(id, &r, t0);
+    CHECK_EQ_INT(r.status, WIRE_STATUS_SIGNALLED);
+    CHECK_EQ_INT(r.sig, SIGKILL);
+    CHECK_MSG(r.secs < 5.0, "the group kill took %.2f s", r.secs);
+    exec_free(&r);
+    /* the background sleep went with the group (zombies waiting for a reaper aside) */
+    char cmd[160];
+    snprintf(cmd, sizeof cmd,
+             "ps -eo pgid=,stat= | awk '$1 == %u && $2 !~ /^Z/ {n++} END {print n ? \"alive\" : "
+             "\"gone\"}'", pid);
+    sh(cmd, &r);
+    CHECK_STR_EQ(r.out, "gone\n");
+    exec_free(&r);
+}
+
 static void test_get_time(void)
 {
     struct wire_writer w;
@@ -1429,6 +1472,7 @@ int main(int argc, char **argv)
     RUN(test_handles_roundtrip);
     RUN(test_handles_errors);
     RUN(test_get_time);
+    RUN(test_exec_pid_and_group_kill);
     RUN(test_malformed);
     RUN(test_truncated_requests);
     if (getenv("PROVIUM_AGENT_PERF"))

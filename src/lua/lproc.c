@@ -1,0 +1,272 @@
+/* lproc.c - the Process userdata: vm:run_async(cmd, ...) and p:wait/kill/signal/pid.
+ *
+ * A Process is a guest process started through the agent without waiting for it; its
+ * output collects in the background while other guest calls run (vm_proc in
+ * vm_ops.c). p:wait(timeout?) returns the RunResult and consumes the handle; on
+ * timeout the process group is killed and the status is `timed_out`. A process still
+ * running when the test that started it ends is killed (its group), as is one whose
+ * Process is collected. The Process keeps its Vm in its uservalue. */
+#include "lapi.h"
+#include "lvm.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PROC_MT "provium.Process"
+#define PROCS_KEY "provium.processes" /* registry: {Process = test name or true} */
+
+struct lproc {
+    struct vm_proc *p; /* NULL once consumed */
+    struct vm *vm;
+    uint32_t handle;
+    int64_t pid;
+    int exited;
+};
+
+static struct lproc *check_proc(lua_State *L)
+{
+    struct lproc *u = luaL_checkudata(L, 1, PROC_MT);
+    lua_getiuservalue(L, 1, 1);
+    u->vm = lvm_check(L, -1); /* the Vm keeps its struct alive while we reference it */
+    lua_pop(L, 1);
+    return u;
+}
+
+static void forget(lua_State *L, int idx)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, PROCS_KEY);
+    lua_pushvalue(L, idx);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+/* Kills the process group (within 5 s; not at all when talk is pointless) and frees. */
+static void kill_and_free(lua_State *L, struct lproc *u, int talk)
+{
+    if (!u->p)
+        return;
+    struct host_env *env = lhost(L)->env;
+    int64_t saved = env->deadline_ns;
+    env->deadline_ns = now_ns() + 5000000000LL;
+    int gerr;
+    if (talk && u->vm->state == VM_BOOTED && vm_proc_running(u->vm, u->p))
+        vm_proc_signal(u->vm, u->p, -SIGKILL, &gerr);
+    env->deadline_ns = saved;
+    vm_proc_free(u->vm, u->p);
+    u->p = NULL;
+}
+
+/* vm:run_async(cmd, ...) */
+int lvm_run_async(lua_State *L)
+{
+    struct vm *vm = lvm_need_booted(L, 1, "vm:run_async");
+    struct strv argv = {0}, env = {0};
+    struct exec_req req = {0};
+    lvm_parse_exec(L, "vm:run_async", 1, &req, &argv, &env);
+    if (req.has_stdin) {
+        strv_free(&argv);
+        strv_free(&env);
+        return lapi_raise(L, "vm:run_async", "no `stdin` here");
+    }
+    struct vm_proc *p = NULL;
+    int gerr = 0;
+    int rc = vm_exec_start(vm, &req, &p, &gerr);
+    strv_free(&argv);
+    strv_free(&env);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "vm:run_async", vm, rc, gerr, NULL);
+    struct lproc *u = lua_newuserdatauv(L, sizeof *u, 1);
+    memset(u, 0, sizeof *u);
+    u->p = p;
+    u->vm = vm;
+    u->handle = vm_proc_id(p);
+    u->pid = vm_proc_pid(p);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    luaL_setmetatable(L, PROC_MT);
+    /* remember which test started it (weak keys: collection still works) */
+    lua_getfield(L, LUA_REGISTRYINDEX, PROCS_KEY);
+    lua_pushvalue(L, -2);
+    const char *test = lhost(L)->current_test;
+    if (test)
+        lua_pushstring(L, test);
+    else
+        lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    return 1;
+}
+
+static int proc_wait(lua_State *L)
+{
+    struct lproc *u = check_proc(L);
+    double timeout = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        timeout = lapi_check_duration(L, 2, "proc:wait");
+        if (timeout <= 0)
+            return lapi_raise(L, "proc:wait", "a timeout of 0 would never wait; omit it to wait "
+                                              "for the exit");
+    }
+    if (!u->p)
+        return lapi_raise(L, "proc:wait", "the process was already waited for");
+    struct exec_res res;
+    int gerr = 0;
+    int rc = vm_proc_wait(u->vm, u->p, timeout, &res, &gerr);
+    if (rc == VMOP_TIMEOUT) {
+        lhost(L)->timed_out = 1;
+        return lapi_raise(L, "proc:wait", "test timeout exceeded");
+    }
+    vm_proc_free(u->vm, u->p);
+    u->p = NULL;
+    u->exited = 1;
+    forget(L, 1);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, "proc:wait", u->vm, rc, gerr, NULL);
+    lvm_push_result(L, &res);
+    exec_res_free(&res);
+    return 1;
+}
+
+/* Signal names as p:kill/p:signal take them: "term", "TERM", "sigterm", "SIGTERM", 15. */
+static int check_signal(lua_State *L, int idx, int dflt, const char *method)
+{
+    if (lua_isnoneornil(L, idx))
+        return dflt;
+    if (lua_isinteger(L, idx)) {
+        lua_Integer n = lua_tointeger(L, idx);
+        if (n < 1 || n > 64)
+            lapi_raise(L, method, "no signal %d", (int)n);
+        return (int)n;
+    }
+    static const struct {
+        const char *name;
+        int sig;
+    } names[] = {{"term", SIGTERM}, {"kill", SIGKILL}, {"int", SIGINT},   {"hup", SIGHUP},
+                 {"quit", SIGQUIT}, {"stop", SIGSTOP}, {"cont", SIGCONT}, {"usr1", SIGUSR1},
+                 {"usr2", SIGUSR2}, {"alrm", SIGALRM}, {"pipe", SIGPIPE}, {"chld", SIGCHLD},
+                 {"winch", SIGWINCH}};
+    const char *s = luaL_checkstring(L, idx);
+    if (!strncasecmp(s, "sig", 3))
+        s += 3;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcasecmp(s, names[i].name))
+            return names[i].sig;
+    lapi_raise(L, method, "unknown signal '%s'", lua_tostring(L, idx));
+    return 0;
+}
+
+static int send_signal(lua_State *L, const char *method, int dflt)
+{
+    struct lproc *u = check_proc(L);
+    int sig = check_signal(L, 2, dflt, method);
+    if (!u->p)
+        return lapi_raise(L, method, "the process was already waited for");
+    int gerr = 0;
+    int rc = vm_proc_signal(u->vm, u->p, sig, &gerr);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, method, u->vm, rc, gerr, NULL);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int proc_kill(lua_State *L) { return send_signal(L, "proc:kill", SIGTERM); }
+static int proc_signal(lua_State *L)
+{
+    luaL_checkany(L, 2);
+    return send_signal(L, "proc:signal", SIGTERM);
+}
+
+static int proc_pid(lua_State *L)
+{
+    lua_pushinteger(L, check_proc(L)->pid);
+    return 1;
+}
+
+static int proc_handle(lua_State *L)
+{
+    lua_pushinteger(L, check_proc(L)->handle);
+    return 1;
+}
+
+static int proc_status(lua_State *L)
+{
+    struct lproc *u = check_proc(L);
+    const char *s = u->exited                       ? "exited"
+                    : !u->p                         ? "unknown"
+                    : !vm_proc_alive(u->vm, u->p)   ? "unknown"
+                    : vm_proc_running(u->vm, u->p)  ? "running"
+                                                    : "exited";
+    lua_pushstring(L, s);
+    return 1;
+}
+
+static int proc_tostring(lua_State *L)
+{
+    struct lproc *u = check_proc(L);
+    lua_pushfstring(L, "process(%d on %s)", (int)u->pid, u->vm->name);
+    return 1;
+}
+
+static int proc_gc(lua_State *L)
+{
+    struct lproc *u = luaL_checkudata(L, 1, PROC_MT);
+    lua_getiuservalue(L, 1, 1);
+    u->vm = lvm_test(L, -1);
+    if (u->vm)
+        kill_and_free(L, u, 1);
+    return 0;
+}
+
+void lproc_end_test(lua_State *L, const char *test)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, PROCS_KEY);
+    int t = lua_gettop(L);
+    lua_newtable(L);
+    int done = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -1) == LUA_TSTRING && test && !strcmp(lua_tostring(L, -1), test)) {
+            lua_pushvalue(L, -2);
+            lua_rawseti(L, done, (lua_Integer)lua_rawlen(L, done) + 1);
+        }
+        lua_pop(L, 1);
+    }
+    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, done); i++) {
+        lua_rawgeti(L, done, i);
+        struct lproc *u = lua_touserdata(L, -1);
+        lua_getiuservalue(L, -1, 1);
+        u->vm = lvm_test(L, -1);
+        if (u->vm)
+            kill_and_free(L, u, !lhost(L)->timed_out);
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_rawset(L, t);
+    }
+    lua_settop(L, t - 1);
+}
+
+void lapi_open_proc(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"wait", proc_wait},     {"kill", proc_kill},
+                                       {"signal", proc_signal}, {"pid", proc_pid},
+                                       {"handle", proc_handle}, {"status", proc_status},
+                                       {NULL, NULL}};
+    luaL_newmetatable(L, PROC_MT);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, proc_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, proc_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+    /* the registry of running processes, weak in its keys */
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, PROCS_KEY);
+}
