@@ -3,9 +3,10 @@
  * QEMU writes the serial console to <vm dir>/console.log (appending, so the log is
  * kept across restores). read_log() returns all of it; expect(pattern, timeout?)
  * looks for a plain byte string in the whole log first, then waits for new output
- * (default 30 s), so matches split across writes are found. Live reading (read() as a
- * Stream) and typing (write) are not supported yet. */
+ * (default 30 s), so matches split across writes are found; read() is a Stream of the
+ * output from now on. Typing (write) is not supported yet. */
 #include "lapi.h"
+#include "lfile.h"
 #include "lvm.h"
 
 #include <stdlib.h>
@@ -67,6 +68,14 @@ static int console_not_yet(lua_State *L)
     return luaL_error(L, "%s: not supported yet", lua_tostring(L, lua_upvalueindex(1)));
 }
 
+/* console:read() -> Stream of the live output */
+static int console_read(lua_State *L)
+{
+    console_vm(L);
+    lua_getiuservalue(L, 1, 1);
+    return lstream_console(L, -1);
+}
+
 static int console_close(lua_State *L)
 {
     luaL_checkudata(L, 1, CONSOLE_MT);
@@ -89,12 +98,13 @@ int lvm_console(lua_State *L)
 void lapi_open_console(lua_State *L)
 {
     static const luaL_Reg methods[] = {{"read_log", console_read_log},
+                                       {"read", console_read},
                                        {"expect", console_expect},
                                        {"close", console_close},
                                        {NULL, NULL}};
     luaL_newmetatable(L, CONSOLE_MT);
     luaL_newlib(L, methods);
-    static const char *const later[] = {"read", "write", NULL};
+    static const char *const later[] = {"write", NULL};
     for (const char *const *m = later; *m; m++) {
         lua_pushfstring(L, "console:%s", *m);
         lua_pushcclosure(L, console_not_yet, 1);

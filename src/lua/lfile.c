@@ -336,11 +336,26 @@ static int file_fd(lua_State *L)
     return 1;
 }
 
-static int file_tail_stream(lua_State *L)
+int lfile_stream(lua_State *L, int file_idx, const char *method)
 {
-    file_vm(L, "file:tail_stream");
-    return lapi_raise(L, "file:tail_stream", "not supported yet");
+    file_idx = lua_absindex(L, file_idx);
+    struct lfile *f = luaL_checkudata(L, file_idx, FILE_MT);
+    struct vm *vm = lhandle_vm(L, file_idx);
+    if (!vm)
+        return lapi_raise(L, method, "file is closed");
+    uint64_t pos = 0;
+    int gerr = 0;
+    int rc = vm_hseek(vm, f->handle, 0, WIRE_SEEK_CUR, &pos, &gerr);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, method, vm, rc, gerr, f->h.what);
+    lua_getiuservalue(L, file_idx, 1);
+    char *path = xstrdup(f->h.what);
+    int n = lstream_from_file(L, -1, path, (int64_t)pos, method);
+    free(path);
+    return n;
 }
+
+static int file_tail_stream(lua_State *L) { return lfile_stream(L, 1, "file:tail_stream"); }
 
 static int file_tostring(lua_State *L)
 {

@@ -44,6 +44,17 @@ int lfile_describe_open(lua_State *L, struct vm *vm, struct buf *out);
  * Never raises. */
 void lfile_close_test_files(lua_State *L);
 
+/* A Stream of the open File at file_idx from its current position (fd_stream,
+ * tail_stream); pushes it. */
+int lfile_stream(lua_State *L, int file_idx, const char *method);
+
+/* Streams (lstream.c): a stream of a guest file on a handle of its own, from byte pos;
+ * and the console log of the Vm at vm_idx from now on. Both push the Stream. */
+int lstream_from_file(lua_State *L, int vm_idx, const char *path, int64_t pos,
+                      const char *method);
+int lstream_console(lua_State *L, int vm_idx);
+int lvm_tail_file(lua_State *L);
+
 /* Vm methods (installed by lvm.c) */
 int lvm_open_file(lua_State *L);
 int lvm_open_file_count(lua_State *L);

@@ -287,6 +287,13 @@ int lvm_boot_all(lua_State *L, struct vm **vms, size_t n, char *err, size_t errl
     return rc;
 }
 
+/* vm:fd_stream(file) */
+static int vm_fd_stream_l(lua_State *L)
+{
+    lvm_check(L, 1);
+    return lfile_stream(L, 2, "vm:fd_stream");
+}
+
 static int vm_shutdown_l(lua_State *L)
 {
     struct vm *vm = lvm_check(L, 1);
@@ -782,6 +789,8 @@ void lapi_open_vm(lua_State *L)
                                        {"state", vm_state_l},
                                        {"cid", vm_cid_l},
                                        {"run_async", lvm_run_async},
+                                       {"tail_file", lvm_tail_file},
+                                       {"fd_stream", vm_fd_stream_l},
                                        {"clock", lvm_clock},
                                        {"console", lvm_console},
                                        {"pause", vm_pause_l},

@@ -1,0 +1,384 @@
+/* lstream.c - the Stream userdata: vm:tail_file, vm:fd_stream, f:tail_stream and
+ * console:read.
+ *
+ * A Stream yields bytes as they appear: from a guest file through an agent handle of
+ * its own (HREAD in a polling loop, so a growing file is followed), or from the VM's
+ * console log on the host. next() returns the next chunk, read_until()/expect() up to
+ * and including a plain byte pattern (matches split across chunks are found), drain()
+ * what arrives before a deadline. Streams are handles (lfile.h): snapshots refuse
+ * while one is open, the test that opened one closes it, and a restore or a dead VM
+ * ends a guest-backed one. */
+#include "lapi.h"
+#include "lfile.h"
+#include "lvm.h"
+
+#include "proto/wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STREAM_MT "provium.Stream"
+#define POLL_MS 20
+#define CHUNK (64u << 10)
+
+struct lstream {
+    struct lhandle h; /* first: the handle registry sees it as a struct lhandle */
+    uint32_t handle;  /* guest source: the agent handle; 0 for a host source */
+    int host_fd;      /* host source (the console log), -1 otherwise */
+    struct buf pending; /* read from the source, not yet returned */
+};
+
+static struct lstream *check_stream(lua_State *L)
+{
+    return luaL_checkudata(L, 1, STREAM_MT);
+}
+
+/* ---- sources ---- */
+
+static void stream_release(struct lhandle *h, struct vm *vm)
+{
+    struct lstream *s = (struct lstream *)h;
+    if (s->host_fd >= 0) {
+        close(s->host_fd);
+        s->host_fd = -1;
+    }
+    if (s->handle && vm) {
+        int gerr = 0;
+        if (vm->state == VM_BOOTED)
+            vm_hclose(vm, s->handle, &gerr);
+        else
+            vm_hclose_nowait(vm, s->handle);
+    }
+    s->handle = 0;
+}
+
+/* Pulls what the source has now into pending; -1 when the source is gone. */
+static int pull(lua_State *L, struct lstream *s)
+{
+    if (!s->h.open)
+        return -1;
+    if (s->host_fd >= 0) {
+        char buf[CHUNK];
+        ssize_t n = read(s->host_fd, buf, sizeof buf);
+        if (n > 0)
+            buf_append(&s->pending, buf, (size_t)n);
+        return n < 0 && errno != EINTR && errno != EAGAIN ? -1 : 0;
+    }
+    struct vm *vm = lhandle_vm(L, 1);
+    if (!vm || vm->state != VM_BOOTED)
+        return -1;
+    char *data = NULL;
+    size_t len = 0;
+    int gerr = 0;
+    if (vm_hread(vm, s->handle, CHUNK, &data, &len, &gerr) != VMOP_OK) {
+        free(data);
+        return -1;
+    }
+    buf_append(&s->pending, data, len);
+    free(data);
+    return 0;
+}
+
+/* Waits until pending satisfies want (or the deadline / the source ends); returns 1
+ * when satisfied. want_len: bytes wanted (0: any), or the pattern. */
+static int wait_for(lua_State *L, struct lstream *s, const char *pat, size_t plen,
+                    double timeout, size_t *upto)
+{
+    struct lua_host *host = lhost(L);
+    int64_t deadline = now_ns() + (int64_t)(timeout * 1e9);
+    size_t scanned = 0;
+    for (;;) {
+        if (pat) {
+            size_t from = scanned > plen ? scanned - plen : 0;
+            char *hit = s->pending.len >= plen
+                            ? memmem(s->pending.data + from, s->pending.len - from, pat, plen)
+                            : NULL;
+            if (hit) {
+                *upto = (size_t)(hit - s->pending.data) + plen;
+                return 1;
+            }
+            scanned = s->pending.len;
+        } else if (s->pending.len) {
+            *upto = s->pending.len;
+            return 1;
+        }
+        if (pull(L, s) < 0)
+            return 0;
+        if (pat ? s->pending.len > scanned : s->pending.len > 0)
+            continue;
+        if (host->env->deadline_ns && now_ns() >= host->env->deadline_ns) {
+            host->timed_out = 1;
+            luaL_error(L, "test timeout exceeded");
+        }
+        if (now_ns() >= deadline)
+            return 0;
+        sleep_ms(POLL_MS);
+    }
+}
+
+/* Pushes pending[0..n) and removes it. */
+static void take(lua_State *L, struct lstream *s, size_t n)
+{
+    lua_pushlstring(L, s->pending.data ? s->pending.data : "", n);
+    if (!n)
+        return;
+    memmove(s->pending.data, s->pending.data + n, s->pending.len - n);
+    s->pending.len -= n;
+}
+
+static double opt_timeout(lua_State *L, int idx, double dflt, const char *method)
+{
+    return lua_isnoneornil(L, idx) ? dflt : lapi_check_duration(L, idx, method);
+}
+
+static int stream_next(lua_State *L)
+{
+    struct lstream *s = check_stream(L);
+    double timeout = opt_timeout(L, 2, 10, "stream:next");
+    size_t n;
+    if (!wait_for(L, s, NULL, 0, timeout, &n)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    take(L, s, n);
+    return 1;
+}
+
+static int stream_read_until(lua_State *L)
+{
+    struct lstream *s = check_stream(L);
+    size_t plen;
+    const char *pat = luaL_checklstring(L, 2, &plen);
+    luaL_argcheck(L, plen > 0, 2, "empty pattern");
+    double timeout = opt_timeout(L, 3, 10, "stream:read_until");
+    size_t n;
+    if (!wait_for(L, s, pat, plen, timeout, &n)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    take(L, s, n);
+    return 1;
+}
+
+static int stream_expect(lua_State *L)
+{
+    struct lstream *s = check_stream(L);
+    size_t plen;
+    const char *pat = luaL_checklstring(L, 2, &plen);
+    luaL_argcheck(L, plen > 0, 2, "empty pattern");
+    double timeout = opt_timeout(L, 3, 10, "stream:expect");
+    size_t n;
+    if (!wait_for(L, s, pat, plen, timeout, &n))
+        return lapi_raise(L, "stream:expect", "'%s' not seen on %s within %gs", pat, s->h.what,
+                          timeout);
+    take(L, s, n);
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int stream_drain(lua_State *L)
+{
+    struct lstream *s = check_stream(L);
+    double timeout = opt_timeout(L, 2, 0.5, "stream:drain");
+    int64_t deadline = now_ns() + (int64_t)(timeout * 1e9);
+    lua_newtable(L);
+    for (lua_Integer i = 1;;) {
+        if (s->pending.len) {
+            take(L, s, s->pending.len);
+            lua_rawseti(L, -2, i++);
+        }
+        if (now_ns() >= deadline || pull(L, s) < 0)
+            break;
+        if (!s->pending.len)
+            sleep_ms(POLL_MS);
+    }
+    return 1;
+}
+
+static int stream_close(lua_State *L)
+{
+    struct lstream *s = check_stream(L);
+    if (s->h.open) {
+        struct vm *vm = s->handle ? lhandle_vm(L, 1) : NULL;
+        stream_release(&s->h, vm);
+        s->h.open = 0;
+    }
+    buf_free(&s->pending);
+    return 0;
+}
+
+/* Whether the producer ended: a closed stream, or a guest source whose VM is gone (a
+ * followed file never ends by itself). */
+static int stream_eof(lua_State *L)
+{
+    struct lstream *s = check_stream(L);
+    int ended = !s->h.open || (s->handle && !lhandle_vm(L, 1));
+    lua_pushboolean(L, ended && !s->pending.len);
+    return 1;
+}
+
+static int stream_creation_site(lua_State *L)
+{
+    struct lstream *s = check_stream(L);
+    if (!s->h.site_file) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, s->h.site_file);
+    lua_setfield(L, -2, "file");
+    lua_pushinteger(L, s->h.site_line);
+    lua_setfield(L, -2, "line");
+    return 1;
+}
+
+static int stream_tostring(lua_State *L)
+{
+    struct lstream *s = check_stream(L);
+    lua_pushfstring(L, "stream(%s%s)", s->h.what ? s->h.what : "?", s->h.open ? "" : ", closed");
+    return 1;
+}
+
+static int stream_gc(lua_State *L)
+{
+    struct lstream *s = luaL_checkudata(L, 1, STREAM_MT);
+    if (s->h.open) {
+        struct vm *vm = s->handle ? lhandle_vm(L, 1) : NULL;
+        stream_release(&s->h, vm);
+    }
+    buf_free(&s->pending);
+    lhandle_free(&s->h);
+    return 0;
+}
+
+/* ---- constructors ---- */
+
+/* A new Stream for the Vm at vm_idx; left on the stack. */
+static struct lstream *new_stream(lua_State *L, int vm_idx)
+{
+    vm_idx = lua_absindex(L, vm_idx);
+    struct lstream *s = lua_newuserdatauv(L, sizeof *s, 1);
+    memset(s, 0, sizeof *s);
+    s->host_fd = -1;
+    lua_pushvalue(L, vm_idx);
+    lua_setiuservalue(L, -2, 1);
+    luaL_setmetatable(L, STREAM_MT);
+    s->h.release = stream_release;
+    return s;
+}
+
+/* Opens path in the guest for a stream positioned by `start`:
+ * "end" (default), "beginning"/"start", a byte offset, or negative = before EOF. */
+static int open_guest_stream(lua_State *L, const char *method, struct vm *vm, const char *path,
+                             int start_idx, int64_t at)
+{
+    uint32_t handle = 0;
+    int gerr = 0;
+    int rc = vm_open_file(vm, path, WIRE_OPEN_READ, 0, &handle, &gerr);
+    if (rc != VMOP_OK)
+        return lapi_raise_vmop(L, method, vm, rc, gerr, path);
+    int64_t off = 0;
+    int whence = WIRE_SEEK_END;
+    if (start_idx && lua_type(L, start_idx) == LUA_TSTRING) {
+        const char *st = lua_tostring(L, start_idx);
+        if (!strcmp(st, "beginning") || !strcmp(st, "start"))
+            whence = WIRE_SEEK_SET;
+        else if (strcmp(st, "end") != 0) {
+            vm_hclose(vm, handle, &gerr);
+            return lapi_raise(L, method, "start must be \"end\", \"beginning\", a byte offset or "
+                                         "a negative count from the end");
+        }
+    } else if (start_idx && lua_isinteger(L, start_idx)) {
+        off = lua_tointeger(L, start_idx);
+        whence = off < 0 ? WIRE_SEEK_END : WIRE_SEEK_SET;
+    } else if (!start_idx) {
+        off = at;
+        whence = WIRE_SEEK_SET;
+    }
+    uint64_t pos;
+    rc = vm_hseek(vm, handle, off, whence, &pos, &gerr);
+    if (rc != VMOP_OK) {
+        vm_hclose(vm, handle, &gerr);
+        return lapi_raise_vmop(L, method, vm, rc, gerr, path);
+    }
+    struct lstream *s = new_stream(L, 1);
+    s->handle = handle;
+    lhandle_track(L, -1, &s->h, LHANDLE_STREAM, path);
+    return 1;
+}
+
+/* vm:tail_file(path, {start=}?) */
+int lvm_tail_file(lua_State *L)
+{
+    struct vm *vm = lvm_need_booted(L, 1, "vm:tail_file");
+    const char *path = luaL_checkstring(L, 2);
+    if (path[0] != '/')
+        return lapi_raise(L, "vm:tail_file", "guest path must be absolute: %s", path);
+    int start = 0;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "start");
+        start = lua_isnil(L, -1) ? 0 : lua_gettop(L);
+    }
+    if (!start) {
+        lua_pushliteral(L, "end");
+        start = lua_gettop(L);
+    }
+    return open_guest_stream(L, "vm:tail_file", vm, path, start, 0);
+}
+
+/* vm:fd_stream(file) / file:tail_stream(): a stream of that file from its current
+ * position, on a handle of its own. */
+int lstream_from_file(lua_State *L, int vm_idx, const char *path, int64_t pos,
+                      const char *method)
+{
+    vm_idx = lua_absindex(L, vm_idx);
+    lua_pushvalue(L, vm_idx);
+    lua_replace(L, 1);
+    struct vm *vm = lvm_need_booted(L, 1, method);
+    return open_guest_stream(L, method, vm, path, 0, pos);
+}
+
+/* console:read(): the console log from now on, read on the host. */
+int lstream_console(lua_State *L, int vm_idx)
+{
+    vm_idx = lua_absindex(L, vm_idx);
+    struct vm *vm = lvm_check(L, vm_idx);
+    if (!vm->console_path)
+        return lapi_raise(L, "console:read", "VM not booted");
+    int fd = open(vm->console_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return lapi_raise(L, "console:read", "%s: %s", vm->console_path, strerror(errno));
+    lseek(fd, 0, SEEK_END);
+    struct lstream *s = new_stream(L, vm_idx);
+    s->host_fd = fd;
+    char what[96];
+    snprintf(what, sizeof what, "console of %s", vm->name);
+    lhandle_track(L, -1, &s->h, LHANDLE_STREAM, what);
+    return 1;
+}
+
+void lapi_open_stream(lua_State *L)
+{
+    static const luaL_Reg methods[] = {{"next", stream_next},
+                                       {"read_until", stream_read_until},
+                                       {"expect", stream_expect},
+                                       {"drain", stream_drain},
+                                       {"close", stream_close},
+                                       {"eof", stream_eof},
+                                       {"creation_site", stream_creation_site},
+                                       {NULL, NULL}};
+    luaL_newmetatable(L, STREAM_MT);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, stream_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, stream_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, stream_close);
+    lua_setfield(L, -2, "__close");
+    lua_pop(L, 1);
+}
