@@ -123,6 +123,7 @@ void lapi_open(lua_State *L, struct lua_host *h)
     lapi_open_clock(L);
     lapi_open_proc(L);
     lapi_open_stream(L);
+    lapi_open_nic(L);
     lapi_open_console(L);
     /* the file lab is `provium` outside tests */
     lab_push_new(L, "file", 0);

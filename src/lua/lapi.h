@@ -63,6 +63,7 @@ void lapi_open_bridge(lua_State *L);
 void lapi_open_clock(lua_State *L);
 void lapi_open_proc(lua_State *L);
 void lapi_open_stream(lua_State *L);
+void lapi_open_nic(lua_State *L);
 void lapi_open_console(lua_State *L);
 
 /* Lab helpers used by the worker. */

@@ -956,6 +956,52 @@ static int bridge_gc(lua_State *L)
     return 0;
 }
 
+/* ---- for Nic objects (lnic.c) ---- */
+
+int lbridge_membership(lua_State *L, int bidx, struct vm *vm, struct lbridge_member *out)
+{
+    bidx = lua_absindex(L, bidx);
+    struct lbridge *b = check_bridge(L, bidx);
+    lua_Integer pos = member_pos(L, bidx, vm);
+    if (!pos)
+        return -1;
+    out->slot = member_field(L, bidx, pos, "slot");
+    out->nic = member_field(L, bidx, pos, "nic");
+    out->sw = b->sw;
+    out->index = b->index;
+    snprintf(out->name, sizeof out->name, "%s", b->name);
+    return 0;
+}
+
+struct vm *lbridge_resolve_member(lua_State *L, int bidx, int idx, const char *method)
+{
+    bidx = lua_absindex(L, bidx);
+    idx = lua_absindex(L, idx);
+    struct vm *vm = resolve_vm(L, bidx, idx, method); /* pushes the Vm */
+    if (!member_pos(L, bidx, vm))
+        lapi_raise(L, method, "VM '%s' is not on bridge '%s'", vm->name,
+                   check_bridge(L, bidx)->name);
+    return vm;
+}
+
+int lbridge_push_for_nic(lua_State *L, struct vm *vm, int nic)
+{
+    struct membership m[VM_MAX_NICS];
+    int top = lua_gettop(L);
+    int n = memberships(L, vm, m, VM_MAX_NICS);
+    for (int i = 0; i < n; i++)
+        if (m[i].nic == nic) {
+            lua_pushvalue(L, m[i].bridge_idx);
+            lua_replace(L, top + 1);
+            lua_settop(L, top + 1);
+            return 1;
+        }
+    lua_settop(L, top);
+    return 0;
+}
+
+int lbridge_sw_id(lua_State *L, int bidx) { return check_bridge(L, bidx)->sw; }
+
 /* ---- hooks for boots, restores and lab snapshots ---- */
 
 int lbridge_vm_booted(lua_State *L, struct vm *vm, int fresh, char *err, size_t errlen)
@@ -1077,6 +1123,8 @@ void lapi_open_bridge(lua_State *L)
                                        {"bandwidth_bps", bridge_bandwidth_bps},
                                        {"reset", bridge_reset},
                                        {"enable_uplink", bridge_enable_uplink},
+                                       {"capture", lbridge_capture},
+                                       {"nic", lbridge_nic},
                                        {"disable_uplink", bridge_disable_uplink},
                                        {"close", bridge_close},
                                        {NULL, NULL}};

@@ -27,6 +27,21 @@ int lbridge_vm_booted(lua_State *L, struct vm *vm, int fresh, char *err, size_t 
 /* Drops vm from every bridge without touching the guest (vm:restore: slots come back
  * unattached). */
 void lbridge_forget_vm(lua_State *L, struct vm *vm);
+/* Nic objects (lnic.c): vm's membership of the bridge at bidx (-1 when not a member);
+ * argument idx as a member VM (pushes it, raises when not one); the bridge vm's NIC
+ * `nic` is on (pushes it, or returns 0); the switch id of a bridge. */
+struct lbridge_member {
+    int slot, nic, sw, index;
+    char name[64];
+};
+int lbridge_membership(lua_State *L, int bidx, struct vm *vm, struct lbridge_member *out);
+struct vm *lbridge_resolve_member(lua_State *L, int bidx, int idx, const char *method);
+int lbridge_push_for_nic(lua_State *L, struct vm *vm, int nic);
+int lbridge_sw_id(lua_State *L, int bidx);
+int lbridge_capture(lua_State *L);     /* b:capture({file=}?) (lnic.c) */
+int lbridge_nic(lua_State *L);         /* b:nic(vm) (lnic.c) */
+int lvm_nic(lua_State *L);             /* vm:nic(bridge_or_ifname) (lnic.c) */
+
 /* lab.json record of the bridge at idx (lab_path: its lab relative to the snapshot);
  * NULL for a closed bridge. */
 json_t *lbridge_to_json(lua_State *L, int idx, const char *lab_path);

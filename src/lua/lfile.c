@@ -39,7 +39,7 @@ static void push_handles(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &HAND
 
 /* Creation site: the Lua function that called the running C function. Files are
  * named relative to the working directory when below it, as reports name them. */
-static void set_site(lua_State *L, struct lhandle *h)
+void lhandle_site(lua_State *L, struct lhandle *h)
 {
     lua_Debug ar;
     const char *file = "?";
@@ -69,7 +69,7 @@ void lhandle_track(lua_State *L, int idx, struct lhandle *h, int kind, const cha
     h->conn = vm->agent.serial;
     h->seq = ++handle_seq;
     h->what = xstrdup(what);
-    set_site(L, h);
+    lhandle_site(L, h);
     const char *test = lhost(L)->current_test;
     h->test = test ? xstrdup(test) : NULL;
     push_handles(L);

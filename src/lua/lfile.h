@@ -33,6 +33,8 @@ void lhandle_track(lua_State *L, int idx, struct lhandle *h, int kind, const cha
 /* The VM of the handle at idx while the handle is open there; else marks it closed
  * and returns NULL. */
 struct vm *lhandle_vm(lua_State *L, int idx);
+/* Records the creation site (the Lua caller of the running C function) in h. */
+void lhandle_site(lua_State *L, struct lhandle *h);
 /* Frees the strings of a closed handle (for __gc). */
 void lhandle_free(struct lhandle *h);
 
@@ -53,6 +55,11 @@ int lfile_stream(lua_State *L, int file_idx, const char *method);
 int lstream_from_file(lua_State *L, int vm_idx, const char *path, int64_t pos,
                       const char *method);
 int lstream_console(lua_State *L, int vm_idx);
+/* A capture written by the switch (cap_id) into path: with follow the Stream yields its
+ * pcap bytes, header first; else it only serves close. vm_idx: the captured NIC's VM
+ * (a handle of that VM), or 0 for a bridge capture (counted by its bridge). */
+int lstream_capture(lua_State *L, int vm_idx, int cap_id, const char *path, int follow,
+                    const char *what);
 int lvm_tail_file(lua_State *L);
 
 /* Vm methods (installed by lvm.c) */

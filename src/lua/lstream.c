@@ -12,6 +12,7 @@
 #include "lfile.h"
 #include "lvm.h"
 
+#include "net/switch.h"
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -28,7 +29,9 @@
 struct lstream {
     struct lhandle h; /* first: the handle registry sees it as a struct lhandle */
     uint32_t handle;  /* guest source: the agent handle; 0 for a host source */
-    int host_fd;      /* host source (the console log), -1 otherwise */
+    int host_fd;      /* host source (the console log, a capture), -1 otherwise */
+    int capture;      /* the switch capture it ends, -1 for none */
+    int inert;        /* a capture into the user's file: only close() does anything */
     struct buf pending; /* read from the source, not yet returned */
 };
 
@@ -42,6 +45,10 @@ static struct lstream *check_stream(lua_State *L)
 static void stream_release(struct lhandle *h, struct vm *vm)
 {
     struct lstream *s = (struct lstream *)h;
+    if (s->capture >= 0) {
+        sw_capture_close(s->capture);
+        s->capture = -1;
+    }
     if (s->host_fd >= 0) {
         close(s->host_fd);
         s->host_fd = -1;
@@ -59,7 +66,7 @@ static void stream_release(struct lhandle *h, struct vm *vm)
 /* Pulls what the source has now into pending; -1 when the source is gone. */
 static int pull(lua_State *L, struct lstream *s)
 {
-    if (!s->h.open)
+    if (!s->h.open || s->inert)
         return -1;
     if (s->host_fd >= 0) {
         char buf[CHUNK];
@@ -260,11 +267,15 @@ static int stream_gc(lua_State *L)
 /* A new Stream for the Vm at vm_idx; left on the stack. */
 static struct lstream *new_stream(lua_State *L, int vm_idx)
 {
-    vm_idx = lua_absindex(L, vm_idx);
+    vm_idx = vm_idx ? lua_absindex(L, vm_idx) : 0;
     struct lstream *s = lua_newuserdatauv(L, sizeof *s, 1);
     memset(s, 0, sizeof *s);
     s->host_fd = -1;
-    lua_pushvalue(L, vm_idx);
+    s->capture = -1;
+    if (vm_idx)
+        lua_pushvalue(L, vm_idx);
+    else
+        lua_pushnil(L);
     lua_setiuservalue(L, -2, 1);
     luaL_setmetatable(L, STREAM_MT);
     s->h.release = stream_release;
@@ -358,6 +369,29 @@ int lstream_console(lua_State *L, int vm_idx)
     char what[96];
     snprintf(what, sizeof what, "console of %s", vm->name);
     lhandle_track(L, -1, &s->h, LHANDLE_STREAM, what);
+    return 1;
+}
+
+int lstream_capture(lua_State *L, int vm_idx, int cap_id, const char *path, int follow,
+                    const char *what)
+{
+    int fd = follow ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+    if (follow && fd < 0) {
+        sw_capture_close(cap_id);
+        return lapi_raise(L, "capture", "%s: %s", path, strerror(errno));
+    }
+    struct lstream *s = new_stream(L, vm_idx);
+    s->host_fd = fd;
+    s->capture = cap_id;
+    s->inert = !follow;
+    if (vm_idx) {
+        lhandle_track(L, -1, &s->h, LHANDLE_STREAM, what);
+    } else {
+        s->h.kind = LHANDLE_STREAM;
+        s->h.open = 1;
+        s->h.what = xstrdup(what);
+        lhandle_site(L, &s->h);
+    }
     return 1;
 }
 

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,7 +46,15 @@ struct port {
     size_t in_len, in_cap;
     uint8_t *out; /* queued bytes not yet accepted by the socket */
     size_t out_len, out_cap;
-    uint64_t rx_frames, tx_frames, dropped;
+    uint64_t rx_frames, tx_frames, dropped; /* switch's view: rx = from the VM */
+    uint64_t rx_bytes, tx_bytes;
+};
+
+/* A pcap capture: of a whole bridge (port -1: each frame once, on entry) or of one
+ * port (frames it sends and frames delivered to it). */
+struct capture {
+    int fd; /* -1: free */
+    int bridge, port;
 };
 
 struct pair {
@@ -92,6 +101,8 @@ struct bridge {
 
 #define SW_LANE_FRAMES 1024 /* per pair A->B: tail drop beyond */
 
+static struct capture *g_caps;
+static size_t g_ncaps;
 static struct held *g_held;
 static size_t g_nheld;
 static struct lane *g_lanes;
@@ -141,8 +152,30 @@ static int allowed(const struct port *a, const struct port *b)
 
 /* ---- forwarding ---- */
 
+static void pcap_record(int fd, const uint8_t *frame, uint32_t len)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint32_t rec[4] = {(uint32_t)ts.tv_sec, (uint32_t)(ts.tv_nsec / 1000),
+                       len > 65535 ? 65535 : len, len};
+    struct iovec iov[2] = {{rec, sizeof rec}, {(void *)frame, rec[2]}};
+    if (writev(fd, iov, 2) < 0) {
+        /* a full disk loses capture records, never frames */
+    }
+}
+
+/* Records a frame for the captures of a bridge (port -1 ones) or of a port. */
+static void capture(int bridge, int port, const uint8_t *frame, uint32_t len)
+{
+    for (size_t i = 0; i < g_ncaps; i++)
+        if (g_caps[i].fd >= 0 && g_caps[i].bridge == bridge && g_caps[i].port == port)
+            pcap_record(g_caps[i].fd, frame, len);
+}
+
 static void queue_out(struct port *p, const uint8_t *frame, uint32_t len)
 {
+    p->tx_bytes += len;
+    capture(p->bridge, (int)(p - g_ports), frame, len);
     uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
                       (uint8_t)len};
     if (p->out_len == 0) {
@@ -276,7 +309,7 @@ static void deliver(int from, int to, const uint8_t *frame, uint32_t len)
     uint64_t bw;
     effective(&g_bridges[a->bridge], a->vm, b->vm, &lat, &loss, &bw);
     if (loss > 0 && (double)rand_r(&g_seed) / RAND_MAX * 100.0 < loss) {
-        b->dropped++;
+        a->dropped++; /* its frame, lost */
         return;
     }
     struct lane *l = lane_for(from, to);
@@ -285,7 +318,7 @@ static void deliver(int from, int to, const uint8_t *frame, uint32_t len)
         return;
     }
     if (l->queued >= SW_LANE_FRAMES) {
-        b->dropped++; /* tail drop */
+        a->dropped++; /* tail drop */
         return;
     }
     int64_t now = mono_ns(), start = now > l->free_at ? now : l->free_at;
@@ -356,10 +389,13 @@ static void forward(int from, const uint8_t *frame, uint32_t len)
 {
     struct port *a = &g_ports[from];
     a->rx_frames++;
-    if (a->bridge < 0 || len < 14) {
+    a->rx_bytes += len;
+    if (a->bridge < 0 || len < 14 || !a->up) {
         a->dropped++;
         return;
     }
+    capture(a->bridge, -1, frame, len);
+    capture(a->bridge, from, frame, len);
     struct bridge *b = &g_bridges[a->bridge];
     learn(b, frame + 6, from);
     int to = (frame[0] & 1) ? -1 : lookup(b, frame);
@@ -728,4 +764,60 @@ size_t sw_rules(int bridge, struct sw_rule *out, size_t max)
     }
     pthread_mutex_unlock(&g_mu);
     return total;
+}
+
+/* ---- captures and per-port facts ---- */
+
+int sw_capture_open(int bridge, int port, int fd)
+{
+    static const uint32_t hdr[6] = {0xa1b2c3d4u, 2u | (4u << 16), 0, 0, 65535, 1};
+    if (write(fd, hdr, sizeof hdr) != (ssize_t)sizeof hdr)
+        return -1;
+    pthread_mutex_lock(&g_mu);
+    size_t i = 0;
+    while (i < g_ncaps && g_caps[i].fd >= 0)
+        i++;
+    if (i == g_ncaps) {
+        g_caps = xrealloc(g_caps, (g_ncaps + 1) * sizeof *g_caps);
+        g_ncaps++;
+    }
+    g_caps[i] = (struct capture){fd, bridge, port};
+    pthread_mutex_unlock(&g_mu);
+    return (int)i;
+}
+
+void sw_capture_close(int id)
+{
+    pthread_mutex_lock(&g_mu);
+    if (id >= 0 && (size_t)id < g_ncaps && g_caps[id].fd >= 0) {
+        close(g_caps[id].fd);
+        g_caps[id].fd = -1;
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
+void sw_set_link(int port, int up)
+{
+    pthread_mutex_lock(&g_mu);
+    if (port >= 0 && (size_t)port < g_nports && g_ports[port].fd >= 0)
+        g_ports[port].up = up && g_ports[port].bridge >= 0;
+    pthread_mutex_unlock(&g_mu);
+}
+
+int sw_counters(int port, struct sw_counters *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_lock(&g_mu);
+    int ok = port >= 0 && (size_t)port < g_nports && g_ports[port].fd >= 0;
+    if (ok) {
+        const struct port *p = &g_ports[port];
+        /* the guest's view: what it received is what the switch sent it */
+        c->rx_bytes = p->tx_bytes;
+        c->rx_packets = p->tx_frames;
+        c->tx_bytes = p->rx_bytes;
+        c->tx_packets = p->rx_frames;
+        c->errors = p->dropped;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return ok ? 0 : -1;
 }

@@ -30,6 +30,18 @@ struct sw_rule {
     unsigned long long bandwidth_bps;
 };
 size_t sw_rules(int bridge, struct sw_rule *out, size_t max);
+/* pcap captures (classic format, microseconds, LINKTYPE_ETHERNET): of a bridge (port
+ * -1: every frame once, on entry, before any rule) or of one port (what it sends and
+ * what is delivered to it). The switch writes the header now and owns fd. */
+int sw_capture_open(int bridge, int port, int fd);
+void sw_capture_close(int id);
+/* Cable pull: a port that is down forwards nothing either way. */
+void sw_set_link(int port, int up);
+struct sw_counters {
+    unsigned long long rx_bytes, tx_bytes, rx_packets, tx_packets, errors;
+};
+/* The guest's view of a port (rx = delivered to it); -1 for an unknown port. */
+int sw_counters(int port, struct sw_counters *c);
 /* Copies up to max partitions (from[i] -> to[i]); returns how many there are. */
 size_t sw_cuts(int bridge, char (*from)[64], char (*to)[64], size_t max);
 
