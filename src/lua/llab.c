@@ -269,6 +269,170 @@ static int lab_vm_names(lua_State *L)
     return 1;
 }
 
+/* Sorted names of the lab's bridges, pushed as a list. */
+static int bridge_names_list(lua_State *L, int lab)
+{
+    lab_field(L, lab, "bridges");
+    int t = lua_gettop(L);
+    struct strv names = {0};
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        strv_push(&names, lua_tostring(L, -2));
+        lua_pop(L, 1);
+    }
+    strv_sort(&names);
+    lua_createtable(L, (int)names.n, 0);
+    for (size_t i = 0; i < names.n; i++) {
+        lua_pushstring(L, names.v[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    strv_free(&names);
+    lua_remove(L, t);
+    return 1;
+}
+
+static int lab_bridge_names(lua_State *L)
+{
+    check_lab(L, 1);
+    return bridge_names_list(L, 1);
+}
+
+static int lab_sub_lab_names(lua_State *L)
+{
+    check_lab(L, 1);
+    lab_field(L, 1, "labs");
+    int labs = lua_gettop(L);
+    lua_newtable(L);
+    for (lua_Integer i = 1; i <= luaL_len(L, labs); i++) {
+        lua_rawgeti(L, labs, i);
+        lab_field(L, -1, "name");
+        lua_rawseti(L, -3, i);
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+/* lab:members() -> {{kind=, name=}, ...}: VMs, then bridges, then sub-labs */
+static int lab_members(lua_State *L)
+{
+    check_lab(L, 1);
+    lua_newtable(L);
+    int out = lua_gettop(L);
+    lua_Integer n = 0;
+    const char *kinds[] = {"vm", "bridge", "lab"};
+    for (int k = 0; k < 3; k++) {
+        if (k == 0)
+            lab_vm_names(L);
+        else if (k == 1)
+            bridge_names_list(L, 1);
+        else
+            lab_sub_lab_names(L);
+        int names = lua_gettop(L);
+        for (lua_Integer i = 1; i <= luaL_len(L, names); i++) {
+            lua_createtable(L, 0, 2);
+            lua_pushstring(L, kinds[k]);
+            lua_setfield(L, -2, "kind");
+            lua_rawgeti(L, names, i);
+            lua_setfield(L, -2, "name");
+            lua_rawseti(L, out, ++n);
+        }
+        lua_settop(L, out);
+    }
+    return 1;
+}
+
+/* lab:include(vm | bridge | lab): add it to this lab's graph (shadow rules apply). */
+static int lab_include(lua_State *L)
+{
+    check_lab(L, 1);
+    struct vm *vm = lvm_test(L, 2);
+    if (vm) {
+        if (lab_name_taken(L, 1, vm->name))
+            return lapi_raise(L, "lab:include", "a VM named '%s' is already visible here",
+                              vm->name);
+        lab_add_vm(L, 1, 2);
+    } else if (lbridge_is(L, 2)) {
+        lua_getfield(L, 2, "name");
+        lua_pushvalue(L, 2);
+        lua_call(L, 1, 1);
+        const char *name = lua_tostring(L, -1);
+        lab_field(L, 1, "bridges");
+        if (lua_getfield(L, -1, name) != LUA_TNIL)
+            return lapi_raise(L, "lab:include", "a bridge named '%s' already exists here", name);
+        lua_pop(L, 1);
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, name);
+    } else if (lab_is(L, 2)) {
+        if (lua_rawequal(L, 1, 2))
+            return lapi_raise(L, "lab:include", "a lab cannot include itself");
+        lab_field(L, 2, "name");
+        if (lab_find_sublab(L, 1, lua_tostring(L, -1)))
+            return lapi_raise(L, "lab:include", "a lab named '%s' already exists here",
+                              lua_tostring(L, -2));
+        lab_field(L, 1, "labs");
+        lua_pushvalue(L, 2);
+        lua_rawseti(L, -2, luaL_len(L, -2) + 1);
+    } else {
+        return luaL_argerror(L, 2, "expected a Vm, a Bridge or a Lab");
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* lab:remove(x): drop a VM, bridge or sub-lab from this lab without shutting it down. */
+static int lab_remove(lua_State *L)
+{
+    check_lab(L, 1);
+    const char *list = lvm_test(L, 2) ? "vms" : lab_is(L, 2) ? "labs" : NULL;
+    if (list) {
+        lab_field(L, 1, list);
+        int t = lua_gettop(L);
+        for (lua_Integer i = 1; i <= luaL_len(L, t); i++) {
+            lua_rawgeti(L, t, i);
+            int same = lua_rawequal(L, -1, 2);
+            lua_pop(L, 1);
+            if (same) {
+                lab_list_remove(L, t, i);
+                lua_settop(L, 1);
+                return 1;
+            }
+        }
+    } else if (lbridge_is(L, 2)) {
+        lab_field(L, 1, "bridges");
+        int t = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, t)) {
+            if (lua_rawequal(L, -1, 2)) {
+                lua_pop(L, 1);
+                lua_pushvalue(L, -1);
+                lua_pushnil(L);
+                lua_rawset(L, t);
+                lua_settop(L, 1);
+                return 1;
+            }
+            lua_pop(L, 1);
+        }
+    } else {
+        return luaL_argerror(L, 2, "expected a Vm, a Bridge or a Lab");
+    }
+    return lapi_raise(L, "lab:remove", "not a member of this lab");
+}
+
+/* lab:pack / lab:unpack: string.pack and string.unpack (also as provium.pack). */
+static int lab_pack_call(lua_State *L, const char *fn)
+{
+    int base = lab_is(L, 1) ? 2 : 1;
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    lua_insert(L, base);
+    lua_call(L, lua_gettop(L) - base, LUA_MULTRET);
+    return lua_gettop(L) - base + 1;
+}
+
+static int lab_pack(lua_State *L) { return lab_pack_call(L, "pack"); }
+static int lab_unpack(lua_State *L) { return lab_pack_call(L, "unpack"); }
+
 int lab_name_taken(lua_State *L, int lab_idx, const char *name)
 {
     if (lab_find_vm(L, lab_idx, name)) {
@@ -527,6 +691,13 @@ void lapi_open_lab(lua_State *L)
                                        {"restore", lab_restore},
                                        {"lab", lab_lab},
                                        {"bridge", lab_bridge},
+                                       {"bridge_names", lab_bridge_names},
+                                       {"sub_lab_names", lab_sub_lab_names},
+                                       {"members", lab_members},
+                                       {"include", lab_include},
+                                       {"remove", lab_remove},
+                                       {"pack", lab_pack},
+                                       {"unpack", lab_unpack},
                                        {"boot", lab_boot},
                                        {"pause", lab_pause},
                                        {"resume", lab_resume},
