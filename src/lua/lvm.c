@@ -790,6 +790,7 @@ void lapi_open_vm(lua_State *L)
                                        {"cid", vm_cid_l},
                                        {"run_async", lvm_run_async},
                                        {"tail_file", lvm_tail_file},
+                                       {"batch", lvm_batch},
                                        {"nic", lvm_nic},
                                        {"fd_stream", vm_fd_stream_l},
                                        {"clock", lvm_clock},

@@ -27,6 +27,9 @@ void lvm_push_result(lua_State *L, const struct exec_res *r); /* a RunResult */
 int lvm_run_async(lua_State *L);
 void lproc_end_test(lua_State *L, const char *test); /* kills what the test started */
 
+/* vm:batch (lbatch.c) */
+int lvm_batch(lua_State *L);
+
 /* vm:clock() (lclock.c) and vm:console() (lconsole.c) */
 int lvm_clock(lua_State *L);
 int lvm_console(lua_State *L);
