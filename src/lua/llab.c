@@ -418,6 +418,31 @@ static int lab_remove(lua_State *L)
     return lapi_raise(L, "lab:remove", "not a member of this lab");
 }
 
+/* lab:claim{memory=, cpus=}: the file's whole VM budget, reserved at once; boots then
+ * draw only from it. */
+static int lab_claim(lua_State *L)
+{
+    check_lab(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    struct lua_host *h = lhost(L);
+    if (h->env->claimed)
+        return lapi_raise(L, "lab:claim", "a second claim (the file already has its budget)");
+    lua_getfield(L, 2, "memory");
+    if (lua_isnil(L, -1))
+        return lapi_raise(L, "lab:claim", "needs `memory`");
+    uint64_t memory = lapi_check_size(L, -1, "lab:claim");
+    lua_getfield(L, 2, "cpus");
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1)
+        return lapi_raise(L, "lab:claim", "`cpus` must be a positive integer");
+    int cpus = (int)lua_tointeger(L, -1);
+    char err[512];
+    if (h->env->pool_claim && h->env->pool_claim(h->env, memory, cpus, err, sizeof err) < 0)
+        return lapi_raise(L, "lab:claim", "%s", err);
+    h->env->claimed = 1;
+    lua_settop(L, 1);
+    return 1;
+}
+
 /* lab:pack / lab:unpack: string.pack and string.unpack (also as provium.pack). */
 static int lab_pack_call(lua_State *L, const char *fn)
 {
@@ -697,12 +722,13 @@ void lapi_open_lab(lua_State *L)
                                        {"include", lab_include},
                                        {"remove", lab_remove},
                                        {"pack", lab_pack},
+                                       {"claim", lab_claim},
                                        {"unpack", lab_unpack},
                                        {"boot", lab_boot},
                                        {"pause", lab_pause},
                                        {"resume", lab_resume},
                                        {NULL, NULL}};
-    static const char *const later[] = {"claim", "barrier", NULL};
+    static const char *const later[] = {"barrier", NULL};
     luaL_newmetatable(L, LAB_MT);
     luaL_newlib(L, methods);
     for (const char *const *m = later; *m; m++) {

@@ -285,6 +285,9 @@ struct job {
     struct pool_amount want; /* ... for this much */
     int64_t wait_since;
     int64_t pool_wait_ns;    /* time spent in pool waits: not charged to the file timeout */
+    int want_claim;          /* the queued request is a provium:claim */
+    int claimed;             /* the file's VMs draw from its claim ... */
+    struct pool_amount claim, claim_used; /* ... of this much, this much in use */
     char *scratch;
     int64_t start_ns;
     struct buf line;
@@ -422,6 +425,20 @@ static void end_wait(struct job *j)
     j->pool_wait_ns += now_ns() - j->wait_since;
 }
 
+/* The pool granted `a` to j: as a VM's share, or as its claim. */
+static void granted(struct job *j, struct pool_amount a, int is_claim)
+{
+    j->held.memory += a.memory;
+    j->held.cpus += a.cpus;
+    if (is_claim) {
+        j->claimed = 1;
+        j->claim = a;
+        event_kv("claim_acquired",
+                 json_pack("{s:s, s:o}", "path", j->res->path, "amount", amount_json(a)));
+    }
+    pool_answer(j, NULL);
+}
+
 /* Serves queued requests in arrival order; then, if every running file is waiting,
  * nothing can ever be released: the newest waiter is refused. */
 static void pool_serve_waiters(void)
@@ -441,10 +458,8 @@ static void pool_serve_waiters(void)
             return;
         if (pool_fits(&g_pool, oldest->want)) {
             pool_take(&g_pool, oldest->want);
-            oldest->held.memory += oldest->want.memory;
-            oldest->held.cpus += oldest->want.cpus;
             end_wait(oldest);
-            pool_answer(oldest, NULL);
+            granted(oldest, oldest->want, oldest->want_claim);
             continue;
         }
         if (others_progress(newest))
@@ -456,19 +471,40 @@ static void pool_serve_waiters(void)
     }
 }
 
-static void pool_acquire_for(struct job *j, json_t *o)
+static void pool_acquire_for(struct job *j, json_t *o, int is_claim)
 {
     struct pool_amount want = {(uint64_t)json_integer_value(json_object_get(o, "memory_bytes")),
                                (int)json_integer_value(json_object_get(o, "cpus"))};
+    if (is_claim && j->claimed) {
+        pool_answer(j, "provium:claim was already called in this file");
+        return;
+    }
+    if (!is_claim && j->claimed) {
+        /* a claimed file draws only from its claim, at once or not at all */
+        if (j->claim_used.memory + want.memory > j->claim.memory ||
+            j->claim_used.cpus + want.cpus > j->claim.cpus) {
+            char *m = xasprintf("%llu MiB and %d vCPU(s) exceed what is left of the claim "
+                                "(%llu MiB, %d vCPUs)",
+                                (unsigned long long)(want.memory >> 20), want.cpus,
+                                (unsigned long long)((j->claim.memory - j->claim_used.memory) >> 20),
+                                j->claim.cpus - j->claim_used.cpus);
+            pool_answer(j, m);
+            free(m);
+            return;
+        }
+        j->claim_used.memory += want.memory;
+        j->claim_used.cpus += want.cpus;
+        pool_answer(j, NULL);
+        return;
+    }
     switch (pool_request(&g_pool, want, j->held, others_progress(j))) {
     case POOL_GRANT:
-        j->held.memory += want.memory;
-        j->held.cpus += want.cpus;
-        pool_answer(j, NULL);
+        granted(j, want, is_claim);
         break;
     case POOL_WAIT:
         j->waiting = 1;
         j->want = want;
+        j->want_claim = is_claim;
         j->wait_since = now_ns();
         break;
     case POOL_TOO_BIG: {
@@ -493,6 +529,11 @@ static void pool_release_for(struct job *j, json_t *o)
 {
     struct pool_amount a = {(uint64_t)json_integer_value(json_object_get(o, "memory_bytes")),
                             (int)json_integer_value(json_object_get(o, "cpus"))};
+    if (j->claimed) { /* back into the claim, which the file keeps */
+        j->claim_used.memory -= a.memory < j->claim_used.memory ? a.memory : j->claim_used.memory;
+        j->claim_used.cpus -= a.cpus < j->claim_used.cpus ? a.cpus : j->claim_used.cpus;
+        return;
+    }
     if (a.memory > j->held.memory)
         a.memory = j->held.memory;
     if (a.cpus > j->held.cpus)
@@ -524,8 +565,8 @@ static void handle_event(struct job *j, json_t *o, const struct run_opts *ro)
     if (!kind)
         return;
     struct file_result *r = j->res;
-    if (!strcmp(kind, "pool_acquire")) {
-        pool_acquire_for(j, o);
+    if (!strcmp(kind, "pool_acquire") || !strcmp(kind, "pool_claim")) {
+        pool_acquire_for(j, o, !strcmp(kind, "pool_claim"));
         return; /* internal */
     }
     if (!strcmp(kind, "pool_release")) {
@@ -686,6 +727,10 @@ static void finish_job(struct job *j, int status)
     pool_give(&g_pool, j->held);
     j->held = (struct pool_amount){0, 0};
     j->waiting = 0;
+    if (j->claimed)
+        event_kv("claim_released",
+                 json_pack("{s:s, s:o}", "path", j->res->path, "amount", amount_json(j->claim)));
+    j->claimed = 0;
     if (getenv("PROVIUM_KEEP_SCRATCH"))
         fprintf(stderr, "provium: kept scratch of %s: %s\n", r->path, j->scratch);
     else

@@ -49,12 +49,11 @@ static void emit(void *ud, const char *kind, void *obj)
 
 /* Asks the parent for memory and vCPUs and blocks until it answers "ok" or "err <why>".
  * Time spent waiting is given back to the test's deadline: pool waits never count. */
-static int pool_acquire(struct host_env *env, uint64_t memory, int cpus, char *err,
-                        size_t errlen)
+static int pool_ask(struct host_env *env, const char *kind, uint64_t memory, int cpus,
+                    char *err, size_t errlen)
 {
     struct worker *w = env->pool_ud;
-    emit(w, "pool_acquire", json_pack("{s:I, s:i}", "memory_bytes", (json_int_t)memory, "cpus",
-                                      cpus));
+    emit(w, kind, json_pack("{s:I, s:i}", "memory_bytes", (json_int_t)memory, "cpus", cpus));
     int64_t t0 = now_ns();
     char line[2048];
     size_t n = 0;
@@ -73,6 +72,18 @@ static int pool_acquire(struct host_env *env, uint64_t memory, int cpus, char *e
         return 0;
     snprintf(err, errlen, "%s", !strncmp(line, "err ", 4) ? line + 4 : "the run's scheduler went away");
     return -1;
+}
+
+static int pool_acquire(struct host_env *env, uint64_t memory, int cpus, char *err,
+                        size_t errlen)
+{
+    return pool_ask(env, "pool_acquire", memory, cpus, err, errlen);
+}
+
+/* provium:claim: the file's whole VM budget, reserved at once. */
+static int pool_claim(struct host_env *env, uint64_t memory, int cpus, char *err, size_t errlen)
+{
+    return pool_ask(env, "pool_claim", memory, cpus, err, errlen);
 }
 
 static void pool_release(struct host_env *env, uint64_t memory, int cpus)
@@ -381,6 +392,7 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
     host_env_init(&env, cfg, ro, scratch);
     if (replyfd >= 0) {
         env.pool_acquire = pool_acquire;
+        env.pool_claim = pool_claim;
         env.pool_release = pool_release;
         env.pool_ud = &w;
     }

@@ -35,6 +35,9 @@ struct host_env {
     int (*pool_acquire)(struct host_env *env, uint64_t memory, int cpus, char *err,
                         size_t errlen);
     void (*pool_release)(struct host_env *env, uint64_t memory, int cpus);
+    int (*pool_claim)(struct host_env *env, uint64_t memory, int cpus, char *err,
+                      size_t errlen);
+    int claimed; /* provium:claim was called */
     void *pool_ud;
     int pool_exempt;
 };

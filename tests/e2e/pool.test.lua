@@ -9,12 +9,18 @@ local function events_of(path)
   return list
 end
 
-test("too big and deadlocked requests fail at once with a clear reason", function(t)
+test("too big, deadlocked and beyond-the-claim requests fail at once with a clear reason", function(t)
   local dir = e2e.cases .. "/pool-errors"
-  local out, code = e2e.provium({"--no-progress", "--mem", "1G", "--cpus", "1"}, dir)
+  local ev = os.tmpname()
+  local out, code = e2e.provium({"--no-progress", "--mem", "1G", "--cpus", "1", "--events", ev}, dir)
   t:log(out)
   t:assert_eq(code, 0, out)
-  t:assert_contains(out, "2 passed, 0 failed, 0 skipped")
+  t:assert_contains(out, "3 passed, 0 failed, 0 skipped")
+  local kinds = {}
+  for _, e in ipairs(events_of(ev)) do kinds[e.kind] = (kinds[e.kind] or 0) + 1 end
+  os.remove(ev)
+  t:assert_eq(kinds.claim_acquired, 1)
+  t:assert_eq(kinds.claim_released, 1)
 end)
 
 test("a file waits for the vCPU another file holds, then runs", function(t)
