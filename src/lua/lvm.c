@@ -232,6 +232,19 @@ static int vm_pause_l(lua_State *L)
     return 1;
 }
 
+/* vm:reset(): hard reset, back once the agent answers again. */
+static int vm_reset_l(lua_State *L)
+{
+    struct vm *vm = need_booted(L, "vm:reset");
+    char err[8192];
+    if (vm_reset(vm, err, sizeof err) < 0)
+        return lapi_raise(L, "vm:reset", "%s", err);
+    if (lbridge_vm_booted(L, vm, 1, err, sizeof err) < 0) /* the guest forgot its network */
+        return lapi_raise(L, "vm:reset", "%s", err);
+    lua_settop(L, 1);
+    return 1;
+}
+
 /* vm:resume(): continue a paused VM. */
 static int vm_resume_l(lua_State *L)
 {
@@ -796,6 +809,7 @@ void lapi_open_vm(lua_State *L)
                                        {"clock", lvm_clock},
                                        {"console", lvm_console},
                                        {"pause", vm_pause_l},
+                                       {"reset", vm_reset_l},
                                        {"resume", vm_resume_l},
                                        {"snapshot", lvm_snapshot},
                                        {"restore", lvm_restore},

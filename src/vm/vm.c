@@ -870,6 +870,36 @@ void vm_shutdown(struct vm *vm)
 
 /* Starts a fresh QEMU from a snapshot file. The profile, memory, CPUs and machine come
  * from the snapshot's metadata; the VM must be created or shut down. */
+int vm_reset(struct vm *vm, char *err, size_t errlen)
+{
+    /* QEMU runs with -no-reboot (a guest reboot ends it); for this one reset, reset */
+    json_t *r = qmp_exec(vm->qmp, "set-action", json_pack("{s:s}", "reboot", "reset"),
+                         now_ns() + 10000000000LL, err, errlen);
+    if (!r)
+        return -1;
+    json_decref(r);
+    int64_t t0 = now_ns();
+    r = qmp_exec(vm->qmp, "system_reset", NULL, now_ns() + 10000000000LL, err, errlen);
+    if (!r)
+        return -1;
+    json_decref(r);
+    /* a new agent will say hello on the same port: a new connection for our side, so
+     * handles and processes of the old one are gone */
+    int fd = vm->agent.fd;
+    vm->agent.fd = -1;
+    agent_conn_close(&vm->agent);
+    agent_conn_init(&vm->agent, fd, vm->pidfd);
+    vm->boot_t0 = t0;
+    vm->state = VM_BOOTED;
+    int rc = vm_boot_finish(vm, err, errlen);
+    char e2[256];
+    r = rc == 0 ? qmp_exec(vm->qmp, "set-action", json_pack("{s:s}", "reboot", "shutdown"),
+                           now_ns() + 10000000000LL, e2, sizeof e2)
+                : NULL;
+    json_decref(r);
+    return rc;
+}
+
 int vm_set_running(struct vm *vm, int run, char *err, size_t errlen)
 {
     json_t *r = qmp_exec(vm->qmp, run ? "cont" : "stop", NULL, now_ns() + 10000000000LL, err,

@@ -119,6 +119,9 @@ int vm_boot(struct vm *vm, char *err, size_t errlen);
  * agent (lab:boot starts them all, then finishes each). */
 int vm_boot_start(struct vm *vm, char *err, size_t errlen);
 int vm_boot_finish(struct vm *vm, char *err, size_t errlen);
+/* Hard reset: the guest boots again in the same QEMU; returns once the new agent has
+ * answered (guest handles and processes of before are gone). -1 with err. */
+int vm_reset(struct vm *vm, char *err, size_t errlen);
 /* Stops (run = 0) or continues the vCPUs over QMP; state becomes paused or booted. */
 int vm_set_running(struct vm *vm, int run, char *err, size_t errlen);
 /* Starts the VM from a snapshot file (see snapshot.h); -1 with err on failure. */
