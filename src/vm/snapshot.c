@@ -435,7 +435,7 @@ int snapshot_extract_disks(struct vm *vm, const char *path, json_t *meta, char *
     return 0;
 }
 
-int vm_restore_stream(struct vm *vm, const char *path, char *err, size_t errlen)
+int vm_restore_stream(struct vm *vm, const char *path, json_t *meta, char *err, size_t errlen)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
@@ -459,13 +459,11 @@ int vm_restore_stream(struct vm *vm, const char *path, char *err, size_t errlen)
         return -1;
     }
     json_decref(r);
-    json_t *meta = snapshot_read_meta(path, err, errlen);
     off_t off = 8 + SNAP_META_SIZE;
     uint64_t zbytes = 0;
-    if (meta && section_offset(meta, "migration", NULL, &off, &zbytes) < 0)
+    if (section_offset(meta, "migration", NULL, &off, &zbytes) < 0)
         off = 8 + SNAP_META_SIZE, zbytes = 0;
-    json_decref(meta);
-    int rc = meta ? decompress_range(path, off, zbytes, p[1], 0, err, errlen) : -1;
+    int rc = decompress_range(path, off, zbytes, p[1], 0, err, errlen);
     close(p[1]);
     if (rc < 0)
         return -1;

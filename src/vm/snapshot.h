@@ -18,6 +18,6 @@ json_t *snapshot_read_meta(const char *path, char *err, size_t errlen);
 int snapshot_extract_disks(struct vm *vm, const char *path, json_t *meta, char *err,
                            size_t errlen);
 /* Feeds the stream to a QEMU started with -incoming defer and continues it. */
-int vm_restore_stream(struct vm *vm, const char *path, char *err, size_t errlen);
+int vm_restore_stream(struct vm *vm, const char *path, json_t *meta, char *err, size_t errlen);
 
 #endif

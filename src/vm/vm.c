@@ -953,15 +953,19 @@ int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
         vm->nic_slots = (int)json_integer_value(json_object_get(meta, "nic_slots"));
     vm->cpus = (int)json_integer_value(json_object_get(meta, "cpus"));
     snprintf(vm->machine, sizeof vm->machine, "%s", machine ? machine : "microvm");
-    json_decref(meta);
     if (!file_exists(p->kernel)) {
         snprintf(err, errlen, "missing kernel: %s", p->kernel);
+        json_decref(meta);
         return -1;
     }
     int64_t t0 = now_ns();
-    if (start_qemu(vm, NULL, "console=ttyS0", 1, err, errlen) < 0)
+    if (start_qemu(vm, NULL, "console=ttyS0", 1, err, errlen) < 0) {
+        json_decref(meta);
         return -1;
-    if (vm_restore_stream(vm, path, merr, sizeof merr) < 0)
+    }
+    rc = vm_restore_stream(vm, path, meta, merr, sizeof merr);
+    json_decref(meta);
+    if (rc < 0)
         return fail_boot(vm, err, errlen, "restoring %s: %s", path, merr);
     /* the agent does not know it moved: ask it something, then fix its clock */
     struct wire_writer w = {0};
