@@ -79,6 +79,8 @@ int lab_field(lua_State *L, int idx, const char *key);            /* pushes a st
 /* Removes the member at member_idx from the lab's "vms" or "labs" list. */
 void lab_remove_member(lua_State *L, int lab_idx, const char *list, int member_idx);
 int lab_find_sublab(lua_State *L, int lab_idx, const char *name); /* pushes it, or 0 */
+/* The names of the lab's bridges, sorted (appended to out). */
+void lab_bridge_names_sorted(lua_State *L, int lab, struct strv *out);
 /* Removes element i of the sequence at list, shifting the rest down. */
 void lab_list_remove(lua_State *L, int list, lua_Integer i);
 void lab_push_sublab(lua_State *L, int lab_idx, const char *name); /* creates, pushes */

@@ -269,25 +269,30 @@ static int lab_vm_names(lua_State *L)
     return 1;
 }
 
-/* Sorted names of the lab's bridges, pushed as a list. */
-static int bridge_names_list(lua_State *L, int lab)
+void lab_bridge_names_sorted(lua_State *L, int lab, struct strv *out)
 {
     lab_field(L, lab, "bridges");
     int t = lua_gettop(L);
-    struct strv names = {0};
     lua_pushnil(L);
     while (lua_next(L, t)) {
-        strv_push(&names, lua_tostring(L, -2));
+        strv_push(out, lua_tostring(L, -2));
         lua_pop(L, 1);
     }
-    strv_sort(&names);
+    lua_pop(L, 1);
+    strv_sort(out);
+}
+
+/* Sorted names of the lab's bridges, pushed as a list. */
+static int bridge_names_list(lua_State *L, int lab)
+{
+    struct strv names = {0};
+    lab_bridge_names_sorted(L, lab, &names);
     lua_createtable(L, (int)names.n, 0);
     for (size_t i = 0; i < names.n; i++) {
         lua_pushstring(L, names.v[i]);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     strv_free(&names);
-    lua_remove(L, t);
     return 1;
 }
 

@@ -110,15 +110,10 @@ struct members {
 /* Adds the records of the open bridges of the lab at lab, sorted by name. */
 static void collect_bridges(lua_State *L, int lab, const char *path, json_t *out)
 {
+    struct strv names = {0};
+    lab_bridge_names_sorted(L, lab, &names);
     lab_field(L, lab, "bridges");
     int t = lua_gettop(L);
-    struct strv names = {0};
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        strv_push(&names, lua_tostring(L, -2));
-        lua_pop(L, 1);
-    }
-    strv_sort(&names);
     for (size_t i = 0; i < names.n; i++) {
         lua_getfield(L, t, names.v[i]);
         json_t *rec = lbridge_to_json(L, -1, path);

@@ -155,37 +155,31 @@ static int stream_next(lua_State *L)
     return 1;
 }
 
-static int stream_read_until(lua_State *L)
+/* read_until (nil when not seen) and expect (raises when not seen, returns nothing). */
+static int read_pattern(lua_State *L, const char *method, int raise)
 {
     struct lstream *s = check_stream(L);
     size_t plen;
     const char *pat = luaL_checklstring(L, 2, &plen);
     luaL_argcheck(L, plen > 0, 2, "empty pattern");
-    double timeout = opt_timeout(L, 3, 10, "stream:read_until");
+    double timeout = opt_timeout(L, 3, 10, method);
     size_t n;
     if (!wait_for(L, s, pat, plen, timeout, &n)) {
+        if (raise)
+            return lapi_raise(L, method, "'%s' not seen on %s within %gs", pat, s->h.what,
+                              timeout);
         lua_pushnil(L);
         return 1;
     }
     take(L, s, n);
-    return 1;
-}
-
-static int stream_expect(lua_State *L)
-{
-    struct lstream *s = check_stream(L);
-    size_t plen;
-    const char *pat = luaL_checklstring(L, 2, &plen);
-    luaL_argcheck(L, plen > 0, 2, "empty pattern");
-    double timeout = opt_timeout(L, 3, 10, "stream:expect");
-    size_t n;
-    if (!wait_for(L, s, pat, plen, timeout, &n))
-        return lapi_raise(L, "stream:expect", "'%s' not seen on %s within %gs", pat, s->h.what,
-                          timeout);
-    take(L, s, n);
+    if (!raise)
+        return 1;
     lua_pop(L, 1);
     return 0;
 }
+
+static int stream_read_until(lua_State *L) { return read_pattern(L, "stream:read_until", 0); }
+static int stream_expect(lua_State *L) { return read_pattern(L, "stream:expect", 1); }
 
 static int stream_drain(lua_State *L)
 {
