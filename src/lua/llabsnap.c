@@ -20,6 +20,7 @@
 #include "lvm.h"
 
 #include "fixture/fixture.h"
+#include "net/switch.h"
 #include "proto/wire.h"
 #include "util/util.h"
 #include "vm/qmp.h"
@@ -105,10 +106,13 @@ struct members {
     size_t n;
     struct strv labs; /* sub-lab paths, parents first */
     json_t *bridges;  /* lab.json records of the open bridges, by lab then name */
+    struct buf captures; /* open bridge captures, described for the refusal */
+    int n_captures;
 };
 
 /* Adds the records of the open bridges of the lab at lab, sorted by name. */
-static void collect_bridges(lua_State *L, int lab, const char *path, json_t *out)
+static void collect_bridges(lua_State *L, int lab, const char *path, json_t *out,
+                            struct members *m)
 {
     struct strv names = {0};
     lab_bridge_names_sorted(L, lab, &names);
@@ -116,6 +120,13 @@ static void collect_bridges(lua_State *L, int lab, const char *path, json_t *out
     int t = lua_gettop(L);
     for (size_t i = 0; i < names.n; i++) {
         lua_getfield(L, t, names.v[i]);
+        int sw = lbridge_sw_id(L, -1);
+        size_t caps = sw >= 0 ? sw_capture_count(sw) : 0;
+        if (caps) {
+            buf_printf(&m->captures, "%s%zu capture(s) of bridge %s", m->captures.len ? "; " : "",
+                       caps, names.v[i]);
+            m->n_captures += (int)caps;
+        }
         json_t *rec = lbridge_to_json(L, -1, path);
         if (rec)
             json_array_append_new(out, rec);
@@ -130,7 +141,7 @@ static void collect(lua_State *L, int lab, const char *path, struct members *m)
     lab = lua_absindex(L, lab);
     if (!m->bridges)
         m->bridges = json_array();
-    collect_bridges(L, lab, path, m->bridges);
+    collect_bridges(L, lab, path, m->bridges, m);
     lab_field(L, lab, "vms");
     int vms = lua_gettop(L);
     for (lua_Integer i = 1; i <= luaL_len(L, vms); i++) {
@@ -175,6 +186,7 @@ static void members_free(lua_State *L, struct members *m)
     free(m->v);
     strv_free(&m->labs);
     json_decref(m->bridges);
+    buf_free(&m->captures);
     memset(m, 0, sizeof *m);
 }
 
@@ -222,9 +234,11 @@ char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t
     struct members m = {0};
     collect(L, lab_idx, "", &m);
 
-    /* open files or streams make a snapshot meaningless: refuse, naming each */
+    /* open files, streams or captures make a snapshot meaningless: refuse, naming each */
     struct buf why = {0};
-    int open = 0;
+    int open = m.n_captures;
+    if (m.n_captures)
+        buf_puts(&why, buf_cstr(&m.captures));
     for (size_t i = 0; i < m.n; i++)
         if (has_guest(m.v[i].vm))
             open += lfile_describe_open(L, m.v[i].vm, &why);

@@ -821,3 +821,13 @@ int sw_counters(int port, struct sw_counters *c)
     pthread_mutex_unlock(&g_mu);
     return ok ? 0 : -1;
 }
+
+size_t sw_capture_count(int bridge)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&g_mu);
+    for (size_t i = 0; i < g_ncaps; i++)
+        n += g_caps[i].fd >= 0 && g_caps[i].bridge == bridge && g_caps[i].port < 0;
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}

@@ -35,6 +35,7 @@ size_t sw_rules(int bridge, struct sw_rule *out, size_t max);
  * what is delivered to it). The switch writes the header now and owns fd. */
 int sw_capture_open(int bridge, int port, int fd);
 void sw_capture_close(int id);
+size_t sw_capture_count(int bridge); /* open whole-bridge captures */
 /* Cable pull: a port that is down forwards nothing either way. */
 void sw_set_link(int port, int up);
 struct sw_counters {

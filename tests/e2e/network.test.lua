@@ -235,6 +235,10 @@ test("a lab snapshot records the bridge, its members and its partitions", functi
   t:assert(reach(c, "d.wire"), "c reaches d")
   wire:partition(c, d)
   wire:add_latency(50)
+  local cap = wire:capture()
+  t:assert_contains(t:assert_raises(function() provium:snapshot(saved) end),
+    "refused: 1 open handle(s): 1 capture(s) of bridge wire")
+  cap:close()
   t:assert_eq(provium:snapshot(saved), saved)
   local index = json.decode(assert(io.open(saved .. "/lab.json")):read("a"))
   t:assert_eq(#index.bridges, 1)
