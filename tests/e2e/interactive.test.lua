@@ -171,3 +171,27 @@ test("unknown or ambiguous profiles and failing builds exit 2 before any boot", 
   t:assert_eq(code2, 2)
   t:assert_contains(out2, "missing PROFILE")
 end)
+
+test("on a terminal the run shows a progress line on stderr and clears it", function(t)
+  local dir = tmpdir()
+  local f = assert(io.open(dir .. "/slow.test.lua", "w"))
+  f:write('test("takes a moment", function(t)\n' ..
+    '  local n = 0\n' ..
+    '  wait_until(function() n = n + 1; return n > 5 end, {interval = 0.1})\n' ..
+    'end)\n')
+  f:close()
+  local args = {"--config", config, "--no-build", dir .. "/slow.test.lua"}
+  local r = drive(t, {{expect = "\\[0/1\\] running 1, queued 0 .* 0 passed, 0 failed, 0 skipped",
+                       timeout = 30}, {wait = 30}}, args)
+  t:log(r.transcript)
+  t:assert(r.ok, "the progress line was shown: " .. tostring(r.error))
+  t:assert_eq(r.exit_code, 0)
+  t:assert_contains(r.transcript, "\r\27[K", "and cleared in place")
+  t:assert_contains(r.transcript, "1 passed, 0 failed, 0 skipped")
+  -- not on a pipe, and not with --no-progress on a terminal
+  local out = e2e.provium(args)
+  t:assert(not out:find("[0/1]", 1, true), "a progress line on a pipe")
+  local quiet = drive(t, {{wait = 30}}, {"--no-progress", table.unpack(args)})
+  t:assert(not quiet.transcript:find("[0/1]", 1, true), "a progress line with --no-progress")
+  e2e.host("rm -rf " .. e2e.q(dir))
+end)
