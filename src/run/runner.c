@@ -905,6 +905,8 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
     }
     progress_clear(&pg);
     free(jobs);
+    g_jobs = NULL;
+    g_njobs = 0;
     return 0;
 }
 

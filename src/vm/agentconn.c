@@ -260,6 +260,7 @@ static int dispatch_bg(struct agent_conn *c, const struct wire_header *h, const 
         if (op->id != h->id)
             continue;
         if (!op->done) {
+            op->frames++;
             int r = op->on_frame(op, h, payload);
             if (r != 0)
                 op->done = r;
@@ -269,8 +270,10 @@ static int dispatch_bg(struct agent_conn *c, const struct wire_header *h, const 
     return 0;
 }
 
-int agent_wait_bg(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns)
+int agent_wait_bg(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns,
+                  int any_frame)
 {
+    unsigned seen = op->frames;
     for (;;) {
         struct wire_header h;
         const uint8_t *payload;
@@ -283,6 +286,8 @@ int agent_wait_bg(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns
         }
         if (op->done)
             return op->done > 0 ? AGENT_OK : AGENT_PROTO;
+        if (any_frame && op->frames != seen)
+            return AGENT_OK;
         if (c->dead)
             return AGENT_DEAD;
         int rc = pump(c, deadline_ns, 0);

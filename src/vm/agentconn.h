@@ -54,6 +54,7 @@ struct agent_op {
     int (*on_frame)(struct agent_op *op, const struct wire_header *h, const uint8_t *payload);
     void *ctx;
     int done; /* background ops: on_frame reported completion (1) or an error (-1) */
+    unsigned frames; /* background ops: frames handed to on_frame so far */
 };
 
 void agent_conn_init(struct agent_conn *c, int fd, int watch_fd);
@@ -76,8 +77,10 @@ int agent_run(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns);
  * (-1) when AGENT_MAX_BG are already running. */
 int agent_bg_add(struct agent_conn *c, struct agent_op *op);
 void agent_bg_remove(struct agent_conn *c, struct agent_op *op);
-/* Dispatches frames until op->done or the deadline: AGENT_OK, AGENT_DEADLINE, ... */
-int agent_wait_bg(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns);
+/* Dispatches frames until op->done (or, with any_frame, until op gets any frame) or the
+ * deadline: AGENT_OK, AGENT_DEADLINE, ... */
+int agent_wait_bg(struct agent_conn *c, struct agent_op *op, int64_t deadline_ns,
+                  int any_frame);
 
 /* Convenience for simple request -> RESULT operations. The request frame must already
  * be built in w with id. On AGENT_OK, *err_no holds the guest errno and, if extra is

@@ -217,15 +217,8 @@ int vm_exec_start(struct vm *vm, const struct exec_req *req, struct vm_proc **ou
     wire_writer_free(&w);
     /* wait for the PID (or a failure to start), so the caller can use it at once */
     int rc = VMOP_OK;
-    while (!p->x.pid && !p->op.done && rc == VMOP_OK) {
-        int r = agent_wait_bg(&vm->agent, &p->op, now_ns() + 1000000LL); /* 1 ms slices */
-        if (r == AGENT_DEADLINE && op_deadline(vm) && now_ns() >= op_deadline(vm))
-            rc = VMOP_TIMEOUT;
-        else if (r == AGENT_DEADLINE)
-            continue;
-        else
-            rc = r == AGENT_OK ? VMOP_OK : settle(vm, r);
-    }
+    while (!p->x.pid && !p->op.done && rc == VMOP_OK)
+        rc = settle(vm, agent_wait_bg(&vm->agent, &p->op, op_deadline(vm), 1));
     if (rc != VMOP_OK) {
         agent_bg_remove(&vm->agent, &p->op);
         buf_free(&p->x.out);
@@ -256,7 +249,7 @@ int vm_proc_running(struct vm *vm, struct vm_proc *p)
     if (!vm_proc_alive(vm, p))
         return 0;
     if (!p->op.done)
-        agent_wait_bg(&vm->agent, &p->op, now_ns()); /* take what has arrived */
+        agent_wait_bg(&vm->agent, &p->op, now_ns(), 0); /* take what has arrived */
     return !p->op.done;
 }
 
@@ -269,13 +262,13 @@ int vm_proc_wait(struct vm *vm, struct vm_proc *p, double timeout, struct exec_r
     int64_t deadline = timeout > 0 ? now_ns() + (int64_t)(timeout * 1e9) : 0;
     if (op_deadline(vm) && (!deadline || op_deadline(vm) < deadline))
         deadline = op_deadline(vm);
-    int r = agent_wait_bg(&vm->agent, &p->op, deadline);
+    int r = agent_wait_bg(&vm->agent, &p->op, deadline, 0);
     int timed_out = 0;
     if (r == AGENT_DEADLINE && timeout > 0 && (!op_deadline(vm) || now_ns() < op_deadline(vm))) {
         /* our own timeout: kill the whole group, then collect the exit */
         vm_proc_signal(vm, p, -9, gerr);
         timed_out = 1;
-        r = agent_wait_bg(&vm->agent, &p->op, now_ns() + 10000000000LL);
+        r = agent_wait_bg(&vm->agent, &p->op, now_ns() + 10000000000LL, 0);
     }
     int rc = r == AGENT_OK ? VMOP_OK : settle(vm, r);
     res->duration = (double)(now_ns() - p->t0) / 1e9;
