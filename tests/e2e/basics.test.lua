@@ -164,10 +164,13 @@ test("snapshot and restore: a copy with the old state, the original keeps runnin
   t:assert_eq(copy:read_file("/tmp/snapmark"), "one")
   t:assert_eq(vm:read_file("/tmp/snapmark"), "two")
   t:assert_eq(copy:run("hostname").stdout, "copy\n")
+  copy:run("echo before-restore-marker > /dev/console")
   t:assert_contains(t:assert_raises(function() copy:restore(s) end), "VM already booted")
   copy:shutdown()
   copy:restore(s:path()) -- from shutdown, by path
   t:assert_eq(copy:read_file("/tmp/snapmark"), "one")
+  t:assert_contains(copy:console():read_log(), "before-restore-marker",
+    "the console log is kept across a restore")
   s:delete()
   s:delete()
   t:assert_eq(s:size(), 0)
