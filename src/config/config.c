@@ -2,7 +2,13 @@
  *
  * The TOML reader only knows syntax; this file knows meaning: which tables and keys
  * exist, their types and ranges, how paths resolve and how `{out}` expands. Every
- * problem becomes one message naming the file and the dotted key. */
+ * problem becomes one message naming the file, the position of the key it concerns
+ * (when that key is in the file) and the dotted key:
+ *
+ *     invalid config in provium.toml:7:1: profiles.x.memory: invalid size: 12Q
+ *
+ * The loader keeps a cursor (ld->line, ld->col) that each loop moves to the key it is
+ * checking, so the typed getters need not know where their value came from. */
 #include "config.h"
 
 #include "toml.h"
@@ -22,7 +28,21 @@ struct loader {
     char *err;
     size_t errlen;
     int failed;
+    int line, col; /* position of the key being checked; 0 = not in the file */
 };
+
+/* Moves the cursor to a position (0, 0 = none). */
+static void at(struct loader *ld, int line, int col)
+{
+    ld->line = line;
+    ld->col = col;
+}
+
+/* Moves the cursor to the i-th key of table t. */
+static void at_key(struct loader *ld, const struct toml_value *t, size_t i)
+{
+    at(ld, t->key_line ? t->key_line[i] : 0, t->key_col ? t->key_col[i] : 0);
+}
 
 static int fail(struct loader *ld, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -37,7 +57,11 @@ static int fail(struct loader *ld, const char *key, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(ld->err, ld->errlen, "invalid config in %s: %s: %s", ld->file, key, msg);
+    if (ld->line > 0)
+        snprintf(ld->err, ld->errlen, "invalid config in %s:%d:%d: %s: %s", ld->file, ld->line,
+                 ld->col, key, msg);
+    else
+        snprintf(ld->err, ld->errlen, "invalid config in %s: %s: %s", ld->file, key, msg);
     return -1;
 }
 
@@ -62,8 +86,7 @@ static int want_type(struct loader *ld, const char *key, const struct toml_value
                      enum toml_type t)
 {
     if (v->type != t)
-        return fail(ld, key, "expected %s, got %s (line %d)", toml_type_name(t),
-                    toml_type_name(v->type), v->line);
+        return fail(ld, key, "expected %s, got %s", toml_type_name(t), toml_type_name(v->type));
     return 0;
 }
 
@@ -212,10 +235,12 @@ static int parse_disks(struct loader *ld, const char *pkey, const struct toml_va
         const struct toml_value *t = v->items[i];
         struct disk_spec *d = &p->disks[p->n_disks++];
         snprintf(key, sizeof key, "%s.disks[%zu]", pkey, i);
+        at(ld, t->line, t->col);
         if (want_type(ld, key, t, TOML_TABLE) < 0)
             return -1;
         char *scratch = NULL;
         for (size_t k = 0; k < t->n_keys; k++) {
+            at_key(ld, t, k);
             const char *kn = t->keys[k];
             const struct toml_value *kv = t->vals[k];
             char sub[600];
@@ -236,6 +261,7 @@ static int parse_disks(struct loader *ld, const char *pkey, const struct toml_va
         }
         if (ld->failed)
             return -1;
+        at(ld, t->line, t->col);
         if ((d->path != NULL) == (scratch != NULL))
             return fail(ld, key, "a disk needs exactly one of `path` and `scratch`");
         if (!d->id)
@@ -263,6 +289,7 @@ static int parse_profile(struct loader *ld, const char *name, const char *pkey,
     p->nic_slots = 4;
     p->guest_os = xstrdup("linux");
     char *build_out = NULL;
+    int pline = ld->line, pcol = ld->col; /* the caller put the cursor on the profile */
     if (!name_ok(name, 1))
         return fail(ld, pkey, "invalid profile name \"%s\"", name);
     if (want_type(ld, pkey, t, TOML_TABLE) < 0)
@@ -272,6 +299,7 @@ static int parse_profile(struct loader *ld, const char *name, const char *pkey,
         const struct toml_value *v = t->vals[i];
         char key[600];
         snprintf(key, sizeof key, "%s.%s", pkey, k);
+        at_key(ld, t, i);
         if (!strcmp(k, "kernel"))
             get_string(ld, key, v, &p->kernel);
         else if (!strcmp(k, "initrd"))
@@ -314,6 +342,7 @@ static int parse_profile(struct loader *ld, const char *name, const char *pkey,
         free(build_out);
         return -1;
     }
+    at(ld, pline, pcol);
     if (!p->kernel)
         fail(ld, pkey, "missing required key `kernel`");
     else if (!p->cmdline && !p->cmdline_file)
@@ -427,13 +456,16 @@ static int load_from_dir(struct loader *ld, struct config *c, const char *from_d
                 snprintf(ld->err, ld->errlen, "%s:%d:%d: %s", pf, te.line, te.col, te.msg);
             } else if (add_profile_name_check(ld, c, names.v[i]) == 0) {
                 const char *saved = ld->file;
+                int sline = ld->line, scol = ld->col;
                 ld->file = pf;
+                at(ld, 0, 0); /* the profile is the whole file: no key to point at */
                 c->profiles = xrealloc(c->profiles, (c->n_profiles + 1) * sizeof *c->profiles);
                 char key[300];
                 snprintf(key, sizeof key, "profiles.%s", names.v[i]);
                 parse_profile(ld, names.v[i], key, t, sub, &c->profiles[c->n_profiles]);
                 c->n_profiles++;
                 ld->file = saved;
+                at(ld, sline, scol);
             }
             toml_free(t);
         }
@@ -446,6 +478,13 @@ static int load_from_dir(struct loader *ld, struct config *c, const char *from_d
     return ld->failed ? -1 : 0;
 }
 
+/* $PROVIUM_QEMU, when set and non-empty, wins over `[provium] qemu` (spec 2.1). */
+static const char *qemu_from_env(void)
+{
+    const char *q = getenv("PROVIUM_QEMU");
+    return q && *q ? q : NULL;
+}
+
 static int parse_provium_table(struct loader *ld, struct config *c, const struct toml_value *t)
 {
     static const char *const accels[] = {"auto", "kvm", "tcg", NULL};
@@ -456,11 +495,13 @@ static int parse_provium_table(struct loader *ld, struct config *c, const struct
         const struct toml_value *v = t->vals[i];
         char key[300];
         snprintf(key, sizeof key, "provium.%s", k);
+        at_key(ld, t, i);
         if (!strcmp(k, "roots")) {
             if (want_type(ld, key, v, TOML_ARRAY) < 0)
                 return -1;
             c->roots = xcalloc(v->n_items + 1, sizeof(char *));
             for (size_t j = 0; j < v->n_items; j++) {
+                at(ld, v->items[j]->line, v->items[j]->col);
                 if (v->items[j]->type != TOML_STRING)
                     return fail(ld, key, "expected an array of paths");
                 char *r = path_resolve(c->dir, v->items[j]->s);
@@ -482,7 +523,7 @@ static int parse_provium_table(struct loader *ld, struct config *c, const struct
             get_enum(ld, key, v, accels, &c->accel);
         else if (!strcmp(k, "qemu")) {
             char *s = NULL;
-            if (get_string(ld, key, v, &s) == 0) {
+            if (get_string(ld, key, v, &s) == 0 && !qemu_from_env()) {
                 free(c->qemu);
                 c->qemu = strchr(s, '/') ? path_resolve(c->dir, s) : xstrdup(s);
             }
@@ -498,11 +539,15 @@ static int parse_profiles_table(struct loader *ld, struct config *c, const struc
     if (want_type(ld, "profiles", t, TOML_TABLE) < 0)
         return -1;
     const char *from_dir = NULL;
+    int fline = 0, fcol = 0;
     for (size_t i = 0; i < t->n_keys && !ld->failed; i++) {
         const char *k = t->keys[i];
         const struct toml_value *v = t->vals[i];
+        at_key(ld, t, i);
         if (!strcmp(k, "from_dir") && v->type == TOML_STRING) {
             from_dir = v->s;
+            fline = ld->line;
+            fcol = ld->col;
             continue;
         }
         char key[300];
@@ -513,8 +558,10 @@ static int parse_profiles_table(struct loader *ld, struct config *c, const struc
         parse_profile(ld, k, key, v, c->dir, &c->profiles[c->n_profiles]);
         c->n_profiles++;
     }
-    if (!ld->failed && from_dir)
+    if (!ld->failed && from_dir) {
+        at(ld, fline, fcol);
         load_from_dir(ld, c, from_dir);
+    }
     return ld->failed ? -1 : 0;
 }
 
@@ -522,8 +569,8 @@ static void set_defaults(struct config *c)
 {
     c->cache_max_size = 20ull << 30;
     c->accel = xstrdup("auto");
-    const char *q = getenv("PROVIUM_QEMU");
-    c->qemu = xstrdup(q && *q ? q : "qemu-system-x86_64");
+    const char *q = qemu_from_env();
+    c->qemu = xstrdup(q ? q : "qemu-system-x86_64");
     const char *fc = getenv("PROVIUM_FIXTURE_CACHE");
     if (fc && *fc)
         c->cache_dir = path_resolve(NULL, fc);
@@ -560,7 +607,7 @@ struct config *config_load(const char *path, char *err, size_t errlen)
     }
     c->path = path_resolve(NULL, want);
     c->dir = path_dirname(c->path);
-    struct loader ld = {c->path, err, errlen, 0};
+    struct loader ld = {want, err, errlen, 0, 0, 0};
     struct toml_error te;
     struct toml_value *root = toml_parse(text, len, &te);
     free(text);
@@ -572,6 +619,7 @@ struct config *config_load(const char *path, char *err, size_t errlen)
     /* a cache_dir in the file beats $PROVIUM_FIXTURE_CACHE (set_defaults) */
     for (size_t i = 0; i < root->n_keys && !ld.failed; i++) {
         const char *k = root->keys[i];
+        at_key(&ld, root, i);
         if (!strcmp(k, "provium"))
             parse_provium_table(&ld, c, root->vals[i]);
         else if (!strcmp(k, "profiles"))

@@ -117,7 +117,7 @@ test("bad config stops the run with exit 2 and names the key or position", funct
   local out, code = run("badconfig")
   t:assert_eq(code, 2)
   t:assert_contains(out, "provium: invalid config in ")
-  t:assert_contains(out, "badconfig/provium.toml: profiles.base.kernal: unknown key")
+  t:assert_contains(out, "badconfig/provium.toml:4:1: profiles.base.kernal: unknown key")
   local out2, code2 = run("badsyntax")
   t:assert_eq(code2, 2)
   t:assert_contains(out2, "badsyntax/provium.toml:2:9: ")

@@ -51,6 +51,7 @@ static void full_profile(void)
     CHECK_STR_EQ(a ? a->kernel : NULL, want);
     free(want);
     CHECK_STR_EQ(a ? a->initrd : NULL, "/abs/initrd");
+    CHECK_STR_EQ(c->qemu, "qemu-system-x86_64");
     const struct profile *b = config_profile(c, "b");
     CHECK_STR_EQ(b ? b->out : NULL, "/xdg/provium/builds/b");
     CHECK_STR_EQ(b ? b->build : NULL, "make --out /xdg/provium/builds/b");
@@ -77,6 +78,28 @@ static void build_out_and_env(void)
         config_free(c);
     }
     unsetenv("PROVIUM_BUILD_DIR");
+}
+
+/* $PROVIUM_QEMU wins over `[provium] qemu` (spec 2.1); the file's value is used without it. */
+static void qemu_env_wins(void)
+{
+    char err[1024] = "";
+    const char *text = "[provium]\nqemu = \"/cfg/qemu\"\n";
+    setenv("PROVIUM_QEMU", "/env/qemu", 1);
+    struct config *c = load_text(text, err, sizeof err);
+    CHECK_MSG(c != NULL, "%s", err);
+    CHECK_STR_EQ(c ? c->qemu : NULL, "/env/qemu");
+    config_free(c);
+    unsetenv("PROVIUM_QEMU");
+    c = load_text(text, err, sizeof err);
+    CHECK_STR_EQ(c ? c->qemu : NULL, "/cfg/qemu");
+    config_free(c);
+    setenv("PROVIUM_QEMU", "/env/qemu", 1); /* still type-checked */
+    c = load_text("[provium]\nqemu = 3\n", err, sizeof err);
+    CHECK(c == NULL);
+    CHECK_STR_CONTAINS(err, "provium.toml:2:1: provium.qemu: expected string");
+    config_free(c);
+    unsetenv("PROVIUM_QEMU");
 }
 
 static void expect_error(const char *text, const char *needle)
@@ -111,6 +134,22 @@ static void errors(void)
                  "disks = [{path = \"a\", id = \"d\"}, {scratch = \"1M\", id = \"d\"}]\n",
                  "duplicate disk id");
     expect_error("[provium]\njobs = 0\n", "provium.jobs");
+    /* meaning errors about a key in the file carry its line:col and the dotted key */
+    expect_error("[profiles.a]\nkernel = \"k\"\ncmdline = \"x\"\nmemory = \"12Q\"\n",
+                 "invalid config in ");
+    expect_error("[profiles.a]\nkernel = \"k\"\ncmdline = \"x\"\nmemory = \"12Q\"\n",
+                 "provium.toml:4:1: profiles.a.memory: invalid size: 12Q");
+    expect_error("[provium]\n\n  bogus = 1\n", "provium.toml:3:3: provium.bogus: unknown key");
+    expect_error("x = 1\n[nope]\n", "provium.toml:1:1: x: unknown table or key");
+    expect_error("[provium]\nroots = [\"a\", 3]\n", "provium.toml:2:15: provium.roots: expected");
+    expect_error("[profiles.a]\ncmdline = \"x\"\n",
+                 "provium.toml:1:11: profiles.a: missing required key `kernel`");
+    expect_error("[profiles.a]\nkernel = \"k\"\ncmdline = \"x\"\n"
+                 "disks = [{path = \"a\", id = \"d\"}, {scratch = \"1M\", id = \"d\"}]\n",
+                 "provium.toml:4:34: profiles.a.disks[1]: duplicate disk id");
+    expect_error("[profiles.a]\nkernel = \"k\"\ncmdline = \"x\"\ndisks = [{path = \"a\", bad = 1}]\n",
+                 "provium.toml:4:23: profiles.a.disks[0].bad: unknown key");
+    expect_error("[profiles]\nfrom_dir = \"nowhere\"\n", "provium.toml:2:1: profiles.from_dir: cannot open");
     /* syntax errors carry file:line:col */
     expect_error("[provium]\nroots = [\n", "provium.toml:");
     expect_error("[provium\n", "provium.toml:1:");
@@ -144,6 +183,7 @@ int main(void)
     g_dir = make_scratch_dir("provium-test-config");
     RUN(full_profile);
     RUN(build_out_and_env);
+    RUN(qemu_env_wins);
     RUN(errors);
     RUN(missing_default_is_empty);
     rm_rf(g_dir);
