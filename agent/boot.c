@@ -3,7 +3,7 @@
  * The image's initrd gets an overlay with /sbin/provium-agent and the kernel boots with
  * rdinit=/sbin/provium-agent, so before anything else runs the agent mounts the basic
  * filesystems, loads the virtio modules the kernel lacks (listed in load order in
- * /etc/provium/modules.list) and then hands PID 1 to the image's own init if it has
+ * /.provium/modules.list, a private tree that needs nothing of the image) and then hands PID 1 to the image's own init if it has
  * one: PID 1 execs that init, and a forked child carries on as the agent. Without an
  * init the agent stays PID 1 and reaps orphans itself (the loop's waitpid(-1) does it).
  * Problems are reported on /dev/console, one line each, and never stop the boot. */
@@ -22,7 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MODULES_LIST "/etc/provium/modules.list"
+/* where the overlay lists its modules (image/overlay.h); the second is an older overlay's */
+static const char *const modules_lists[] = {"/.provium/modules.list", "/etc/provium/modules.list"};
 #define INIT_PARAM "provium.init="
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -121,12 +122,12 @@ static void load_module(const char *path)
     close(fd);
 }
 
-static void load_modules(void)
+static void load_modules_from(const char *list)
 {
-    FILE *f = fopen(MODULES_LIST, "re");
+    FILE *f = fopen(list, "re");
     if (!f) {
         if (errno != ENOENT)
-            agent_log("%s: %s", MODULES_LIST, strerror(errno));
+            agent_log("%s: %s", list, strerror(errno));
         return;
     }
     char *line = NULL;
@@ -138,6 +139,12 @@ static void load_modules(void)
     }
     free(line);
     fclose(f);
+}
+
+static void load_modules(void)
+{
+    for (size_t i = 0; i < sizeof(modules_lists) / sizeof(modules_lists[0]); i++)
+        load_modules_from(modules_lists[i]);
 }
 
 /* ---- handing PID 1 to the image's init ---- */

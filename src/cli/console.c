@@ -47,7 +47,7 @@ const struct profile *cli_find_profile(const struct config *cfg, const char *nam
     const struct profile *p = config_profile(cfg, name);
     if (!p) {
         char *names = config_profile_names(cfg);
-        fprintf(stderr, "provium: unknown profile `%s` (known: %s)\n", name, names);
+        warnx_p("unknown profile `%s` (known: %s)", name, names);
         free(names);
     }
     return p;
@@ -142,12 +142,12 @@ static int run_qemu(char **argv)
         signal(SIGPIPE, SIG_DFL);
         sigprocmask(SIG_SETMASK, &orig, NULL);
         execvp(argv[0], argv);
-        fprintf(stderr, "provium: exec %s: %s\n", argv[0], strerror(errno));
+        warnx_p("exec %s: %s", argv[0], strerror(errno));
         _exit(127);
     }
     int status = 0, rc = 0;
     if (pid < 0) {
-        fprintf(stderr, "provium: fork: %s\n", strerror(errno));
+        warnx_p("fork: %s", strerror(errno));
         rc = 2;
     } else {
         int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -175,16 +175,18 @@ static int run_qemu(char **argv)
     if (rc)
         return rc;
     if (g_signal) {
-        fprintf(stderr, "\nprovium: console: %s; QEMU stopped\n", strsignal(g_signal));
+        fputc('\n', stdout); /* end the guest's line */
+        fflush(stdout);
+        warnx_p("console: %s; QEMU stopped", strsignal(g_signal));
         return 130;
     }
     if (WIFSIGNALED(status)) {
-        fprintf(stderr, "provium: QEMU was killed by signal %d (%s)\n", WTERMSIG(status),
+        warnx_p("QEMU was killed by signal %d (%s)", WTERMSIG(status),
                 strsignal(WTERMSIG(status)));
         return 1;
     }
     if (WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "provium: QEMU exited with status %d\n", WEXITSTATUS(status));
+        warnx_p("QEMU exited with status %d", WEXITSTATUS(status));
         return 1;
     }
     return 0;
@@ -241,7 +243,7 @@ int cmd_console(int argc, char **argv)
     char cerr[4096];
     struct config *cfg = config_load(config_path, cerr, sizeof cerr);
     if (!cfg) {
-        fprintf(stderr, "provium: %s\n", cerr);
+        warnx_p("%s", cerr);
         return 2;
     }
     const struct profile *p = cli_find_profile(cfg, profile_name);
@@ -260,7 +262,7 @@ int cmd_console(int argc, char **argv)
     char verr[8192];
     int rc = 0;
     if (vm_console_argv(vm, agent, &qargv, verr, sizeof verr) < 0) {
-        fprintf(stderr, "provium: %s\n", verr);
+        warnx_p("%s", verr);
         rc = 2;
     } else {
         for (int i = extra; i < argc; i++)
@@ -273,14 +275,14 @@ int cmd_console(int argc, char **argv)
             }
             fputc('\n', stdout);
         } else {
-            fprintf(stderr, "provium: console of `%s` (%s); Ctrl-A X quits, Ctrl-A C is the "
-                            "QEMU monitor\n", p->name, env.accel);
+            warnx_p("console of `%s` (%s); Ctrl-A X quits, Ctrl-A C is the "
+                    "QEMU monitor", p->name, env.accel);
             rc = run_qemu(qargv.v);
         }
     }
     /* the printed command may name the assembled initrd: keep what it needs */
     if (print_command && rc == 0 && agent)
-        fprintf(stderr, "provium: the command uses files in %s; remove it when done\n",
+        warnx_p("the command uses files in %s; remove it when done",
                 env.scratch);
     else
         rm_rf(env.scratch);

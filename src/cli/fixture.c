@@ -158,7 +158,7 @@ static void print_event(void *ud, const char *kind, void *obj)
     json_t *o = obj;
     if (g_verbose) {
         char *s = json_dumps(o, JSON_COMPACT);
-        fprintf(stderr, "provium: %s %s\n", kind, s ? s : "");
+        warnx_p("%s %s", kind, s ? s : "");
         free(s);
     }
     json_decref(o);
@@ -178,7 +178,7 @@ static int fixture_build(struct config *cfg, const char *name, int rebuild, cons
     }
     char key[65], err[4096];
     if (fixture_key(cfg, name, key, err, sizeof err) < 0) {
-        fprintf(stderr, "provium: %s\n", err);
+        warnx_p("%s", err);
         free(ro.agent_bin);
         return 2;
     }
@@ -210,7 +210,7 @@ static int fixture_build(struct config *cfg, const char *name, int rebuild, cons
     lapi_open(L, &h);
     int rc = lfixture_ensure(L, name, err, sizeof err) == 0 ? LUA_OK : LUA_ERRRUN;
     if (rc != LUA_OK)
-        fprintf(stderr, "provium: %s\n", err);
+        warnx_p("%s", err);
     else
         printf("built: %s\n", name);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
@@ -265,7 +265,7 @@ int cmd_fixture(int argc, char **argv)
     char cerr[4096];
     struct config *cfg = config_load(config_path, cerr, sizeof cerr);
     if (!cfg) {
-        fprintf(stderr, "provium: %s\n", cerr);
+        warnx_p("%s", cerr);
         return 2;
     }
     int rc;

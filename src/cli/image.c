@@ -11,6 +11,7 @@
  */
 #include "cli/cli.h"
 #include "image/image_build.h"
+#include "util/util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -84,7 +85,7 @@ static int image_build_command(int argc, char **argv) {
     struct image_info info;
     char err[1024];
     if (image_build_info(&o, &info, err, sizeof(err)) < 0) {
-        fprintf(stderr, "provium: %s\n", err);
+        warnx_p("%s", err);
         return EXIT_USAGE;
     }
     printf("image: %s (kernel %s, %zu modules)\n", info.out_dir, info.kernel_version, info.n_modules);
@@ -92,9 +93,11 @@ static int image_build_command(int argc, char **argv) {
 }
 
 int cmd_image(int argc, char **argv) {
-    if (argc < 2 || is_help(argv[1])) {
-        fputs(image_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
+    if (argc < 2)
+        return cli_usage_error("image", "missing subcommand");
+    if (is_help(argv[1])) {
+        fputs(image_usage, stdout);
+        return 0;
     }
     if (strcmp(argv[1], "build") == 0) return image_build_command(argc, argv);
     if (argv[1][0] == '-') return cli_usage_error("image", "unknown option '%s'", argv[1]);

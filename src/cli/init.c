@@ -156,14 +156,14 @@ static int dir_has_entries(const char *dir)
 {
     struct stat st;
     if (stat(dir, &st) < 0)
-        return errno == ENOENT ? 0 : (fprintf(stderr, "provium: init: %s: %s\n", dir, strerror(errno)), -1);
+        return errno == ENOENT ? 0 : (warnx_p("init: %s: %s", dir, strerror(errno)), -1);
     if (!S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "provium: init: %s is not a directory\n", dir);
+        warnx_p("init: %s is not a directory", dir);
         return -1;
     }
     DIR *d = opendir(dir);
     if (!d) {
-        fprintf(stderr, "provium: init: %s: %s\n", dir, strerror(errno));
+        warnx_p("init: %s: %s", dir, strerror(errno));
         return -1;
     }
     struct dirent *de;
@@ -198,8 +198,8 @@ int cmd_init(int argc, char **argv)
     if (full < 0)
         return 2;
     if (full && !force) {
-        fprintf(stderr, "provium: init: %s is not empty; nothing written (use --force to write "
-                        "into it, overwriting provium.toml, tests/smoke.test.lua, ...)\n",
+        warnx_p("init: %s is not empty; nothing written (use --force to write "
+                "into it, overwriting provium.toml, tests/smoke.test.lua, ...)",
                 strcmp(dir, ".") ? dir : "the current directory");
         return 2;
     }

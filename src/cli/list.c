@@ -45,7 +45,7 @@ int cmd_list(int argc, char **argv)
     char cerr[4096];
     struct config *cfg = config_load(config_path, cerr, sizeof cerr);
     if (!cfg) {
-        fprintf(stderr, "provium: %s\n", cerr);
+        warnx_p("%s", cerr);
         strv_free(&paths);
         return 2;
     }

@@ -75,7 +75,7 @@ int lsp_setup_check(const char *dir, int force, const char *cmd)
     for (size_t i = 0; i < N_LSP_FILES; i++) {
         char *p = cli_shown_path(dir, lsp_files[i].rel);
         if (cli_path_taken(p)) {
-            fprintf(stderr, "provium: %s: %s exists; not overwriting it (use --force)\n", cmd, p);
+            warnx_p("%s: %s exists; not overwriting it (use --force)", cmd, p);
             free(p);
             return 2;
         }
@@ -90,7 +90,7 @@ int cli_write_text(const char *path, const char *text, size_t len)
     int rc = mkdir_p(parent, 0755);
     free(parent);
     if (rc < 0 || write_file_atomic(path, text, len, 0644) < 0) {
-        fprintf(stderr, "provium: cannot write %s: %s\n", path, strerror(errno));
+        warnx_p("cannot write %s: %s", path, strerror(errno));
         return 2;
     }
     printf("wrote %s\n", path);

@@ -34,7 +34,7 @@ int cmd_prepare(int argc, char **argv)
     char cerr[4096];
     struct config *cfg = config_load(config_path, cerr, sizeof cerr);
     if (!cfg) {
-        fprintf(stderr, "provium: %s\n", cerr);
+        warnx_p("%s", cerr);
         return 2;
     }
     int rc = 0;
@@ -42,7 +42,7 @@ int cmd_prepare(int argc, char **argv)
         const struct profile *p = config_profile(cfg, profile);
         if (!p) {
             char *names = config_profile_names(cfg);
-            fprintf(stderr, "provium: unknown profile `%s` (known: %s)\n", profile, names);
+            warnx_p("unknown profile `%s` (known: %s)", profile, names);
             free(names);
             rc = 2;
         } else if (!p->build) {

@@ -175,7 +175,7 @@ static char *history_path(void)
     else
         return NULL;
     if (mkdir_p(dir, 0700) < 0) {
-        fprintf(stderr, "provium: warning: cannot create %s (%s); history is not kept\n", dir,
+        warnx_p("warning: cannot create %s (%s); history is not kept", dir,
                 strerror(errno));
         free(dir);
         return NULL;
@@ -384,8 +384,10 @@ static int eval(lua_State *L)
         if (lua_touserdata(L, -1) == &EXIT_KEY) {
             rc = 2;
         } else {
+            if (g_int)
+                fputc('\n', stdout); /* after the ^C */
             fflush(stdout);
-            fprintf(stderr, "%s%s\n", g_int ? "\n" : "", lua_tostring(L, -1));
+            warnx_p("%s", lua_tostring(L, -1));
             rc = 1;
         }
     } else if (lua_gettop(L) >= base) {
@@ -394,7 +396,7 @@ static int eval(lua_State *L)
         lua_getglobal(L, "print");
         lua_insert(L, base);
         if (lua_pcall(L, n, 0, 0) != LUA_OK) {
-            fprintf(stderr, "error calling 'print' (%s)\n", lua_tostring(L, -1));
+            warnx_p("error calling 'print' (%s)", lua_tostring(L, -1));
             rc = 1;
         }
     }
@@ -429,7 +431,7 @@ static int start_vm(lua_State *L, struct host_env *env, const char *name,
     lua_sethook(L, NULL, 0, 0);
     env->deadline_ns = 0;
     if (status != LUA_OK && !g_int && !g_stop)
-        fprintf(stderr, "provium: %s\n", lua_tostring(L, -1));
+        warnx_p("%s", lua_tostring(L, -1));
     lua_settop(L, 0);
     return status == LUA_OK ? 0 : -1;
 }
@@ -459,9 +461,9 @@ static void on_event(void *ud, const char *kind, void *obj)
     json_t *o = obj;
     const char *fx = json_string_value(json_object_get(o, "fixture"));
     if (!strcmp(kind, "fixture_build_started"))
-        fprintf(stderr, "provium: building fixture `%s`\n", fx ? fx : "?");
+        warnx_p("building fixture `%s`", fx ? fx : "?");
     else if (!strcmp(kind, "fixture_build_waiting"))
-        fprintf(stderr, "provium: fixture `%s` is being built by another run; waiting\n",
+        warnx_p("fixture `%s` is being built by another run; waiting",
                 fx ? fx : "?");
     json_decref(o);
 }
@@ -491,7 +493,7 @@ static int repl_loop(lua_State *L, struct input *in)
         }
         interrupts = 0;
         if (status != LUA_OK) {
-            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            warnx_p("%s", lua_tostring(L, -1));
             lua_pop(L, 1);
             failed = 1;
             continue;
@@ -538,7 +540,7 @@ int cmd_repl(int argc, char **argv)
     char cerr[4096];
     struct config *cfg = config_load(config_path, cerr, sizeof cerr);
     if (!cfg) {
-        fprintf(stderr, "provium: %s\n", cerr);
+        warnx_p("%s", cerr);
         return 2;
     }
     /* the profile: named, or the only one; a fixture brings its own */
@@ -549,7 +551,7 @@ int cmd_repl(int argc, char **argv)
         p = &cfg->profiles[0];
     else if (!fixture_arg) {
         char *names = config_profile_names(cfg);
-        fprintf(stderr, "provium: repl: %s; name one (known: %s)\n",
+        warnx_p("repl: %s; name one (known: %s)",
                 cfg->n_profiles ? "several profiles" : "provium.toml defines no profile", names);
         free(names);
     }
@@ -582,9 +584,9 @@ int cmd_repl(int argc, char **argv)
 
     char *fixture = fixture_arg ? fixture_name(cfg, fixture_arg) : NULL;
     if (fixture)
-        fprintf(stderr, "provium: restoring fixture `%s`\n", fixture);
+        warnx_p("restoring fixture `%s`", fixture);
     else
-        fprintf(stderr, "provium: booting `%s` (%s)\n", name ? name : p->name, env.accel);
+        warnx_p("booting `%s` (%s)", name ? name : p->name, env.accel);
     int64_t t0 = now_ns();
     int rc;
     int started = start_vm(L, &env, name, p, fixture);
@@ -596,14 +598,19 @@ int cmd_repl(int argc, char **argv)
         struct input in;
         input_open(&in);
         if (in.tty)
-            fprintf(stderr, "provium: `vm` is ready (%.1fs); `provium` is the lab. "
-                            ".exit or Ctrl-D quits.\n", (double)(now_ns() - t0) / 1e9);
+            warnx_p("`vm` is ready (%.1fs); `provium` is the lab. "
+                    ".exit or Ctrl-D quits.", (double)(now_ns() - t0) / 1e9);
         rc = repl_loop(L, &in);
         input_close(&in);
     }
     if (rc == 130)
-        fprintf(stderr, "%sprovium: %s; shutting the VMs down\n",
-                isatty(STDERR_FILENO) ? "\n" : "", g_stop ? strsignal(g_stop) : "interrupted");
+    {
+        if (isatty(STDERR_FILENO)) {
+            fputc('\n', stdout); /* end the prompt's line */
+            fflush(stdout);
+        }
+        warnx_p("%s; shutting the VMs down", g_stop ? strsignal(g_stop) : "interrupted");
+    }
     /* every VM the session made lives in the file lab; lua_close frees the rest */
     lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
     lab_teardown(L, -1, 0);

@@ -40,12 +40,12 @@ static const char RUN_USAGE[] =
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    fputs("provium: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see provium %s%s--help)\n", cmd ? cmd : "", cmd ? " " : "");
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    warnx_p("%s (see provium %s%s--help)", msg, cmd ? cmd : "", cmd ? " " : "");
     return 2;
 }
 
@@ -61,7 +61,7 @@ const char *cli_flag_value(int argc, char **argv, int *i, const char *name, int 
     if (a[n] != 0)
         return NULL;
     if (*i + 1 >= argc) {
-        fprintf(stderr, "provium: option '%s' needs a value (see --help)\n", name);
+        warnx_p("option '%s' needs a value (see --help)", name);
         *error = 1;
         return NULL;
     }

@@ -15,7 +15,7 @@
  *
  *     struct toml_error err;
  *     struct toml_value *doc = toml_parse(text, len, &err);
- *     if (!doc) { fprintf(stderr, "%s:%d:%d: %s\n", path, err.line, err.col, err.msg); ... }
+ *     if (!doc) { warnx_p("%s:%d:%d: %s", path, err.line, err.col, err.msg); ... }
  *     const struct toml_value *p = toml_get(doc, "provium");
  *     ...
  *     toml_free(doc);

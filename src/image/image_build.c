@@ -253,7 +253,7 @@ static int write_initrd(const char *path, const char *busybox, char *applets, co
     cpio_tree_file(t, "etc/passwd", 0644, etc_passwd, strlen(etc_passwd));
     cpio_tree_file(t, "etc/group", 0644, etc_group, strlen(etc_group));
     cpio_tree_file(t, "init", 0755, init_script, strlen(init_script));
-    int rc = modules_stage(t, mods, modules_dir, version, IMAGE_MODULES_LIST, err, errlen);
+    int rc = modules_stage(t, mods, modules_dir, version, "", IMAGE_MODULES_LIST, err, errlen);
     if (rc == 0) rc = cpio_tree_write(t, path, err, errlen);
     cpio_tree_free(t);
     return rc;

@@ -308,7 +308,8 @@ static const char *path_below(const char *dir, const char *host_path) {
 }
 
 int modules_stage(struct cpio_tree *t, const struct module_list *l, const char *modules_dir,
-                  const char *version, const char *list_name, char *err, size_t errlen) {
+                  const char *version, const char *guest_root, const char *list_name, char *err,
+                  size_t errlen) {
     char dflt[4096];
     if (modules_dir == NULL) {
         snprintf(dflt, sizeof(dflt), "/lib/modules/%s", version);
@@ -324,8 +325,9 @@ int modules_stage(struct cpio_tree *t, const struct module_list *l, const char *
     for (size_t i = 0; i < l->n; i++) {
         const char *rel = path_below(modules_dir, l->paths[i]);
         char guest[4096];
-        if (rel) snprintf(guest, sizeof(guest), "lib/modules/%s/%s", version, rel);
-        else snprintf(guest, sizeof(guest), "%s", l->paths[i] + (l->paths[i][0] == '/'));
+        const char *sep = guest_root[0] ? "/" : "";
+        if (rel) snprintf(guest, sizeof(guest), "%s%slib/modules/%s/%s", guest_root, sep, version, rel);
+        else snprintf(guest, sizeof(guest), "%s%s%s", guest_root, sep, l->paths[i] + (l->paths[i][0] == '/'));
         fprintf(lf, "/%s\n", guest);
         cpio_tree_file_from(t, guest, 0644, l->paths[i]);
     }

@@ -36,10 +36,12 @@ void module_list_free(struct module_list *l);
 int modules_resolve_virtio(const char *modules_dir, const char *version, struct module_list *out,
                            char *err, size_t errlen);
 
-/* Adds the modules of l to t at lib/modules/<version>/<path below modules_dir> (0644),
+/* Adds the modules of l to t at <guest_root>/lib/modules/<version>/<path below modules_dir>
+ * (0644; guest_root "" for the image's own /lib, or a private prefix such as ".provium"),
  * plus the file list_name holding their absolute guest paths, one a line, in load order.
  * modules_dir NULL means /lib/modules/<version>, as above. */
 int modules_stage(struct cpio_tree *t, const struct module_list *l, const char *modules_dir,
-                  const char *version, const char *list_name, char *err, size_t errlen);
+                  const char *version, const char *guest_root, const char *list_name, char *err,
+                  size_t errlen);
 
 #endif

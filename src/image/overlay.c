@@ -1,4 +1,4 @@
-/* overlay.c - builds the agent overlay cpio (see overlay.h).
+/* overlay.c - builds the agent overlay cpio and its prelude (see overlay.h).
  *
  * The kernel's version decides which modules directory applies, so the kernel image is
  * read first; the modules are then resolved from that directory and everything is staged
@@ -12,17 +12,13 @@
 
 #include <stdio.h>
 
-#define OVERLAY_AGENT_PATH "sbin/provium-agent"
-#define OVERLAY_MODULES_LIST "etc/provium/modules.list"
-
 static int stage_overlay(struct cpio_tree *t, const char *agent_bin, const struct module_list *mods,
                          const char *modules_dir, const char *version, char *err, size_t errlen) {
-    cpio_tree_assume_dir(t, "sbin"); /* may be a symlink in the base: see overlay.h */
-    cpio_tree_assume_dir(t, "lib");
-    cpio_tree_dir(t, "etc", 0755);
-    cpio_tree_dir(t, "etc/provium", 0755);
-    cpio_tree_file_from(t, OVERLAY_AGENT_PATH, 0755, agent_bin);
-    return modules_stage(t, mods, modules_dir, version, OVERLAY_MODULES_LIST, err, errlen);
+    cpio_tree_assume_dir(t, "sbin"); /* made by the prelude or the base: see overlay.h */
+    cpio_tree_dir(t, OVERLAY_GUEST_ROOT, 0755);
+    cpio_tree_file_from(t, OVERLAY_AGENT + 1, 0755, agent_bin);
+    return modules_stage(t, mods, modules_dir, version, OVERLAY_GUEST_ROOT, OVERLAY_MODULES_LIST + 1,
+                         err, errlen);
 }
 
 int overlay_build(const char *agent_bin, const char *kernel_path, const char *modules_dir,
@@ -41,4 +37,11 @@ int overlay_build(const char *agent_bin, const char *kernel_path, const char *mo
     cpio_tree_free(t);
     module_list_free(&mods);
     return rc;
+}
+
+int overlay_build_prelude(const char *out_path, char *err, size_t errlen) {
+    struct cpio *c = cpio_create(out_path, err, errlen);
+    if (c == NULL) return -1;
+    cpio_add_dir(c, "sbin", 0755);
+    return cpio_finish(c, err, errlen);
 }

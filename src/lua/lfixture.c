@@ -269,8 +269,8 @@ static int get_fixture(lua_State *L, const char *method, int want_kind, const ch
             free(entry);
             return lapi_raise(L, method, "fixture `%s`: %s", name, err);
         }
-        fprintf(stderr, "provium: warning: fixture `%s`: cache entry %s unusable (%s); "
-                        "rebuilding\n", name, key, strtok(err, "\n"));
+        warnx_p("warning: fixture `%s`: cache entry %s unusable (%s); "
+                "rebuilding", name, key, strtok(err, "\n"));
         uint64_t b = cache_evict(entry);
         free(entry);
         emit(&f, "fixture_evicted",

@@ -24,18 +24,18 @@ int profile_build(const struct config *cfg, const struct profile *p, build_event
     if (!p->build)
         return 0;
     if (mkdir_p(p->out, 0755) < 0) {
-        fprintf(stderr, "provium: profile `%s`: cannot create build output directory %s: %s\n",
+        warnx_p("profile `%s`: cannot create build output directory %s: %s",
                 p->name, p->out, strerror(errno));
         return -1;
     }
-    fprintf(stderr, "provium: building profile `%s` \u2192 %s\n", p->name, p->out);
+    warnx_p("building profile `%s` \u2192 %s", p->name, p->out);
     if (ev)
         ev(ud, p, 0, 0, 0, 0);
     int64_t t0 = now_ns();
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
-        fprintf(stderr, "provium: profile `%s`: fork: %s\n", p->name, strerror(errno));
+        warnx_p("profile `%s`: fork: %s", p->name, strerror(errno));
         return -1;
     }
     if (pid == 0) {
@@ -58,10 +58,10 @@ int profile_build(const struct config *cfg, const struct profile *p, build_event
     if (ok)
         return 0;
     if (WIFSIGNALED(status))
-        fprintf(stderr, "provium: profile `%s`: build command failed (killed by signal %d)\n",
+        warnx_p("profile `%s`: build command failed (killed by signal %d)",
                 p->name, WTERMSIG(status));
     else
-        fprintf(stderr, "provium: profile `%s`: build command failed (exit code %d)\n", p->name,
+        warnx_p("profile `%s`: build command failed (exit code %d)", p->name,
                 WEXITSTATUS(status));
     return -1;
 }

@@ -203,7 +203,7 @@ int host_env_init(struct host_env *env, const struct config *cfg, const struct r
     env->tsc_khz = ro->tsc_khz;
     env->scratch = scratch ? xstrdup(scratch) : make_scratch_dir("provium");
     if (!env->scratch) {
-        fprintf(stderr, "provium: cannot create a scratch directory: %s\n", strerror(errno));
+        warnx_p("cannot create a scratch directory: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -235,29 +235,28 @@ int run_preflight(struct run_opts *ro, const struct config *cfg, int need_agent)
     char err[4096], reason[256] = "";
     const char *policy = ro->accel_flag ? ro->accel_flag : cfg->accel;
     if (strcmp(policy, "auto") && strcmp(policy, "kvm") && strcmp(policy, "tcg")) {
-        fprintf(stderr, "provium: --accel must be kvm, tcg or auto\n");
+        warnx_p("--accel must be kvm, tcg or auto");
         return -1;
     }
     if (!ro->no_preflight) {
         if (accel_resolve(policy, ro->accel, reason, sizeof reason, err, sizeof err) < 0) {
-            fprintf(stderr, "provium: %s\n", err);
+            warnx_p("%s", err);
             return -1;
         }
         if (reason[0] && !ro->quiet)
-            fprintf(stderr, "provium: KVM not usable (%s); using TCG — VMs will be slow\n",
+            warnx_p("KVM not usable (%s); using TCG — VMs will be slow",
                     reason);
         if (qemu_present(cfg) < 0) {
-            fprintf(stderr,
-                    "provium: QEMU not found (%s); install it with `apt-get install "
-                    "qemu-system-x86` or set $PROVIUM_QEMU\n",
+            warnx_p("QEMU not found (%s); install it with `apt-get install "
+                    "qemu-system-x86` or set $PROVIUM_QEMU",
                     cfg->qemu);
             return -1;
         }
         ro->agent_bin = find_agent_binary();
         if (need_agent && !ro->agent_bin && !getenv("PROVIUM_OVERLAY")) {
-            fprintf(stderr, "provium: the guest agent (provium-agent) was not found next to "
-                            "the provium binary; build it (`meson compile -C build`) or set "
-                            "$PROVIUM_AGENT\n");
+            warnx_p("the guest agent (provium-agent) was not found next to "
+                    "the provium binary; build it (`meson compile -C build`) or set "
+                    "$PROVIUM_AGENT");
             return -1;
         }
     } else {
@@ -591,7 +590,7 @@ static void handle_event(struct job *j, json_t *o, const struct run_opts *ro)
     else if (!strcmp(kind, "test_skipped"))
         add_test(r, o, "skipped", "reason");
     if (ro->verbose && !strcmp(kind, "test_started") && !ro->json)
-        fprintf(stderr, "provium: %s: running %s\n", r->path,
+        warnx_p("%s: running %s", r->path,
                 json_string_value(json_object_get(o, "name")));
     /* forward to --events without internal fields */
     json_t *copy = json_deep_copy(o);
@@ -732,7 +731,7 @@ static void finish_job(struct job *j, int status)
                  json_pack("{s:s, s:o}", "path", j->res->path, "amount", amount_json(j->claim)));
     j->claimed = 0;
     if (getenv("PROVIUM_KEEP_SCRATCH"))
-        fprintf(stderr, "provium: kept scratch of %s: %s\n", r->path, j->scratch);
+        warnx_p("kept scratch of %s: %s", r->path, j->scratch);
     else
         rm_rf(j->scratch);
     free(j->scratch);
@@ -915,7 +914,7 @@ int runner_main(struct run_opts *ro)
     char err[4096];
     struct config *cfg = config_load(ro->config_path, err, sizeof err);
     if (!cfg) {
-        fprintf(stderr, "provium: %s\n", err);
+        warnx_p("%s", err);
         return 2;
     }
     if (ro->jobs <= 0)
@@ -931,7 +930,7 @@ int runner_main(struct run_opts *ro)
         if (!strcmp(ro->events, "-"))
             g_events = stdout;
         else if (!(g_events = fopen(ro->events, "a"))) {
-            fprintf(stderr, "provium: cannot open events file %s: %s\n", ro->events,
+            warnx_p("cannot open events file %s: %s", ro->events,
                     strerror(errno));
             config_free(cfg);
             return 2;
@@ -953,7 +952,7 @@ int runner_main(struct run_opts *ro)
     char *rerun_state = rerun_state_path();
     if (ro->rerun_failed) {
         if (rerun_load(rerun_state, &last, err, sizeof err) < 0) {
-            fprintf(stderr, "provium: %s\n", err);
+            warnx_p("%s", err);
             free(ro->agent_bin);
             free(rerun_state);
             config_free(cfg);
@@ -1015,12 +1014,12 @@ int runner_main(struct run_opts *ro)
         fprintf(report, "%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     }
     if (ro->junit && report_junit(ro->junit, res, n) < 0) {
-        fprintf(stderr, "provium: cannot write %s: %s\n", ro->junit, strerror(errno));
+        warnx_p("cannot write %s: %s", ro->junit, strerror(errno));
         if (!exit_code)
             exit_code = 2;
     }
     if (!g_interrupted && rerun_record(rerun_state, files, res, n) < 0)
-        fprintf(stderr, "provium: warning: cannot write %s: %s\n", rerun_state, strerror(errno));
+        warnx_p("warning: cannot write %s: %s", rerun_state, strerror(errno));
     rerun_set_free(&last);
     free(rerun_state);
     event_kv("run_completed",

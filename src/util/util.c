@@ -14,13 +14,54 @@
 
 int g_verbose;
 
+/* The one way the host writes about itself on stderr: every line of the message
+ * (a multi-line message too) starts with "provium: ", and the whole message leaves in
+ * one write so lines of concurrent workers never interleave. */
+void vwarnx_p(const char *fmt, va_list ap)
+{
+    char stack[1024];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(stack, sizeof stack, fmt, ap2);
+    va_end(ap2);
+    char *msg = stack;
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof stack) {
+        msg = malloc((size_t)n + 1);
+        if (!msg)
+            return;
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+    }
+    size_t lines = 1;
+    for (const char *p = msg; *p; p++)
+        lines += *p == '\n';
+    char *out = malloc((size_t)n + lines * 10 + 2);
+    if (out) {
+        size_t o = 0;
+        for (const char *line = msg;;) {
+            const char *nl = strchr(line, '\n');
+            size_t len = nl ? (size_t)(nl - line) : strlen(line);
+            memcpy(out + o, "provium: ", 9);
+            memcpy(out + o + 9, line, len);
+            o += 9 + len;
+            out[o++] = '\n';
+            if (!nl || !nl[1])
+                break;
+            line = nl + 1;
+        }
+        (void)!write(2, out, o);
+        free(out);
+    }
+    if (msg != stack)
+        free(msg);
+}
+
 void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("provium: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vwarnx_p(fmt, ap);
     va_end(ap);
     exit(2);
 }
@@ -29,15 +70,14 @@ void warnx_p(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("provium: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vwarnx_p(fmt, ap);
     va_end(ap);
 }
 
 static void oom(void)
 {
-    fputs("provium: out of memory\n", stderr);
+    static const char m[] = "provium: out of memory\n";
+    (void)!write(2, m, sizeof m - 1);
     abort();
 }
 

@@ -10,9 +10,13 @@
 
 #define PROVIUM_VERSION "0.1.0"
 
-/* ---- messages: every line the harness prints about itself starts with "provium: " ---- */
+/* ---- messages: every line the harness prints about itself starts with "provium: " ----
+ * The message is given without the prefix and without a final newline; each of its lines
+ * gets the prefix (a message ending in '\n' does not add an empty line). Nothing else in
+ * the host writes its own text to stderr. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void warnx_p(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vwarnx_p(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 extern int g_verbose; /* -v */
 
 /* ---- memory ---- */

@@ -3,6 +3,7 @@
 #include "vm.h"
 
 #include "image/kernel.h"
+#include "image/initrd.h"
 #include "image/overlay.h"
 #include "image/cpio.h"
 #include "vm/qmp.h"
@@ -177,16 +178,16 @@ static char *resolve_cmdline(struct vm *vm, char *err, size_t errlen)
     if (injects_agent(vm)) {
         char v[256];
         if (token_value(buf_cstr(&b), "rdinit=", v, sizeof v)) {
-            if (strcmp(v, "/sbin/provium-agent") != 0) {
+            if (strcmp(v, OVERLAY_AGENT) != 0) {
                 snprintf(err, errlen,
                          "the kernel command line already sets rdinit=%s; the agent needs "
-                         "rdinit=/sbin/provium-agent (drop rdinit= or set inject_agent = false)",
+                         "rdinit=" OVERLAY_AGENT " (drop rdinit= or set inject_agent = false)",
                          v);
                 buf_free(&b);
                 return NULL;
             }
         } else {
-            buf_puts(&b, " rdinit=/sbin/provium-agent");
+            buf_puts(&b, " rdinit=" OVERLAY_AGENT);
         }
     }
     if (!strcmp(vm->env->accel, "tcg") && vm->env->tsc_khz && !has_token(buf_cstr(&b), "tsc_early_khz="))
@@ -195,30 +196,6 @@ static char *resolve_cmdline(struct vm *vm, char *err, size_t errlen)
 }
 
 /* ---- initrd assembly ---- */
-
-static int append_file(int out, const char *path, char *err, size_t errlen)
-{
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        return -1;
-    }
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        if (write_all(out, buf, (size_t)n) < 0) {
-            close(in);
-            snprintf(err, errlen, "write failed: %s", strerror(errno));
-            return -1;
-        }
-    close(in);
-    /* segments must start on a 4-byte boundary */
-    off_t pos = lseek(out, 0, SEEK_CUR);
-    static const char zeros[4] = {0};
-    if (pos % 4)
-        write_all(out, zeros, (size_t)(4 - pos % 4));
-    return 0;
-}
 
 /* Builds (once per worker and kernel) the agent overlay cpio. */
 static char *overlay_for(struct vm *vm, char *err, size_t errlen)
@@ -301,6 +278,17 @@ static char *files_segment(struct vm *vm, char *err, size_t errlen)
     return path;
 }
 
+/* The prelude archive that goes before the base (see image/overlay.h), once per worker. */
+static char *prelude_for(struct vm *vm, char *err, size_t errlen)
+{
+    char *path = xasprintf("%s/prelude.cpio", vm->env->scratch);
+    if (!file_exists(path) && overlay_build_prelude(path, err, errlen) < 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
 static char *assemble_initrd(struct vm *vm, char *err, size_t errlen)
 {
     const struct profile *p = vm->profile;
@@ -314,33 +302,25 @@ static char *assemble_initrd(struct vm *vm, char *err, size_t errlen)
         snprintf(err, errlen, "boot option `files` needs an initramfs");
         return NULL;
     }
-    char *overlay = NULL;
-    if (injects_agent(vm) && !(overlay = overlay_for(vm, err, errlen)))
-        return NULL;
-    char *files = NULL;
-    if (vm->opts.n_files && !(files = files_segment(vm, err, errlen))) {
-        free(overlay);
-        return NULL;
+    struct initrd_parts parts = {.base = p->initrd};
+    char *prelude = NULL, *overlay = NULL, *files = NULL, *out = NULL;
+    if (injects_agent(vm) && (!(prelude = prelude_for(vm, err, errlen)) ||
+                              !(overlay = overlay_for(vm, err, errlen))))
+        goto done;
+    if (vm->opts.n_files && !(files = files_segment(vm, err, errlen)))
+        goto done;
+    parts.prelude = prelude;
+    parts.overlay = overlay;
+    parts.files = files;
+    out = xasprintf("%s/initrd.img", vm->dir);
+    if (initrd_assemble(out, &parts, err, errlen) < 0) {
+        free(out);
+        out = NULL;
     }
-    char *out = xasprintf("%s/initrd.img", vm->dir);
-    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int rc = fd < 0 ? -1 : 0;
-    if (fd < 0)
-        snprintf(err, errlen, "cannot create %s: %s", out, strerror(errno));
-    if (rc == 0 && p->initrd)
-        rc = append_file(fd, p->initrd, err, errlen);
-    if (rc == 0 && overlay)
-        rc = append_file(fd, overlay, err, errlen);
-    if (rc == 0 && files)
-        rc = append_file(fd, files, err, errlen);
-    if (fd >= 0)
-        close(fd);
+done:
+    free(prelude);
     free(overlay);
     free(files);
-    if (rc < 0) {
-        free(out);
-        return NULL;
-    }
     return out;
 }
 
@@ -695,10 +675,11 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
     struct strv argv = {0};
     build_argv(vm, &argv, initrd, cmdline, incoming, 0);
     if (g_verbose > 1) {
-        fprintf(stderr, "provium: qemu:");
+        struct buf line = {0};
         for (size_t i = 0; i < argv.n; i++)
-            fprintf(stderr, " %s", argv.v[i]);
-        fputc('\n', stderr);
+            buf_printf(&line, " %s", argv.v[i]);
+        warnx_p("qemu:%s", buf_cstr(&line));
+        buf_free(&line);
     }
     vm->qemu_pid = spawn_qemu(vm, argv.v, err, errlen);
     strv_free(&argv);

@@ -263,7 +263,7 @@ static void test_stage(void) {
     char err[512];
     CHECK_EQ_INT(resolve(dir, wanted, 1, &l, err, sizeof(err)), 0);
     struct cpio_tree *t = cpio_tree_new();
-    CHECK_EQ_INT(modules_stage(t, &l, dir, "9.9.9", "etc/test/modules.list", err, sizeof(err)), 0);
+    CHECK_EQ_INT(modules_stage(t, &l, dir, "9.9.9", "", "etc/test/modules.list", err, sizeof(err)), 0);
     char out[700];
     snprintf(out, sizeof(out), "%s/stage.cpio", scratch);
     CHECK_EQ_INT(cpio_tree_write(t, out, err, sizeof(err)), 0);
