@@ -62,6 +62,27 @@ f=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log/e2e" | tail -
 total_pass=$((total_pass + ${p:-0})); total_fail=$((total_fail + ${f:-0}))
 if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then total_fail=$((total_fail + 1)); fi
 
+echo "== installed binary (meson install into a DESTDIR, then one end-to-end suite)"
+# the installed provium must find its installed agent (src/run/agentpath.c), not build/'s
+if meson install -C build --destdir "$log/inst" > "$log/install" 2>&1 &&
+   inst_exe=$(find "$log/inst" -path '*/bin/provium' -type f | head -1) && [ -n "$inst_exe" ] &&
+   [ -n "$(find "$log/inst" -path '*/man1/provium.1' -type f)" ]; then
+  env -u PROVIUM_EXE -u PROVIUM_AGENT "$inst_exe" --config tests/e2e/provium.toml --no-progress \
+    --cpu-overcommit 4 tests/e2e/basics.test.lua > "$log/e2e-inst" 2>&1
+  rc=$?
+  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log/e2e-inst" | tail -1)
+  echo "  ${summary:-no summary}"
+  p=$(echo "$summary" | awk '{print $1}'); f=$(echo "$summary" | awk '{print $3}')
+  total_pass=$((total_pass + ${p:-0})); total_fail=$((total_fail + ${f:-0}))
+  if [ $rc -ne 0 ]; then
+    tail -20 "$log/e2e-inst"
+    [ "${f:-0}" -eq 0 ] && total_fail=$((total_fail + 1))
+  fi
+else
+  cat "$log/install"; echo "  install failed (or no bin/provium, man1/provium.1)"
+  total_fail=$((total_fail + 1))
+fi
+
 # no VM may outlive the suite: a leaked QEMU of ours would be orphaned (parent 1)
 if pgrep -P 1 -u "$(id -u)" -f 'qemu-system-x86_64.*/provium-[A-Za-z0-9]{6}/vm-' > "$log/leak"; then
   echo "leaked QEMU processes: $(tr '\n' ' ' < "$log/leak")"; total_fail=$((total_fail + 1))

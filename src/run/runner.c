@@ -172,25 +172,6 @@ static int rerun_record(const char *state, const struct found *files,
     return rc;
 }
 
-/* ---- agent binary ---- */
-
-char *find_agent_binary(void)
-{
-    const char *env = getenv("PROVIUM_AGENT");
-    if (env && *env)
-        return access(env, R_OK) == 0 ? xstrdup(env) : NULL;
-    const char *dir = self_exe_dir();
-    const char *cands[] = {"provium-agent", "../lib/provium/provium-agent",
-                           "../libexec/provium/provium-agent", "agent/provium-agent"};
-    for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
-        char *p = path_join(dir, cands[i]);
-        if (access(p, R_OK) == 0)
-            return p;
-        free(p);
-    }
-    return NULL;
-}
-
 /* ---- preflight ---- */
 
 int host_env_init(struct host_env *env, const struct config *cfg, const struct run_opts *ro,
