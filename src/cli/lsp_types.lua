@@ -1,6 +1,8 @@
 ---@meta provium
 -- Provium's Lua API for lua-language-server (LuaLS), written by `provium lsp-setup`.
 -- Annotations only: nothing here runs. Regenerate with `provium lsp-setup --force`.
+-- Only what this build implements is declared; methods of the specification it lacks
+-- raise `<method>: not supported` (tests/unit/test_lapi_stubs.c keeps the two in step).
 
 ---A duration: a number of seconds (fractions allowed) or a string such as "250ms", "1.5s", "2m", "1h".
 ---@alias Duration number|string
@@ -215,13 +217,6 @@ function Lab:restore(snap_or_dir) end
 ---@param opts ClaimOpts
 function Lab:claim(opts) end
 
----Run-wide rendezvous of `count` arrivals; false on timeout (default 60 s) or count mismatch.
----@param name string
----@param count integer
----@param timeout? Duration
----@return boolean
-function Lab:barrier(name, count, timeout) end
-
 ---Adds a VM, bridge or lab to this lab.
 ---@param x Vm|Bridge|Lab
 function Lab:include(x) end
@@ -266,21 +261,11 @@ function Lab:unpack(fmt, s) end
 ---@field content string
 ---@field mode? integer default 0644
 
----@class DiskSpec
----@field path? string host image (exactly one of path and scratch)
----@field scratch? Size an empty disk of this size
----@field id? string default `disk<N>`
----@field readonly? boolean
----@field mediated? boolean served by Provium's block server (fault injection, power cuts)
-
 ---@class BootOpts
 ---@field kernel_cmdline? string replace the resolved command line
 ---@field kernel_cmdline_append? string tokens appended after it
 ---@field agent_timeout? Duration override `agent_boot_timeout`
 ---@field files? FileSpec[] injected into the initramfs
----@field disks? DiskSpec[] extra disks after the profile's
----@field initial_time? number guest wall clock at boot (epoch seconds)
----@field rng_seed? integer mixed into the guest RNG
 
 ---@class RunOpts
 ---@field args? string[] exec the program directly with these arguments (no shell)
@@ -325,24 +310,6 @@ function Lab:unpack(fmt, s) end
 ---@class TailOpts
 ---@field start? "end"|"beginning"|"start"|integer default "end"; a negative number is bytes before EOF
 
----@class AttachDiskOpts
----@field id? string default `attached-<vm>`
----@field size? Size blank qcow2 of this size (default 4G)
----@field image? string host image instead of a blank disk
----@field readonly? boolean
-
----@class SyscallResult
----@field ret integer
----@field result integer
----@field errno integer
----@field out_bufs string[]
-
----@class IoctlResult
----@field ret integer
----@field result integer
----@field out_data string
----@field out_bufs string[]
-
 ---@class BatchResult
 ---@field ok? any the call's value
 ---@field err? string the call's error
@@ -368,14 +335,8 @@ function Vm:pause() end
 ---Continues the vCPUs.
 function Vm:resume() end
 
----Wakes a guest suspended to RAM.
-function Vm:wakeup() end
-
 ---Hard reset; returns once the agent answers again.
 function Vm:reset() end
-
----Presses the ACPI power button.
-function Vm:power_button() end
 
 ---Saves the VM (booted or paused) to `path` or private scratch; the VM keeps running.
 ---A fixture returns `vm:snapshot()`.
@@ -464,14 +425,6 @@ function Vm:fd_stream(file) end
 ---@return BatchResult[]
 function Vm:batch(fn) end
 
----@param id string
----@return Disk
-function Vm:disk(id) end
-
----@param opts? AttachDiskOpts
----@return Disk
-function Vm:attach_disk(opts) end
-
 ---The NIC on a bridge (handle or name) or guest interface `ethN`.
 ---@param bridge_or_ifname Bridge|string
 ---@return Nic
@@ -505,74 +458,6 @@ function Vm:open_stream_count() end
 ---Always nil (no vsock).
 ---@return nil
 function Vm:cid() end
-
----Raw system call in the agent: `vm:syscall(nr, a1..a6)` or `vm:syscall(nr, {args=, bufs=, ptrs=, nested=})`.
----@param nr integer
----@param ... any
----@return SyscallResult
-function Vm:syscall(nr, ...) end
-
----@param nr integer
----@param ... any
----@return PendingSyscall
-function Vm:syscall_async(nr, ...) end
-
----@param file File
----@param cmd integer
----@param data? string
----@param opts? {bufs?: string[], ptr_offsets?: integer[]}
----@return IoctlResult
-function Vm:ioctl(file, cmd, data, opts) end
-
----Reads agent memory (at most 64 MiB).
----@param addr integer
----@param len integer
----@return string|nil bytes
----@return integer? errno
-function Vm:read_mem(addr, len) end
-
----A separate guest process serving requests (not a security boundary).
----@param opts? table
----@return Worker
-function Vm:spawn_worker(opts) end
-
----@class PendingSyscall
-local PendingSyscall = {}
-
----@return SyscallResult
-function PendingSyscall:await() end
-
----@class Worker
-local Worker = {}
-
----@param cmd string
----@param opts_or_args? RunOpts|string[]
----@return RunResult
-function Worker:run(cmd, opts_or_args) end
-
----@param cmd string
----@param opts_or_args? RunOpts|string[]
----@return Process
-function Worker:run_async(cmd, opts_or_args) end
-
----@param nr integer
----@param ... any
----@return SyscallResult
-function Worker:syscall(nr, ...) end
-
----@param nr integer
----@param ... any
----@return PendingSyscall
-function Worker:syscall_async(nr, ...) end
-
-function Worker:kill() end
-
-function Worker:join() end
-
----@return integer
-function Worker:handle() end
-
-function Worker:close() end
 
 ------------------------------------------------------------------------------------------
 -- RunResult and Process (§4.3)
@@ -622,21 +507,6 @@ function Process:handle() end
 
 ---@return "running"|"exited"|"unknown"
 function Process:status() end
-
----@param data string
----@return integer n
-function Process:stdin_write(data) end
-
-function Process:close_stdin() end
-
----@return Stream
-function Process:stdout_stream() end
-
----@return Stream
-function Process:stderr_stream() end
-
----Scope-end hook: TERM, then KILL after 2 s.
-function Process:close() end
 
 ------------------------------------------------------------------------------------------
 -- Stream (§4.4)
@@ -729,11 +599,6 @@ function Console:read_log() end
 ---@return string
 function Console:expect(pattern, timeout) end
 
----Types into the serial console.
----@param data string
----@param opts? {timeout?: Duration}
-function Console:write(data, opts) end
-
 function Console:close() end
 
 ---The guest wall clock.
@@ -817,10 +682,6 @@ function Batch:unlink(path) end
 ---@param from string
 ---@param to string
 function Batch:rename(from, to) end
-
----@param nr integer
----@param ... integer
-function Batch:syscall(nr, ...) end
 
 ------------------------------------------------------------------------------------------
 -- Bridge and Nic (§4.6)
@@ -939,13 +800,6 @@ function Bridge:capture(opts) end
 ---@return Nic
 function Bridge:nic(vm) end
 
----Recorded only; nothing is forwarded.
----@param ... any
-function Bridge:route(...) end
-
----@return table[]
-function Bridge:routes() end
-
 ---Scope-end hook: detach all, stop the switch.
 function Bridge:close() end
 
@@ -987,71 +841,3 @@ function Nic:address() end
 
 ---@return string
 function Nic:mac() end
-
-------------------------------------------------------------------------------------------
--- Disk (§4.7)
-------------------------------------------------------------------------------------------
-
----@class FaultPolicy
----@field fail_reads boolean
----@field fail_writes boolean
----@field fail_after? integer
----@field fail_range_sector? integer
----@field fail_range_count? integer
----@field delay_ms? number
-
----A virtio-blk disk.
----@class Disk
-local Disk = {}
-
----@return string
-function Disk:id() end
-
----Virtual size in bytes.
----@return integer
-function Disk:size() end
-
----Hot-unplug (q35).
-function Disk:detach() end
-
----@return boolean
-function Disk:is_detached() end
-
----@param sector integer
----@param n integer
----@return string
-function Disk:read_sectors(sector, n) end
-
----@param sector integer
----@param data string
-function Disk:write_sectors(sector, data) end
-
----@param fault "eio_read"|"eio_write"|"slow"
-function Disk:fault_inject(fault) end
-
-function Disk:clear_faults() end
-
----@return string[]
-function Disk:active_faults() end
-
----Mediated: discards every write not yet flushed.
-function Disk:power_cut() end
-
-function Disk:fail_reads() end
-
-function Disk:fail_writes() end
-
----@param n integer
-function Disk:fail_after(n) end
-
----@param sector integer
----@param count integer
-function Disk:fail_range(sector, count) end
-
----@param ms number
-function Disk:delay(ms) end
-
-function Disk:clear_policy() end
-
----@return FaultPolicy
-function Disk:fault_policy() end

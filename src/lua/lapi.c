@@ -88,6 +88,97 @@ uint64_t lapi_check_size(lua_State *L, int idx, const char *method)
     return 0;
 }
 
+static int in_list(const char *k, const char *const *list)
+{
+    for (; k && list && *list; list++)
+        if (!strcmp(k, *list))
+            return 1;
+    return 0;
+}
+
+void lapi_check_opts(lua_State *L, int idx, const char *method, const char *const known[],
+                     const char *const later[])
+{
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (in_list(k, known))
+            continue;
+        if (in_list(k, later))
+            lapi_raise(L, method, "option `%s`: not supported", k);
+        lapi_raise(L, method, "unknown option `%s`", luaL_tolstring(L, -1, NULL));
+    }
+}
+
+/* ---- methods the specification lists that this build lacks ---- */
+
+/* Spec §4, per metatable: each name without a real method gets a stub raising
+ * "<prefix>:<name>: not supported" at the caller's line (never "attempt to call a nil
+ * value"). A method implemented later simply takes precedence over its stub. The
+ * LuaLS annotations (src/cli/lsp_types.lua) declare only real methods; the unit test
+ * tests/unit/test_lapi_stubs.c keeps the two in step. */
+static const char *const LAB_LATER[] = {"barrier", NULL};
+static const char *const VM_LATER[] = {"wakeup",  "power_button", "disk",
+                                       "attach_disk", "syscall", "syscall_async",
+                                       "ioctl",   "read_mem",     "spawn_worker", NULL};
+static const char *const PROC_LATER[] = {"stdin_write", "close_stdin", "stdout_stream",
+                                         "stderr_stream", "close", NULL};
+static const char *const CONSOLE_LATER[] = {"write", NULL};
+static const char *const BRIDGE_LATER[] = {"route", "routes", NULL};
+
+static const struct {
+    const char *mt, *prefix;
+    const char *const *names;
+} UNSUPPORTED[] = {
+    {"provium.Lab", "lab", LAB_LATER},
+    {"provium.Vm", "vm", VM_LATER},
+    {"provium.Process", "proc", PROC_LATER},
+    {"provium.Console", "console", CONSOLE_LATER},
+    {"provium.Bridge", "bridge", BRIDGE_LATER},
+};
+
+int lapi_not_supported(lua_State *L)
+{
+    return lapi_raise(L, lua_tostring(L, lua_upvalueindex(1)), "not supported");
+}
+
+int lapi_push_methods(lua_State *L, const char *mt)
+{
+    if (luaL_getmetatable(L, mt) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (lua_getfield(L, -1, "__index") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "methods");
+    }
+    lua_remove(L, -2);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    return 1;
+}
+
+static void open_unsupported(lua_State *L)
+{
+    for (size_t i = 0; i < sizeof UNSUPPORTED / sizeof UNSUPPORTED[0]; i++) {
+        if (!lapi_push_methods(L, UNSUPPORTED[i].mt))
+            continue;
+        for (const char *const *m = UNSUPPORTED[i].names; *m; m++) {
+            if (lua_getfield(L, -1, *m) == LUA_TNIL) {
+                lua_pushfstring(L, "%s:%s", UNSUPPORTED[i].prefix, *m);
+                lua_pushcclosure(L, lapi_not_supported, 1);
+                lua_setfield(L, -3, *m);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
 /* package.path gets <root>/?.lua;<root>/?/init.lua per root, in order, first. */
 static void set_package_path(lua_State *L, const struct config *cfg)
 {
@@ -125,6 +216,7 @@ void lapi_open(lua_State *L, struct lua_host *h)
     lapi_open_stream(L);
     lapi_open_nic(L);
     lapi_open_console(L);
+    open_unsupported(L);
     /* the file lab is `provium` outside tests */
     lab_push_new(L, "file", 0);
     lua_pushvalue(L, -1);

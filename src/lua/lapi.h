@@ -47,6 +47,19 @@ int lapi_raise(lua_State *L, const char *method, const char *fmt, ...)
 int lapi_raise_vmop(lua_State *L, const char *method, struct vm *vm, int rc, int gerr,
                     const char *path);
 
+/* A method of the specification this build lacks: raises "<upvalue 1>: not supported".
+ * lapi_open installs one for every such method (lapi.c). */
+int lapi_not_supported(lua_State *L);
+/* Pushes the method table of the metatable named mt (its __index when a table, else
+ * its `methods` field); 0 and nothing pushed when there is none. */
+int lapi_push_methods(lua_State *L, const char *mt);
+
+/* Raises "<method>: unknown option `<key>`" for a key of the options table at idx that
+ * is not in known (NULL-terminated), or "<method>: option `<key>`: not supported" for
+ * one in later (the spec's options this build lacks; may be NULL). */
+void lapi_check_opts(lua_State *L, int idx, const char *method, const char *const known[],
+                     const char *const later[]);
+
 /* Durations and sizes from Lua values (number or string), raising on bad input. */
 double lapi_check_duration(lua_State *L, int idx, const char *method);
 uint64_t lapi_check_size(lua_State *L, int idx, const char *method);

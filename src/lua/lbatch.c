@@ -4,7 +4,7 @@
  * unlink, rename, syscall); then each runs on the VM in call order and its answer is
  * {ok = value} or {err = "message"}, so one failure does not stop the rest. The calls
  * run one after the other on the agent connection (not yet pipelined into one round
- * trip); syscall answers with an error until raw syscalls exist. */
+ * trip); syscall answers {err = "vm:syscall: not supported"} until raw syscalls exist. */
 #include "lapi.h"
 #include "lvm.h"
 
@@ -75,7 +75,7 @@ int lvm_batch(lua_State *L)
         lua_createtable(L, 0, 1);
         int answer = lua_gettop(L);
         if (!strcmp(op, "syscall")) {
-            lua_pushliteral(L, "vm:syscall: raw syscalls are not supported yet");
+            lua_pushliteral(L, "vm:syscall: not supported");
             lua_setfield(L, answer, "err");
         } else {
             if (!strcmp(op, "mkdir"))

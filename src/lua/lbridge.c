@@ -555,9 +555,7 @@ static int bridge_attach(lua_State *L)
         }
         if (vm->state == VM_SHUTDOWN || vm->state == VM_DEAD || vm->state == VM_PAUSED)
             return lapi_raise(L, "bridge:attach", "VM '%s': %s", vm->name,
-                              vm->state == VM_DEAD      ? "VM died; create a new one"
-                              : vm->state == VM_PAUSED ? "VM is paused; use resume()"
-                                                       : "VM is shutdown; create a new one");
+                              lvm_state_error(vm->state));
         struct membership ms[VM_MAX_NICS];
         int top = lua_gettop(L), nm = memberships(L, vm, ms, VM_MAX_NICS), overlap = 0;
         for (int k = 0; k < nm; k++)

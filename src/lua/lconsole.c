@@ -63,11 +63,6 @@ static int console_expect(lua_State *L)
     }
 }
 
-static int console_not_yet(lua_State *L)
-{
-    return luaL_error(L, "%s: not supported yet", lua_tostring(L, lua_upvalueindex(1)));
-}
-
 /* console:read() -> Stream of the live output */
 static int console_read(lua_State *L)
 {
@@ -104,12 +99,6 @@ void lapi_open_console(lua_State *L)
                                        {NULL, NULL}};
     luaL_newmetatable(L, CONSOLE_MT);
     luaL_newlib(L, methods);
-    static const char *const later[] = {"write", NULL};
-    for (const char *const *m = later; *m; m++) {
-        lua_pushfstring(L, "console:%s", *m);
-        lua_pushcclosure(L, console_not_yet, 1);
-        lua_setfield(L, -2, *m);
-    }
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, console_tostring);
     lua_setfield(L, -2, "__tostring");

@@ -214,7 +214,7 @@ static struct vm *file_vm(lua_State *L, const char *method)
     if (!vm)
         lapi_raise(L, method, "file is closed");
     if (vm->state == VM_PAUSED)
-        lapi_raise(L, method, "VM is paused; use resume()");
+        lapi_raise(L, method, "%s", lvm_state_error(VM_PAUSED));
     return vm;
 }
 
@@ -412,13 +412,8 @@ int lvm_open_file(lua_State *L)
     }
     if (!(flags & (WIRE_OPEN_READ | WIRE_OPEN_WRITE | WIRE_OPEN_APPEND)))
         return lapi_raise(L, "vm:open_file", "at least one of read, write or append must be set");
-    switch (vm->state) {
-    case VM_BOOTED: break;
-    case VM_CREATED: return lapi_raise(L, "vm:open_file", "VM not booted");
-    case VM_PAUSED: return lapi_raise(L, "vm:open_file", "VM is paused; use resume()");
-    case VM_SHUTDOWN: return lapi_raise(L, "vm:open_file", "VM is shutdown; create a new one");
-    case VM_DEAD: return lapi_raise(L, "vm:open_file", "VM died; create a new one");
-    }
+    if (vm->state != VM_BOOTED)
+        return lapi_raise(L, "vm:open_file", "%s", lvm_state_error(vm->state));
 
     struct lfile *f = lua_newuserdatauv(L, sizeof *f, 1);
     memset(f, 0, sizeof *f);

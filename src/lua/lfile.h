@@ -57,9 +57,10 @@ int lstream_from_file(lua_State *L, int vm_idx, const char *path, int64_t pos,
 int lstream_console(lua_State *L, int vm_idx);
 /* A capture written by the switch (cap_id) into path: with follow the Stream yields its
  * pcap bytes, header first; else it only serves close. vm_idx: the captured NIC's VM
- * (a handle of that VM), or 0 for a bridge capture (counted by its bridge). */
-int lstream_capture(lua_State *L, int vm_idx, int cap_id, const char *path, int follow,
-                    const char *what);
+ * (a handle of that VM), or 0 for a bridge capture (counted by its bridge); errors
+ * name method ("bridge:capture", "nic:capture"). */
+int lstream_capture(lua_State *L, const char *method, int vm_idx, int cap_id,
+                    const char *path, int follow, const char *what);
 int lvm_tail_file(lua_State *L);
 
 /* Vm methods (installed by lvm.c) */

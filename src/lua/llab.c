@@ -641,11 +641,6 @@ static int lab_set_running(lua_State *L, int run)
 static int lab_pause(lua_State *L) { return lab_set_running(L, 0); }
 static int lab_resume(lua_State *L) { return lab_set_running(L, 1); }
 
-static int lab_not_yet(lua_State *L)
-{
-    return luaL_error(L, "%s: not supported yet", lua_tostring(L, lua_upvalueindex(1)));
-}
-
 static int lab_index(lua_State *L)
 {
     check_lab(L, 1);
@@ -733,14 +728,8 @@ void lapi_open_lab(lua_State *L)
                                        {"pause", lab_pause},
                                        {"resume", lab_resume},
                                        {NULL, NULL}};
-    static const char *const later[] = {"barrier", NULL};
     luaL_newmetatable(L, LAB_MT);
     luaL_newlib(L, methods);
-    for (const char *const *m = later; *m; m++) {
-        lua_pushfstring(L, "lab:%s", *m);
-        lua_pushcclosure(L, lab_not_yet, 1);
-        lua_setfield(L, -2, *m);
-    }
     lua_setfield(L, -2, "methods");
     lua_pushcfunction(L, lab_index);
     lua_setfield(L, -2, "__index");

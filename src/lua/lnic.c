@@ -52,18 +52,29 @@ static void push_nic(lua_State *L, int vm_idx, int bridge_idx)
     luaL_setmetatable(L, NIC_MT);
 }
 
+/* Why a member's switch port is absent: the VM's state phrase (no QEMU runs). */
+static const char *port_down(const struct vm *vm)
+{
+    if (vm->state == VM_BOOTED || vm->state == VM_PAUSED)
+        return "the NIC has no switch port";
+    return lvm_state_error(vm->state);
+}
+
 /* ---- captures ---- */
 
 /* Opens the capture target: `file` from opts at opts_idx (relative to the working
  * directory), else a fresh file in private scratch. *follow: the Stream reads it. */
-static char *capture_target(lua_State *L, int opts_idx, int *follow, int *fd)
+static char *capture_target(lua_State *L, const char *method, int opts_idx, int *follow,
+                            int *fd)
 {
     char *path = NULL;
     *follow = 1;
     if (opts_idx && lua_istable(L, opts_idx)) {
         lua_getfield(L, opts_idx, "file");
         if (!lua_isnil(L, -1)) {
-            path = path_resolve(NULL, luaL_checkstring(L, -1));
+            if (lua_type(L, -1) != LUA_TSTRING)
+                lapi_raise(L, method, "option `file` must be a string");
+            path = path_resolve(NULL, lua_tostring(L, -1));
             *follow = 0;
         }
         lua_pop(L, 1);
@@ -77,23 +88,23 @@ static char *capture_target(lua_State *L, int opts_idx, int *follow, int *fd)
         int e = errno;
         lua_pushstring(L, path);
         free(path);
-        lapi_raise(L, "capture", "cannot write %s: %s", lua_tostring(L, -1), strerror(e));
+        lapi_raise(L, method, "cannot write %s: %s", lua_tostring(L, -1), strerror(e));
     }
     return path;
 }
 
-static int start_capture(lua_State *L, int sw, int port, int vm_idx, int opts_idx,
-                         const char *what)
+static int start_capture(lua_State *L, const char *method, int sw, int port, int vm_idx,
+                         int opts_idx, const char *what)
 {
     int follow, fd;
-    char *path = capture_target(L, opts_idx, &follow, &fd);
+    char *path = capture_target(L, method, opts_idx, &follow, &fd);
     int id = sw_capture_open(sw, port, fd);
     if (id < 0) {
         close(fd);
         free(path);
-        return lapi_raise(L, "capture", "cannot start the capture");
+        return lapi_raise(L, method, "cannot start the capture");
     }
-    lstream_capture(L, vm_idx, id, path, follow, what);
+    lstream_capture(L, method, vm_idx, id, path, follow, what);
     free(path);
     return 1;
 }
@@ -106,7 +117,7 @@ int lbridge_capture(lua_State *L)
         return lapi_raise(L, "bridge:capture", "the bridge is closed");
     char what[96];
     snprintf(what, sizeof what, "capture of a bridge");
-    return start_capture(L, sw, -1, 0, 2, what);
+    return start_capture(L, "bridge:capture", sw, -1, 0, 2, what);
 }
 
 static int nic_capture(lua_State *L)
@@ -115,10 +126,10 @@ static int nic_capture(lua_State *L)
     struct vm *vm = nic_parts(L, &m, "nic:capture");
     int vm_idx = lua_gettop(L) - 1;
     if (vm->nic_port[m.nic] < 0)
-        return lapi_raise(L, "nic:capture", "VM not booted");
+        return lapi_raise(L, "nic:capture", "%s", port_down(vm));
     char what[160];
     snprintf(what, sizeof what, "capture of %s on %s", vm->name, m.name);
-    return start_capture(L, m.sw, vm->nic_port[m.nic], vm_idx, 2, what);
+    return start_capture(L, "nic:capture", m.sw, vm->nic_port[m.nic], vm_idx, 2, what);
 }
 
 /* ---- the rest of the Nic ---- */
@@ -150,7 +161,7 @@ static int set_cable(lua_State *L, int up, const char *method)
     struct lbridge_member m;
     struct vm *vm = nic_parts(L, &m, method);
     if (vm->nic_port[m.nic] < 0 || !vm->qmp)
-        return lapi_raise(L, method, "VM not booted");
+        return lapi_raise(L, method, "%s", port_down(vm));
     sw_set_link(vm->nic_port[m.nic], up);
     char dev[16], err[256];
     snprintf(dev, sizeof dev, "nic%d", m.nic);

@@ -92,10 +92,7 @@ int lvm_snapshot(lua_State *L)
 {
     struct vm *vm = lvm_check(L, 1);
     if (vm->state != VM_BOOTED && vm->state != VM_PAUSED)
-        return lapi_raise(L, "vm:snapshot", "%s",
-                          vm->state == VM_CREATED    ? "VM not booted"
-                          : vm->state == VM_SHUTDOWN ? "VM is shutdown; create a new one"
-                                                     : "VM died; create a new one");
+        return lapi_raise(L, "vm:snapshot", "%s", lvm_state_error(vm->state));
     struct buf held = {0}; /* open files and streams make a snapshot meaningless */
     int n_held = lfile_describe_open(L, vm, &held);
     if (n_held > 0) {
@@ -136,8 +133,7 @@ int lvm_restore(lua_State *L)
     if (!path)
         return luaL_argerror(L, 2, "expected a Snapshot or a path");
     if (vm->state != VM_CREATED && vm->state != VM_SHUTDOWN)
-        return lapi_raise(L, "vm:restore", "%s",
-                          vm->state == VM_DEAD ? "VM died; create a new one" : "VM already booted");
+        return lapi_raise(L, "vm:restore", "%s", lvm_state_error(vm->state));
     char *abs = path_resolve(NULL, path);
     char err[8192];
     lbridge_forget_vm(L, vm); /* NIC slots come back unattached */

@@ -353,7 +353,7 @@ int lstream_console(lua_State *L, int vm_idx)
     vm_idx = lua_absindex(L, vm_idx);
     struct vm *vm = lvm_check(L, vm_idx);
     if (!vm->console_path)
-        return lapi_raise(L, "console:read", "VM not booted");
+        return lapi_raise(L, "console:read", "%s", lvm_state_error(vm->state));
     int fd = open(vm->console_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return lapi_raise(L, "console:read", "%s: %s", vm->console_path, strerror(errno));
@@ -366,13 +366,13 @@ int lstream_console(lua_State *L, int vm_idx)
     return 1;
 }
 
-int lstream_capture(lua_State *L, int vm_idx, int cap_id, const char *path, int follow,
-                    const char *what)
+int lstream_capture(lua_State *L, const char *method, int vm_idx, int cap_id,
+                    const char *path, int follow, const char *what)
 {
     int fd = follow ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
     if (follow && fd < 0) {
         sw_capture_close(cap_id);
-        return lapi_raise(L, "capture", "%s: %s", path, strerror(errno));
+        return lapi_raise(L, method, "%s: %s", path, strerror(errno));
     }
     struct lstream *s = new_stream(L, vm_idx);
     s->host_fd = fd;

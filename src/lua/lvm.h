@@ -6,6 +6,10 @@
 
 struct vm *lvm_check(lua_State *L, int idx);
 struct vm *lvm_test(lua_State *L, int idx); /* NULL if not a Vm */
+/* The spec's one phrase for a call that finds a VM in state s: "VM not booted", "VM
+ * already booted", "VM is paused; use resume()", "VM is shutdown; create a new one",
+ * "VM died; create a new one". Every state check raises with these. */
+const char *lvm_state_error(enum vm_state s);
 /* The Vm at idx when booted; else raises "<method>: <the state's phrase>". */
 struct vm *lvm_need_booted(lua_State *L, int idx, const char *method);
 void lvm_push(lua_State *L, struct vm *vm);  /* takes ownership */

@@ -83,3 +83,34 @@ test("lab graph accessors: members, include, remove, pack", function(t)
   t:assert_eq(provium:unpack("<I2", provium:pack("<I2", 513)), 513)
   t:assert_eq(provium.pack(">I2", 258), "\1\2")
 end)
+
+-- tests/cases/asserts, run by provium itself: what each of t's assertions reports.
+test("assertion messages, assert_raises and the sticky flag, meta.timeout", function(t)
+  local e2e = require("lib.e2e")
+  local dir = e2e.cases .. "/asserts"
+  local out, code = e2e.provium({"--config", dir .. "/provium.toml", "--no-progress", "--json"}, dir)
+  t:assert_eq(code, 1)
+  local files = {}
+  for line in out:gmatch("[^\n]+") do
+    if line:sub(1, 1) == "{" then
+      local v = json.decode(line)
+      if v.kind == "file" then files[v.path] = v end
+    end
+  end
+  local got = {}
+  for _, r in ipairs(files["asserts.test.lua"].tests) do
+    got[r.name] = r.status .. " " .. (r.message or ""):gsub("^.-asserts%.test%.lua:%d+: ", "")
+  end
+  t:log(out)
+  t:assert_eq(got["assert_eq without a message"], "failed 1 ~= 2")
+  t:assert_eq(got["assert_eq with a message"], "failed letters: a ~= b")
+  t:assert_eq(got["assert_neq without a message"], "failed 3 == 3")
+  t:assert_eq(got["assert_neq with a message"], "failed same: 3 == 3")
+  t:assert_eq(got["an assertion inside assert_raises is the expected raise"], "passed ")
+  t:assert_eq(got["an earlier failure stays through assert_raises"], "failed first failure")
+  t:assert_eq(got["assert_raises that does not raise fails"], "failed quiet: expected to raise")
+  t:assert_eq(got["t:skip inside assert_raises still skips"], "skipped skipped inside")
+  t:assert_eq(got["assert_contains refuses numbers"],
+    "failed bad argument #1 to 'assert_contains' (string expected, got number)")
+  t:assert_contains(files["badmeta.test.lua"].chunk_error, "badmeta.test.lua:2: test: invalid duration: forever")
+end)

@@ -1,0 +1,82 @@
+-- errors.test.lua - the API's error shapes: methods the spec lists that this build lacks
+-- raise `<method>: not supported`, vm:boot refuses unknown options, every state check
+-- says the state's one phrase, and errors name the method that was called.
+
+-- A raise of fn, which must be the API error "<this file>:<line>: <method>: <phrase>"
+-- (positioned at the caller, here).
+local function api_error(t, fn, method, phrase)
+  local e = t:assert_raises(fn)
+  t:assert_eq(type(e) == "string" and e:match("errors%.test%.lua:%d+: (.*)$"), method .. ": " .. phrase)
+end
+
+test("methods the spec lists but this build lacks raise `not supported`", function(t)
+  local vm = provium:vm("v", "base")
+  for _, m in ipairs({"wakeup", "power_button", "disk", "attach_disk", "syscall", "syscall_async", "ioctl",
+                      "read_mem", "spawn_worker"}) do
+    api_error(t, function() vm[m](vm) end, "vm:" .. m, "not supported")
+  end
+  api_error(t, function() provium:barrier("b", 2) end, "lab:barrier", "not supported")
+  api_error(t, function() vm:console():write("x") end, "console:write", "not supported")
+  local br = provium:bridge("br")
+  api_error(t, function() br:route("other") end, "bridge:route", "not supported")
+  api_error(t, function() br:routes() end, "bridge:routes", "not supported")
+  local stubbed = debug.getregistry()["provium.Process"].__index
+  for _, m in ipairs({"stdin_write", "close_stdin", "stdout_stream", "stderr_stream", "close"}) do
+    api_error(t, function() stubbed[m]() end, "proc:" .. m, "not supported")
+  end
+end)
+
+test("vm:boot refuses unknown options before booting", function(t)
+  local vm = provium:vm("v", "base")
+  api_error(t, function() vm:boot({kernel_cmdline_apend = "quiet"}) end, "vm:boot",
+    "unknown option `kernel_cmdline_apend`")
+  api_error(t, function() vm:boot({rng_seed = 7}) end, "vm:boot", "option `rng_seed`: not supported")
+  api_error(t, function() vm:boot({[1] = "x"}) end, "vm:boot", "unknown option `1`")
+  t:assert_eq(vm:state(), "created")
+end)
+
+test("a created or shut-down VM answers with its state's phrase", function(t)
+  local vm = provium:vm("v", "base")
+  api_error(t, function() vm:run("true") end, "vm:run", "VM not booted")
+  api_error(t, function() vm:resume() end, "vm:resume", "VM not booted")
+  api_error(t, function() vm:snapshot() end, "vm:snapshot", "VM not booted")
+  api_error(t, function() vm:open_file("/x", {read = true}) end, "vm:open_file", "VM not booted")
+  vm:shutdown()
+  t:assert_eq(vm:state(), "shutdown")
+  api_error(t, function() vm:boot() end, "vm:boot", "VM is shutdown; create a new one")
+  api_error(t, function() vm:run_async("true") end, "vm:run_async", "VM is shutdown; create a new one")
+  api_error(t, function() vm:resume() end, "vm:resume", "VM is shutdown; create a new one")
+  api_error(t, function() vm:snapshot() end, "vm:snapshot", "VM is shutdown; create a new one")
+  api_error(t, function() vm:console():read() end, "console:read", "VM is shutdown; create a new one")
+end)
+
+test("bridge:capture names itself in its errors", function(t)
+  local br = provium:bridge("br")
+  api_error(t, function() br:capture({file = "/nonexistent/dir/x.pcap"}) end, "bridge:capture",
+    "cannot write /nonexistent/dir/x.pcap: No such file or directory")
+  api_error(t, function() br:capture({file = 7}) end, "bridge:capture", "option `file` must be a string")
+end)
+
+test("a booted, paused and shut-down VM: phrases and method names", function(t)
+  local br = provium:bridge("br")
+  local vm = provium:vm("v", "base")
+  br:attach(vm)
+  vm:boot()
+  api_error(t, function() vm:boot() end, "vm:boot", "VM already booted")
+  api_error(t, function() vm:restore("/nonexistent.snap") end, "vm:restore", "VM already booted")
+  api_error(t, function() vm:run_async("echo", {1, {}}) end, "vm:run_async", "args[2] must be a string")
+  api_error(t, function() vm:run_async("true", {env = "x"}) end, "vm:run_async",
+    "option `env` must be a table of NAME = value")
+  api_error(t, function() vm:run("true", {env = {[1] = "x"}}) end, "vm:run", "env keys must be strings")
+  api_error(t, function() br:nic(vm):capture({file = "/nonexistent/dir/x.pcap"}) end, "nic:capture",
+    "cannot write /nonexistent/dir/x.pcap: No such file or directory")
+  vm:pause()
+  api_error(t, function() vm:boot() end, "vm:boot", "VM is paused; use resume()")
+  api_error(t, function() vm:restore("/nonexistent.snap") end, "vm:restore", "VM is paused; use resume()")
+  api_error(t, function() vm:open_file("/x", {read = true}) end, "vm:open_file", "VM is paused; use resume()")
+  vm:resume()
+  local nic = br:nic(vm)
+  vm:shutdown()
+  api_error(t, function() nic:capture() end, "nic:capture", "VM is shutdown; create a new one")
+  api_error(t, function() nic:disconnect() end, "nic:disconnect", "VM is shutdown; create a new one")
+end)
