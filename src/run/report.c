@@ -4,6 +4,18 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+json_t *json_text(const char *s)
+{
+    if (!s)
+        return json_null();
+    char *e = utf8_escape(s);
+    json_t *j = json_string(e);
+    free(e);
+    return j ? j : json_string("");
+}
 
 static const char *tag_for(const struct file_result *f)
 {
@@ -136,6 +148,31 @@ static void xml_escape(FILE *out, const char *s)
     }
 }
 
+/* A file skipped as a whole (--fail-fast, interrupted) is one skipped `(file)` case. */
+static int whole_file_skipped(const struct file_result *f)
+{
+    return f->status == FS_SKIPPED && f->n_tests == 0;
+}
+
+/* <testsuite name tests failures errors skipped time timestamp hostname>: a file-level
+ * problem is counted once, as the `(file)` error, so the totals equal the summary's. */
+static void junit_suite_open(FILE *out, const struct file_result *f, const char *host)
+{
+    char stamp[32] = "1970-01-01T00:00:00";
+    time_t t = (time_t)f->started;
+    struct tm tm;
+    if (f->started > 0 && localtime_r(&t, &tm))
+        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    fputs("  <testsuite name=\"", out);
+    xml_escape(out, f->path);
+    fprintf(out, "\" tests=\"%zu\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\"",
+            f->n_tests + (size_t)f->file_error + (size_t)whole_file_skipped(f), f->failed - f->file_error, f->file_error,
+            f->skipped, (double)f->duration_ns / 1e9);
+    fprintf(out, " timestamp=\"%s\" hostname=\"", stamp);
+    xml_escape(out, host);
+    fputs("\">\n", out);
+}
+
 int report_junit(const char *path, struct file_result *files, size_t n)
 {
     char *tmp = xasprintf("%s.tmp", path);
@@ -144,15 +181,15 @@ int report_junit(const char *path, struct file_result *files, size_t n)
         free(tmp);
         return -1;
     }
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof host - 1) < 0)
+        strcpy(host, "localhost");
+    host[sizeof host - 1] = 0;
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n", out);
     for (size_t i = 0; i < n; i++) {
         struct file_result *f = &files[i];
-        int errors = (f->chunk_error || f->status == FS_CRASHED || f->status == FS_TIMED_OUT);
-        fputs("  <testsuite name=\"", out);
-        xml_escape(out, f->path);
-        fprintf(out, "\" tests=\"%zu\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
-                f->n_tests + (errors ? 1 : 0), f->failed, errors, f->skipped,
-                (double)f->duration_ns / 1e9);
+        int errors = f->file_error;
+        junit_suite_open(out, f, host);
         for (size_t k = 0; k < f->n_tests; k++) {
             struct test_result *t = &f->tests[k];
             fputs("    <testcase classname=\"", out);
@@ -182,10 +219,11 @@ int report_junit(const char *path, struct file_result *files, size_t n)
             }
             fputs("    </testcase>\n", out);
         }
-        if (errors) {
+        if (errors || whole_file_skipped(f)) {
             fputs("    <testcase classname=\"", out);
             xml_escape(out, f->path);
-            fputs("\" name=\"(file)\" time=\"0\">\n      <error message=\"", out);
+            fputs(errors ? "\" name=\"(file)\" time=\"0\">\n      <error message=\""
+                         : "\" name=\"(file)\" time=\"0\">\n      <skipped message=\"", out);
             xml_escape(out, f->error ? f->error : file_status_name(f->status));
             fputs("\"/>\n    </testcase>\n", out);
         }

@@ -1,7 +1,8 @@
 /* rerun.c - the state behind `--rerun-failed`: which tests failed in the last run.
  *
- * Every run rewrites the state file ($PROVIUM_RERUN_STATE, else
- * $XDG_CACHE_HOME/provium/rerun.json) with the files that had failures and, per file,
+ * Every run rewrites the state file ($PROVIUM_RERUN_STATE, else one file per project,
+ * $XDG_CACHE_HOME/provium/rerun-<hash of the config's absolute path>.json, so a run
+ * of one suite never forgets another's failures) with the files that had failures and, per file,
  * the names of the failed tests; a file that failed outside any test (chunk error,
  * crash, file timeout before any test finished) is recorded whole. A later
  * `--rerun-failed` runs exactly those. Format:
@@ -17,12 +18,16 @@
 
 #define RERUN_FORMAT "provium-rerun/1"
 
-char *rerun_state_path(void)
+char *rerun_state_path(const char *project)
 {
     const char *env = getenv("PROVIUM_RERUN_STATE");
     if (env && *env)
         return xstrdup(env);
-    return xasprintf("%s/provium/rerun.json", xdg_cache_home());
+    /* FNV-1a, 64 bits: a stable name, not a security boundary */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)(project ? project : ""); *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return xasprintf("%s/provium/rerun-%016llx.json", xdg_cache_home(), (unsigned long long)h);
 }
 
 void rerun_set_free(struct rerun_set *s)

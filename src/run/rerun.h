@@ -15,8 +15,9 @@ struct rerun_set {
     size_t n;
 };
 
-/* $PROVIUM_RERUN_STATE, else $XDG_CACHE_HOME/provium/rerun.json (malloc'd). */
-char *rerun_state_path(void);
+/* $PROVIUM_RERUN_STATE, else $XDG_CACHE_HOME/provium/rerun-<hash>.json where the hash
+ * is of `project`, the config file's absolute path: one state per project (malloc'd). */
+char *rerun_state_path(const char *project);
 /* Loads the state (a missing file is an empty set); -1 with err when unreadable. */
 int rerun_load(const char *state, struct rerun_set *out, char *err, size_t errlen);
 /* Writes the state atomically (creating its directory); -1 with errno. */

@@ -62,18 +62,26 @@ struct test_result {
 };
 
 struct file_result {
-    char *path;     /* as reported */
+    char *path;     /* as reported (invalid UTF-8 escaped) */
     enum file_status status;
     char *chunk_error;
     char *error; /* file-level problem (crash, timeout) */
     int64_t duration_ns;
+    double started;    /* wall clock at dispatch (JUnit timestamp) */
     struct test_result *tests;
     size_t n_tests;
     struct strv registered; /* names announced by the worker */
+    json_t *registered_meta; /* their metas, same order */
+    char *running;     /* the test started last and not yet finished */
+    int64_t running_since;
+    int done;          /* the worker said file_done: it did not crash */
+    int file_error;    /* a file-level problem counted as one failure of its own */
     int passed, failed, skipped;
 };
 
 const char *file_status_name(enum file_status s);
+/* A JSON string of s with invalid UTF-8 escaped as \xNN (json_null for NULL). */
+json_t *json_text(const char *s);
 
 /* ---- report ---- */
 void report_file_human(FILE *out, const struct file_result *f, int verbose, int quiet);

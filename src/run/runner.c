@@ -52,8 +52,9 @@ struct found {
     const struct rerun_entry *rerun; /* --rerun-failed: what failed last time */
 };
 
+/* Walks PATHS (else the roots) into *out; *walked counts the files before --filter. */
 static int discover(const struct run_opts *ro, const struct config *cfg, struct found **out,
-                    size_t *n_out)
+                    size_t *n_out, size_t *walked)
 {
     struct strv dirs = {0}, files = {0};
     if (ro->paths.n) {
@@ -107,6 +108,7 @@ static int discover(const struct run_opts *ro, const struct config *cfg, struct 
     }
     strv_free(&dirs);
     strv_free(&files);
+    *walked = n;
     /* --filter: keep files whose walked-relative path contains any SUBSTR */
     if (ro->filters.n) {
         size_t k = 0;
@@ -558,7 +560,21 @@ static void handle_event(struct job *j, json_t *o, const struct run_opts *ro)
         size_t i;
         json_t *v;
         json_array_foreach(names, i, v) strv_push(&r->registered, json_string_value(v));
+        json_decref(r->registered_meta);
+        r->registered_meta = json_incref(json_object_get(o, "metas"));
         return; /* internal */
+    }
+    if (!strcmp(kind, "file_done")) {
+        r->done = 1;
+        return; /* internal */
+    }
+    if (!strcmp(kind, "test_started")) {
+        free(r->running);
+        r->running = jstr_dup(o, "name");
+        r->running_since = now_ns();
+    } else if (!strncmp(kind, "test_", 5) && r->running) {
+        free(r->running);
+        r->running = NULL;
     }
     if (!strcmp(kind, "chunk_error")) {
         r->chunk_error = jstr_dup(o, "error");
@@ -655,10 +671,63 @@ static int start_job(struct job *j, const struct run_opts *ro, const struct conf
     j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     j->evfd = p[0];
     j->start_ns = now_ns();
+    j->res->started = wall_time();
     j->running = 1;
     event_kv("file_dispatched", json_pack("{s:s, s:i, s:o}", "path", j->res->path, "worker_pid",
                                           (int)pid, "reservation", amount_json(j->held)));
     return 0;
+}
+
+/* Has the file a result for this test name? */
+static int has_result(const struct file_result *r, const char *name)
+{
+    for (size_t k = 0; k < r->n_tests; k++)
+        if (r->tests[k].name && !strcmp(r->tests[k].name, name))
+            return 1;
+    return 0;
+}
+
+/* A file-level problem (crash, timeout, interruption): every registered test without a
+ * result fails with the file's error and gets its test_failed event; when there is
+ * none (chunk error, or the worker died before or after all its tests) the file
+ * counts one failure of its own (JUnit's `(file)` error). */
+static void fail_unfinished(struct file_result *r)
+{
+    size_t unfinished = 0;
+    for (size_t i = 0; i < r->registered.n; i++) {
+        const char *name = r->registered.v[i];
+        if (!name || has_result(r, name))
+            continue;
+        int64_t dur = r->running && !strcmp(r->running, name) ? now_ns() - r->running_since : 0;
+        json_t *meta = json_array_get(r->registered_meta, i);
+        json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:O}", "path", r->path, "name", name,
+                              "duration_ns", (json_int_t)dur, "reason", r->error,
+                              "console_excerpt", "", "meta", meta ? meta : json_object());
+        add_test(r, o, "failed", "reason");
+        event_kv("test_failed", o);
+        unfinished++;
+    }
+    if (unfinished == 0) {
+        r->failed++;
+        r->file_error = 1;
+    }
+}
+
+/* Why the file ended early, for the report. */
+static char *file_error_text(const struct job *j, int status)
+{
+    const struct file_result *r = j->res;
+    if (r->status == FS_TIMED_OUT)
+        return xstrdup("file timeout exceeded");
+    if (r->chunk_error)
+        return xasprintf("chunk error: %s", r->chunk_error);
+    if (g_interrupted)
+        return xstrdup("interrupted");
+    if (WIFSIGNALED(status))
+        return xasprintf("worker crashed (signal %d: %s)", WTERMSIG(status),
+                         strsignal(WTERMSIG(status)));
+    return xasprintf("worker exited with status %d before the file finished",
+                     WEXITSTATUS(status));
 }
 
 /* The worker has exited: settle the file's status and counts. */
@@ -666,7 +735,8 @@ static void finish_job(struct job *j, int status)
 {
     struct file_result *r = j->res;
     r->duration_ns = now_ns() - j->start_ns;
-    int crashed = !WIFEXITED(status) || (WEXITSTATUS(status) != 0 && !r->chunk_error);
+    /* a worker that did not say file_done died early, whatever its exit status */
+    int crashed = !WIFEXITED(status) || WEXITSTATUS(status) != 0 || !r->done;
     if (j->timed_out)
         r->status = FS_TIMED_OUT;
     else if (r->chunk_error)
@@ -677,27 +747,8 @@ static void finish_job(struct job *j, int status)
         r->status = r->failed ? FS_FAILED : FS_PASSED;
     if (r->status == FS_TIMED_OUT || r->status == FS_CRASHED || r->chunk_error) {
         if (!r->error)
-            r->error = r->status == FS_TIMED_OUT ? xstrdup("file timeout exceeded")
-                       : r->chunk_error          ? xasprintf("chunk error: %s", r->chunk_error)
-                       : WIFSIGNALED(status)
-                           ? xasprintf("worker crashed (signal %d: %s)", WTERMSIG(status),
-                                       strsignal(WTERMSIG(status)))
-                           : xasprintf("worker exited with status %d", WEXITSTATUS(status));
-        /* every registered test without a result counts as failed, else one failure */
-        size_t unfinished = 0;
-        for (size_t i = 0; i < r->registered.n; i++) {
-            int done = 0;
-            for (size_t k = 0; k < r->n_tests; k++)
-                done |= r->tests[k].name && !strcmp(r->tests[k].name, r->registered.v[i]);
-            if (!done) {
-                json_t *o = json_pack("{s:s, s:s}", "name", r->registered.v[i], "reason", r->error);
-                add_test(r, o, "failed", "reason");
-                json_decref(o);
-                unfinished++;
-            }
-        }
-        if (r->registered.n == 0 && r->n_tests == 0)
-            r->failed++;
+            r->error = file_error_text(j, status);
+        fail_unfinished(r);
     }
     if (j->pidfd >= 0)
         close(j->pidfd);
@@ -812,6 +863,7 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
                 res[next].status = FS_CRASHED;
                 res[next].error = xasprintf("cannot start worker: %s", strerror(errno));
                 res[next].failed = 1;
+                res[next].file_error = 1;
                 done++;
             } else
                 running++;
@@ -876,7 +928,7 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
                 if (!ro->json)
                     report_file_human(report, j->res, ro->verbose, ro->quiet);
                 else
-                    report_file_json(stdout, j->res);
+                    report_file_json(report, j->res);
                 fflush(report);
                 if (ro->fail_fast && j->res->status != FS_PASSED)
                     stop_new = 1;
@@ -888,6 +940,62 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
     g_jobs = NULL;
     g_njobs = 0;
     return 0;
+}
+
+/* `no test files under <what>`: the PATHS as given, else the roots. */
+static void no_test_files(const struct run_opts *ro, const struct config *cfg)
+{
+    struct buf b = {0};
+    size_t k = ro->paths.n ? ro->paths.n : cfg->n_roots;
+    for (size_t i = 0; i < k; i++) {
+        char *shown = utf8_escape(ro->paths.n ? ro->paths.v[i] : cfg->roots[i]);
+        buf_printf(&b, "%s%s", i ? " " : "", shown);
+        free(shown);
+    }
+    warnx_p("no test files under %s", buf_cstr(&b));
+    buf_free(&b);
+}
+
+/* The files this run will run: last run's failures (--rerun-failed), else discovery.
+ * Returns -1 to go on, else the exit code of a run that ends here (message printed):
+ * 0 with nothing recorded to rerun, 2 on an error or when no test file exists at all
+ * (a wrong CI path must not pass). A --filter that keeps nothing goes on, with 0 files. */
+static int collect_files(const struct run_opts *ro, const struct config *cfg,
+                         const char *state, struct rerun_set *last, struct found **files,
+                         size_t *n, FILE *report)
+{
+    char err[4096];
+    size_t walked = 0;
+    if (ro->rerun_failed) {
+        if (rerun_load(state, last, err, sizeof err) < 0) {
+            warnx_p("%s", err);
+            return 2;
+        }
+        if (rerun_files(last, files, n) == 0) {
+            fprintf(report, "provium: no failed tests recorded\n");
+            return 0;
+        }
+        return -1;
+    }
+    if (discover(ro, cfg, files, n, &walked) < 0)
+        return 2;
+    if (walked == 0) {
+        no_test_files(ro, cfg);
+        return 2;
+    }
+    return -1;
+}
+
+/* The summary's note when --filter kept no file (exit 0: nothing failed). */
+static void no_filter_match(FILE *out, const struct run_opts *ro)
+{
+    fputs("no test matched", out);
+    for (size_t i = 0; i < ro->filters.n; i++) {
+        char *shown = utf8_escape(ro->filters.v[i]);
+        fprintf(out, "%s --filter '%s'", i ? " or" : "", shown);
+        free(shown);
+    }
+    fputc('\n', out);
 }
 
 int runner_main(struct run_opts *ro)
@@ -927,32 +1035,20 @@ int runner_main(struct run_opts *ro)
         config_free(cfg);
         return 2;
     }
-    struct found *files;
+    struct found *files = NULL;
     size_t n;
     struct rerun_set last = {0};
-    char *rerun_state = rerun_state_path();
-    if (ro->rerun_failed) {
-        if (rerun_load(rerun_state, &last, err, sizeof err) < 0) {
-            warnx_p("%s", err);
-            free(ro->agent_bin);
-            free(rerun_state);
-            config_free(cfg);
-            return 2;
-        }
-        if (rerun_files(&last, &files, &n) == 0) {
-            printf("provium: no failed tests recorded\n");
-            free(ro->agent_bin);
-            rerun_set_free(&last);
-            free(rerun_state);
-            free(files);
-            config_free(cfg);
-            return 0;
-        }
-    } else if (discover(ro, cfg, &files, &n) < 0) {
+    char *rerun_state = rerun_state_path(cfg->path ? cfg->path : cfg->dir);
+    int rc = collect_files(ro, cfg, rerun_state, &last, &files, &n, report);
+    if (rc >= 0) {
+        if (g_events && g_events != stdout)
+            fclose(g_events);
         free(ro->agent_bin);
+        rerun_set_free(&last);
         free(rerun_state);
+        free(files);
         config_free(cfg);
-        return 2;
+        return rc;
     }
     g_pool = pool_default(ro->pool_memory, ro->pool_cpus, ro->cpu_overcommit);
     event_kv("run_started",
@@ -961,7 +1057,9 @@ int runner_main(struct run_opts *ro)
                        amount_json(g_pool.total), "files", (int)n));
     struct file_result *res = xcalloc(n ? n : 1, sizeof *res);
     for (size_t i = 0; i < n; i++) {
-        res[i].path = display_path(files[i].abs);
+        char *shown = display_path(files[i].abs);
+        res[i].path = utf8_escape(shown); /* a file name may hold any bytes */
+        free(shown);
         struct strv refs = {0};
         fixture_refs_in_file(files[i].abs, &refs);
         json_t *jr = json_array();
@@ -989,8 +1087,10 @@ int runner_main(struct run_opts *ro)
     }
     int exit_code = g_interrupted ? 130 : failed ? 1 : 0;
     if (ro->json) {
-        report_summary_json(stdout, n, passed, failed, skipped, dur, exit_code);
+        report_summary_json(report, n, passed, failed, skipped, dur, exit_code);
     } else {
+        if (n == 0 && ro->filters.n)
+            no_filter_match(report, ro);
         fprintf(report, "%zu file%s in %.2fs\n", n, n == 1 ? "" : "s", (double)dur / 1e9);
         fprintf(report, "%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     }
@@ -1024,6 +1124,8 @@ int runner_main(struct run_opts *ro)
         free(r->chunk_error);
         free(r->error);
         strv_free(&r->registered);
+        json_decref(r->registered_meta);
+        free(r->running);
         free(files[i].abs);
         free(files[i].walked_rel);
     }

@@ -245,6 +245,7 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
 {
     lua_getfield(L, entry, "name");
     const char *name = lua_tostring(L, -1);
+    char *shown = utf8_escape(name); /* the name in every event */
     lua_getfield(L, entry, "meta");
     int meta = lua_gettop(L);
     json_t *mj = meta_json(L, meta);
@@ -252,13 +253,14 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
     const char *why = filter_reason(L, meta, w->ro);
     if (why) {
         emit(w, "test_skipped",
-             json_pack("{s:s, s:s, s:O}", "name", name, "reason", why, "meta", mj));
+             json_pack("{s:s, s:o, s:O}", "name", shown, "reason", json_text(why), "meta", mj));
         json_decref(mj);
+        free(shown);
         lua_settop(L, entry);
         return;
     }
     lua_settop(L, meta);
-    emit(w, "test_started", json_pack("{s:s, s:O}", "name", name, "meta", mj));
+    emit(w, "test_started", json_pack("{s:s, s:O}", "name", shown, "meta", mj));
 
     double timeout = h->file_timeout;
     if (lua_getfield(L, meta, "timeout") != LUA_TNIL) {
@@ -342,34 +344,39 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->file_lab_ref);
     lua_setglobal(L, "provium");
 
+    /* guest output, t:log text and names may hold any bytes: escaped, never dropped */
     if (skipped)
         emit(w, "test_skipped",
-             json_pack("{s:s, s:s, s:O, s:s}", "name", name, "reason", reason ? reason : "skipped",
-                       "meta", mj, "log", log));
+             json_pack("{s:s, s:o, s:O, s:o}", "name", shown, "reason",
+                       json_text(reason ? reason : "skipped"), "meta", mj, "log", json_text(log)));
     else if (failed)
         emit(w, "test_failed",
-             json_pack("{s:s, s:I, s:s, s:s, s:O, s:s}", "name", name, "duration_ns",
-                       (json_int_t)dur, "reason", message, "console_excerpt", console ? console : "",
-                       "meta", mj, "log", log));
+             json_pack("{s:s, s:I, s:o, s:o, s:O, s:o}", "name", shown, "duration_ns",
+                       (json_int_t)dur, "reason", json_text(message), "console_excerpt",
+                       json_text(console ? console : ""), "meta", mj, "log", json_text(log)));
     else
-        emit(w, "test_passed", json_pack("{s:s, s:O, s:I, s:s}", "name", name, "meta", mj,
-                                         "duration_ns", (json_int_t)dur, "log", log));
+        emit(w, "test_passed", json_pack("{s:s, s:O, s:I, s:o}", "name", shown, "meta", mj,
+                                         "duration_ns", (json_int_t)dur, "log", json_text(log)));
     free(message);
     free(console);
+    free(shown);
     json_decref(mj);
     lua_settop(L, entry);
     lua_gc(L, LUA_GCCOLLECT);
 }
 
-/* --rerun-failed narrows a file to the tests that failed last time. */
+/* --rerun-failed narrows a file to the tests that failed last time (recorded with
+ * their names as reported, escaped). */
 static int selected(const struct run_opts *ro, const char *name)
 {
     if (!ro->only_tests.n)
         return 1;
-    for (size_t i = 0; i < ro->only_tests.n; i++)
-        if (name && !strcmp(ro->only_tests.v[i], name))
-            return 1;
-    return 0;
+    char *shown = utf8_escape(name);
+    int found = 0;
+    for (size_t i = 0; i < ro->only_tests.n && shown && !found; i++)
+        found = !strcmp(ro->only_tests.v[i], shown);
+    free(shown);
+    return found;
 }
 
 static int message_handler(lua_State *L)
@@ -419,8 +426,8 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
         lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
         lab_collect_consoles(L, -1, &b);
         lab_teardown(L, -1, 1);
-        emit(&w, "chunk_error", json_pack("{s:s, s:s}", "error", msg, "console_excerpt",
-                                          b.len ? buf_cstr(&b) : ""));
+        emit(&w, "chunk_error", json_pack("{s:o, s:o}", "error", json_text(msg),
+                                          "console_excerpt", json_text(b.len ? buf_cstr(&b) : "")));
         buf_free(&b);
         lua_close(L);
         free(env.scratch);
@@ -428,19 +435,22 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
     }
     lua_settop(L, mh - 1);
 
-    /* announce the registered tests so a crash can count them */
-    json_t *names = json_array();
+    /* announce the registered tests (names and metas) so a crash can report them */
+    json_t *names = json_array(), *metas = json_array();
     lua_getfield(L, LUA_REGISTRYINDEX, "provium.tests");
     int tests = lua_gettop(L);
     lua_Integer n = lua_istable(L, tests) ? luaL_len(L, tests) : 0;
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, tests, i);
         lua_getfield(L, -1, "name");
-        if (selected(ro, lua_tostring(L, -1)))
-            json_array_append_new(names, json_string(lua_tostring(L, -1)));
-        lua_pop(L, 2);
+        lua_getfield(L, -2, "meta");
+        if (selected(ro, lua_tostring(L, -2))) {
+            json_array_append_new(names, json_text(lua_tostring(L, -2)));
+            json_array_append_new(metas, meta_json(L, lua_gettop(L)));
+        }
+        lua_pop(L, 3);
     }
-    emit(&w, "tests_registered", json_pack("{s:o}", "names", names));
+    emit(&w, "tests_registered", json_pack("{s:o, s:o}", "names", names, "metas", metas));
 
     lua_getfield(L, LUA_REGISTRYINDEX, "provium.todo");
     const char *todo = lua_tostring(L, -1);
@@ -464,16 +474,17 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
             /* --rerun-failed: this one passed last time */
         } else if (reset_error) {
             lua_getfield(L, entry, "name");
-            emit(&w, "test_failed", json_pack("{s:s, s:i, s:s, s:s, s:{}, s:s}", "name",
-                                              lua_tostring(L, -1), "duration_ns", 0, "reason",
-                                              reset_error, "console_excerpt", "", "meta", "log",
-                                              ""));
+            emit(&w, "test_failed", json_pack("{s:o, s:i, s:o, s:s, s:{}, s:s}", "name",
+                                              json_text(lua_tostring(L, -1)), "duration_ns", 0,
+                                              "reason", json_text(reset_error), "console_excerpt",
+                                              "", "meta", "log", ""));
         } else if (todo) {
             lua_getfield(L, entry, "name");
             lua_getfield(L, entry, "meta");
             json_t *mj = meta_json(L, lua_gettop(L));
-            emit(&w, "test_skipped", json_pack("{s:s, s:s, s:o}", "name", lua_tostring(L, -2),
-                                               "reason", todo, "meta", mj));
+            emit(&w, "test_skipped", json_pack("{s:o, s:o, s:o}", "name",
+                                               json_text(lua_tostring(L, -2)), "reason",
+                                               json_text(todo), "meta", mj));
         } else {
             run_one_test(L, &w, &h, entry);
             if (baseline && i < n) {
@@ -492,5 +503,7 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
     lua_pop(L, 1);
     lua_close(L);
     free(env.scratch);
+    /* the parent counts a worker that ends without this (os.exit, abort) as crashed */
+    emit(&w, "file_done", NULL);
     return 0;
 }

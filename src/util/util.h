@@ -75,6 +75,11 @@ int64_t now_ns(void);      /* CLOCK_MONOTONIC */
 double wall_time(void);    /* CLOCK_REALTIME, seconds */
 void sleep_ms(int ms);
 
+/* A malloc'd copy of s in which every byte that does not belong to a well-formed UTF-8
+ * sequence is written as the text \xNN (reports and events never drop a byte, and
+ * JSON needs UTF-8). NULL stays NULL. */
+char *utf8_escape(const char *s);
+
 /* Collapse whitespace runs to single spaces and trim; in place. */
 void collapse_ws(char *s);
 

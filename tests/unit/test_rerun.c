@@ -63,14 +63,46 @@ static void missing_and_corrupt(void)
 static void state_path(void)
 {
     setenv("PROVIUM_RERUN_STATE", "/x/state.json", 1);
-    char *p = rerun_state_path();
-    CHECK_STR_EQ(p, "/x/state.json");
+    char *p = rerun_state_path("/a/provium.toml");
+    CHECK_STR_EQ(p, "/x/state.json"); /* the variable names the file itself */
     free(p);
     unsetenv("PROVIUM_RERUN_STATE");
     setenv("XDG_CACHE_HOME", "/c", 1);
-    p = rerun_state_path();
-    CHECK_STR_EQ(p, "/c/provium/rerun.json");
+    p = rerun_state_path("/a/provium.toml");
+    CHECK_STR_CONTAINS(p, "/c/provium/rerun-");
+    CHECK_STR_CONTAINS(p, ".json");
     free(p);
+}
+
+/* One state per project: keyed by the config file's absolute path, stable across runs. */
+static void state_per_project(void)
+{
+    unsetenv("PROVIUM_RERUN_STATE");
+    setenv("XDG_CACHE_HOME", "/c", 1);
+    char *a = rerun_state_path("/work/one/provium.toml");
+    char *a2 = rerun_state_path("/work/one/provium.toml");
+    char *b = rerun_state_path("/work/two/provium.toml");
+    CHECK_STR_EQ(a, a2);
+    CHECK(strcmp(a, b) != 0);
+    /* a failure recorded for project one is not seen by project two */
+    char *sa = path_join(root, strrchr(a, '/') + 1), *sb = path_join(root, strrchr(b, '/') + 1);
+    struct rerun_set s = {0};
+    rerun_add(&s, "/work/one/tests/x.test.lua")->whole_file = 1;
+    CHECK_EQ_INT(rerun_save(sa, &s), 0);
+    rerun_set_free(&s);
+    struct rerun_set l;
+    char err[256];
+    CHECK_EQ_INT(rerun_load(sb, &l, err, sizeof err), 0);
+    CHECK_EQ_INT((int)l.n, 0);
+    rerun_set_free(&l);
+    CHECK_EQ_INT(rerun_load(sa, &l, err, sizeof err), 0);
+    CHECK_EQ_INT((int)l.n, 1);
+    rerun_set_free(&l);
+    free(a);
+    free(a2);
+    free(b);
+    free(sa);
+    free(sb);
 }
 
 int main(void)
@@ -79,6 +111,7 @@ int main(void)
     RUN(round_trip);
     RUN(missing_and_corrupt);
     RUN(state_path);
+    RUN(state_per_project);
     rm_rf(root);
     free(root);
     return TEST_SUMMARY();
