@@ -1,8 +1,9 @@
 /* init.c - `provium init [DIR] [--force]`: write a starter suite that passes as is.
  *
- * DIR/provium.toml has one dynamic profile, `default`, built by `provium image build`
- * (this host's kernel from /boot, static busybox, the virtio modules), so a fresh
- * `provium init demo && cd demo && provium` boots real VMs with nothing else set up.
+ * DIR/provium.toml has one dynamic profile, `default`, built by `"$PROVIUM_EXE" image
+ * build` (this host's kernel from /boot, static busybox, the virtio modules), so a fresh
+ * `provium init demo && cd demo && provium` boots real VMs with nothing else set up. It
+ * names no path of this machine (provium sets $PROVIUM_EXE for builds): commit it as is.
  * tests/smoke.test.lua boots a VM and runs commands, and restores the fixture
  * tests/fixtures/base.fixture.lua. Then the `lsp-setup` files are written too.
  *
@@ -25,7 +26,7 @@ static const char INIT_USAGE[] =
     "\n"
     "Writes a starter suite into DIR (default: the current directory):\n"
     "  provium.toml                     roots = [\"tests\"], a dynamic profile `default`\n"
-    "                                   built by `provium image build --out {out}`\n"
+    "                                   built by `\"$PROVIUM_EXE\" image build --out \"{out}\"`\n"
     "  tests/smoke.test.lua             boots a VM, runs commands, restores the fixture\n"
     "  tests/fixtures/base.fixture.lua  a cached, prepared VM\n"
     "  .provium-meta/types.lua, .luarc.json   editor support (see provium lsp-setup)\n"
@@ -34,7 +35,7 @@ static const char INIT_USAGE[] =
     "  --force      write into a non-empty DIR, overwriting the files above\n"
     "  -h, --help   show this help\n";
 
-static const char TOML_HEAD[] =
+static const char TOML[] =
     "# provium.toml - written by `provium init`; see `man provium` for every key.\n"
     "[provium]\n"
     "roots = [\"tests\"]\n"
@@ -43,9 +44,10 @@ static const char TOML_HEAD[] =
     "# `provium image build` assembles a minimal guest from this host: the kernel in /boot,\n"
     "# a static busybox and the kernel's virtio modules. {out} is the build's output\n"
     "# directory (default ~/.cache/provium/builds/default); `provium --no-build` skips it.\n"
-    "[profiles.default]\n";
-
-static const char TOML_TAIL[] =
+    "# $PROVIUM_EXE is the provium binary that runs the build (provium sets it), so this\n"
+    "# file names no path of this machine and can be committed.\n"
+    "[profiles.default]\n"
+    "build = '\"$PROVIUM_EXE\" image build --out \"{out}\"'\n"
     "kernel = \"{out}/vmlinuz\"\n"
     "initrd = \"{out}/initrd.img\"\n"
     "cmdline_file = \"{out}/cmdline\"\n"
@@ -123,21 +125,6 @@ static void sh_quote(struct buf *b, const char *s, int always)
     buf_puts(b, "'");
 }
 
-/* s as a TOML basic string, quotes included. */
-static void toml_quote(struct buf *b, const char *s)
-{
-    buf_puts(b, "\"");
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            buf_printf(b, "\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7f)
-            buf_printf(b, "\\u%04x", *c);
-        else
-            buf_append(b, c, 1);
-    }
-    buf_puts(b, "\"");
-}
-
 /* The running binary: /proc/self/exe, else $PROVIUM_EXE (set by main.c). */
 static char *self_exe(void)
 {
@@ -204,25 +191,14 @@ int cmd_init(int argc, char **argv)
         return 2;
     }
 
-    /* the build command: `provium` when the shell will find it, else this very binary */
-    struct buf cmd = {0}, toml = {0};
+    /* the command to suggest: `provium` when the shell will find it, else this binary */
     char *exe = provium_on_path() ? NULL : self_exe();
-    if (exe)
-        sh_quote(&cmd, exe, 1);
-    else
-        buf_puts(&cmd, "provium");
-    buf_puts(&cmd, " image build --out {out}");
-    buf_puts(&toml, TOML_HEAD);
-    buf_puts(&toml, "build = ");
-    toml_quote(&toml, buf_cstr(&cmd));
-    buf_puts(&toml, "\n");
-    buf_puts(&toml, TOML_TAIL);
 
     const struct {
         const char *rel, *text;
         size_t len;
     } files[] = {
-        {"provium.toml", toml.data, toml.len},
+        {"provium.toml", TOML, sizeof TOML - 1},
         {"tests/smoke.test.lua", SMOKE_TEST, sizeof SMOKE_TEST - 1},
         {"tests/fixtures/base.fixture.lua", BASE_FIXTURE, sizeof BASE_FIXTURE - 1},
     };
@@ -251,7 +227,5 @@ int cmd_init(int argc, char **argv)
         buf_free(&next);
     }
     free(exe);
-    buf_free(&cmd);
-    buf_free(&toml);
     return rc;
 }

@@ -40,14 +40,17 @@ test("init writes a starter suite that passes as is", function(t)
     local toml = read(tmp .. "/demo/provium.toml")
     t:assert_contains(toml, 'roots = ["tests"]')
     t:assert_contains(toml, "[profiles.default]")
-    t:assert(toml:find('build = "provium image build --out {out}"', 1, true)
-      or toml:find("build = \"'/[^\n]*/provium' image build %-%-out {out}\""),
-      "build runs provium image build: " .. toml)
+    -- committable: the build names the running provium through $PROVIUM_EXE, never by path
+    t:assert_contains(toml, [[build = '"$PROVIUM_EXE" image build --out "{out}"']])
+    t:assert(not toml:find(e2e.exe, 1, true), "no path of the provium binary: " .. toml)
+    t:assert(not toml:find(tmp, 1, true), "no path of this machine: " .. toml)
     t:assert_contains(read(tmp .. "/demo/tests/smoke.test.lua"), 'provium:vm_fixture("fixtures/base")')
 
     -- the suite itself: image build, a boot, a fixture build and its restore; the
-    -- builds and the fixture cache stay inside tmp
-    local env = "env -u PROVIUM_FIXTURE_CACHE -u PROVIUM_BUILD_DIR XDG_CACHE_HOME=" .. e2e.q(tmp .. "/cache")
+    -- builds and the fixture cache stay inside tmp. No $PROVIUM_EXE from this run:
+    -- provium sets it for the build command itself.
+    local env = "env -u PROVIUM_FIXTURE_CACHE -u PROVIUM_BUILD_DIR -u PROVIUM_EXE XDG_CACHE_HOME="
+      .. e2e.q(tmp .. "/cache")
     local run, rc = e2e.provium({"--no-progress"}, tmp .. "/demo", env)
     t:log(run)
     t:assert_eq(rc, 0, "the starter suite passes")
