@@ -138,7 +138,9 @@ static int lab_vm(lua_State *L)
     uint64_t memory = p->memory;
     int cpus = p->cpus, nic_slots = p->nic_slots;
     if (!lua_isnoneornil(L, 4)) {
+        static const char *const opts[] = {"memory", "cpus", "nic_slots", NULL};
         luaL_checktype(L, 4, LUA_TTABLE);
+        lapi_check_opts(L, 4, "lab:vm", opts, NULL);
         if (lua_getfield(L, 4, "memory") != LUA_TNIL)
             memory = lapi_check_size(L, -1, "lab:vm");
         lua_pop(L, 1);

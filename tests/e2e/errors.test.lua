@@ -9,21 +9,42 @@ local function api_error(t, fn, method, phrase)
   t:assert_eq(type(e) == "string" and e:match("errors%.test%.lua:%d+: (.*)$"), method .. ": " .. phrase)
 end
 
+-- The "not supported" stub behind a method, if it is one: a C closure whose one upvalue
+-- is its API name ("vm:wakeup"); real methods have none.
+local function stub_name(f)
+  local _, v = debug.getupvalue(f, 1)
+  return type(v) == "string" and v:match("^%a+:[%w_]+$") and v or nil
+end
+
 test("methods the spec lists but this build lacks raise `not supported`", function(t)
   local vm = provium:vm("v", "base")
-  for _, m in ipairs({"wakeup", "power_button", "disk", "attach_disk", "syscall", "syscall_async", "ioctl",
-                      "read_mem", "spawn_worker"}) do
-    api_error(t, function() vm[m](vm) end, "vm:" .. m, "not supported")
-  end
-  api_error(t, function() provium:barrier("b", 2) end, "lab:barrier", "not supported")
-  api_error(t, function() vm:console():write("x") end, "console:write", "not supported")
   local br = provium:bridge("br")
-  api_error(t, function() br:route("other") end, "bridge:route", "not supported")
-  api_error(t, function() br:routes() end, "bridge:routes", "not supported")
-  local stubbed = debug.getregistry()["provium.Process"].__index
-  for _, m in ipairs({"stdin_write", "close_stdin", "stdout_stream", "stderr_stream", "close"}) do
-    api_error(t, function() stubbed[m]() end, "proc:" .. m, "not supported")
+  local objects = {
+    {vm, "vm", {"wakeup", "power_button", "disk", "attach_disk", "syscall", "syscall_async", "ioctl", "read_mem",
+                "spawn_worker"}},
+    {provium, "lab", {"barrier"}},
+    {vm:console(), "console", {"write"}},
+    {br, "bridge", {"route", "routes"}},
+    {debug.getregistry()["provium.Process"].__index, "proc",
+     {"stdin_write", "close_stdin", "stdout_stream", "stderr_stream", "close"}},
+  }
+  local stubs = {}
+  for _, o in ipairs(objects) do
+    local obj, prefix, methods = o[1], o[2], o[3]
+    for _, m in ipairs(methods) do
+      local f = obj[m] -- real, or a stub; never nil
+      t:assert_eq(type(f), "function", prefix .. ":" .. m)
+      local name = stub_name(f)
+      if name then
+        t:assert_eq(name, prefix .. ":" .. m)
+        api_error(t, function() obj[m](obj, "x") end, name, "not supported")
+        stubs[#stubs + 1] = name
+      end
+    end
   end
+  t:log("stubs: " .. table.concat(stubs, " "))
+  t:assert(stub_name(vm.syscall) == "vm:syscall", "the [later] tier is stubbed")
+  t:assert(stub_name(vm.run) == nil and stub_name(provium.vm) == nil, "real methods are no stubs")
 end)
 
 test("vm:boot refuses unknown options before booting", function(t)
@@ -33,6 +54,7 @@ test("vm:boot refuses unknown options before booting", function(t)
   api_error(t, function() vm:boot({rng_seed = 7}) end, "vm:boot", "option `rng_seed`: not supported")
   api_error(t, function() vm:boot({[1] = "x"}) end, "vm:boot", "unknown option `1`")
   t:assert_eq(vm:state(), "created")
+  api_error(t, function() provium:vm("w", "base", {memroy = "1G"}) end, "lab:vm", "unknown option `memroy`")
 end)
 
 test("a created or shut-down VM answers with its state's phrase", function(t)
