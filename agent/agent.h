@@ -92,6 +92,8 @@ void boot_guest(void);
 void boot_ensure_std_fds(const char *dev);
 void boot_cloexec_inherited_fds(void);
 void boot_default_env(void);
+/* Before each request: chroot to PID 1's root if it switch_rooted since (a no-op else). */
+void boot_follow_pid1_root(void);
 
 static inline int64_t now_ms(void)
 {

@@ -6,7 +6,9 @@
  * /.provium/modules.list, a private tree that needs nothing of the image) and then hands PID 1 to the image's own init if it has
  * one: PID 1 execs that init, and a forked child carries on as the agent. Without an
  * init the agent stays PID 1 and reaps orphans itself (the loop's waitpid(-1) does it).
- * Problems are reported on /dev/console, one line each, and never stop the boot. */
+ * If that init later switch_roots into a real root filesystem, the agent follows it there
+ * (boot_follow_pid1_root). Problems are reported on /dev/console, one line each, and
+ * never stop the boot. */
 #include "agent.h"
 
 #include <dirent.h>
@@ -18,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +28,10 @@
 /* where the overlay lists its modules (image/overlay.h); the second is an older overlay's */
 static const char *const modules_lists[] = {"/.provium/modules.list", "/etc/provium/modules.list"};
 #define INIT_PARAM "provium.init="
+#define ROOT_WAIT_PARAM "provium.root_wait="
+#define ROOT_WAIT_DEFAULT_S 60
+#define RAMFS_MAGIC 0x858458f6 /* linux/magic.h, which musl-gcc cannot see */
+#define TMPFS_MAGIC 0x01021994
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* ---- mounts ---- */
@@ -149,8 +156,9 @@ static void load_modules(void)
 
 /* ---- handing PID 1 to the image's init ---- */
 
-/* provium.init=PATH from the kernel command line, or NULL. Returns a malloc'd copy. */
-static char *cmdline_init(void)
+/* The value of `param` ("provium.init=") on the kernel command line, or NULL. Returns a
+ * malloc'd copy. */
+static char *cmdline_value(const char *param)
 {
     char buf[4096];
     int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
@@ -161,9 +169,10 @@ static char *cmdline_init(void)
     if (n <= 0)
         return NULL;
     buf[n] = 0;
-    for (char *tok = strtok(buf, " \t\n"); tok; tok = strtok(NULL, " \t\n"))
-        if (strncmp(tok, INIT_PARAM, strlen(INIT_PARAM)) == 0)
-            return strdup(tok + strlen(INIT_PARAM));
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
+        if (strncmp(tok, param, strlen(param)) == 0)
+            return strdup(tok + strlen(param));
     return NULL;
 }
 
@@ -184,7 +193,7 @@ static int is_this_binary(const char *path)
 /* The init to run, or NULL when the agent should stay PID 1. */
 static char *choose_init(void)
 {
-    char *init = cmdline_init();
+    char *init = cmdline_value(INIT_PARAM);
     if (init) {
         if (is_executable_file(init) && !is_this_binary(init))
             return init;
@@ -225,6 +234,95 @@ static void hand_over_pid1(char *init)
     prctl(PR_SET_CHILD_SUBREAPER, 1);
 }
 
+/* ---- following PID 1 into the real root ---- */
+
+/* /proc as the agent first mounted it. An initramfs that switch_roots moves this mount
+ * into the new root and deletes the old files, but the fd keeps reaching it. */
+static int proc_fd = -1;
+
+static int pid1_root_differs(void)
+{
+    struct stat init_root, ours;
+    return fstatat(proc_fd, "1/root", &init_root, 0) == 0 && stat("/", &ours) == 0 &&
+           (init_root.st_dev != ours.st_dev || init_root.st_ino != ours.st_ino);
+}
+
+/* A distribution initrd mounts the real root filesystem and switch_roots into it: PID 1
+ * chroots, the agent would stay behind in the emptied initramfs. So before each request
+ * the agent compares its root with PID 1's and, when they differ, chroots to PID 1's
+ * (through /proc/1/root): commands, files and streams then act on the real system. */
+void boot_follow_pid1_root(void)
+{
+    if (proc_fd < 0)
+        return;
+    if (!pid1_root_differs())
+        return;
+    if (fchdir(proc_fd) < 0 || chroot("1/root") < 0) {
+        agent_log("following PID 1 into its new root: %s", strerror(errno));
+        close(proc_fd);
+        proc_fd = -1; /* say it once; the agent goes on where it is */
+    }
+    if (chdir("/") < 0)
+        agent_log("chdir /: %s", strerror(errno));
+}
+
+/* When the new root's init is systemd, wait (until deadline) for its manager socket, so
+ * that `systemctl` works from the first command on. */
+static void wait_for_systemd_manager(const struct stat *initramfs_init, int64_t deadline)
+{
+    struct stat now;
+    for (int i = 0; i < 100 && fstatat(proc_fd, "1/exe", &now, 0) == 0 &&
+                    now.st_dev == initramfs_init->st_dev && now.st_ino == initramfs_init->st_ino;
+         i++)
+        usleep(20 * 1000); /* run-init is about to exec the real init */
+    char exe[256];
+    ssize_t n = readlinkat(proc_fd, "1/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return;
+    exe[n] = 0;
+    const char *base = strrchr(exe, '/');
+    if (strcmp(base ? base + 1 : exe, "systemd") != 0)
+        return;
+    struct stat st;
+    while (fstatat(proc_fd, "1/root/run/systemd/private", &st, 0) < 0 && now_ms() < deadline)
+        usleep(20 * 1000);
+}
+
+/* An init in an initramfs that is given root= will mount that root and switch_root into
+ * it; the host's first command must see the real system, so the handshake waits for the
+ * switch (provium.root_wait=SECONDS, default 60, 0 = not at all). A custom init that
+ * ignores root= only delays the handshake by that long. */
+static void wait_for_root_switch(void)
+{
+    struct statfs fs;
+    char *root = cmdline_value("root=");
+    char *wait = cmdline_value(ROOT_WAIT_PARAM);
+    long secs = wait ? strtol(wait, NULL, 10) : ROOT_WAIT_DEFAULT_S;
+    int in_initramfs = statfs("/", &fs) == 0 &&
+                       (fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC);
+    struct stat initramfs_init;
+    if (root && *root && in_initramfs && secs > 0 && fstatat(proc_fd, "1/exe", &initramfs_init, 0) == 0) {
+        int64_t deadline = now_ms() + secs * 1000;
+        while (!pid1_root_differs() && now_ms() < deadline)
+            usleep(20 * 1000);
+        if (!pid1_root_differs())
+            agent_log("root=%s given but PID 1 did not switch root within %ld s; answering anyway",
+                      root, secs);
+        else
+            wait_for_systemd_manager(&initramfs_init, deadline);
+    }
+    free(root);
+    free(wait);
+}
+
+static void watch_pid1_root(void)
+{
+    proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd >= 0)
+        wait_for_root_switch();
+    boot_follow_pid1_root();
+}
+
 void boot_guest(void)
 {
     mount_basics();
@@ -238,6 +336,8 @@ void boot_guest(void)
     if (init)
         hand_over_pid1(init);
     free(init);
+    if (getpid() != 1)
+        watch_pid1_root();
 }
 
 /* ---- environment for commands ---- */

@@ -111,6 +111,8 @@ void dispatch_frame(const struct wire_header *h, const uint8_t *payload)
     struct wire_reader r;
     wire_reader_init(&r, payload, h->len);
     uint16_t t = h->type;
+    if (agent.guest_mode)
+        boot_follow_pid1_root();
     if ((t == WIRE_EXEC || t == WIRE_READ_FILE || t == WIRE_WRITE_FILE) && id_busy(h->id)) {
         reply_error(h->id, EINVAL, "request id %u is already in use", h->id);
         return;
