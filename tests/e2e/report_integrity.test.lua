@@ -171,8 +171,27 @@ test("crashed and timed-out tests get test_failed; JUnit counts each test once",
   t:assert_contains(suite_tag(xml, "broken.test.lua"), 'tests="1" failures="0" errors="1"')
   t:assert_contains(xml, 'name="(file)" time="0">\n      <error message="chunk error: ')
   t:assert_eq(e2e.last_line(out), "1 passed, 1 failed, 0 skipped")
+  -- a file skipped by --fail-fast is one skipped (file) case, as the summary counts it
+  out, code, ev, xml = go("crash", "--fail-fast", "--jobs", "1")
+  t:assert_eq(e2e.last_line(out), "1 passed, 2 failed, 1 skipped")
+  t:assert_contains(suite_tag(xml, "b_fine.test.lua"), 'tests="1" failures="0" errors="0" skipped="1"')
+  t:assert_contains(xml, 'name="(file)" time="0">\n      <skipped message="skipped by --fail-fast"/>')
   os.remove(events)
   os.remove(junit)
+end)
+
+test("an interrupted run names the test it stopped", function(t)
+  local log = os.tmpname()
+  local cmd = "cd " .. e2e.q(C .. "/timeout") .. " && { " .. e2e.q(e2e.exe)
+    .. " --config provium.toml --no-progress file >" .. e2e.q(log) .. " 2>&1 & pid=$!; sleep 3;"
+    .. " kill -INT $pid; wait $pid; echo $?; }"
+  local code = tonumber(e2e.host(cmd))
+  local out = read(log)
+  os.remove(log)
+  t:log(out)
+  t:assert_eq(code, 130)
+  t:assert_contains(out, "  - never ends: interrupted\n")
+  t:assert_eq(e2e.last_line(out), "0 passed, 1 failed, 0 skipped")
 end)
 
 test("a run with no test file exits 2; a --filter matching nothing says so", function(t)
