@@ -43,6 +43,9 @@ int lapi_raise_vmop(lua_State *L, const char *method, struct vm *vm, int rc, int
         lhost(L)->timed_out = 1;
         return lapi_raise(L, method, "test timeout exceeded");
     }
+    if ((rc == VMOP_DEAD || rc == VMOP_PROTO) && vm->state == VM_SHUTDOWN)
+        return lapi_raise(L, method, "VM is shutdown; create a new one (%s)",
+                          vm->dead_reason[0] ? vm->dead_reason : "powered off");
     if (rc == VMOP_DEAD || rc == VMOP_PROTO)
         return lapi_raise(L, method, "VM died; create a new one (%s)",
                           vm->dead_reason[0] ? vm->dead_reason : "agent lost");

@@ -235,10 +235,42 @@ void lab_collect_consoles(lua_State *L, int idx, struct buf *out)
     lua_pop(L, 1);
 }
 
+/* lab:shutdown(): every VM of the tree, side by side (all asked first, then all awaited
+ * together); each gets its vm_shutdown event with the real duration. A VM that had to
+ * be killed is a failure; failures are raised together once all are down. Bridges
+ * stay: a VM attached later still uses them. */
+static void tree_vms(lua_State *L, int idx, struct vm ***out, size_t *n);
+
 static int lab_shutdown(lua_State *L)
 {
     check_lab(L, 1);
-    lab_teardown(L, 1, 0);
+    struct vm **all = NULL, **up = NULL;
+    size_t n = 0, k = 0;
+    tree_vms(L, 1, &all, &n);
+    up = xcalloc(n ? n : 1, sizeof *up);
+    for (size_t i = 0; i < n; i++) {
+        if (all[i]->qemu_pid > 0)
+            up[k++] = all[i];
+        else if (all[i]->state == VM_CREATED)
+            all[i]->state = VM_SHUTDOWN;
+    }
+    for (size_t i = 0; i < k; i++)
+        vm_shutdown_begin(up[i]);
+    vm_shutdown_wait(up, k);
+    struct buf failures = {0};
+    for (size_t i = 0; i < k; i++) {
+        lvm_emit_shutdown(L, up[i], up[i]->stop_ns);
+        if (up[i]->stop_killed)
+            buf_printf(&failures, "%sVM '%s': did not power off within 3s; QEMU was killed",
+                       failures.len ? "; " : "", up[i]->name);
+    }
+    free(all);
+    free(up);
+    if (failures.len) {
+        lua_pushstring(L, buf_cstr(&failures));
+        buf_free(&failures);
+        return lapi_raise(L, "lab:shutdown", "%s", lua_tostring(L, -1));
+    }
     return 0;
 }
 

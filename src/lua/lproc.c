@@ -4,8 +4,9 @@
  * output collects in the background while other guest calls run (vm_proc in
  * vm_ops.c). p:wait(timeout?) returns the RunResult and consumes the handle; on
  * timeout the process group is killed and the status is `timed_out`. A process still
- * running when the test that started it ends is killed (its group), as is one whose
- * Process is collected. The Process keeps its Vm in its uservalue. */
+ * running when the test that started it ends, or closed with p:close(), gets TERM (its
+ * group), then KILL after 2 s (spec §3.2, §4.3); one whose Process is collected is
+ * killed at once. The Process keeps its Vm in its uservalue. */
 #include "lapi.h"
 #include "lvm.h"
 
@@ -57,6 +58,34 @@ static void kill_and_free(lua_State *L, struct lproc *u, int talk)
     env->deadline_ns = saved;
     vm_proc_free(u->vm, u->p);
     u->p = NULL;
+}
+
+/* p:close() and scope end, for several processes at once: TERM to every group first,
+ * then each gets what is left of the same 2 s before vm_proc_wait kills its group and
+ * collects the exit. Frees them all. */
+static void term_then_kill(lua_State *L, struct lproc **us, size_t n, int talk)
+{
+    struct host_env *env = lhost(L)->env;
+    int64_t saved = env->deadline_ns;
+    env->deadline_ns = now_ns() + 10000000000LL;
+    int64_t grace = now_ns() + 2000000000LL;
+    int gerr;
+    for (size_t i = 0; talk && i < n; i++)
+        if (us[i]->vm->state == VM_BOOTED && vm_proc_running(us[i]->vm, us[i]->p))
+            vm_proc_signal(us[i]->vm, us[i]->p, -SIGTERM, &gerr);
+    for (size_t i = 0; i < n; i++) {
+        struct lproc *u = us[i];
+        if (talk && u->vm->state == VM_BOOTED && vm_proc_running(u->vm, u->p)) {
+            double left = (double)(grace - now_ns()) / 1e9;
+            struct exec_res res;
+            if (vm_proc_wait(u->vm, u->p, left > 0.01 ? left : 0.01, &res, &gerr) == VMOP_OK)
+                exec_res_free(&res);
+        }
+        vm_proc_free(u->vm, u->p);
+        u->p = NULL;
+        u->exited = 1;
+    }
+    env->deadline_ns = saved;
 }
 
 /* vm:run_async(cmd, ...) */
@@ -203,6 +232,17 @@ static int proc_status(lua_State *L)
     return 1;
 }
 
+/* p:close(): TERM, then KILL after 2 s; a no-op once waited for. */
+static int proc_close(lua_State *L)
+{
+    struct lproc *u = check_proc(L);
+    if (u->p) {
+        term_then_kill(L, &u, 1, 1);
+        forget(L, 1);
+    }
+    return 0;
+}
+
 static int proc_tostring(lua_State *L)
 {
     struct lproc *u = check_proc(L);
@@ -234,17 +274,22 @@ void lproc_end_test(lua_State *L, const char *test)
         }
         lua_pop(L, 1);
     }
-    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, done); i++) {
+    size_t n = lua_rawlen(L, done), k = 0;
+    struct lproc **us = xcalloc(n ? n : 1, sizeof *us);
+    for (lua_Integer i = 1; i <= (lua_Integer)n; i++) {
         lua_rawgeti(L, done, i);
         struct lproc *u = lua_touserdata(L, -1);
         lua_getiuservalue(L, -1, 1);
         u->vm = lvm_test(L, -1);
-        if (u->vm)
-            kill_and_free(L, u, !lhost(L)->timed_out);
+        if (u->vm && u->p)
+            us[k++] = u;
         lua_pop(L, 1);
         lua_pushnil(L);
         lua_rawset(L, t);
     }
+    /* a timed-out test has no time left to talk to the guest: only forget them */
+    term_then_kill(L, us, k, !lhost(L)->timed_out);
+    free(us);
     lua_settop(L, t - 1);
 }
 
@@ -253,7 +298,7 @@ void lapi_open_proc(lua_State *L)
     static const luaL_Reg methods[] = {{"wait", proc_wait},     {"kill", proc_kill},
                                        {"signal", proc_signal}, {"pid", proc_pid},
                                        {"handle", proc_handle}, {"status", proc_status},
-                                       {NULL, NULL}};
+                                       {"close", proc_close},   {NULL, NULL}};
     luaL_newmetatable(L, PROC_MT);
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");

@@ -749,7 +749,9 @@ static int vm_profile_l(lua_State *L)
 
 static int vm_state_l(lua_State *L)
 {
-    lua_pushstring(L, vm_state_name(lvm_check(L, 1)->state));
+    struct vm *vm = lvm_check(L, 1);
+    vm_refresh_state(vm); /* a guest that powered off meanwhile is `shutdown` */
+    lua_pushstring(L, vm_state_name(vm->state));
     return 1;
 }
 

@@ -131,6 +131,13 @@ static int flush_some(struct agent_conn *c)
     return 0;
 }
 
+int agent_flush(struct agent_conn *c)
+{
+    if (c->dead || c->fd < 0)
+        return -1;
+    return flush_some(c);
+}
+
 static int read_some(struct agent_conn *c)
 {
     for (int rounds = 0; rounds < 64; rounds++) {

@@ -64,6 +64,10 @@ uint32_t agent_next_id(struct agent_conn *c);
 /* Queues a finished frame (from wire_finish) for sending. */
 void agent_queue(struct agent_conn *c, const struct wire_writer *w);
 
+/* Writes what is queued as far as the socket takes it now, without waiting for any
+ * answer (a parallel shutdown's POWEROFF); -1 when the connection is lost. */
+int agent_flush(struct agent_conn *c);
+
 /* Waits for the HELLO frame; fills protocol version. */
 int agent_wait_hello(struct agent_conn *c, int64_t deadline_ns, uint32_t *protocol);
 

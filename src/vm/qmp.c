@@ -62,6 +62,19 @@ static json_t *read_message(struct qmp *q, int64_t deadline_ns, char *err, size_
     }
 }
 
+/* Remembers QEMU's SHUTDOWN event when the guest powered itself off (spec §1: the VM is
+ * then `shutdown`, not `dead`), whichever reader meets it. */
+static void note_event(struct qmp *q, json_t *m)
+{
+    const char *ev = json_string_value(json_object_get(m, "event"));
+    if (!ev || strcmp(ev, "SHUTDOWN"))
+        return;
+    json_t *d = json_object_get(m, "data");
+    const char *reason = json_string_value(json_object_get(d, "reason"));
+    if (json_is_true(json_object_get(d, "guest")) && reason && !strcmp(reason, "guest-shutdown"))
+        q->guest_poweroff = 1;
+}
+
 static int send_message(struct qmp *q, json_t *msg, int fd, char *err, size_t errlen)
 {
     char *s = json_dumps(msg, JSON_COMPACT);
@@ -179,7 +192,8 @@ json_t *qmp_exec_fd(struct qmp *q, const char *cmd, json_t *args, int fd, int64_
             json_decref(m);
             return NULL;
         }
-        json_decref(m); /* an event: ignore */
+        note_event(q, m); /* an event: only a guest power-off matters */
+        json_decref(m);
     }
 }
 
@@ -196,11 +210,31 @@ json_t *qmp_wait_event(struct qmp *q, const char *event, int64_t deadline_ns, ch
         json_t *m = read_message(q, deadline_ns, err, errlen);
         if (!m)
             return NULL;
+        note_event(q, m);
         const char *ev = json_string_value(json_object_get(m, "event"));
         if (ev && !strcmp(ev, event))
             return m;
         json_decref(m);
     }
+}
+
+int qmp_send(struct qmp *q, const char *cmd)
+{
+    char err[128];
+    return send_message(q, json_pack("{s:s}", "execute", cmd), -1, err, sizeof err);
+}
+
+int qmp_guest_powered_off(struct qmp *q, int64_t deadline_ns)
+{
+    char err[128];
+    while (!q->guest_poweroff) {
+        json_t *m = read_message(q, deadline_ns, err, sizeof err);
+        if (!m)
+            break;
+        note_event(q, m);
+        json_decref(m);
+    }
+    return q->guest_poweroff;
 }
 
 void qmp_close(struct qmp *q)

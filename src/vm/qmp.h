@@ -13,6 +13,7 @@ struct qmp {
     int fd;
     char *rbuf;
     size_t rlen, rcap;
+    int guest_poweroff; /* a SHUTDOWN event with guest=true, reason guest-shutdown, was seen */
 };
 
 /* Connects to path, retrying until deadline_ns (QEMU creates the socket while starting).
@@ -29,6 +30,11 @@ json_t *qmp_exec_fd(struct qmp *q, const char *cmd, json_t *args, int fd, int64_
 /* Waits for an event of the given name; returns it (new reference) or NULL. */
 json_t *qmp_wait_event(struct qmp *q, const char *event, int64_t deadline_ns, char *err,
                        size_t errlen);
+/* Sends a command without waiting for its answer (quit during a parallel shutdown). */
+int qmp_send(struct qmp *q, const char *cmd);
+/* Did the guest power itself off? Reads pending messages until QEMU's SHUTDOWN event
+ * for a guest power-off, the end of the connection (QEMU exited) or deadline_ns. */
+int qmp_guest_powered_off(struct qmp *q, int64_t deadline_ns);
 void qmp_close(struct qmp *q);
 
 #endif

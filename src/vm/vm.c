@@ -824,29 +824,118 @@ int vm_boot_finish(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
-void vm_shutdown(struct vm *vm)
+/* ---- shutdown: ask every VM first, then wait for all (lab:shutdown runs them side by
+ * side; vm_shutdown is the same for one) ---- */
+
+void vm_shutdown_begin(struct vm *vm)
 {
-    if (vm->qemu_pid > 0) {
-        int graceful = 0;
-        if (vm->state == VM_BOOTED && !vm->agent.dead && vm->agent.fd >= 0) {
-            struct wire_writer w = {0};
-            uint32_t id = agent_next_id(&vm->agent);
-            wire_begin(&w, WIRE_POWEROFF, id);
-            wire_finish(&w);
-            int gerr;
-            graceful = agent_simple(&vm->agent, &w, id, now_ns() + 2000000000LL, &gerr, NULL,
-                                    NULL, NULL) == AGENT_OK;
-            wire_writer_free(&w);
+    vm->stop_t0 = now_ns();
+    vm->stop_ns = 0;
+    vm->stop_killed = 0;
+    vm->stop_quit = 0;
+    vm->stop_exited = vm->qemu_pid <= 0;
+    if (vm->stop_exited)
+        return;
+    if (vm->state == VM_BOOTED && !vm->agent.dead && vm->agent.fd >= 0) {
+        struct wire_writer w = {0};
+        wire_begin(&w, WIRE_POWEROFF, agent_next_id(&vm->agent));
+        if (wire_finish(&w) == 0)
+            agent_queue(&vm->agent, &w);
+        wire_writer_free(&w);
+        if (agent_flush(&vm->agent) == 0)
+            return; /* the guest powers off; quit only if it has not after 2 s */
+    }
+    if (vm->qmp && qmp_send(vm->qmp, "quit") == 0)
+        vm->stop_quit = 1;
+}
+
+/* Has this VM's QEMU exited? Records how long its shutdown took. */
+static int stop_done(struct vm *vm)
+{
+    if (vm->stop_exited)
+        return 1;
+    int status;
+    pid_t r = waitpid(vm->qemu_pid, &status, WNOHANG);
+    if (r != vm->qemu_pid && !(r < 0 && errno == ECHILD))
+        return 0;
+    vm->stop_ns = now_ns() - vm->stop_t0;
+    vm->stop_exited = 1; /* reaped: reap_qemu then only releases the rest (ECHILD) */
+    return 1;
+}
+
+/* Polls until every QEMU of vms has exited or deadline_ns; returns how many still run. */
+static size_t stop_wait_until(struct vm **vms, size_t n, int64_t deadline_ns)
+{
+    for (;;) {
+        size_t left = 0;
+        struct pollfd pfd[64];
+        nfds_t np = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (stop_done(vms[i]))
+                continue;
+            left++;
+            if (vms[i]->pidfd >= 0 && np < 64)
+                pfd[np++] = (struct pollfd){vms[i]->pidfd, POLLIN, 0};
         }
-        if (!graceful && vm->qmp) {
-            char e[256];
-            json_t *r = qmp_exec(vm->qmp, "quit", NULL, now_ns() + 1000000000LL, e, sizeof e);
-            json_decref(r);
+        int64_t ms = (deadline_ns - now_ns()) / 1000000;
+        if (!left || ms <= 0)
+            return left;
+        poll(pfd, np, (int)(ms < 20 ? ms : 20));
+    }
+}
+
+void vm_shutdown_wait(struct vm **vms, size_t n)
+{
+    /* 2 s for the guests to power off, then QMP quit and 1 s more, then SIGKILL */
+    if (stop_wait_until(vms, n, now_ns() + 2000000000LL)) {
+        for (size_t i = 0; i < n; i++)
+            if (!vms[i]->stop_exited && !vms[i]->stop_quit && vms[i]->qmp)
+                vms[i]->stop_quit = qmp_send(vms[i]->qmp, "quit") == 0;
+        stop_wait_until(vms, n, now_ns() + 1000000000LL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct vm *vm = vms[i];
+        if (!vm->stop_exited) {
+            vm->stop_killed = 1;
+            kill(vm->qemu_pid, SIGKILL);
         }
         reap_qemu(vm, 2000);
+        if (vm->stop_killed)
+            vm->stop_ns = now_ns() - vm->stop_t0;
+        close_channels(vm);
+        vm->state = VM_SHUTDOWN; /* from any state, including created (spec §1) */
     }
-    close_channels(vm);
-    vm->state = VM_SHUTDOWN; /* from any state, including created (spec §1) */
+}
+
+void vm_shutdown(struct vm *vm)
+{
+    vm_shutdown_begin(vm);
+    vm_shutdown_wait(&vm, 1);
+}
+
+/* QEMU went away without being asked, or the agent link broke: a guest that powered
+ * itself off leaves the VM `shutdown` (QEMU reaped), anything else `dead` (spec §1). */
+void vm_lost(struct vm *vm)
+{
+    if (vm->qmp && qmp_guest_powered_off(vm->qmp, now_ns() + 1000000000LL)) {
+        reap_qemu(vm, 2000);
+        close_channels(vm);
+        snprintf(vm->dead_reason, sizeof vm->dead_reason, "the guest powered off");
+        vm->state = VM_SHUTDOWN;
+        return;
+    }
+    vm->state = VM_DEAD;
+}
+
+void vm_refresh_state(struct vm *vm)
+{
+    if ((vm->state != VM_BOOTED && vm->state != VM_PAUSED) || vm->pidfd < 0)
+        return;
+    struct pollfd p = {vm->pidfd, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0)
+        return;
+    snprintf(vm->dead_reason, sizeof vm->dead_reason, "QEMU exited");
+    vm_lost(vm);
 }
 
 /* Starts a fresh QEMU from a snapshot file. The profile, memory, CPUs and machine come

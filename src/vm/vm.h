@@ -98,6 +98,11 @@ struct vm {
     int nic_port[VM_MAX_NICS]; /* switch port per slot while QEMU runs, -1 otherwise */
     uint64_t pool_memory; /* charged to the pool while QEMU runs (0 = nothing) */
     int pool_cpus;
+    /* the last shutdown (vm_shutdown_begin/wait): start, duration, how it ended */
+    int64_t stop_t0, stop_ns;
+    int stop_quit;   /* QMP quit was sent */
+    int stop_exited; /* QEMU is gone (reaped by the shutdown wait) */
+    int stop_killed; /* QEMU did not stop within 3 s and was killed */
 };
 
 /* Result codes of guest operations. */
@@ -132,8 +137,20 @@ int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen);
  * monitor; Ctrl-C goes to the guest). No QMP; the agent overlay and its port only with
  * with_agent (and the profile's inject_agent). Starts nothing; -1 with err. */
 int vm_console_argv(struct vm *vm, int with_agent, struct strv *argv, char *err, size_t errlen);
-/* Powers off: agent poweroff, wait up to 2 s, then QMP quit, then SIGKILL. Idempotent. */
+/* Powers off: agent poweroff, wait up to 2 s, then QMP quit, then SIGKILL. Idempotent;
+ * the VM ends `shutdown` from any state. */
 void vm_shutdown(struct vm *vm);
+/* vm_shutdown for many VMs side by side: begin asks each (agent POWEROFF, or QMP quit
+ * when the agent cannot be reached) without waiting; wait gives all of them the same
+ * 2 s, then QMP quit and 1 s more, then SIGKILL (vm->stop_killed), and leaves each
+ * `shutdown` with vm->stop_ns the time its QEMU took to go. */
+void vm_shutdown_begin(struct vm *vm);
+void vm_shutdown_wait(struct vm **vms, size_t n);
+/* The VM's QEMU or agent link went away unasked: `shutdown` when the guest powered
+ * itself off (QMP SHUTDOWN, guest-shutdown), else `dead`. */
+void vm_lost(struct vm *vm);
+/* Notices a QEMU that exited while nobody was talking to it (vm:state()). */
+void vm_refresh_state(struct vm *vm);
 /* Kills QEMU at once (timeouts, teardown after a failure). */
 void vm_kill(struct vm *vm);
 /* Last `max` bytes of the console log (malloc'd, never NULL). */

@@ -34,7 +34,10 @@ static int settle(struct vm *vm, int rc)
         return VMOP_TIMEOUT;
     snprintf(vm->dead_reason, sizeof vm->dead_reason, "%s",
              vm->agent.dead ? vm->agent.dead_reason : "malformed reply from the agent");
-    vm->state = VM_DEAD;
+    if (rc == AGENT_PROTO)
+        vm->state = VM_DEAD;
+    else
+        vm_lost(vm); /* a guest power-off is `shutdown`, not `dead` */
     return rc == AGENT_PROTO ? VMOP_PROTO : VMOP_DEAD;
 }
 

@@ -1,0 +1,40 @@
+-- Run by tests/e2e/teardown.test.lua with --events: lab:shutdown side by side, its
+-- events, its bridges, and failures raised together.
+local function now()
+  local f = io.popen("date +%s.%N")
+  local s = f:read("a")
+  f:close()
+  return tonumber(s)
+end
+
+test("lab:shutdown keeps the bridges and reports real durations", function(t)
+  local sub = provium:lab("s")
+  local a, b = sub:vm("a", "base"), sub:vm("b", "base")
+  sub:boot()
+  local net = sub:bridge("net")
+  net:attach(a)
+  sub:shutdown()
+  t:assert_eq(a:state(), "shutdown")
+  t:assert_eq(b:state(), "shutdown")
+  local c = sub:vm("c", "base")
+  c:boot()
+  net:attach(c)
+  t:assert_contains(c:run("ip -o -4 addr show eth0"):assert_ok().stdout, "10.213.")
+end)
+
+test("lab:shutdown waits for all VMs at once and raises their failures together", function(t)
+  local sub = provium:lab("f")
+  local d, e = sub:vm("d", "base"), sub:vm("e", "base")
+  sub:boot()
+  -- freeze both QEMUs (children of this worker, the shell's parent): only a kill stops them
+  os.execute("pkill -STOP -P $PPID qemu-system")
+  local t0 = now()
+  local err = t:assert_raises(function() sub:shutdown() end)
+  local took = now() - t0
+  t:log(("took %.2fs: %s"):format(took, err))
+  t:assert_contains(err, "lab:shutdown: VM 'd': did not power off within 3s; QEMU was killed")
+  t:assert_contains(err, "VM 'e': did not power off within 3s; QEMU was killed")
+  t:assert(took < 5, "both waited side by side, not one after the other")
+  t:assert_eq(d:state(), "shutdown")
+  t:assert_eq(e:state(), "shutdown")
+end)
