@@ -8,6 +8,7 @@ pkgs=(
   build-essential meson ninja-build pkg-config musl-tools
   liblua5.4-dev libjansson-dev libzstd-dev libssl-dev libarchive-dev libedit-dev
   qemu-system-x86 qemu-utils busybox-static linux-image-amd64 cpio
+  gzip zstd xz-utils lz4 mmdebstrap e2fsprogs util-linux
 )
 missing=()
 for p in "${pkgs[@]}"; do
