@@ -508,6 +508,9 @@ function Process:handle() end
 ---@return "running"|"exited"|"unknown"
 function Process:status() end
 
+---Scope-end hook: TERM to the group, then KILL after 2 s; a no-op once waited.
+function Process:close() end
+
 ------------------------------------------------------------------------------------------
 -- Stream (§4.4)
 ------------------------------------------------------------------------------------------
