@@ -998,6 +998,32 @@ static void no_filter_match(FILE *out, const struct run_opts *ro)
     fputc('\n', out);
 }
 
+static void free_results(struct file_result *res, struct found *files, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct file_result *r = &res[i];
+        for (size_t k = 0; k < r->n_tests; k++) {
+            free(r->tests[k].name);
+            free(r->tests[k].status);
+            free(r->tests[k].message);
+            free(r->tests[k].log);
+            free(r->tests[k].console);
+            json_decref(r->tests[k].meta);
+        }
+        free(r->tests);
+        free(r->path);
+        free(r->chunk_error);
+        free(r->error);
+        strv_free(&r->registered);
+        json_decref(r->registered_meta);
+        free(r->running);
+        free(files[i].abs);
+        free(files[i].walked_rel);
+    }
+    free(res);
+    free(files);
+}
+
 int runner_main(struct run_opts *ro)
 {
     char err[4096];
@@ -1064,7 +1090,7 @@ int runner_main(struct run_opts *ro)
         fixture_refs_in_file(files[i].abs, &refs);
         json_t *jr = json_array();
         for (size_t k = 0; k < refs.n; k++)
-            json_array_append_new(jr, json_string(refs.v[k]));
+            json_array_append_new(jr, json_text(refs.v[k]));
         strv_free(&refs);
         event_kv("file_discovered", json_pack("{s:s, s:o}", "path", res[i].path, "fixture_refs", jr));
     }
@@ -1109,28 +1135,7 @@ int runner_main(struct run_opts *ro)
                        "exit_code", exit_code));
     if (g_events && g_events != stdout)
         fclose(g_events);
-    for (size_t i = 0; i < n; i++) {
-        struct file_result *r = &res[i];
-        for (size_t k = 0; k < r->n_tests; k++) {
-            free(r->tests[k].name);
-            free(r->tests[k].status);
-            free(r->tests[k].message);
-            free(r->tests[k].log);
-            free(r->tests[k].console);
-            json_decref(r->tests[k].meta);
-        }
-        free(r->tests);
-        free(r->path);
-        free(r->chunk_error);
-        free(r->error);
-        strv_free(&r->registered);
-        json_decref(r->registered_meta);
-        free(r->running);
-        free(files[i].abs);
-        free(files[i].walked_rel);
-    }
-    free(res);
-    free(files);
+    free_results(res, files, n);
     free(ro->agent_bin);
     config_free(cfg);
     return exit_code;
