@@ -142,6 +142,35 @@ static const struct {
     {"provium.Bridge", "bridge", BRIDGE_LATER},
 };
 
+/* Reports are C strings, which would end at the first NUL byte of a message or a log
+ * line; so report text is the string (or tostring) of the value with NUL as "\x00". */
+const char *lapi_report_text(lua_State *L, int idx)
+{
+    size_t n;
+    const char *s = luaL_tolstring(L, idx, &n);
+    if (memchr(s, 0, n) == NULL)
+        return s;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i])
+            luaL_addchar(&b, s[i]);
+        else
+            luaL_addstring(&b, "\\x00");
+    }
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+/* lapi_report_text of an optional argument, or dflt when it is none or nil. */
+const char *lapi_opt_report_text(lua_State *L, int idx, const char *dflt)
+{
+    if (lua_isnoneornil(L, idx))
+        return dflt;
+    luaL_checkstring(L, idx);
+    return lapi_report_text(L, idx);
+}
+
 int lapi_not_supported(lua_State *L)
 {
     return lapi_raise(L, lua_tostring(L, lua_upvalueindex(1)), "not supported");

@@ -41,6 +41,9 @@ struct lua_host *lhost(lua_State *L);
 void lapi_open(lua_State *L, struct lua_host *h);
 
 /* Raises "<method>: <message>" positioned at the Lua caller. */
+/* Text for reports: tostring of the value at idx, NUL bytes written as \x00 (pushed). */
+const char *lapi_report_text(lua_State *L, int idx);
+const char *lapi_opt_report_text(lua_State *L, int idx, const char *dflt);
 int lapi_raise(lua_State *L, const char *method, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Raises for a VMOP_* failure code (dead VM, timeout, guest errno with path). */

@@ -71,7 +71,7 @@ static int l_test(lua_State *L)
 
 static int l_todo(lua_State *L)
 {
-    const char *reason = luaL_optstring(L, 1, "todo");
+    const char *reason = lapi_opt_report_text(L, 1, "todo");
     lua_pushstring(L, reason);
     lua_setfield(L, LUA_REGISTRYINDEX, "provium.todo");
     return 0;
@@ -153,7 +153,7 @@ static int t_assert(lua_State *L)
     luaL_checkany(L, 2);
     if (lua_toboolean(L, 2))
         return 0;
-    return t_fail_with(L, t, luaL_optstring(L, 3, "assertion failed"));
+    return t_fail_with(L, t, lapi_opt_report_text(L, 3, "assertion failed"));
 }
 
 /* Fails with "<msg>: <a> ~= <b>" (assert_eq) or "<msg>: <a> == <b>" (assert_neq);
@@ -163,13 +163,13 @@ static int t_assert_eq_impl(lua_State *L, int want_equal)
     struct tctx *t = check_t(L);
     luaL_checkany(L, 2);
     luaL_checkany(L, 3);
-    const char *msg = luaL_optstring(L, 4, NULL);
-    lua_settop(L, 4); /* what luaL_tolstring pushes must not pass for the message */
+    lua_settop(L, 4); /* slot 4 is the message or nil, whatever the caller passed */
     int eq = lua_compare(L, 2, 3, LUA_OPEQ);
     if (eq == want_equal)
         return 0;
-    const char *a = luaL_tolstring(L, 2, NULL);
-    const char *b = luaL_tolstring(L, 3, NULL);
+    const char *msg = lapi_opt_report_text(L, 4, NULL);
+    const char *a = lapi_report_text(L, 2);
+    const char *b = lapi_report_text(L, 3);
     const char *op = want_equal ? "~=" : "==";
     if (msg)
         lua_pushfstring(L, "%s: %s %s %s", msg, a, op, b);
@@ -192,7 +192,9 @@ static int t_assert_contains(lua_State *L)
     const char *sub = lua_tolstring(L, 3, &m);
     if (m == 0 || memmem(s, n, sub, m))
         return 0;
-    const char *msg = luaL_optstring(L, 4, "assert_contains");
+    const char *msg = lapi_opt_report_text(L, 4, "assert_contains");
+    sub = lapi_report_text(L, 3);
+    s = lapi_report_text(L, 2);
     char *full = xasprintf("%s: '%s' not found in '%.1024s'", msg, sub, s);
     lua_pushstring(L, full);
     free(full);
@@ -206,7 +208,7 @@ static int t_assert_raises(lua_State *L)
 {
     struct tctx *t = check_t(L);
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    const char *msg = luaL_optstring(L, 3, "assert_raises");
+    const char *msg = lapi_opt_report_text(L, 3, "assert_raises");
     int was_failed = t->failed, was_skipped = t->skipped;
     lua_pushvalue(L, 2);
     int rc = lua_pcall(L, 0, 0, 0);
@@ -225,7 +227,7 @@ static int t_assert_raises(lua_State *L)
 static int t_fail(lua_State *L)
 {
     struct tctx *t = check_t(L);
-    return t_fail_with(L, t, luaL_optstring(L, 2, "explicit failure (t:fail)"));
+    return t_fail_with(L, t, lapi_opt_report_text(L, 2, "explicit failure (t:fail)"));
 }
 
 static int t_skip(lua_State *L)
@@ -233,7 +235,7 @@ static int t_skip(lua_State *L)
     struct tctx *t = check_t(L);
     t->skipped = 1;
     buf_free(&t->reason);
-    buf_puts(&t->reason, luaL_optstring(L, 2, "skipped"));
+    buf_puts(&t->reason, lapi_opt_report_text(L, 2, "skipped"));
     lua_pushstring(L, LAPI_SKIP_SENTINEL);
     return lua_error(L);
 }
@@ -242,7 +244,7 @@ static int t_log(lua_State *L)
 {
     struct tctx *t = check_t(L);
     luaL_checkany(L, 2);
-    const char *s = luaL_tolstring(L, 2, NULL);
+    const char *s = lapi_report_text(L, 2);
     if (t->log.len)
         buf_puts(&t->log, "\n");
     buf_puts(&t->log, s);

@@ -235,9 +235,7 @@ static json_t *meta_json(lua_State *L, int idx)
 
 static const char *error_text(lua_State *L, int idx)
 {
-    if (lua_type(L, idx) == LUA_TSTRING)
-        return lua_tostring(L, idx);
-    return luaL_tolstring(L, idx, NULL);
+    return lapi_report_text(L, idx); /* any value; NUL bytes kept visible */
 }
 
 /* Runs the test whose entry table is at `entry`. */
@@ -381,10 +379,7 @@ static int selected(const struct run_opts *ro, const char *name)
 
 static int message_handler(lua_State *L)
 {
-    const char *msg = lua_tostring(L, 1);
-    if (!msg)
-        msg = luaL_tolstring(L, 1, NULL);
-    lua_pushstring(L, msg);
+    lapi_report_text(L, 1);
     return 1;
 }
 

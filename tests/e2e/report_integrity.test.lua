@@ -87,13 +87,16 @@ test("bytes that are not UTF-8 are escaped in every report; --events - owns stdo
     if r.kind == "file" then files[r.path] = r elseif r.kind == "summary" then summary = r end
   end
   t:assert(summary ~= nil, "the JSON summary is on stderr")
-  t:assert_eq(summary.failed, 5)
+  t:assert_eq(summary.failed, 6)
   local bytes = files["tests/bytes.test.lua"]
   t:assert(bytes ~= nil, "bytes.test.lua in the JSON report")
   t:assert_eq(bytes.tests[1].name, "bad \\xff name")
   t:assert_contains(bytes.tests[1].message, "bytes.test.lua:5: raw \\xff\\xfe message")
   t:assert_contains(bytes.tests[1].log, "logged \\x80 byte")
   t:assert_contains(bytes.tests[2].message, "guest wrote \\xfe")
+  t:assert_eq(bytes.tests[4].name, "nul bytes")
+  t:assert_contains(bytes.tests[4].message, "a\\x00b ~= a\\x00c")
+  t:assert_contains(bytes.tests[4].log, "before\\x00after")
   t:assert(files["tests/caf\\xe9.test.lua"] ~= nil, "the latin-1 file name, escaped")
   -- events
   local failed = failed_events(events)
@@ -110,6 +113,7 @@ test("bytes that are not UTF-8 are escaped in every report; --events - owns stdo
   t:assert_contains(xml, '<testcase classname="tests/bytes.test.lua" name="bad \\xff name"')
   t:assert_contains(xml, 'bytes.test.lua:5: raw \\xff\\xfe message">')
   t:assert_contains(xml, "logged \\x80 byte</system-out>")
+  t:assert_contains(xml, "before\\x00after</system-out>")
   t:assert_contains(xml, "raw:\\xff\\xfe:end")
   t:assert_contains(xml, '<testsuite name="tests/caf\\xe9.test.lua" tests="1" failures="1"')
   e2e.host("rm -rf " .. e2e.q(dir))
@@ -129,7 +133,9 @@ test("the human report names every test, bytes escaped; os.exit(0) is a crash", 
   t:assert_contains(out, "ERR  tests/exit.test.lua: worker exited with status 0 before the file finished")
   t:assert_contains(out, "  - calls os.exit: worker exited")
   t:assert_contains(out, "  - never runs: worker exited")
-  t:assert_eq(e2e.last_line(out), "2 passed, 5 failed, 0 skipped")
+  t:assert_contains(out, "  - nul bytes: ")
+  t:assert_contains(out, "a\\x00b ~= a\\x00c")
+  t:assert_eq(e2e.last_line(out), "2 passed, 6 failed, 0 skipped")
   e2e.host("rm -rf " .. e2e.q(dir))
 end)
 

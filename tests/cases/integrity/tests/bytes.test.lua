@@ -13,3 +13,9 @@ test("guest bytes", function(t)
 end)
 
 test("fine", function(t) t:assert(true) end)
+
+-- NUL bytes would end a C string: the text after them must not vanish.
+test("nul bytes", function(t)
+  t:log("before\0after")
+  t:assert_eq("a\0b", "a\0c")
+end)
