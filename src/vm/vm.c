@@ -1,11 +1,10 @@
-/* vm.c - VM lifecycle: resolve the profile, start QEMU, wait for the agent, stop.
- * Guest operations over the agent live in vm_ops.c. */
+/* vm.c - VM lifecycle: resolve the profile, start QEMU (machine, command line, the
+ * pool's share), wait for the agent, reset, pause and restore. The command line and the
+ * initrd are made in vm_initrd.c, stopping and reaping QEMU is vm_stop.c, guest
+ * operations over the agent live in vm_ops.c. */
 #include "vm.h"
 
 #include "image/kernel.h"
-#include "image/initrd.h"
-#include "image/overlay.h"
-#include "image/cpio.h"
 #include "vm/qmp.h"
 #include "net/switch.h"
 #include "vm/snapshot.h"
@@ -13,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +21,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,7 +32,7 @@ const char *vm_state_name(enum vm_state s)
 
 /* The agent goes into the guest when the profile wants it, unless `provium console`
  * (without --agent) turned it off. */
-static int injects_agent(const struct vm *vm)
+int vm_injects_agent(const struct vm *vm)
 {
     return vm->profile->inject_agent && !vm->no_agent;
 }
@@ -111,218 +108,6 @@ char *vm_console_tail(const struct vm *vm, size_t max)
     return out;
 }
 
-/* ---- command line ---- */
-
-static int has_token(const char *cmdline, const char *key)
-{
-    size_t kl = strlen(key);
-    for (const char *p = cmdline; (p = strstr(p, key)); p += kl)
-        if (p == cmdline || p[-1] == ' ')
-            return 1;
-    return 0;
-}
-
-static const char *token_value(const char *cmdline, const char *key, char *buf, size_t n)
-{
-    size_t kl = strlen(key);
-    const char *found = NULL;
-    for (const char *p = cmdline; (p = strstr(p, key)); p += kl)
-        if (p == cmdline || p[-1] == ' ')
-            found = p + kl; /* last wins, like the kernel */
-    if (!found)
-        return NULL;
-    size_t l = strcspn(found, " ");
-    if (l >= n)
-        l = n - 1;
-    memcpy(buf, found, l);
-    buf[l] = 0;
-    return buf;
-}
-
-static char *resolve_cmdline(struct vm *vm, char *err, size_t errlen)
-{
-    const struct profile *p = vm->profile;
-    struct buf b = {0};
-    if (vm->opts.cmdline) {
-        buf_puts(&b, vm->opts.cmdline);
-    } else {
-        if (p->cmdline_file) {
-            size_t len;
-            char *text = read_file(p->cmdline_file, &len);
-            if (!text) {
-                snprintf(err, errlen, "missing cmdline_file: %s (%s)", p->cmdline_file,
-                         strerror(errno));
-                buf_free(&b);
-                return NULL;
-            }
-            collapse_ws(text);
-            buf_puts(&b, text);
-            free(text);
-        }
-        if (p->cmdline && p->cmdline[0]) {
-            if (b.len)
-                buf_puts(&b, " ");
-            buf_puts(&b, p->cmdline);
-        }
-    }
-    if (vm->opts.cmdline_append && vm->opts.cmdline_append[0]) {
-        if (b.len)
-            buf_puts(&b, " ");
-        buf_puts(&b, vm->opts.cmdline_append);
-    }
-    char *line = buf_cstr(&b);
-    collapse_ws(line);
-    b.len = strlen(line);
-    if (!has_token(line, "console="))
-        buf_puts(&b, b.len ? " console=ttyS0" : "console=ttyS0");
-    if (injects_agent(vm)) {
-        char v[256];
-        if (token_value(buf_cstr(&b), "rdinit=", v, sizeof v)) {
-            if (strcmp(v, OVERLAY_AGENT) != 0) {
-                snprintf(err, errlen,
-                         "the kernel command line already sets rdinit=%s; the agent needs "
-                         "rdinit=" OVERLAY_AGENT " (drop rdinit= or set inject_agent = false)",
-                         v);
-                buf_free(&b);
-                return NULL;
-            }
-        } else {
-            buf_puts(&b, " rdinit=" OVERLAY_AGENT);
-        }
-    }
-    if (!strcmp(vm->env->accel, "tcg") && vm->env->tsc_khz && !has_token(buf_cstr(&b), "tsc_early_khz="))
-        buf_printf(&b, " tsc_early_khz=%u", vm->env->tsc_khz);
-    return buf_cstr(&b);
-}
-
-/* ---- initrd assembly ---- */
-
-/* Builds (once per worker and kernel) the agent overlay cpio. */
-static char *overlay_for(struct vm *vm, char *err, size_t errlen)
-{
-    const struct profile *p = vm->profile;
-    const char *env_ov = getenv("PROVIUM_OVERLAY");
-    if (env_ov && *env_ov)
-        return xstrdup(env_ov);
-    if (p->agent_overlay_path)
-        return xstrdup(p->agent_overlay_path);
-    struct stat st;
-    if (stat(p->kernel, &st) < 0) {
-        snprintf(err, errlen, "missing kernel: %s", p->kernel);
-        return NULL;
-    }
-    /* name the overlay after the kernel identity so one worker builds it once */
-    unsigned long h = 5381;
-    for (const char *c = p->kernel; *c; c++)
-        h = h * 33 + (unsigned char)*c;
-    h = h * 33 + (unsigned long)st.st_size;
-    h = h * 33 + (unsigned long)st.st_mtim.tv_sec;
-    if (p->modules_dir)
-        for (const char *c = p->modules_dir; *c; c++)
-            h = h * 33 + (unsigned char)*c;
-    char *path = xasprintf("%s/overlay-%lx.cpio", vm->env->scratch, h);
-    if (file_exists(path))
-        return path;
-    if (!vm->env->agent_bin) {
-        snprintf(err, errlen, "the guest agent binary was not found (build it with `make`, or "
-                              "set PROVIUM_AGENT)");
-        free(path);
-        return NULL;
-    }
-    if (overlay_build(vm->env->agent_bin, p->kernel, p->modules_dir, path, err, errlen) < 0) {
-        free(path);
-        return NULL;
-    }
-    return path;
-}
-
-static char *files_segment(struct vm *vm, char *err, size_t errlen)
-{
-    char *path = xasprintf("%s/files.cpio", vm->dir);
-    struct cpio *c = cpio_create(path, err, errlen);
-    if (!c) {
-        free(path);
-        return NULL;
-    }
-    struct strv made = {0};
-    for (size_t i = 0; i < vm->opts.n_files; i++) {
-        const struct vm_file *f = &vm->opts.files[i];
-        const char *rel = f->path + 1; /* validated absolute */
-        /* parent directories 0755 */
-        char *dup = xstrdup(rel);
-        for (char *s = dup; (s = strchr(s, '/')); s++) {
-            *s = 0;
-            int seen = 0;
-            for (size_t k = 0; k < made.n; k++)
-                seen |= !strcmp(made.v[k], dup);
-            if (!seen) {
-                cpio_add_dir(c, dup, 0755);
-                strv_push(&made, dup);
-            }
-            *s = '/';
-        }
-        free(dup);
-        if (cpio_add_file(c, rel, f->mode, f->content, f->len) < 0) {
-            snprintf(err, errlen, "cannot add %s to the initramfs", f->path);
-            cpio_abort(c);
-            strv_free(&made);
-            free(path);
-            return NULL;
-        }
-    }
-    strv_free(&made);
-    if (cpio_finish(c, err, errlen) < 0) {
-        free(path);
-        return NULL;
-    }
-    return path;
-}
-
-/* The prelude archive that goes before the base (see image/overlay.h), once per worker. */
-static char *prelude_for(struct vm *vm, char *err, size_t errlen)
-{
-    char *path = xasprintf("%s/prelude.cpio", vm->env->scratch);
-    if (!file_exists(path) && overlay_build_prelude(path, err, errlen) < 0) {
-        free(path);
-        return NULL;
-    }
-    return path;
-}
-
-static char *assemble_initrd(struct vm *vm, char *err, size_t errlen)
-{
-    const struct profile *p = vm->profile;
-    if (p->initrd && !file_exists(p->initrd)) {
-        snprintf(err, errlen, "missing initrd: %s", p->initrd);
-        return NULL;
-    }
-    if (!injects_agent(vm) && !vm->opts.n_files)
-        return p->initrd ? xstrdup(p->initrd) : NULL;
-    if (vm->opts.n_files && !p->initrd && !injects_agent(vm)) {
-        snprintf(err, errlen, "boot option `files` needs an initramfs");
-        return NULL;
-    }
-    struct initrd_parts parts = {.base = p->initrd};
-    char *prelude = NULL, *overlay = NULL, *files = NULL, *out = NULL;
-    if (injects_agent(vm) && (!(prelude = prelude_for(vm, err, errlen)) ||
-                              !(overlay = overlay_for(vm, err, errlen))))
-        goto done;
-    if (vm->opts.n_files && !(files = files_segment(vm, err, errlen)))
-        goto done;
-    parts.prelude = prelude;
-    parts.overlay = overlay;
-    parts.files = files;
-    out = xasprintf("%s/initrd.img", vm->dir);
-    if (initrd_assemble(out, &parts, err, errlen) < 0) {
-        free(out);
-        out = NULL;
-    }
-done:
-    free(prelude);
-    free(overlay);
-    free(files);
-    return out;
-}
 
 /* microvm needs virtio-mmio; it is there when built in or shipped as a module */
 static void choose_machine(struct vm *vm, const char *ver)
@@ -345,7 +130,7 @@ static void choose_machine(struct vm *vm, const char *ver)
     if (text && strstr(text, "virtio_mmio.ko"))
         strcpy(vm->machine, "microvm");
     free(text);
-    if (!injects_agent(vm))
+    if (!vm_injects_agent(vm))
         strcpy(vm->machine, "microvm");
     /* no modules dir at all: a custom kernel; try the config beside the image */
     if (!file_exists(dir)) {
@@ -438,7 +223,7 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
         strv_push(a, "chardev:con0");
         strv_push(a, "-mon");
         strv_push(a, "chardev=con0,mode=readline");
-        if (injects_agent(vm))
+        if (vm_injects_agent(vm))
             push_agent_port(vm, a, micro);
         strv_push(a, "-device");
         strv_push(a, micro ? "virtio-rng-device" : "virtio-rng-pci");
@@ -528,7 +313,7 @@ static int pool_charge(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
-static void pool_uncharge(struct vm *vm)
+void vm_pool_uncharge(struct vm *vm)
 {
     if (vm->pool_memory && vm->env->pool_release)
         vm->env->pool_release(vm->env, vm->pool_memory, vm->pool_cpus);
@@ -536,54 +321,6 @@ static void pool_uncharge(struct vm *vm)
     vm->pool_cpus = 0;
 }
 
-static void reap_qemu(struct vm *vm, int wait_ms)
-{
-    if (vm->qemu_pid <= 0)
-        return;
-    int64_t end = now_ns() + (int64_t)wait_ms * 1000000;
-    for (;;) {
-        int status;
-        pid_t r = waitpid(vm->qemu_pid, &status, WNOHANG);
-        if (r == vm->qemu_pid || (r < 0 && errno == ECHILD))
-            break;
-        if (now_ns() >= end) {
-            kill(vm->qemu_pid, SIGKILL);
-            waitpid(vm->qemu_pid, &status, 0);
-            break;
-        }
-        if (vm->pidfd >= 0) {
-            struct pollfd p = {vm->pidfd, POLLIN, 0};
-            int left = (int)((end - now_ns()) / 1000000);
-            poll(&p, 1, left > 0 ? left : 0);
-        } else
-            sleep_ms(5);
-    }
-    vm->qemu_pid = -1;
-    if (vm->pidfd >= 0)
-        close(vm->pidfd);
-    vm->pidfd = -1;
-    pool_uncharge(vm);
-    for (int i = 0; i < VM_MAX_NICS; i++) {
-        if (vm->nic_port[i] >= 0)
-            sw_remove_port(vm->nic_port[i]);
-        vm->nic_port[i] = -1;
-    }
-}
-
-static void close_channels(struct vm *vm)
-{
-    qmp_close(vm->qmp);
-    vm->qmp = NULL;
-    agent_conn_close(&vm->agent);
-}
-
-void vm_kill(struct vm *vm)
-{
-    if (vm->qemu_pid > 0)
-        kill(vm->qemu_pid, SIGKILL);
-    reap_qemu(vm, 2000);
-    close_channels(vm);
-}
 
 /* Sends the host's wall clock and the VM's name; both are best effort. */
 static void sync_guest(struct vm *vm, int64_t deadline)
@@ -684,7 +421,7 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
     vm->qemu_pid = spawn_qemu(vm, argv.v, err, errlen);
     strv_free(&argv);
     if (vm->qemu_pid < 0) {
-        pool_uncharge(vm);
+        vm_pool_uncharge(vm);
         free(sock);
         free(qmp_path);
         return -1;
@@ -695,7 +432,7 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
     free(qmp_path);
     if (!vm->qmp) {
         free(sock);
-        reap_qemu(vm, 1000);
+        vm_reap_qemu(vm, 1000);
         return fail_boot(vm, err, errlen, "QEMU failed to start: %s", qerr);
     }
     int fd = connect_unix(sock);
@@ -739,11 +476,11 @@ static int prepare_boot(struct vm *vm, char **cmdline, char **initrd, char *err,
         return -1;
     if (vm_disks_prepare(vm, err, errlen) < 0)
         return -1;
-    *cmdline = resolve_cmdline(vm, err, errlen);
+    *cmdline = vm_resolve_cmdline(vm, err, errlen);
     if (!*cmdline)
         return -1;
-    *initrd = assemble_initrd(vm, err, errlen);
-    if (!*initrd && (p->initrd || injects_agent(vm) || vm->opts.n_files)) {
+    *initrd = vm_assemble_initrd(vm, err, errlen);
+    if (!*initrd && (p->initrd || vm_injects_agent(vm) || vm->opts.n_files)) {
         free(*cmdline);
         return -1;
     }
@@ -824,119 +561,6 @@ int vm_boot_finish(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
-/* ---- shutdown: ask every VM first, then wait for all (lab:shutdown runs them side by
- * side; vm_shutdown is the same for one) ---- */
-
-void vm_shutdown_begin(struct vm *vm)
-{
-    vm->stop_t0 = now_ns();
-    vm->stop_ns = 0;
-    vm->stop_killed = 0;
-    vm->stop_quit = 0;
-    vm->stop_exited = vm->qemu_pid <= 0;
-    if (vm->stop_exited)
-        return;
-    if (vm->state == VM_BOOTED && !vm->agent.dead && vm->agent.fd >= 0) {
-        struct wire_writer w = {0};
-        wire_begin(&w, WIRE_POWEROFF, agent_next_id(&vm->agent));
-        if (wire_finish(&w) == 0)
-            agent_queue(&vm->agent, &w);
-        wire_writer_free(&w);
-        if (agent_flush(&vm->agent) == 0)
-            return; /* the guest powers off; quit only if it has not after 2 s */
-    }
-    if (vm->qmp && qmp_send(vm->qmp, "quit") == 0)
-        vm->stop_quit = 1;
-}
-
-/* Has this VM's QEMU exited? Records how long its shutdown took. */
-static int stop_done(struct vm *vm)
-{
-    if (vm->stop_exited)
-        return 1;
-    int status;
-    pid_t r = waitpid(vm->qemu_pid, &status, WNOHANG);
-    if (r != vm->qemu_pid && !(r < 0 && errno == ECHILD))
-        return 0;
-    vm->stop_ns = now_ns() - vm->stop_t0;
-    vm->stop_exited = 1; /* reaped: reap_qemu then only releases the rest (ECHILD) */
-    return 1;
-}
-
-/* Polls until every QEMU of vms has exited or deadline_ns; returns how many still run. */
-static size_t stop_wait_until(struct vm **vms, size_t n, int64_t deadline_ns)
-{
-    for (;;) {
-        size_t left = 0;
-        struct pollfd pfd[64];
-        nfds_t np = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (stop_done(vms[i]))
-                continue;
-            left++;
-            if (vms[i]->pidfd >= 0 && np < 64)
-                pfd[np++] = (struct pollfd){vms[i]->pidfd, POLLIN, 0};
-        }
-        int64_t ms = (deadline_ns - now_ns()) / 1000000;
-        if (!left || ms <= 0)
-            return left;
-        poll(pfd, np, (int)(ms < 20 ? ms : 20));
-    }
-}
-
-void vm_shutdown_wait(struct vm **vms, size_t n)
-{
-    /* 2 s for the guests to power off, then QMP quit and 1 s more, then SIGKILL */
-    if (stop_wait_until(vms, n, now_ns() + 2000000000LL)) {
-        for (size_t i = 0; i < n; i++)
-            if (!vms[i]->stop_exited && !vms[i]->stop_quit && vms[i]->qmp)
-                vms[i]->stop_quit = qmp_send(vms[i]->qmp, "quit") == 0;
-        stop_wait_until(vms, n, now_ns() + 1000000000LL);
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct vm *vm = vms[i];
-        if (!vm->stop_exited) {
-            vm->stop_killed = 1;
-            kill(vm->qemu_pid, SIGKILL);
-        }
-        reap_qemu(vm, 2000);
-        if (vm->stop_killed)
-            vm->stop_ns = now_ns() - vm->stop_t0;
-        close_channels(vm);
-        vm->state = VM_SHUTDOWN; /* from any state, including created (spec §1) */
-    }
-}
-
-void vm_shutdown(struct vm *vm)
-{
-    vm_shutdown_begin(vm);
-    vm_shutdown_wait(&vm, 1);
-}
-
-/* QEMU went away without being asked, or the agent link broke: a guest that powered
- * itself off leaves the VM `shutdown` (QEMU reaped), anything else `dead` (spec §1). */
-void vm_lost(struct vm *vm)
-{
-    if (vm->qmp && qmp_guest_powered_off(vm->qmp, now_ns() + 1000000000LL)) {
-        reap_qemu(vm, 2000);
-        close_channels(vm);
-        snprintf(vm->dead_reason, sizeof vm->dead_reason, "the guest powered off");
-        vm->state = VM_SHUTDOWN;
-        return;
-    }
-    vm->state = VM_DEAD;
-}
-
-void vm_refresh_state(struct vm *vm)
-{
-    if ((vm->state != VM_BOOTED && vm->state != VM_PAUSED) || vm->pidfd < 0)
-        return;
-    struct pollfd p = {vm->pidfd, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0)
-        return;
-    snprintf(vm->dead_reason, sizeof vm->dead_reason, "QEMU exited");
-    vm_lost(vm);
-}
 
 /* Starts a fresh QEMU from a snapshot file. The profile, memory, CPUs and machine come
  * from the snapshot's metadata; the VM must be created or shut down. */

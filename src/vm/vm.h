@@ -239,6 +239,19 @@ int vm_set_time(struct vm *vm, int64_t sec, uint32_t nsec, int *gerr);
 
 const char *wire_entry_name(int type);
 
+/* ---- shared by vm.c, vm_initrd.c and vm_stop.c ---- */
+/* The agent goes into the guest (profile inject_agent, unless console turned it off). */
+int vm_injects_agent(const struct vm *vm);
+/* The fresh boot's kernel command line, malloc'd; NULL with err (vm_initrd.c). */
+char *vm_resolve_cmdline(struct vm *vm, char *err, size_t errlen);
+/* The initrd to boot, malloc'd; NULL when the boot has none or on error (err filled). */
+char *vm_assemble_initrd(struct vm *vm, char *err, size_t errlen);
+/* Waits up to wait_ms for QEMU to exit (then SIGKILL), closes its pidfd, returns its
+ * pool share and removes its switch ports (vm_stop.c). */
+void vm_reap_qemu(struct vm *vm, int wait_ms);
+/* Gives back the memory and vCPUs a running QEMU held from the run's pool. */
+void vm_pool_uncharge(struct vm *vm);
+
 /* ---- disks (disk.c) ---- */
 /* "qcow2" when the file starts with qcow2's magic, else "raw". */
 const char *disk_image_format(const char *path);
