@@ -517,9 +517,9 @@ static int result_assert_ok(lua_State *L)
     const char *status = lua_tostring(L, -2);
     lua_Integer code = lua_tointeger(L, -1);
     push_cut(L, 1, "stdout");
-    const char *out = lua_tostring(L, -1);
+    const char *out = lapi_report_text(L, -1); /* guest output may hold NUL bytes */
     push_cut(L, 1, "stderr");
-    const char *err = lua_tostring(L, -1);
+    const char *err = lapi_report_text(L, -1);
     return luaL_error(L, "command failed: status=%s exit_code=%d stdout=%s stderr=%s",
                       status ? status : "?", (int)code, out, err);
 }

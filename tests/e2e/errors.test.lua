@@ -85,6 +85,9 @@ test("a booted, paused and shut-down VM: phrases and method names", function(t)
   br:attach(vm)
   vm:boot()
   api_error(t, function() vm:boot() end, "vm:boot", "VM already booted")
+  -- guest output with a NUL byte: the failure text keeps what follows it
+  local e = t:assert_raises(function() vm:run("printf 'a\\000b'; exit 3"):assert_ok() end)
+  t:assert_contains(e, "exit_code=3 stdout=a\\x00b stderr=")
   api_error(t, function() vm:restore("/nonexistent.snap") end, "vm:restore", "VM already booted")
   api_error(t, function() vm:run_async("echo", {1, {}}) end, "vm:run_async", "args[2] must be a string")
   api_error(t, function() vm:run_async("true", {env = "x"}) end, "vm:run_async",
