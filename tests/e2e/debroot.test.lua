@@ -42,7 +42,10 @@ test("Debian's initrd boots a Debian root disk into systemd", function(t)
 
   t:assert_eq(vm:run("readlink /proc/1/exe"):assert_ok().stdout, "/usr/lib/systemd/systemd\n",
     "PID 1 is systemd")
-  local st = vm:run("systemctl is-system-running --wait", {timeout = 240})
+  -- right after the switch, systemd may not listen yet: "Failed to connect to bus"
+  wait_until(function() return not vm:run("systemctl is-system-running").stderr:find("connect") end,
+    {timeout = 60, interval = 1, desc = "systemd answers systemctl"})
+  local st = vm:run("systemctl is-system-running --wait", {timeout = 180})
   local state = st.stdout:gsub("%s+$", "")
   if state ~= "running" then
     t:log("failed units:\n" .. vm:run("systemctl --failed --no-legend --plain").stdout)
