@@ -27,19 +27,6 @@ enum { F_INO, F_MODE, F_UID, F_GID, F_NLINK, F_MTIME, F_SIZE, F_DEVMAJ, F_DEVMIN
 
 static char scratch[] = "/tmp/provium-test-cpio-XXXXXX";
 
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static unsigned long hex8(const unsigned char *p) {
     char tmp[9];
     memcpy(tmp, p, 8);
@@ -126,7 +113,7 @@ static void test_sample_archive(void) {
     CHECK_EQ_INT(write_sample(path_in("a.cpio"), host), 0);
 
     size_t len = 0;
-    unsigned char *buf = slurp(path_in("a.cpio"), &len);
+    unsigned char *buf = tl_slurp(path_in("a.cpio"), &len);
     CHECK(buf != NULL);
     CHECK_EQ_INT(len % 512, 0);
     struct entry e[MAX_ENTRIES];
@@ -158,7 +145,7 @@ static void test_sample_archive(void) {
     CHECK_EQ_INT(e[3].f[F_SIZE], 0);
     CHECK_EQ_INT(e[4].f[F_SIZE], 70001);
     size_t hostlen = 0;
-    unsigned char *hostdata = slurp(host, &hostlen);
+    unsigned char *hostdata = tl_slurp(host, &hostlen);
     CHECK(hostdata && hostlen == 70001 && memcmp(e[4].data, hostdata, hostlen) == 0);
     free(hostdata);
     CHECK_EQ_INT(e[5].f[F_SIZE], 3);
@@ -174,7 +161,7 @@ static void test_deterministic(void) {
     sleep(1); /* a leaked timestamp would now differ */
     CHECK_EQ_INT(write_sample(path_in("b2.cpio"), host), 0);
     size_t l1 = 0, l2 = 0;
-    unsigned char *a = slurp(path_in("b1.cpio"), &l1), *b = slurp(path_in("b2.cpio"), &l2);
+    unsigned char *a = tl_slurp(path_in("b1.cpio"), &l1), *b = tl_slurp(path_in("b2.cpio"), &l2);
     CHECK(a && b && l1 == l2 && memcmp(a, b, l1) == 0);
     free(a);
     free(b);
@@ -240,7 +227,7 @@ static void test_tree_sorted(void) {
     cpio_tree_free(t);
 
     size_t len = 0;
-    unsigned char *buf = slurp(path_in("t.cpio"), &len);
+    unsigned char *buf = tl_slurp(path_in("t.cpio"), &len);
     struct entry e[MAX_ENTRIES];
     int n = parse_newc(buf, len, e, MAX_ENTRIES);
     const char *names[] = { "bin", "bin-extra", "bin/sh", "lib", "lib/modules", "lib/modules/1.0",

@@ -230,19 +230,6 @@ static void test_resolve_virtio_dirs(void) {
     module_list_free(&l);
 }
 
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static int contains(const unsigned char *buf, size_t len, const char *s) {
     return memmem(buf, len, s, strlen(s) + 1) != NULL; /* with the NUL: names are NUL-terminated */
 }
@@ -271,7 +258,7 @@ static void test_stage(void) {
     module_list_free(&l);
 
     size_t len = 0;
-    unsigned char *buf = slurp(out, &len);
+    unsigned char *buf = tl_slurp(out, &len);
     CHECK(buf != NULL);
     CHECK(contains(buf, len, "lib/modules/9.9.9/kernel/v/virtio_ring.ko"));
     CHECK(contains(buf, len, "lib/modules/9.9.9/kernel/v"));

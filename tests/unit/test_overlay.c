@@ -36,19 +36,6 @@ static void write_bytes(const char *path, const void *data, size_t len) {
     fclose(f);
 }
 
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static unsigned long hex8(const unsigned char *p) {
     char tmp[9];
     memcpy(tmp, p, 8);
@@ -131,7 +118,7 @@ static void test_overlay_entries(void) {
     const char *out = path_in("overlay.cpio");
     CHECK_EQ_INT(overlay_build(path_in("agent"), path_in("vmlinuz"), path_in("mods"), out, err, sizeof err), 0);
     size_t len = 0;
-    unsigned char *b = slurp(out, &len);
+    unsigned char *b = tl_slurp(out, &len);
     struct entry e[MAX_NAMES];
     int n = b ? parse(b, len, e, MAX_NAMES) : -1;
     CHECK(n > 0);
@@ -157,7 +144,7 @@ static void test_prelude(void) {
     char err[512] = "";
     CHECK_EQ_INT(overlay_build_prelude(path_in("prelude.cpio"), err, sizeof err), 0);
     size_t len = 0;
-    unsigned char *b = slurp(path_in("prelude.cpio"), &len);
+    unsigned char *b = tl_slurp(path_in("prelude.cpio"), &len);
     struct entry e[4];
     CHECK_EQ_INT(b ? parse(b, len, e, 4) : -1, 1);
     CHECK_STR_EQ(e[0].name, "sbin");
@@ -175,7 +162,7 @@ static enum initrd_tail tail_of(const void *data, size_t len) {
 
 static void test_tail_kind(void) {
     size_t len = 0;
-    unsigned char *cpio = slurp(path_in("prelude.cpio"), &len);
+    unsigned char *cpio = tl_slurp(path_in("prelude.cpio"), &len);
     if (cpio == NULL) return;
     unsigned char buf[4096] = {0};
     memcpy(buf, cpio, len);
@@ -207,7 +194,7 @@ static void check_lz4_roundtrip(size_t n) {
     snprintf(cmd, sizeof cmd, "lz4 -dcq < %s > %s", path_in("wrapped"), path_in("decoded"));
     CHECK_MSG(system(cmd) == 0, "lz4 decodes %zu bytes", n);
     size_t got = 0;
-    unsigned char *back = slurp(path_in("decoded"), &got);
+    unsigned char *back = tl_slurp(path_in("decoded"), &got);
     CHECK_MSG(back && got == n && memcmp(back, data, n) == 0, "%zu bytes come back (got %zu)", n, got);
     free(back);
     free(data);
@@ -231,12 +218,12 @@ static void test_assemble(void) {
     char err[256] = "";
     CHECK_EQ_INT(initrd_assemble(path_in("out1"), &p, err, sizeof err), 0);
     size_t len = 0;
-    unsigned char *b = slurp(path_in("out1"), &len);
+    unsigned char *b = tl_slurp(path_in("out1"), &len);
     CHECK(b && len == 4 + 8 + 4 && memcmp(b, "PRE\0" "070701\0\0" "OV\0\0", len) == 0);
     free(b);
     write_bytes(p.base, "\x02\x21\x4c\x18\x01\x00\x00\x00\x10", 9); /* lz4: one 1-byte chunk */
     CHECK_EQ_INT(initrd_assemble(path_in("out2"), &p, err, sizeof err), 0);
-    b = slurp(path_in("out2"), &len);
+    b = tl_slurp(path_in("out2"), &len);
     /* base unpadded, then magic and a chunk of 3 bytes: token 0x20 and "OV" */
     const unsigned char want[] = "PRE\0\x02\x21\x4c\x18\x01\x00\x00\x00\x10"
                                  "\x02\x21\x4c\x18\x03\x00\x00\x00\x20OV";

@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tl_passed, tl_failed;
@@ -108,5 +109,24 @@ static inline int tl_summary(void)
 #define RUN(fn) do { tl_current = #fn; fn(); tl_current = ""; } while (0)
 
 #define TEST_SUMMARY() tl_summary()
+
+/* The whole file at path (NUL-terminated, *len bytes before it), or NULL; free() it. */
+static inline unsigned char *tl_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc(n > 0 ? (size_t)n + 1 : 1);
+    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        n = 0;
+    fclose(f);
+    if (buf)
+        buf[n > 0 ? n : 0] = 0;
+    *len = n > 0 ? (size_t)n : 0;
+    return buf;
+}
 
 #endif
