@@ -1,25 +1,22 @@
-/* runner.c - the parent of a test run: preflight, discovery, scheduling, results.
+/* runner.c - the parent of a test run: scheduling, worker events, results.
  *
  * It forks one worker per test file (at most --jobs at once), reads their JSON event
  * lines, enforces the per-file timeout, survives worker crashes, and prints the report.
  * QEMU processes belong to workers and die with them (PR_SET_PDEATHSIG); each
- * worker's private scratch directory is created and removed here. */
-#include "run.h"
-#include "pool.h"
-#include "rerun.h"
+ * worker's private scratch directory is created and removed here. Which files run is
+ * discover.c, the checks before a run preflight.c, the pool requests runner_pool.c. */
+#include "runner_int.h"
 
 #include "fixture/fixture.h"
 #include "run/build.h"
 #include "vm/vm.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,252 +27,7 @@ const char *file_status_name(enum file_status s)
     return n[s];
 }
 
-/* ---- discovery ---- */
-
-/* Path shown in reports: relative to cwd when below it. */
-static char *display_path(const char *abs)
-{
-    char *cwd = path_resolve(NULL, ".");
-    size_t n = strlen(cwd);
-    char *r;
-    if (!strncmp(abs, cwd, n) && abs[n] == '/')
-        r = xstrdup(abs + n + 1);
-    else
-        r = xstrdup(abs);
-    free(cwd);
-    return r;
-}
-
-struct found {
-    char *abs;
-    char *walked_rel; /* relative to the walked directory, for --filter */
-    const struct rerun_entry *rerun; /* --rerun-failed: what failed last time */
-};
-
-/* Walks PATHS (else the roots) into *out; *walked counts the files before --filter. */
-static int discover(const struct run_opts *ro, const struct config *cfg, struct found **out,
-                    size_t *n_out, size_t *walked)
-{
-    struct strv dirs = {0}, files = {0};
-    if (ro->paths.n) {
-        for (size_t i = 0; i < ro->paths.n; i++) {
-            struct stat st;
-            char *abs = path_resolve(NULL, ro->paths.v[i]);
-            if (stat(abs, &st) < 0) {
-                warnx_p("%s: %s", ro->paths.v[i], strerror(errno));
-                free(abs);
-                strv_free(&dirs);
-                strv_free(&files);
-                return -1;
-            }
-            if (S_ISDIR(st.st_mode))
-                strv_push(&dirs, abs);
-            else
-                strv_push(&files, abs);
-            free(abs);
-        }
-    } else {
-        for (size_t i = 0; i < cfg->n_roots; i++)
-            strv_push(&dirs, cfg->roots[i]);
-    }
-    struct found *f = NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < files.n; i++) {
-        f = xrealloc(f, (n + 1) * sizeof *f);
-        f[n].rerun = NULL;
-        f[n].abs = xstrdup(files.v[i]);
-        const char *slash = strrchr(files.v[i], '/');
-        f[n].walked_rel = xstrdup(slash ? slash + 1 : files.v[i]);
-        n++;
-    }
-    for (size_t i = 0; i < dirs.n; i++) {
-        struct strv w = {0};
-        walk_files_with_suffix(dirs.v[i], ".test.lua", &w);
-        size_t dl = strlen(dirs.v[i]);
-        for (size_t j = 0; j < w.n; j++) {
-            int dup = 0;
-            for (size_t k = 0; k < n; k++)
-                dup |= !strcmp(f[k].abs, w.v[j]);
-            if (dup)
-                continue;
-            f = xrealloc(f, (n + 1) * sizeof *f);
-            f[n].rerun = NULL;
-            f[n].abs = xstrdup(w.v[j]);
-            f[n].walked_rel = xstrdup(w.v[j] + dl + (w.v[j][dl] == '/'));
-            n++;
-        }
-        strv_free(&w);
-    }
-    strv_free(&dirs);
-    strv_free(&files);
-    *walked = n;
-    /* --filter: keep files whose walked-relative path contains any SUBSTR */
-    if (ro->filters.n) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            int keep = 0;
-            for (size_t j = 0; j < ro->filters.n; j++)
-                keep |= strstr(f[i].walked_rel, ro->filters.v[j]) != NULL;
-            if (keep)
-                f[k++] = f[i];
-            else {
-                free(f[i].abs);
-                free(f[i].walked_rel);
-            }
-        }
-        n = k;
-    }
-    *out = f;
-    *n_out = n;
-    return 0;
-}
-
-/* ---- --rerun-failed ---- */
-
-/* The files recorded last time that still exist; returns how many. */
-static size_t rerun_files(const struct rerun_set *last, struct found **out, size_t *n_out)
-{
-    struct found *f = xcalloc(last->n ? last->n : 1, sizeof *f);
-    size_t n = 0;
-    for (size_t i = 0; i < last->n; i++) {
-        if (!file_exists(last->v[i].path))
-            continue;
-        f[n].abs = xstrdup(last->v[i].path);
-        const char *slash = strrchr(last->v[i].path, '/');
-        f[n].walked_rel = xstrdup(slash ? slash + 1 : last->v[i].path);
-        f[n].rerun = &last->v[i];
-        n++;
-    }
-    *out = f;
-    *n_out = n;
-    return n;
-}
-
-/* Rewrites the state with this run's failures: failed tests by name, or the whole file
- * when it failed outside any test. */
-static int rerun_record(const char *state, const struct found *files,
-                        const struct file_result *res, size_t n)
-{
-    struct rerun_set now = {0};
-    for (size_t i = 0; i < n; i++) {
-        const struct file_result *r = &res[i];
-        if (!r->failed)
-            continue;
-        struct rerun_entry *e = rerun_add(&now, files[i].abs);
-        e->whole_file = r->chunk_error != NULL || r->registered.n == 0;
-        for (size_t k = 0; k < r->n_tests && !e->whole_file; k++)
-            if (r->tests[k].status && !strcmp(r->tests[k].status, "failed"))
-                strv_push(&e->tests, r->tests[k].name);
-        if (!e->tests.n)
-            e->whole_file = 1;
-    }
-    int rc = rerun_save(state, &now);
-    rerun_set_free(&now);
-    return rc;
-}
-
-/* ---- preflight ---- */
-
-int host_env_init(struct host_env *env, const struct config *cfg, const struct run_opts *ro,
-                  const char *scratch)
-{
-    memset(env, 0, sizeof *env);
-    env->cfg = cfg;
-    snprintf(env->accel, sizeof env->accel, "%s", ro->accel);
-    env->agent_bin = ro->agent_bin;
-    env->tsc_khz = ro->tsc_khz;
-    env->scratch = scratch ? xstrdup(scratch) : make_scratch_dir("provium");
-    if (!env->scratch) {
-        warnx_p("cannot create a scratch directory: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* Finds cfg->qemu (a path, or a name looked up in $PATH); 0 when it is executable. */
-static int qemu_present(const struct config *cfg)
-{
-    char *q = strchr(cfg->qemu, '/') ? xstrdup(cfg->qemu) : NULL;
-    if (!q) {
-        const char *path = getenv("PATH");
-        char *dup = xstrdup(path ? path : "/usr/bin:/bin");
-        for (char *s = strtok(dup, ":"); s && !q; s = strtok(NULL, ":")) {
-            char *c = path_join(s, cfg->qemu);
-            if (access(c, X_OK) == 0)
-                q = c;
-            else
-                free(c);
-        }
-        free(dup);
-    }
-    int ok = q && access(q, X_OK) == 0;
-    free(q);
-    return ok ? 0 : -1;
-}
-
-int run_preflight(struct run_opts *ro, const struct config *cfg, int need_agent)
-{
-    char err[4096], reason[256] = "";
-    const char *policy = ro->accel_flag ? ro->accel_flag : cfg->accel;
-    if (strcmp(policy, "auto") && strcmp(policy, "kvm") && strcmp(policy, "tcg")) {
-        warnx_p("--accel must be kvm, tcg or auto");
-        return -1;
-    }
-    if (!ro->no_preflight) {
-        if (accel_resolve(policy, ro->accel, reason, sizeof reason, err, sizeof err) < 0) {
-            warnx_p("%s", err);
-            return -1;
-        }
-        if (reason[0] && !ro->quiet)
-            warnx_p("KVM not usable (%s); using TCG — VMs will be slow",
-                    reason);
-        if (qemu_present(cfg) < 0) {
-            warnx_p("QEMU not found (%s); install it with `apt-get install "
-                    "qemu-system-x86` or set $PROVIUM_QEMU",
-                    cfg->qemu);
-            return -1;
-        }
-        ro->agent_bin = find_agent_binary();
-        if (need_agent && !ro->agent_bin && !getenv("PROVIUM_OVERLAY")) {
-            warnx_p("the guest agent (provium-agent) was not found next to "
-                    "the provium binary; build it (`meson compile -C build`) or set "
-                    "$PROVIUM_AGENT");
-            return -1;
-        }
-    } else {
-        accel_resolve(policy, ro->accel, reason, sizeof reason, err, sizeof err);
-        if (!ro->accel[0])
-            strcpy(ro->accel, "tcg");
-        ro->agent_bin = find_agent_binary();
-    }
-    if (!strcmp(ro->accel, "tcg"))
-        ro->tsc_khz = host_tsc_khz();
-    return 0;
-}
-
 /* ---- workers ---- */
-
-struct job {
-    struct found *file;
-    struct file_result *res;
-    pid_t pid;
-    int pidfd;
-    int evfd;
-    int replyfd;             /* answers to the worker's pool requests */
-    struct pool_amount held; /* what this file holds in the pool */
-    int waiting;             /* a pool request is queued ... */
-    struct pool_amount want; /* ... for this much */
-    int64_t wait_since;
-    int64_t pool_wait_ns;    /* time spent in pool waits: not charged to the file timeout */
-    int want_claim;          /* the queued request is a provium:claim */
-    int claimed;             /* the file's VMs draw from its claim ... */
-    struct pool_amount claim, claim_used; /* ... of this much, this much in use */
-    char *scratch;
-    int64_t start_ns;
-    struct buf line;
-    int timed_out;
-    int running;
-};
 
 static volatile sig_atomic_t g_interrupted;
 static void on_signal(int sig)
@@ -304,7 +56,7 @@ static void write_event(json_t *o)
     }
 }
 
-static void event_kv(const char *kind, json_t *payload)
+void run_event(const char *kind, json_t *payload)
 {
     json_object_set_new(payload, "kind", json_string(kind));
     write_event(payload);
@@ -314,7 +66,7 @@ static void event_kv(const char *kind, json_t *payload)
 static void on_evicted(void *ud, const char *key, uint64_t bytes)
 {
     (void)ud;
-    event_kv("fixture_evicted", json_pack("{s:s, s:n, s:s, s:I}", "key", key, "fixture", "reason",
+    run_event("fixture_evicted", json_pack("{s:s, s:n, s:s, s:I}", "key", key, "fixture", "reason",
                                           "lru", "bytes", (json_int_t)bytes));
 }
 
@@ -323,7 +75,7 @@ static void build_event(void *ud, const struct profile *p, int phase, int64_t du
 {
     (void)ud;
     if (phase == 0) {
-        event_kv("build_started", json_pack("{s:s, s:s, s:s}", "profile", p->name, "out", p->out,
+        run_event("build_started", json_pack("{s:s, s:s, s:s}", "profile", p->name, "out", p->out,
                                             "command", p->build));
         return;
     }
@@ -333,7 +85,7 @@ static void build_event(void *ud, const struct profile *p, int phase, int64_t du
         json_object_set_new(o, "signal", json_integer(WTERMSIG(status)));
     else
         json_object_set_new(o, "exit_code", json_integer(WEXITSTATUS(status)));
-    event_kv("build_done", o);
+    run_event("build_done", o);
 }
 
 static char *jstr_dup(json_t *o, const char *k)
@@ -362,184 +114,6 @@ static void add_test(struct file_result *r, json_t *o, const char *status, const
         r->skipped++;
 }
 
-/* ---- the pool ---- */
-
-static struct pool g_pool;
-static struct job *g_jobs;
-static size_t g_njobs;
-
-static json_t *amount_json(struct pool_amount a)
-{
-    return json_pack("{s:I, s:i}", "memory_bytes", (json_int_t)a.memory, "cpus", a.cpus);
-}
-
-static void pool_answer(struct job *j, const char *error)
-{
-    char *line = error ? xasprintf("err %s\n", error) : xstrdup("ok\n");
-    if (j->replyfd >= 0)
-        write_all(j->replyfd, line, strlen(line));
-    free(line);
-}
-
-/* Is any running file other than j not waiting on the pool (so it can still release)? */
-static int others_progress(const struct job *j)
-{
-    for (size_t i = 0; i < g_njobs; i++)
-        if (&g_jobs[i] != j && g_jobs[i].running && !g_jobs[i].waiting)
-            return 1;
-    return 0;
-}
-
-static char *deadlock_message(const struct job *j, struct pool_amount want)
-{
-    return xasprintf("the pool is deadlocked: this file holds %llu MiB and %d vCPU(s) and "
-                     "needs %llu MiB and %d more, and no running file can release enough "
-                     "(pool: %llu MiB, %d vCPUs); reserve the file's whole budget up front with "
-                     "provium:claim{memory=, cpus=}, or raise --mem/--cpus",
-                     (unsigned long long)(j->held.memory >> 20), j->held.cpus,
-                     (unsigned long long)(want.memory >> 20), want.cpus,
-                     (unsigned long long)(g_pool.total.memory >> 20), g_pool.total.cpus);
-}
-
-static void end_wait(struct job *j)
-{
-    j->waiting = 0;
-    j->pool_wait_ns += now_ns() - j->wait_since;
-}
-
-/* The pool granted `a` to j: as a VM's share, or as its claim. */
-static void granted(struct job *j, struct pool_amount a, int is_claim)
-{
-    j->held.memory += a.memory;
-    j->held.cpus += a.cpus;
-    if (is_claim) {
-        j->claimed = 1;
-        j->claim = a;
-        event_kv("claim_acquired",
-                 json_pack("{s:s, s:o}", "path", j->res->path, "amount", amount_json(a)));
-    }
-    pool_answer(j, NULL);
-}
-
-/* Serves queued requests in arrival order; then, if every running file is waiting,
- * nothing can ever be released: the newest waiter is refused. */
-static void pool_serve_waiters(void)
-{
-    for (;;) {
-        struct job *oldest = NULL, *newest = NULL;
-        for (size_t i = 0; i < g_njobs; i++) {
-            struct job *j = &g_jobs[i];
-            if (!j->running || !j->waiting)
-                continue;
-            if (!oldest || j->wait_since < oldest->wait_since)
-                oldest = j;
-            if (!newest || j->wait_since > newest->wait_since)
-                newest = j;
-        }
-        if (!oldest)
-            return;
-        if (pool_fits(&g_pool, oldest->want)) {
-            pool_take(&g_pool, oldest->want);
-            end_wait(oldest);
-            granted(oldest, oldest->want, oldest->want_claim);
-            continue;
-        }
-        if (others_progress(newest))
-            return;
-        char *m = deadlock_message(newest, newest->want);
-        end_wait(newest);
-        pool_answer(newest, m);
-        free(m);
-    }
-}
-
-static void pool_acquire_for(struct job *j, json_t *o, int is_claim)
-{
-    struct pool_amount want = {(uint64_t)json_integer_value(json_object_get(o, "memory_bytes")),
-                               (int)json_integer_value(json_object_get(o, "cpus"))};
-    if (is_claim && j->claimed) {
-        pool_answer(j, "provium:claim was already called in this file");
-        return;
-    }
-    if (!is_claim && j->claimed) {
-        /* a claimed file draws only from its claim, at once or not at all */
-        if (j->claim_used.memory + want.memory > j->claim.memory ||
-            j->claim_used.cpus + want.cpus > j->claim.cpus) {
-            char *m = xasprintf("%llu MiB and %d vCPU(s) exceed what is left of the claim "
-                                "(%llu MiB, %d vCPUs)",
-                                (unsigned long long)(want.memory >> 20), want.cpus,
-                                (unsigned long long)((j->claim.memory - j->claim_used.memory) >> 20),
-                                j->claim.cpus - j->claim_used.cpus);
-            pool_answer(j, m);
-            free(m);
-            return;
-        }
-        j->claim_used.memory += want.memory;
-        j->claim_used.cpus += want.cpus;
-        pool_answer(j, NULL);
-        return;
-    }
-    switch (pool_request(&g_pool, want, j->held, others_progress(j))) {
-    case POOL_GRANT:
-        granted(j, want, is_claim);
-        break;
-    case POOL_WAIT:
-        j->waiting = 1;
-        j->want = want;
-        j->want_claim = is_claim;
-        j->wait_since = now_ns();
-        break;
-    case POOL_TOO_BIG: {
-        char *m = xasprintf("%llu MiB and %d vCPU(s) exceeds pool total (%llu MiB, %d vCPUs; "
-                            "see --mem and --cpus)",
-                            (unsigned long long)(want.memory >> 20), want.cpus,
-                            (unsigned long long)(g_pool.total.memory >> 20), g_pool.total.cpus);
-        pool_answer(j, m);
-        free(m);
-        break;
-    }
-    case POOL_DEADLOCK: {
-        char *m = deadlock_message(j, want);
-        pool_answer(j, m);
-        free(m);
-        break;
-    }
-    }
-}
-
-static void pool_release_for(struct job *j, json_t *o)
-{
-    struct pool_amount a = {(uint64_t)json_integer_value(json_object_get(o, "memory_bytes")),
-                            (int)json_integer_value(json_object_get(o, "cpus"))};
-    if (j->claimed) { /* back into the claim, which the file keeps */
-        j->claim_used.memory -= a.memory < j->claim_used.memory ? a.memory : j->claim_used.memory;
-        j->claim_used.cpus -= a.cpus < j->claim_used.cpus ? a.cpus : j->claim_used.cpus;
-        return;
-    }
-    if (a.memory > j->held.memory)
-        a.memory = j->held.memory;
-    if (a.cpus > j->held.cpus)
-        a.cpus = j->held.cpus;
-    pool_give(&g_pool, a);
-    j->held.memory -= a.memory;
-    j->held.cpus -= a.cpus;
-    pool_serve_waiters();
-}
-
-/* "some avg10" of /proc/pressure/<what>, or 0 when unavailable. */
-static double psi_some_avg10(const char *what)
-{
-    char *path = xasprintf("/proc/pressure/%s", what);
-    FILE *f = fopen(path, "r");
-    free(path);
-    double v = 0;
-    if (f) {
-        if (fscanf(f, "some avg10=%lf", &v) != 1)
-            v = 0;
-        fclose(f);
-    }
-    return v;
-}
 
 static void handle_event(struct job *j, json_t *o, const struct run_opts *ro)
 {
@@ -548,11 +122,11 @@ static void handle_event(struct job *j, json_t *o, const struct run_opts *ro)
         return;
     struct file_result *r = j->res;
     if (!strcmp(kind, "pool_acquire") || !strcmp(kind, "pool_claim")) {
-        pool_acquire_for(j, o, !strcmp(kind, "pool_claim"));
+        job_pool_acquire(j, o, !strcmp(kind, "pool_claim"));
         return; /* internal */
     }
     if (!strcmp(kind, "pool_release")) {
-        pool_release_for(j, o);
+        job_pool_release(j, o);
         return; /* internal */
     }
     if (!strcmp(kind, "tests_registered")) {
@@ -673,8 +247,8 @@ static int start_job(struct job *j, const struct run_opts *ro, const struct conf
     j->start_ns = now_ns();
     j->res->started = wall_time();
     j->running = 1;
-    event_kv("file_dispatched", json_pack("{s:s, s:i, s:o}", "path", j->res->path, "worker_pid",
-                                          (int)pid, "reservation", amount_json(j->held)));
+    run_event("file_dispatched", json_pack("{s:s, s:i, s:o}", "path", j->res->path, "worker_pid",
+                                          (int)pid, "reservation", pool_amount_json(j->held)));
     return 0;
 }
 
@@ -704,7 +278,7 @@ static void fail_unfinished(struct file_result *r)
                               "duration_ns", (json_int_t)dur, "reason", r->error,
                               "console_excerpt", "", "meta", meta ? meta : json_object());
         add_test(r, o, "failed", "reason");
-        event_kv("test_failed", o);
+        run_event("test_failed", o);
         unfinished++;
     }
     if (unfinished == 0) {
@@ -759,8 +333,8 @@ static void finish_job(struct job *j, int status)
     j->held = (struct pool_amount){0, 0};
     j->waiting = 0;
     if (j->claimed)
-        event_kv("claim_released",
-                 json_pack("{s:s, s:o}", "path", j->res->path, "amount", amount_json(j->claim)));
+        run_event("claim_released",
+                 json_pack("{s:s, s:o}", "path", j->res->path, "amount", pool_amount_json(j->claim)));
     j->claimed = 0;
     if (getenv("PROVIUM_KEEP_SCRATCH"))
         warnx_p("kept scratch of %s: %s", r->path, j->scratch);
@@ -770,8 +344,8 @@ static void finish_job(struct job *j, int status)
     j->scratch = NULL;
     buf_free(&j->line);
     j->running = 0;
-    pool_serve_waiters();
-    event_kv("file_completed",
+    jobs_serve_pool_waiters();
+    run_event("file_completed",
              json_pack("{s:s, s:s, s:I, s:i, s:i, s:i, s:s?}", "path", r->path, "status",
                        file_status_name(r->status), "duration_ns", (json_int_t)r->duration_ns,
                        "passed", r->passed, "failed", r->failed, "skipped", r->skipped, "error",
@@ -849,11 +423,11 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
                                                                        : NULL;
             if (why) {
                 if (!blocked || strcmp(blocked, why)) {
-                    event_kv("file_blocked",
+                    run_event("file_blocked",
                              json_pack("{s:s, s:s, s:o}", "path", res[next].path, "reason", why,
                                        "waiting_for", strcmp(why, "pool_full")
                                                           ? json_null()
-                                                          : amount_json(base)));
+                                                          : pool_amount_json(base)));
                     blocked = why;
                 }
                 break;
@@ -893,9 +467,9 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
         if (running && now_ns() - last_state >= 1000000000LL) {
             struct pool_amount avail = {g_pool.total.memory - g_pool.used.memory,
                                         g_pool.total.cpus - g_pool.used.cpus};
-            event_kv("pool_state", json_pack("{s:o, s:o, s:i, s:i}", "used",
-                                             amount_json(g_pool.used), "available",
-                                             amount_json(avail), "running_files", (int)running,
+            run_event("pool_state", json_pack("{s:o, s:o, s:i, s:i}", "used",
+                                             pool_amount_json(g_pool.used), "available",
+                                             pool_amount_json(avail), "running_files", (int)running,
                                              "queued_files", (int)(n - next)));
             last_state = now_ns();
         }
@@ -940,50 +514,6 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
     g_jobs = NULL;
     g_njobs = 0;
     return 0;
-}
-
-/* `no test files under <what>`: the PATHS as given, else the roots. */
-static void no_test_files(const struct run_opts *ro, const struct config *cfg)
-{
-    struct buf b = {0};
-    size_t k = ro->paths.n ? ro->paths.n : cfg->n_roots;
-    for (size_t i = 0; i < k; i++) {
-        char *shown = utf8_escape(ro->paths.n ? ro->paths.v[i] : cfg->roots[i]);
-        buf_printf(&b, "%s%s", i ? " " : "", shown);
-        free(shown);
-    }
-    warnx_p("no test files under %s", buf_cstr(&b));
-    buf_free(&b);
-}
-
-/* The files this run will run: last run's failures (--rerun-failed), else discovery.
- * Returns -1 to go on, else the exit code of a run that ends here (message printed):
- * 0 with nothing recorded to rerun, 2 on an error or when no test file exists at all
- * (a wrong CI path must not pass). A --filter that keeps nothing goes on, with 0 files. */
-static int collect_files(const struct run_opts *ro, const struct config *cfg,
-                         const char *state, struct rerun_set *last, struct found **files,
-                         size_t *n, FILE *report)
-{
-    char err[4096];
-    size_t walked = 0;
-    if (ro->rerun_failed) {
-        if (rerun_load(state, last, err, sizeof err) < 0) {
-            warnx_p("%s", err);
-            return 2;
-        }
-        if (rerun_files(last, files, n) == 0) {
-            fprintf(report, "provium: no failed tests recorded\n");
-            return 0;
-        }
-        return -1;
-    }
-    if (discover(ro, cfg, files, n, &walked) < 0)
-        return 2;
-    if (walked == 0) {
-        no_test_files(ro, cfg);
-        return 2;
-    }
-    return -1;
 }
 
 /* The summary's note when --filter kept no file (exit 0: nothing failed). */
@@ -1065,7 +595,7 @@ int runner_main(struct run_opts *ro)
     size_t n;
     struct rerun_set last = {0};
     char *rerun_state = rerun_state_path(cfg->path ? cfg->path : cfg->dir);
-    int rc = collect_files(ro, cfg, rerun_state, &last, &files, &n, report);
+    int rc = run_collect_files(ro, cfg, rerun_state, &last, &files, &n, report);
     if (rc >= 0) {
         if (g_events && g_events != stdout)
             fclose(g_events);
@@ -1077,13 +607,13 @@ int runner_main(struct run_opts *ro)
         return rc;
     }
     g_pool = pool_default(ro->pool_memory, ro->pool_cpus, ro->cpu_overcommit);
-    event_kv("run_started",
+    run_event("run_started",
              json_pack("{s:s, s:i, s:s, s:i, s:o, s:i}", "version", PROVIUM_VERSION, "protocol",
                        WIRE_PROTOCOL_VERSION, "accel", ro->accel, "jobs", ro->jobs, "pool",
-                       amount_json(g_pool.total), "files", (int)n));
+                       pool_amount_json(g_pool.total), "files", (int)n));
     struct file_result *res = xcalloc(n ? n : 1, sizeof *res);
     for (size_t i = 0; i < n; i++) {
-        char *shown = display_path(files[i].abs);
+        char *shown = run_display_path(files[i].abs);
         res[i].path = utf8_escape(shown); /* a file name may hold any bytes */
         free(shown);
         struct strv refs = {0};
@@ -1092,7 +622,7 @@ int runner_main(struct run_opts *ro)
         for (size_t k = 0; k < refs.n; k++)
             json_array_append_new(jr, json_text(refs.v[k]));
         strv_free(&refs);
-        event_kv("file_discovered", json_pack("{s:s, s:o}", "path", res[i].path, "fixture_refs", jr));
+        run_event("file_discovered", json_pack("{s:s, s:o}", "path", res[i].path, "fixture_refs", jr));
     }
 
     struct sigaction sa = {0};
@@ -1125,11 +655,11 @@ int runner_main(struct run_opts *ro)
         if (!exit_code)
             exit_code = 2;
     }
-    if (!g_interrupted && rerun_record(rerun_state, files, res, n) < 0)
+    if (!g_interrupted && run_rerun_record(rerun_state, files, res, n) < 0)
         warnx_p("warning: cannot write %s: %s", rerun_state, strerror(errno));
     rerun_set_free(&last);
     free(rerun_state);
-    event_kv("run_completed",
+    run_event("run_completed",
              json_pack("{s:i, s:i, s:i, s:i, s:I, s:i}", "passed", passed, "failed", failed,
                        "skipped", skipped, "files", (int)n, "duration_ns", (json_int_t)dur,
                        "exit_code", exit_code));

@@ -1,0 +1,190 @@
+/* discover.c - which test files a run runs: PATHS or the roots walked for *.test.lua,
+ * narrowed by --filter, or with --rerun-failed the files (and tests) that failed last
+ * time; and, after the run, the rerun state rewritten from this run's failures. Kept
+ * apart from runner.c, which only schedules what this file selects. */
+#include "runner_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+char *run_display_path(const char *abs)
+{
+    char *cwd = path_resolve(NULL, ".");
+    size_t n = strlen(cwd);
+    char *r;
+    if (!strncmp(abs, cwd, n) && abs[n] == '/')
+        r = xstrdup(abs + n + 1);
+    else
+        r = xstrdup(abs);
+    free(cwd);
+    return r;
+}
+
+
+/* Walks PATHS (else the roots) into *out; *walked counts the files before --filter. */
+static int discover(const struct run_opts *ro, const struct config *cfg, struct found **out,
+                    size_t *n_out, size_t *walked)
+{
+    struct strv dirs = {0}, files = {0};
+    if (ro->paths.n) {
+        for (size_t i = 0; i < ro->paths.n; i++) {
+            struct stat st;
+            char *abs = path_resolve(NULL, ro->paths.v[i]);
+            if (stat(abs, &st) < 0) {
+                warnx_p("%s: %s", ro->paths.v[i], strerror(errno));
+                free(abs);
+                strv_free(&dirs);
+                strv_free(&files);
+                return -1;
+            }
+            if (S_ISDIR(st.st_mode))
+                strv_push(&dirs, abs);
+            else
+                strv_push(&files, abs);
+            free(abs);
+        }
+    } else {
+        for (size_t i = 0; i < cfg->n_roots; i++)
+            strv_push(&dirs, cfg->roots[i]);
+    }
+    struct found *f = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < files.n; i++) {
+        f = xrealloc(f, (n + 1) * sizeof *f);
+        f[n].rerun = NULL;
+        f[n].abs = xstrdup(files.v[i]);
+        const char *slash = strrchr(files.v[i], '/');
+        f[n].walked_rel = xstrdup(slash ? slash + 1 : files.v[i]);
+        n++;
+    }
+    for (size_t i = 0; i < dirs.n; i++) {
+        struct strv w = {0};
+        walk_files_with_suffix(dirs.v[i], ".test.lua", &w);
+        size_t dl = strlen(dirs.v[i]);
+        for (size_t j = 0; j < w.n; j++) {
+            int dup = 0;
+            for (size_t k = 0; k < n; k++)
+                dup |= !strcmp(f[k].abs, w.v[j]);
+            if (dup)
+                continue;
+            f = xrealloc(f, (n + 1) * sizeof *f);
+            f[n].rerun = NULL;
+            f[n].abs = xstrdup(w.v[j]);
+            f[n].walked_rel = xstrdup(w.v[j] + dl + (w.v[j][dl] == '/'));
+            n++;
+        }
+        strv_free(&w);
+    }
+    strv_free(&dirs);
+    strv_free(&files);
+    *walked = n;
+    /* --filter: keep files whose walked-relative path contains any SUBSTR */
+    if (ro->filters.n) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            int keep = 0;
+            for (size_t j = 0; j < ro->filters.n; j++)
+                keep |= strstr(f[i].walked_rel, ro->filters.v[j]) != NULL;
+            if (keep)
+                f[k++] = f[i];
+            else {
+                free(f[i].abs);
+                free(f[i].walked_rel);
+            }
+        }
+        n = k;
+    }
+    *out = f;
+    *n_out = n;
+    return 0;
+}
+
+/* ---- --rerun-failed ---- */
+
+/* The files recorded last time that still exist; returns how many. */
+static size_t rerun_files(const struct rerun_set *last, struct found **out, size_t *n_out)
+{
+    struct found *f = xcalloc(last->n ? last->n : 1, sizeof *f);
+    size_t n = 0;
+    for (size_t i = 0; i < last->n; i++) {
+        if (!file_exists(last->v[i].path))
+            continue;
+        f[n].abs = xstrdup(last->v[i].path);
+        const char *slash = strrchr(last->v[i].path, '/');
+        f[n].walked_rel = xstrdup(slash ? slash + 1 : last->v[i].path);
+        f[n].rerun = &last->v[i];
+        n++;
+    }
+    *out = f;
+    *n_out = n;
+    return n;
+}
+
+/* Rewrites the state with this run's failures: failed tests by name, or the whole file
+ * when it failed outside any test. */
+int run_rerun_record(const char *state, const struct found *files,
+                        const struct file_result *res, size_t n)
+{
+    struct rerun_set now = {0};
+    for (size_t i = 0; i < n; i++) {
+        const struct file_result *r = &res[i];
+        if (!r->failed)
+            continue;
+        struct rerun_entry *e = rerun_add(&now, files[i].abs);
+        e->whole_file = r->chunk_error != NULL || r->registered.n == 0;
+        for (size_t k = 0; k < r->n_tests && !e->whole_file; k++)
+            if (r->tests[k].status && !strcmp(r->tests[k].status, "failed"))
+                strv_push(&e->tests, r->tests[k].name);
+        if (!e->tests.n)
+            e->whole_file = 1;
+    }
+    int rc = rerun_save(state, &now);
+    rerun_set_free(&now);
+    return rc;
+}
+
+/* `no test files under <what>`: the PATHS as given, else the roots. */
+static void no_test_files(const struct run_opts *ro, const struct config *cfg)
+{
+    struct buf b = {0};
+    size_t k = ro->paths.n ? ro->paths.n : cfg->n_roots;
+    for (size_t i = 0; i < k; i++) {
+        char *shown = utf8_escape(ro->paths.n ? ro->paths.v[i] : cfg->roots[i]);
+        buf_printf(&b, "%s%s", i ? " " : "", shown);
+        free(shown);
+    }
+    warnx_p("no test files under %s", buf_cstr(&b));
+    buf_free(&b);
+}
+
+/* The files this run will run: last run's failures (--rerun-failed), else discovery.
+ * Returns -1 to go on, else the exit code of a run that ends here (message printed):
+ * 0 with nothing recorded to rerun, 2 on an error or when no test file exists at all
+ * (a wrong CI path must not pass). A --filter that keeps nothing goes on, with 0 files. */
+int run_collect_files(const struct run_opts *ro, const struct config *cfg,
+                         const char *state, struct rerun_set *last, struct found **files,
+                         size_t *n, FILE *report)
+{
+    char err[4096];
+    size_t walked = 0;
+    if (ro->rerun_failed) {
+        if (rerun_load(state, last, err, sizeof err) < 0) {
+            warnx_p("%s", err);
+            return 2;
+        }
+        if (rerun_files(last, files, n) == 0) {
+            fprintf(report, "provium: no failed tests recorded\n");
+            return 0;
+        }
+        return -1;
+    }
+    if (discover(ro, cfg, files, n, &walked) < 0)
+        return 2;
+    if (walked == 0) {
+        no_test_files(ro, cfg);
+        return 2;
+    }
+    return -1;
+}
