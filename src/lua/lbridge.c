@@ -1,4 +1,6 @@
-/* lbridge.c - the Bridge userdata: lab:bridge(name), attach/detach, partitions.
+/* lbridge.c - the Bridge userdata: lab:bridge(name), attach/detach, memberships, the
+ * uplink flag, accessors and the hooks for boots and lab snapshots. The guest-side
+ * scripts and /etc/hosts are lbridge_guest.c; partitions and impairments lbridge_rules.c.
  *
  * A bridge is a segment of the worker's userspace switch (net/switch.c). Attaching a
  * VM binds the lowest free NIC slot N of the VM (guest interface `ethN`) to the
@@ -13,8 +15,7 @@
  * {lab=<Lab>, members={{vm=<Vm>, slot=S, nic=N}, ...}} in attach order. Live bridges
  * are also listed in the registry ("provium.bridges") for index allocation and for
  * finding a VM's memberships. */
-#include "lapi.h"
-#include "lbridge.h"
+#include "lbridge_int.h"
 #include "lvm.h"
 
 #include "net/switch.h"
@@ -24,18 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BRIDGE_MT "provium.Bridge"
 #define BRIDGES_KEY "provium.bridges"
 #define MAX_HOSTS 245
 
-struct lbridge {
-    char name[64];
-    int sw;     /* switch bridge id, -1 once closed */
-    int index;  /* K */
-    int uplink; /* members get the user-mode NIC (Internet through QEMU) */
-};
-
-static struct lbridge *check_bridge(lua_State *L, int idx)
+struct lbridge *lbridge_check(lua_State *L, int idx)
 {
     return luaL_checkudata(L, idx, BRIDGE_MT);
 }
@@ -55,7 +48,7 @@ static int push_registry(lua_State *L)
 }
 
 /* Pushes the members list of the bridge at idx. */
-static int push_members(lua_State *L, int idx)
+int lbridge_push_members(lua_State *L, int idx)
 {
     lua_getiuservalue(L, idx, 1);
     lua_getfield(L, -1, "members");
@@ -63,108 +56,22 @@ static int push_members(lua_State *L, int idx)
     return lua_gettop(L);
 }
 
-static void address_of(const struct lbridge *b, int slot, char out[24])
+void lbridge_address_of(const struct lbridge *b, int slot, char out[24])
 {
     snprintf(out, 24, "10.213.%d.%d", b->index, slot + 10);
 }
 
-/* ---- the guest side ---- */
-
-static int guest_sh(struct vm *vm, const char *script, char *err, size_t errlen)
-{
-    char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
-    struct exec_req req = {.argv = argv, .timeout = 30};
-    struct exec_res res = {0};
-    int gerr = 0;
-    int rc = vm_exec(vm, &req, &res, &gerr);
-    if (rc == VMOP_OK && res.status == 0 && res.code == 0) {
-        exec_res_free(&res);
-        return 0;
-    }
-    snprintf(err, errlen, "configuring the network in VM '%s' failed: %s", vm->name,
-             rc != VMOP_OK ? "the agent did not answer" : (res.err && res.err[0] ? res.err : "error"));
-    exec_res_free(&res);
-    return -1;
-}
-
-/* Renames NIC slot nic to ethN, gives it the bridge's MAC and address, link up. */
-static int guest_up(struct vm *vm, const struct lbridge *b, int slot, int nic, char *err,
-                    size_t errlen)
-{
-    char addr[24], *script;
-    address_of(b, slot, addr);
-    script = xasprintf(
-        "set -e; want=eth%d; dev=\n"
-        "for i in /sys/class/net/*; do\n"
-        "  [ \"$(cat $i/address)\" = '" VM_NIC_MAC_PREFIX "%02x' ] && dev=${i##*/}\n"
-        "done\n"
-        "[ -n \"$dev\" ] || { echo 'no NIC in slot %d' >&2; exit 1; }\n"
-        "ip link set dev $dev down\n"
-        "if [ \"$dev\" != $want ]; then\n"
-        "  if [ -e /sys/class/net/$want ]; then\n"
-        "    ip link set dev $want down; ip link set dev $want name pv$$x%d\n"
-        "  fi\n"
-        "  ip link set dev $dev name $want\n"
-        "fi\n"
-        "ip link set dev $want address 52:54:00:d5:%02x:%02x\n"
-        "ip addr flush dev $want\n"
-        "ip addr add %s/24 dev $want\n"
-        "ip link set dev $want up\n",
-        nic, nic, nic, nic, b->index, slot + 10, addr);
-    int rc = guest_sh(vm, script, err, errlen);
-    free(script);
-    return rc;
-}
-
-/* Takes the address away, link down, back to the placeholder MAC. */
-static int guest_down(struct vm *vm, int nic, char *err, size_t errlen)
-{
-    char *script = xasprintf("set -e; ip addr flush dev eth%d; ip link set dev eth%d down; "
-                             "ip link set dev eth%d address " VM_NIC_MAC_PREFIX "%02x",
-                             nic, nic, nic, nic);
-    int rc = guest_sh(vm, script, err, errlen);
-    free(script);
-    return rc;
-}
-
-/* The uplink NIC: `up0`, 10.0.2.15/24, default route via 10.0.2.2, nameserver 10.0.2.3
- * (QEMU user networking); or down again. */
-static int guest_uplink(struct vm *vm, int on, char *err, size_t errlen)
-{
-    static const char up[] =
-        "set -e; dev=\n"
-        "for i in /sys/class/net/*; do\n"
-        "  [ \"$(cat $i/address)\" = '" VM_UPLINK_MAC "' ] && dev=${i##*/}\n"
-        "done\n"
-        "[ -n \"$dev\" ] || { echo 'no uplink NIC' >&2; exit 1; }\n"
-        "if [ \"$dev\" != up0 ]; then ip link set dev $dev down; ip link set dev $dev name up0; fi\n"
-        "ip addr flush dev up0\n"
-        "ip addr add 10.0.2.15/24 dev up0\n"
-        "ip link set dev up0 up\n"
-        "ip route replace default via 10.0.2.2 dev up0\n"
-        "echo 'nameserver 10.0.2.3' > /etc/resolv.conf\n";
-    static const char down[] =
-        "if [ -e /sys/class/net/up0 ]; then ip addr flush dev up0; ip link set dev up0 down; fi\n";
-    return guest_sh(vm, on ? up : down, err, errlen);
-}
-
 /* ---- memberships ---- */
-
-struct membership {
-    int bridge_idx; /* stack index of the Bridge */
-    struct lbridge *b;
-    int slot, nic;
-};
 
 /* Fills m with the memberships of vm in NIC order; the Bridges are pushed on the
  * stack (caller pops to top). Returns the count. */
-static int memberships(lua_State *L, struct vm *vm, struct membership *m, int max)
+int lbridge_vm_memberships(lua_State *L, struct vm *vm, struct membership *m, int max)
 {
     int reg = push_registry(L), n = 0;
     for (lua_Integer i = 1; i <= luaL_len(L, reg); i++) {
         lua_rawgeti(L, reg, i);
         int bi = lua_gettop(L);
-        int mem = push_members(L, bi);
+        int mem = lbridge_push_members(L, bi);
         int found = 0;
         for (lua_Integer k = 1; k <= luaL_len(L, mem) && n < max; k++) {
             lua_rawgeti(L, mem, k);
@@ -199,127 +106,6 @@ static int memberships(lua_State *L, struct vm *vm, struct membership *m, int ma
             m[j - 1] = t;
         }
     return n;
-}
-
-static int strv_has(const struct strv *v, const char *s)
-{
-    for (size_t i = 0; i < v->n; i++)
-        if (!strcmp(v->v[i], s))
-            return 1;
-    return 0;
-}
-
-/* Is vm on a bridge whose uplink is enabled? */
-static int vm_uplinked(lua_State *L, struct vm *vm)
-{
-    int top = lua_gettop(L);
-    struct membership m[VM_MAX_NICS];
-    int n = memberships(L, vm, m, VM_MAX_NICS), on = 0;
-    for (int i = 0; i < n; i++)
-        on |= m[i].b->uplink && m[i].b->sw >= 0;
-    lua_settop(L, top);
-    return on;
-}
-
-/* The /etc/hosts block of vm: `<addr> <peer>.<bridge>` for every member of each of
- * its bridges, then `<addr> <peer>` on the first bridge (in vm's NIC order) the two
- * share. */
-static char *hosts_block(lua_State *L, struct vm *vm)
-{
-    int top = lua_gettop(L);
-    struct membership m[VM_MAX_NICS];
-    int n = memberships(L, vm, m, VM_MAX_NICS);
-    struct buf b = {0};
-    struct strv named = {0};
-    buf_puts(&b, "# provium begin\n");
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < n; i++) {
-            int mem = push_members(L, m[i].bridge_idx);
-            for (lua_Integer k = 1; k <= luaL_len(L, mem); k++) {
-                lua_rawgeti(L, mem, k);
-                lua_getfield(L, -1, "vm");
-                lua_getfield(L, -2, "slot");
-                struct vm *peer = lvm_check(L, -2);
-                char addr[24];
-                address_of(m[i].b, (int)lua_tointeger(L, -1), addr);
-                if (pass == 0)
-                    buf_printf(&b, "%s %s.%s\n", addr, peer->name, m[i].b->name);
-                else if (!strv_has(&named, peer->name)) {
-                    buf_printf(&b, "%s %s\n", addr, peer->name);
-                    strv_push(&named, peer->name);
-                }
-                lua_pop(L, 3);
-            }
-            lua_pop(L, 1);
-        }
-    buf_puts(&b, "# provium end\n");
-    strv_free(&named);
-    lua_settop(L, top);
-    return buf_cstr(&b);
-}
-
-/* Rewrites the provium block of vm's /etc/hosts (the rest of the file is kept). */
-static int write_hosts(lua_State *L, struct vm *vm, char *err, size_t errlen)
-{
-    if (vm->state != VM_BOOTED)
-        return 0;
-    char *old = NULL;
-    size_t len = 0;
-    int gerr = 0;
-    int rc = vm_read_file(vm, "/etc/hosts", &old, &len, &gerr);
-    if (rc != VMOP_OK && !(rc == VMOP_GUEST && gerr == 2 /* ENOENT */)) {
-        snprintf(err, errlen, "VM '%s': cannot read /etc/hosts", vm->name);
-        return -1;
-    }
-    struct buf out = {0};
-    int inside = 0;
-    for (char *line = old, *next; line && line < old + len; line = next) {
-        char *nl = memchr(line, '\n', (size_t)(old + len - line));
-        next = nl ? nl + 1 : old + len;
-        size_t l = (size_t)(next - line);
-        if (!strncmp(line, "# provium begin", 15))
-            inside = 1;
-        if (!inside)
-            buf_append(&out, line, l);
-        if (!strncmp(line, "# provium end", 13))
-            inside = 0;
-    }
-    if (out.len && out.data[out.len - 1] != '\n')
-        buf_puts(&out, "\n");
-    struct membership m[VM_MAX_NICS];
-    int top = lua_gettop(L);
-    int n = memberships(L, vm, m, VM_MAX_NICS);
-    lua_settop(L, top);
-    if (n) {
-        char *block = hosts_block(L, vm);
-        buf_puts(&out, block);
-        free(block);
-    }
-    rc = vm_write_file(vm, "/etc/hosts", out.data ? out.data : "", out.len, -1, 0644, 0, &gerr);
-    free(old);
-    buf_free(&out);
-    if (rc != VMOP_OK) {
-        snprintf(err, errlen, "VM '%s': cannot write /etc/hosts", vm->name);
-        return -1;
-    }
-    return 0;
-}
-
-/* Rewrites /etc/hosts of every member of the bridge at idx, plus extra. */
-static int rewrite_all_hosts(lua_State *L, int idx, struct vm *extra, char *err, size_t errlen)
-{
-    int mem = push_members(L, idx);
-    int rc = 0;
-    for (lua_Integer k = 1; k <= luaL_len(L, mem) && rc == 0; k++) {
-        lua_rawgeti(L, mem, k);
-        lua_getfield(L, -1, "vm");
-        rc = write_hosts(L, lvm_check(L, -1), err, errlen);
-        lua_pop(L, 2);
-    }
-    lua_pop(L, 1);
-    if (rc == 0 && extra)
-        rc = write_hosts(L, extra, err, errlen);
-    return rc;
 }
 
 /* ---- lab:bridge ---- */
@@ -433,7 +219,7 @@ static struct vm *resolve_vm(lua_State *L, int bi, int idx, const char *method)
 /* Position of vm in the bridge's members, 0 when absent. */
 static lua_Integer member_pos(lua_State *L, int bi, struct vm *vm)
 {
-    int mem = push_members(L, bi);
+    int mem = lbridge_push_members(L, bi);
     lua_Integer pos = 0;
     for (lua_Integer k = 1; k <= luaL_len(L, mem) && !pos; k++) {
         lua_rawgeti(L, mem, k);
@@ -448,7 +234,7 @@ static lua_Integer member_pos(lua_State *L, int bi, struct vm *vm)
 
 static int member_field(lua_State *L, int bi, lua_Integer pos, const char *key)
 {
-    int mem = push_members(L, bi);
+    int mem = lbridge_push_members(L, bi);
     lua_rawgeti(L, mem, pos);
     lua_getfield(L, -1, key);
     int v = (int)lua_tointeger(L, -1);
@@ -460,7 +246,7 @@ static int lowest_free_nic(lua_State *L, struct vm *vm)
 {
     struct membership m[VM_MAX_NICS];
     int top = lua_gettop(L);
-    int n = memberships(L, vm, m, VM_MAX_NICS);
+    int n = lbridge_vm_memberships(L, vm, m, VM_MAX_NICS);
     lua_settop(L, top);
     for (int nic = 0; nic < vm->nic_slots; nic++) {
         int used = 0;
@@ -475,7 +261,7 @@ static int lowest_free_nic(lua_State *L, struct vm *vm)
 static int lowest_free_slot(lua_State *L, int bi)
 {
     char used[MAX_HOSTS] = {0};
-    int mem = push_members(L, bi);
+    int mem = lbridge_push_members(L, bi);
     for (lua_Integer k = 1; k <= luaL_len(L, mem); k++) {
         lua_rawgeti(L, mem, k);
         lua_getfield(L, -1, "slot");
@@ -500,13 +286,13 @@ static int bring_up(lua_State *L, struct lbridge *b, struct vm *vm, int slot, in
         return 0; /* configured at boot */
     if (vm->nic_port[nic] >= 0)
         sw_bind(vm->nic_port[nic], b->sw, 1);
-    return fresh ? guest_up(vm, b, slot, nic, err, errlen) : 0;
+    return fresh ? lbridge_guest_up(vm, b, slot, nic, err, errlen) : 0;
 }
 
 static void add_member(lua_State *L, int bi, int vm_idx, int slot, int nic)
 {
     vm_idx = lua_absindex(L, vm_idx);
-    int mem = push_members(L, bi);
+    int mem = lbridge_push_members(L, bi);
     lua_createtable(L, 0, 3);
     lua_pushvalue(L, vm_idx);
     lua_setfield(L, -2, "vm");
@@ -520,7 +306,7 @@ static void add_member(lua_State *L, int bi, int vm_idx, int slot, int nic)
 
 static int bridge_attach(lua_State *L)
 {
-    struct lbridge *b = check_bridge(L, 1);
+    struct lbridge *b = lbridge_check(L, 1);
     if (b->sw < 0)
         return lapi_raise(L, "bridge:attach", "bridge '%s' is closed", b->name);
     /* the list of VMs: one argument, or a table of them */
@@ -557,7 +343,7 @@ static int bridge_attach(lua_State *L)
             return lapi_raise(L, "bridge:attach", "VM '%s': %s", vm->name,
                               lvm_state_error(vm->state));
         struct membership ms[VM_MAX_NICS];
-        int top = lua_gettop(L), nm = memberships(L, vm, ms, VM_MAX_NICS), overlap = 0;
+        int top = lua_gettop(L), nm = lbridge_vm_memberships(L, vm, ms, VM_MAX_NICS), overlap = 0;
         for (int k = 0; k < nm; k++)
             overlap |= ms[k].b->index == b->index;
         lua_settop(L, top);
@@ -580,10 +366,10 @@ static int bridge_attach(lua_State *L)
         lua_pop(L, 1);
         if (bring_up(L, b, vm, slot, nic, 1, err, sizeof err) < 0)
             return lapi_raise(L, "bridge:attach", "%s", err);
-        if (b->uplink && vm->state == VM_BOOTED && guest_uplink(vm, 1, err, sizeof err) < 0)
+        if (b->uplink && vm->state == VM_BOOTED && lbridge_guest_uplink(vm, 1, err, sizeof err) < 0)
             return lapi_raise(L, "bridge:attach", "%s", err);
     }
-    if (rewrite_all_hosts(L, 1, NULL, err, sizeof err) < 0)
+    if (lbridge_rewrite_all_hosts(L, 1, NULL, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:attach", "%s", err);
     lua_settop(L, 1);
     return 1;
@@ -591,263 +377,46 @@ static int bridge_attach(lua_State *L)
 
 static int bridge_detach(lua_State *L)
 {
-    struct lbridge *b = check_bridge(L, 1);
+    struct lbridge *b = lbridge_check(L, 1);
     struct vm *vm = resolve_vm(L, 1, 2, "bridge:detach");
     lua_Integer pos = member_pos(L, 1, vm);
     if (!pos)
         return lapi_raise(L, "bridge:detach", "VM '%s' is not on bridge '%s'", vm->name, b->name);
     int nic = member_field(L, 1, pos, "nic");
-    lab_list_remove(L, push_members(L, 1), pos);
+    lab_list_remove(L, lbridge_push_members(L, 1), pos);
     lua_pop(L, 1);
     char err[1024];
     if (vm->nic_port[nic] >= 0)
         sw_bind(vm->nic_port[nic], -1, 0);
-    if (vm->state == VM_BOOTED && guest_down(vm, nic, err, sizeof err) < 0)
+    if (vm->state == VM_BOOTED && lbridge_guest_down(vm, nic, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:detach", "%s", err);
-    if (b->uplink && vm->state == VM_BOOTED && !vm_uplinked(L, vm) &&
-        guest_uplink(vm, 0, err, sizeof err) < 0)
+    if (b->uplink && vm->state == VM_BOOTED && !lbridge_vm_uplinked(L, vm) &&
+        lbridge_guest_uplink(vm, 0, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:detach", "%s", err);
-    if (rewrite_all_hosts(L, 1, vm, err, sizeof err) < 0)
+    if (lbridge_rewrite_all_hosts(L, 1, vm, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:detach", "%s", err);
     lua_settop(L, 1);
     return 1;
-}
-
-/* ---- rules ---- */
-
-static struct vm *member_arg(lua_State *L, int idx, const char *method)
-{
-    struct vm *vm = resolve_vm(L, 1, idx, method);
-    lua_pop(L, 1);
-    if (!member_pos(L, 1, vm))
-        lapi_raise(L, method, "VM '%s' is not on bridge '%s'", vm->name,
-                   check_bridge(L, 1)->name);
-    return vm;
-}
-
-/* (a, b) both ways, or {from=, to=} one way; calls fn for each direction. */
-static void each_direction(lua_State *L, const char *method,
-                           void (*fn)(lua_State *L, struct lbridge *b, const char *from,
-                                      const char *to))
-{
-    struct lbridge *b = check_bridge(L, 1);
-    if (lua_istable(L, 2)) {
-        lua_getfield(L, 2, "from");
-        lua_getfield(L, 2, "to");
-        int f = lua_gettop(L) - 1, t = lua_gettop(L);
-        if (lua_isnil(L, f) || lua_isnil(L, t))
-            lapi_raise(L, method, "needs {from=, to=}");
-        struct vm *a = member_arg(L, f, method), *c = member_arg(L, t, method);
-        fn(L, b, a->name, c->name);
-        return;
-    }
-    struct vm *a = member_arg(L, 2, method), *c = member_arg(L, 3, method);
-    fn(L, b, a->name, c->name);
-    fn(L, b, c->name, a->name);
-}
-
-static void do_cut(lua_State *L, struct lbridge *b, const char *from, const char *to)
-{
-    (void)L;
-    sw_cut(b->sw, from, to, 1);
-}
-
-static void do_heal(lua_State *L, struct lbridge *b, const char *from, const char *to)
-{
-    (void)L;
-    sw_cut(b->sw, from, to, 0);
-}
-
-static int bridge_partition(lua_State *L)
-{
-    each_direction(L, "bridge:partition", do_cut);
-    lua_settop(L, 1);
-    return 1;
-}
-
-static int bridge_unpartition(lua_State *L)
-{
-    each_direction(L, "bridge:unpartition", do_heal);
-    lua_settop(L, 1);
-    return 1;
-}
-
-static int bridge_is_partitioned(lua_State *L)
-{
-    struct lbridge *b = check_bridge(L, 1);
-    struct vm *a = member_arg(L, 2, "bridge:is_partitioned");
-    struct vm *c = member_arg(L, 3, "bridge:is_partitioned");
-    lua_pushboolean(L, sw_is_cut(b->sw, a->name, c->name) || sw_is_cut(b->sw, c->name, a->name));
-    return 1;
-}
-
-static int bridge_partition_all(lua_State *L)
-{
-    struct lbridge *b = check_bridge(L, 1);
-    int mem = push_members(L, 1);
-    for (lua_Integer i = 1; i <= luaL_len(L, mem); i++)
-        for (lua_Integer j = 1; j <= luaL_len(L, mem); j++) {
-            if (i == j)
-                continue;
-            lua_rawgeti(L, mem, i);
-            lua_getfield(L, -1, "vm");
-            lua_rawgeti(L, mem, j);
-            lua_getfield(L, -1, "vm");
-            sw_cut(b->sw, lvm_check(L, -3)->name, lvm_check(L, -1)->name, 1);
-            lua_pop(L, 4);
-        }
-    lua_settop(L, 1);
-    return 1;
-}
-
-static int bridge_restore_all(lua_State *L)
-{
-    sw_heal_all(check_bridge(L, 1)->sw);
-    lua_settop(L, 1);
-    return 1;
-}
-
-static int set_isolation(lua_State *L, int on, const char *method)
-{
-    struct lbridge *b = check_bridge(L, 1);
-    struct vm *vm = member_arg(L, 2, method);
-    sw_isolate(b->sw, vm->name, on);
-    lua_settop(L, 1);
-    return 1;
-}
-
-static int bridge_isolate(lua_State *L) { return set_isolation(L, 1, "bridge:isolate"); }
-static int bridge_unisolate(lua_State *L) { return set_isolation(L, 0, "bridge:unisolate"); }
-
-static int bridge_is_isolated(lua_State *L)
-{
-    struct lbridge *b = check_bridge(L, 1);
-    struct vm *vm = member_arg(L, 2, "bridge:is_isolated");
-    lua_pushboolean(L, sw_is_isolated(b->sw, vm->name));
-    return 1;
-}
-
-/* ---- impairments ---- */
-
-/* set_rule(value | {from=, to=, <key>=}): bridge-wide, or directional with a member
- * on either side (an omitted side is any member). */
-static int set_rule(lua_State *L, const char *method, int what, const char *key, double max)
-{
-    struct lbridge *b = check_bridge(L, 1);
-    const char *from = NULL, *to = NULL;
-    double v;
-    if (lua_istable(L, 2)) {
-        if (lua_getfield(L, 2, "from") != LUA_TNIL)
-            from = member_arg(L, lua_gettop(L), method)->name;
-        if (lua_getfield(L, 2, "to") != LUA_TNIL)
-            to = member_arg(L, lua_gettop(L), method)->name;
-        if (lua_getfield(L, 2, key) == LUA_TNIL)
-            return lapi_raise(L, method, "needs `%s`", key);
-        if (!lua_isnumber(L, -1))
-            return lapi_raise(L, method, "`%s` must be a number", key);
-        v = lua_tonumber(L, -1);
-    } else {
-        v = luaL_checknumber(L, 2);
-    }
-    if (!(v >= 0) || v > max)
-        return lapi_raise(L, method, "%s must be from 0 to %g, got %g", key, max, v);
-    sw_set_rule(b->sw, from, to, what, v);
-    lua_settop(L, 1);
-    return 1;
-}
-
-static int bridge_add_latency(lua_State *L)
-{
-    return set_rule(L, "bridge:add_latency", SW_LATENCY_MS, "ms", 3600000);
-}
-static int bridge_drop_rate(lua_State *L)
-{
-    return set_rule(L, "bridge:drop_rate", SW_LOSS_PCT, "p", 100);
-}
-static int bridge_bandwidth_limit(lua_State *L)
-{
-    return set_rule(L, "bridge:bandwidth_limit", SW_BANDWIDTH_BPS, "bps", 1e15);
-}
-
-/* add_directional_latency{from, to, ms} / directional_drop_rate{from, to, p} */
-static int directional(lua_State *L, const char *method, int what, const char *key)
-{
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_getfield(L, 2, "from");
-    lua_getfield(L, 2, "to");
-    int missing = lua_isnil(L, -1) || lua_isnil(L, -2);
-    lua_pop(L, 2);
-    if (missing)
-        return lapi_raise(L, method, "needs {from=, to=, %s=}", key);
-    return set_rule(L, method, what, key, what == SW_LOSS_PCT ? 100 : 3600000);
-}
-
-static int bridge_add_directional_latency(lua_State *L)
-{
-    return directional(L, "bridge:add_directional_latency", SW_LATENCY_MS, "ms");
-}
-static int bridge_directional_drop_rate(lua_State *L)
-{
-    return directional(L, "bridge:directional_drop_rate", SW_LOSS_PCT, "p");
-}
-
-static int bridge_latency_ms(lua_State *L)
-{
-    lua_pushnumber(L, sw_get_rule(check_bridge(L, 1)->sw, NULL, NULL, SW_LATENCY_MS));
-    return 1;
-}
-static int bridge_drop_rate_pct(lua_State *L)
-{
-    lua_pushnumber(L, sw_get_rule(check_bridge(L, 1)->sw, NULL, NULL, SW_LOSS_PCT));
-    return 1;
-}
-static int bridge_bandwidth_bps(lua_State *L)
-{
-    lua_pushinteger(L, (lua_Integer)sw_get_rule(check_bridge(L, 1)->sw, NULL, NULL,
-                                                 SW_BANDWIDTH_BPS));
-    return 1;
-}
-
-/* reset(): impairments and partitions go; isolation stays. */
-static int bridge_reset(lua_State *L)
-{
-    struct lbridge *b = check_bridge(L, 1);
-    sw_clear_rules(b->sw);
-    sw_heal_all(b->sw);
-    lua_settop(L, 1);
-    return 1;
-}
-
-void lbridge_rule(lua_State *L, int idx, const char *from, const char *to, double latency_ms,
-                  double loss_pct, double bandwidth_bps)
-{
-    struct lbridge *b = check_bridge(L, idx);
-    if (latency_ms > 0)
-        sw_set_rule(b->sw, from, to, SW_LATENCY_MS, latency_ms);
-    if (loss_pct > 0)
-        sw_set_rule(b->sw, from, to, SW_LOSS_PCT, loss_pct);
-    if (bandwidth_bps > 0)
-        sw_set_rule(b->sw, from, to, SW_BANDWIDTH_BPS, bandwidth_bps);
 }
 
 /* ---- the uplink ---- */
 
 static int set_uplink(lua_State *L, int on, const char *method)
 {
-    struct lbridge *b = check_bridge(L, 1);
+    struct lbridge *b = lbridge_check(L, 1);
     if (b->sw < 0)
         return lapi_raise(L, method, "bridge '%s' is closed", b->name);
     b->uplink = on;
-    int mem = push_members(L, 1);
+    int mem = lbridge_push_members(L, 1);
     char err[1024];
     for (lua_Integer k = 1; k <= luaL_len(L, mem); k++) {
         lua_rawgeti(L, mem, k);
         lua_getfield(L, -1, "vm");
         struct vm *vm = lvm_check(L, -1);
         lua_pop(L, 2);
-        if (vm->state != VM_BOOTED || (!on && vm_uplinked(L, vm)))
+        if (vm->state != VM_BOOTED || (!on && lbridge_vm_uplinked(L, vm)))
             continue; /* configured at boot; or still uplinked through another bridge */
-        if (guest_uplink(vm, on, err, sizeof err) < 0)
+        if (lbridge_guest_uplink(vm, on, err, sizeof err) < 0)
             return lapi_raise(L, method, "%s", err);
     }
     lua_settop(L, 1);
@@ -862,15 +431,15 @@ static int bridge_disable_uplink(lua_State *L)
 
 void lbridge_set_uplink(lua_State *L, int idx, int on)
 {
-    check_bridge(L, idx)->uplink = on;
+    lbridge_check(L, idx)->uplink = on;
 }
 
 /* ---- accessors ---- */
 
 static int bridge_members(lua_State *L)
 {
-    check_bridge(L, 1);
-    int mem = push_members(L, 1);
+    lbridge_check(L, 1);
+    int mem = lbridge_push_members(L, 1);
     lua_newtable(L);
     for (lua_Integer k = 1; k <= luaL_len(L, mem); k++) {
         lua_rawgeti(L, mem, k);
@@ -884,22 +453,23 @@ static int bridge_members(lua_State *L)
 
 static int bridge_name(lua_State *L)
 {
-    lua_pushstring(L, check_bridge(L, 1)->name);
+    lua_pushstring(L, lbridge_check(L, 1)->name);
     return 1;
 }
 
 static int bridge_subnet(lua_State *L)
 {
-    lua_pushfstring(L, "10.213.%d.0/24", check_bridge(L, 1)->index);
+    lua_pushfstring(L, "10.213.%d.0/24", lbridge_check(L, 1)->index);
     return 1;
 }
 
 static int bridge_address(lua_State *L)
 {
-    struct lbridge *b = check_bridge(L, 1);
-    struct vm *vm = member_arg(L, 2, "bridge:address");
+    struct lbridge *b = lbridge_check(L, 1);
+    struct vm *vm = lbridge_resolve_member(L, 1, 2, "bridge:address");
+    lua_pop(L, 1);
     char addr[24];
-    address_of(b, member_field(L, 1, member_pos(L, 1, vm), "slot"), addr);
+    lbridge_address_of(b, member_field(L, 1, member_pos(L, 1, vm), "slot"), addr);
     lua_pushstring(L, addr);
     return 1;
 }
@@ -908,7 +478,7 @@ static int bridge_address(lua_State *L)
 void lbridge_close(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
-    struct lbridge *b = check_bridge(L, idx);
+    struct lbridge *b = lbridge_check(L, idx);
     if (b->sw < 0)
         return;
     sw_bridge_free(b->sw);
@@ -924,7 +494,7 @@ void lbridge_close(lua_State *L, int idx)
         }
     }
     lua_pop(L, 1);
-    push_members(L, idx);
+    lbridge_push_members(L, idx);
     lua_newtable(L);
     lua_getiuservalue(L, idx, 1);
     lua_pushvalue(L, -2);
@@ -940,7 +510,7 @@ static int bridge_close(lua_State *L)
 
 static int bridge_tostring(lua_State *L)
 {
-    struct lbridge *b = check_bridge(L, 1);
+    struct lbridge *b = lbridge_check(L, 1);
     lua_pushfstring(L, "bridge(%s %s)", b->name, b->sw < 0 ? "closed" : "open");
     return 1;
 }
@@ -959,7 +529,7 @@ static int bridge_gc(lua_State *L)
 int lbridge_membership(lua_State *L, int bidx, struct vm *vm, struct lbridge_member *out)
 {
     bidx = lua_absindex(L, bidx);
-    struct lbridge *b = check_bridge(L, bidx);
+    struct lbridge *b = lbridge_check(L, bidx);
     lua_Integer pos = member_pos(L, bidx, vm);
     if (!pos)
         return -1;
@@ -978,7 +548,7 @@ struct vm *lbridge_resolve_member(lua_State *L, int bidx, int idx, const char *m
     struct vm *vm = resolve_vm(L, bidx, idx, method); /* pushes the Vm */
     if (!member_pos(L, bidx, vm))
         lapi_raise(L, method, "VM '%s' is not on bridge '%s'", vm->name,
-                   check_bridge(L, bidx)->name);
+                   lbridge_check(L, bidx)->name);
     return vm;
 }
 
@@ -986,7 +556,7 @@ int lbridge_push_for_nic(lua_State *L, struct vm *vm, int nic)
 {
     struct membership m[VM_MAX_NICS];
     int top = lua_gettop(L);
-    int n = memberships(L, vm, m, VM_MAX_NICS);
+    int n = lbridge_vm_memberships(L, vm, m, VM_MAX_NICS);
     for (int i = 0; i < n; i++)
         if (m[i].nic == nic) {
             lua_pushvalue(L, m[i].bridge_idx);
@@ -998,7 +568,7 @@ int lbridge_push_for_nic(lua_State *L, struct vm *vm, int nic)
     return 0;
 }
 
-int lbridge_sw_id(lua_State *L, int bidx) { return check_bridge(L, bidx)->sw; }
+int lbridge_sw_id(lua_State *L, int bidx) { return lbridge_check(L, bidx)->sw; }
 
 /* ---- hooks for boots, restores and lab snapshots ---- */
 
@@ -1006,14 +576,14 @@ int lbridge_vm_booted(lua_State *L, struct vm *vm, int fresh, char *err, size_t 
 {
     int top = lua_gettop(L);
     struct membership m[VM_MAX_NICS];
-    int n = memberships(L, vm, m, VM_MAX_NICS);
+    int n = lbridge_vm_memberships(L, vm, m, VM_MAX_NICS);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
         rc = bring_up(L, m[i].b, vm, m[i].slot, m[i].nic, fresh, err, errlen);
     for (int i = 0; i < n && rc == 0 && fresh; i++)
-        rc = rewrite_all_hosts(L, m[i].bridge_idx, NULL, err, errlen);
-    if (rc == 0 && fresh && n && vm_uplinked(L, vm))
-        rc = guest_uplink(vm, 1, err, errlen);
+        rc = lbridge_rewrite_all_hosts(L, m[i].bridge_idx, NULL, err, errlen);
+    if (rc == 0 && fresh && n && lbridge_vm_uplinked(L, vm))
+        rc = lbridge_guest_uplink(vm, 1, err, errlen);
     lua_settop(L, top);
     return rc;
 }
@@ -1026,7 +596,7 @@ void lbridge_forget_vm(lua_State *L, struct vm *vm)
         int bi = lua_gettop(L);
         lua_Integer pos = member_pos(L, bi, vm);
         if (pos) {
-            lab_list_remove(L, push_members(L, bi), pos);
+            lab_list_remove(L, lbridge_push_members(L, bi), pos);
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -1037,7 +607,7 @@ void lbridge_forget_vm(lua_State *L, struct vm *vm)
 void lbridge_add_recorded(lua_State *L, int idx, int vm_idx, int slot, int nic)
 {
     idx = lua_absindex(L, idx);
-    struct lbridge *b = check_bridge(L, idx);
+    struct lbridge *b = lbridge_check(L, idx);
     struct vm *vm = lvm_check(L, vm_idx);
     add_member(L, idx, vm_idx, slot, nic);
     if (nic >= 0 && nic < VM_MAX_NICS && vm->nic_port[nic] >= 0)
@@ -1046,22 +616,22 @@ void lbridge_add_recorded(lua_State *L, int idx, int vm_idx, int slot, int nic)
 
 void lbridge_cut(lua_State *L, int idx, const char *from, const char *to)
 {
-    sw_cut(check_bridge(L, idx)->sw, from, to, 1);
+    sw_cut(lbridge_check(L, idx)->sw, from, to, 1);
 }
 
 void lbridge_isolate(lua_State *L, int idx, const char *vm)
 {
-    sw_isolate(check_bridge(L, idx)->sw, vm, 1);
+    sw_isolate(lbridge_check(L, idx)->sw, vm, 1);
 }
 
 json_t *lbridge_to_json(lua_State *L, int idx, const char *lab_path)
 {
-    struct lbridge *b = check_bridge(L, idx);
+    struct lbridge *b = lbridge_check(L, idx);
     if (b->sw < 0)
         return NULL; /* closed at its scope's end */
     idx = lua_absindex(L, idx);
     json_t *members = json_array(), *cuts = json_array(), *iso = json_array();
-    int mem = push_members(L, idx);
+    int mem = lbridge_push_members(L, idx);
     for (lua_Integer k = 1; k <= luaL_len(L, mem); k++) {
         lua_rawgeti(L, mem, k);
         lua_getfield(L, -1, "vm");
@@ -1103,23 +673,6 @@ void lapi_open_bridge(lua_State *L)
                                        {"name", bridge_name},
                                        {"subnet", bridge_subnet},
                                        {"address", bridge_address},
-                                       {"partition", bridge_partition},
-                                       {"unpartition", bridge_unpartition},
-                                       {"partition_all", bridge_partition_all},
-                                       {"restore_all", bridge_restore_all},
-                                       {"is_partitioned", bridge_is_partitioned},
-                                       {"isolate", bridge_isolate},
-                                       {"unisolate", bridge_unisolate},
-                                       {"is_isolated", bridge_is_isolated},
-                                       {"add_latency", bridge_add_latency},
-                                       {"drop_rate", bridge_drop_rate},
-                                       {"bandwidth_limit", bridge_bandwidth_limit},
-                                       {"add_directional_latency", bridge_add_directional_latency},
-                                       {"directional_drop_rate", bridge_directional_drop_rate},
-                                       {"latency_ms", bridge_latency_ms},
-                                       {"drop_rate_pct", bridge_drop_rate_pct},
-                                       {"bandwidth_bps", bridge_bandwidth_bps},
-                                       {"reset", bridge_reset},
                                        {"enable_uplink", bridge_enable_uplink},
                                        {"capture", lbridge_capture},
                                        {"nic", lbridge_nic},
@@ -1128,6 +681,7 @@ void lapi_open_bridge(lua_State *L)
                                        {NULL, NULL}};
     luaL_newmetatable(L, BRIDGE_MT);
     luaL_newlib(L, methods);
+    luaL_setfuncs(L, lbridge_rule_methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, bridge_tostring);
     lua_setfield(L, -2, "__tostring");
