@@ -35,7 +35,9 @@ static const struct {
     {"list", "usage: provium fixture list [--config FILE]\n"
              "\n"
              "One line per cache entry: size (MiB), kind (vm|lab), key, fixture name;\n"
-             "then `N entries, X.XXMiB`. No preflight.\n"},
+             "then `N entries, X.XXMiB`. Temporary files of builds in progress follow as\n"
+             "`tmp` lines and end the summary with `; N build(s) in progress, X.XXMiB`\n"
+             "(they count toward cache_max_size). No preflight.\n"},
     {"build", "usage: provium fixture build PATH [--config FILE] [--accel kvm|tcg|auto] [--no-build] [-v]\n"
               "\n"
               "Builds the fixture PATH (root-relative, without .fixture.lua, e.g. fixtures/base)\n"
@@ -53,20 +55,38 @@ static const struct {
               "`N stale fixture(s)`. Builds nothing, no preflight.\n"},
 };
 
+/* Builds in progress (temps whose writer runs; dead writers' were removed at start):
+ * one `tmp` line each, after the entries. Returns their bytes. */
+static uint64_t list_in_progress(const struct config *cfg, const struct strv *tmps)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < tmps->n; i++) {
+        char *p = path_join(cfg->cache_dir, tmps->v[i]);
+        uint64_t b = cache_entry_bytes(p);
+        printf("%10.2fMiB  tmp  %s  (build in progress)\n", (double)b / (1 << 20), tmps->v[i]);
+        total += b;
+        free(p);
+    }
+    return total;
+}
+
 static int fixture_list(const struct config *cfg)
 {
     DIR *d = opendir(cfg->cache_dir);
-    struct strv names = {0};
+    struct strv names = {0}, tmps = {0};
     struct dirent *de;
     while (d && (de = readdir(d))) {
         size_t n = strlen(de->d_name);
         if ((n == 69 && !strcmp(de->d_name + 64, ".snap")) ||
             (n == 68 && !strcmp(de->d_name + 64, ".lab")))
             strv_push(&names, de->d_name);
+        else if (cache_tmp_state(de->d_name) != CACHE_NOT_TMP)
+            strv_push(&tmps, de->d_name);
     }
     if (d)
         closedir(d);
     strv_sort(&names);
+    strv_sort(&tmps);
     uint64_t total = 0;
     for (size_t i = 0; i < names.n; i++) {
         char *p = path_join(cfg->cache_dir, names.v[i]);
@@ -83,9 +103,13 @@ static int fixture_list(const struct config *cfg)
         free(p);
         total += b;
     }
-    printf("\n%zu entries, %.2fMiB\n", names.n,
-           (double)total / (1 << 20));
+    uint64_t building = list_in_progress(cfg, &tmps);
+    printf("\n%zu entries, %.2fMiB", names.n, (double)total / (1 << 20));
+    if (tmps.n) /* they count toward cache_max_size too */
+        printf("; %zu build(s) in progress, %.2fMiB", tmps.n, (double)building / (1 << 20));
+    printf("\n");
     strv_free(&names);
+    strv_free(&tmps);
     return 0;
 }
 

@@ -170,6 +170,7 @@ static char *ensure_entry(struct fx *f, int *kind, int *built, char *err, size_t
         }
         free(tmp);
     }
+    cache_remove_own_tmp(cfg, f->key); /* other snapshots the chunk took, a failed build's */
     emit(f, "fixture_build_done",
          json_pack("{s:I, s:I, s:b}", "duration_ns", (json_int_t)(now_ns() - t0),
                    "snapshot_bytes", (json_int_t)(entry ? cache_entry_bytes(entry) : 0), "ok",

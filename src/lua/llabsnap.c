@@ -254,10 +254,10 @@ char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t
     if (dir)
         out = path_resolve(NULL, dir);
     else if (h->snapshot_prefix)
-        out = xasprintf("%s.lab.tmp-%d-%u", h->snapshot_prefix, (int)getpid(), ++h->env->counter);
+        out = xasprintf("%s.lab.tmp-%s-%u", h->snapshot_prefix, owner_tag(), ++h->env->counter);
     else
         out = xasprintf("%s/labsnap-%u", h->env->scratch, ++h->env->counter);
-    if (mkdir_p(out, 0755) < 0) {
+    if (mkdir_p(out, 0700) < 0) { /* private: the snapshots hold guest memory */
         snprintf(err, errlen, "cannot create %s: %s", out, strerror(errno));
         free(out);
         members_free(L, &m);
@@ -310,7 +310,7 @@ char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t
     if (rc == 0) {
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         char *index = path_join(out, "lab.json");
-        if (write_file_atomic(index, text, strlen(text), 0644) < 0) {
+        if (write_file_atomic(index, text, strlen(text), 0600) < 0) {
             snprintf(err, errlen, "writing %s: %s", index, strerror(errno));
             rc = -1;
         }

@@ -105,8 +105,8 @@ int lvm_snapshot(lua_State *L)
     struct lua_host *h = lhost(L);
     char *path;
     if (lua_isnoneornil(L, 2) && h->snapshot_prefix)
-        path = xasprintf("%s.%s.tmp-%d-%u", h->snapshot_prefix, vm->name, (int)getpid(),
-                         ++h->env->counter);
+        path = xasprintf("%s.%s.tmp-%s-%u", h->snapshot_prefix, vm->name, owner_tag(),
+                         ++h->env->counter); /* the cache knows a dead owner's temps */
     else if (lua_isnoneornil(L, 2))
         path = xasprintf("%s/snap-%u-%s.snap", h->env->scratch, ++h->env->counter, vm->name);
     else

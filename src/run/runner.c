@@ -633,6 +633,7 @@ int runner_main(struct run_opts *ro)
 
     int64_t t0 = now_ns();
     run_files(ro, cfg, files, n, res, report);
+    cache_remove_orphans(cfg, NULL); /* what workers killed mid-snapshot left (Ctrl-C, timeouts) */
     int64_t dur = now_ns() - t0;
 
     int passed = 0, failed = 0, skipped = 0;

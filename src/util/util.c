@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -514,6 +515,73 @@ const char *xdg_cache_home(void)
         cached = xasprintf("%s/.cache", home && *home ? home : "/tmp");
     }
     return cached;
+}
+
+/* ---- owners of temporary names ---- */
+
+/* State letter and start time (field 22, clock ticks since boot) of pid from
+ * /proc/<pid>/stat; -1 when unreadable. The command name may hold spaces and
+ * parentheses, so fields are counted from the last ')'. */
+static int proc_stat_start(pid_t pid, char *state, unsigned long long *start)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    text[n] = 0;
+    char *p = strrchr(text, ')');
+    if (!p || p[1] != ' ')
+        return -1;
+    p += 2;
+    *state = *p;
+    for (int field = 3; field < 22; field++) { /* skip to field 22 */
+        p = strchr(p, ' ');
+        if (!p)
+            return -1;
+        p++;
+    }
+    *start = strtoull(p, NULL, 10);
+    return 0;
+}
+
+const char *owner_tag(void)
+{
+    static char tag[48];
+    static pid_t for_pid;
+    pid_t me = getpid();
+    if (for_pid != me) { /* a forked worker gets its own */
+        char state;
+        unsigned long long start = 0;
+        proc_stat_start(me, &state, &start);
+        snprintf(tag, sizeof tag, "%d-%llu", (int)me, start);
+        for_pid = me;
+    }
+    return tag;
+}
+
+int owner_tag_alive(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long pid = strtoul(s, &end, 10);
+    if (end == s || *end != '-' || errno || pid == 0 || pid > INT_MAX)
+        return -1;
+    const char *p = end + 1;
+    unsigned long long start = strtoull(p, &end, 10);
+    if (end == p || errno || (*end && *end != '-'))
+        return -1;
+    if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+        return 0;
+    char state;
+    unsigned long long now_start;
+    if (proc_stat_start((pid_t)pid, &state, &now_start) < 0)
+        return 1; /* it exists but /proc hides it: assume it is the owner */
+    return now_start == start && state != 'Z' && state != 'X';
 }
 
 /* ---- time ---- */

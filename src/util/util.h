@@ -69,6 +69,13 @@ char *make_scratch_dir(const char *prefix);
 /* Directory holding the running executable. */
 const char *self_exe_dir(void);
 const char *xdg_cache_home(void); /* $XDG_CACHE_HOME or ~/.cache */
+/* "<pid>-<start ticks>" of the calling process: put into the name of a temporary file
+ * so that a later process can tell whether its writer is still running. */
+const char *owner_tag(void);
+/* For a name part starting with an owner tag ("<pid>-<start>" then '-' or the end):
+ * 1 while that process runs, 0 once it is gone (or a zombie, or the PID was reused),
+ * -1 when s holds no tag. */
+int owner_tag_alive(const char *s);
 
 /* ---- time ---- */
 int64_t now_ns(void);      /* CLOCK_MONOTONIC */

@@ -2,9 +2,11 @@
  *
  * Save: pause the vCPUs, hand QEMU the write end of a pipe (QMP getfd) and `migrate
  * fd:`, compress the stream with zstd as it arrives into a temp file, then resume the
- * VM and rename the file into place. Restore: start QEMU with `-incoming defer`, hand
- * it the read end of a pipe, feed it the decompressed stream, `cont`, reconnect the
- * agent and set the guest clock (a restored guest must not live in the past).
+ * VM and rename the file into place. The file is 0600 (it holds guest memory); the
+ * temp name `.snap.tmp-<owner tag>-XXXXXX` lets the fixture cache remove it once its
+ * writer is gone. Restore: start QEMU with `-incoming defer`, hand it the read end of
+ * a pipe, feed it the decompressed stream, `cont`, reconnect the agent and set the
+ * guest clock (a restored guest must not live in the past).
  *
  * File format: a zstd skippable frame holding SNAP_META_SIZE bytes of JSON metadata
  * (padded with spaces, rewritten in place once the lengths are known), followed by the
@@ -197,15 +199,15 @@ int vm_snapshot_save(struct vm *vm, const char *path, const char *fixture, uint6
                      char *err, size_t errlen)
 {
     char *dir = path_dirname(path);
-    char *tmp = xasprintf("%s/.snap-XXXXXX", dir);
+    /* the owner tag lets the fixture cache remove it if we die while writing */
+    char *tmp = xasprintf("%s/.snap.tmp-%s-XXXXXX", dir, owner_tag());
     free(dir);
-    int out = mkstemp(tmp);
+    int out = mkstemp(tmp); /* 0600: a snapshot holds guest memory */
     if (out < 0) {
         snprintf(err, errlen, "cannot create a snapshot next to %s: %s", path, strerror(errno));
         free(tmp);
         return -1;
     }
-    fchmod(out, 0644);
     int p[2] = {-1, -1};
     ZSTD_CCtx *z = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3);

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *g_dir;
@@ -178,6 +179,37 @@ static void missing_default_is_empty(void)
     free(empty);
 }
 
+/* --config takes a regular file of at most 1 MiB: a device or FIFO is refused before
+ * anything is read (/dev/zero once ran out of memory), and so is a larger file. */
+static void only_small_regular_files(void)
+{
+    char err[1024] = "";
+    CHECK(config_load("/dev/zero", err, sizeof err) == NULL);
+    CHECK_STR_CONTAINS(err, "/dev/zero: not a regular file");
+    CHECK(config_load(g_dir, err, sizeof err) == NULL); /* a directory */
+    CHECK_STR_CONTAINS(err, ": not a regular file");
+    char *fifo = path_join(g_dir, "fifo.toml");
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK(config_load(fifo, err, sizeof err) == NULL); /* no writer: must not block */
+    CHECK_STR_CONTAINS(err, "fifo.toml: not a regular file");
+    unlink(fifo);
+    free(fifo);
+    size_t big = (1u << 20) + 1;
+    char *text = xmalloc(big + 1);
+    memset(text, '#', big);
+    text[big] = 0;
+    char *p = path_join(g_dir, "big.toml");
+    write_file_atomic(p, text, big, 0644);
+    CHECK(config_load(p, err, sizeof err) == NULL);
+    CHECK_STR_CONTAINS(err, "big.toml: too large");
+    write_file_atomic(p, text, big - 1, 0644); /* exactly 1 MiB of comments is fine */
+    struct config *c = config_load(p, err, sizeof err);
+    CHECK_MSG(c != NULL, "%s", err);
+    config_free(c);
+    free(p);
+    free(text);
+}
+
 int main(void)
 {
     g_dir = make_scratch_dir("provium-test-config");
@@ -186,6 +218,7 @@ int main(void)
     RUN(qemu_env_wins);
     RUN(errors);
     RUN(missing_default_is_empty);
+    RUN(only_small_regular_files); /* last: its loads fix xdg_cache_home */
     rm_rf(g_dir);
     free(g_dir);
     return TEST_SUMMARY();
