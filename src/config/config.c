@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,56 @@ struct loader {
     int failed;
     int line, col; /* position of the key being checked; 0 = not in the file */
 };
+
+#define CONFIG_MAX_BYTES (1 << 20)
+
+/* Reads a config file: a regular file of at most 1 MiB. A device, FIFO or directory
+ * is refused before anything is read (/dev/zero would be read until memory runs
+ * out), so is a larger file. NULL with errno and err = "<path>: <why>". */
+static char *read_config_text(const char *path, size_t *len, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO: no wait for a writer */
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: cannot read config: %s", path, strerror(e));
+        errno = e;
+        return NULL;
+    }
+    struct stat st;
+    struct buf b = {0};
+    int e = 0;
+    if (fstat(fd, &st) < 0) {
+        e = errno;
+        snprintf(err, errlen, "%s: cannot read config: %s", path, strerror(e));
+    } else if (!S_ISREG(st.st_mode)) {
+        e = EINVAL;
+        snprintf(err, errlen, "%s: not a regular file; a config must be a file", path);
+    } else {
+        char chunk[65536];
+        ssize_t n = 0;
+        while (b.len <= CONFIG_MAX_BYTES &&
+               ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR)))
+            if (n > 0)
+                buf_append(&b, chunk, (size_t)n);
+        if (n < 0)
+            e = errno;
+        if (e)
+            snprintf(err, errlen, "%s: cannot read config: %s", path, strerror(e));
+    }
+    if (!e && b.len > CONFIG_MAX_BYTES) {
+        e = EFBIG;
+        snprintf(err, errlen, "%s: too large (over 1 MiB); a config file may hold at most 1 MiB",
+                 path);
+    }
+    close(fd);
+    if (e) {
+        buf_free(&b);
+        errno = e;
+        return NULL;
+    }
+    *len = b.len;
+    return buf_cstr(&b);
+}
 
 /* Moves the cursor to a position (0, 0 = none). */
 static void at(struct loader *ld, int line, int col)
@@ -445,9 +496,10 @@ static int load_from_dir(struct loader *ld, struct config *c, const char *from_d
         char *sub = path_join(dir, names.v[i]);
         char *pf = path_join(sub, "profile.provium.toml");
         size_t len;
-        char *text = read_file(pf, &len);
+        char rerr[1024];
+        char *text = read_config_text(pf, &len, rerr, sizeof rerr);
         if (!text) {
-            fail(ld, "profiles.from_dir", "cannot read %s: %s", pf, strerror(errno));
+            fail(ld, "profiles.from_dir", "%s", rerr);
         } else {
             struct toml_error te;
             struct toml_value *t = toml_parse(text, len, &te);
@@ -594,14 +646,13 @@ struct config *config_load(const char *path, char *err, size_t errlen)
     set_defaults(c);
     const char *want = path ? path : "provium.toml";
     size_t len;
-    char *text = read_file(want, &len);
+    char *text = read_config_text(want, &len, err, errlen);
     if (!text) {
         if (!path && errno == ENOENT) { /* no config: an empty one, rooted at cwd */
             c->dir = path_resolve(NULL, ".");
             default_roots(c);
             return c;
         }
-        snprintf(err, errlen, "cannot read config %s: %s", want, strerror(errno));
         config_free(c);
         return NULL;
     }
