@@ -386,6 +386,11 @@ static int parse_profile(struct loader *ld, const char *name, const char *pkey,
             get_int_range(ld, key, v, 1, 8, &p->nic_slots);
         else if (!strcmp(k, "modules_dir"))
             get_string(ld, key, v, &p->modules_dir);
+        else if (!strcmp(k, "console_log_max")) {
+            if (get_size(ld, key, v, &p->console_log_max) == 0 &&
+                p->console_log_max < (64u << 10))
+                fail(ld, key, "must be at least 64K");
+        }
         else
             fail(ld, key, "unknown key");
     }

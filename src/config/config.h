@@ -33,6 +33,7 @@ struct profile {
     double agent_boot_timeout; /* 0 = default for the accelerator */
     char *machine;             /* auto | microvm | q35 */
     int nic_slots;
+    uint64_t console_log_max; /* bytes of console log kept per VM; 0 = default */
     char *modules_dir;
     char *guest_os;
     struct disk_spec *disks;

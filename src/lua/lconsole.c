@@ -1,13 +1,16 @@
 /* lconsole.c - the Console userdata: vm:console(), the guest's serial console.
  *
- * QEMU writes the serial console to <vm dir>/console.log (appending, so the log is
- * kept across restores). read_log() returns all of it; expect(pattern, timeout?)
- * looks for a plain byte string in the whole log first, then waits for new output
- * (default 30 s), so matches split across writes are found; read() is a Stream of the
- * output from now on. Typing (write) is not supported yet. */
+ * The serial console goes into the VM's bounded log (vm/conlog.h: the last
+ * console_log_max bytes, kept across restores). read_log() returns all that is kept;
+ * expect(pattern, timeout?) looks for a plain byte string in the whole log first, then
+ * only in new output (default 30 s), so matches split across writes or across a
+ * rotation are found; read() is a Stream of the output from now on. Typing (write) is
+ * not supported yet. */
 #include "lapi.h"
 #include "lfile.h"
 #include "lvm.h"
+
+#include "vm/conlog.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +19,27 @@
 
 static struct vm *console_vm(lua_State *L) { return lvm_companion_vm(L, 1, CONSOLE_MT); }
 
-static char *read_log(struct vm *vm, size_t *len)
+/* Appends the log from *pos on (everything still kept when *pos is 0) to out. */
+static void read_log(struct vm *vm, uint64_t *pos, struct buf *out)
 {
-    char *s = vm->console_path ? read_file(vm->console_path, len) : NULL;
-    if (!s) {
-        *len = 0;
-        s = xstrdup("");
+    if (!vm->con)
+        return;
+    while (conlog_read(vm->con, pos, 1u << 20, out) > 0) {
     }
-    return s;
 }
 
 static int console_read_log(lua_State *L)
 {
-    size_t len;
-    char *s = read_log(console_vm(L), &len);
-    lua_pushlstring(L, s, len);
-    free(s);
+    struct buf b = {0};
+    uint64_t pos = 0;
+    read_log(console_vm(L), &pos, &b);
+    lua_pushlstring(L, b.data ? b.data : "", b.len);
+    buf_free(&b);
     return 1;
 }
 
+/* Looks in the whole log once, then only in what is new, keeping the last plen - 1
+ * bytes seen so a match split across reads (or across a rotation) is found. */
 static int console_expect(lua_State *L)
 {
     struct vm *vm = console_vm(L);
@@ -43,22 +48,32 @@ static int console_expect(lua_State *L)
     double timeout = lua_isnoneornil(L, 3) ? 30 : lapi_check_duration(L, 3, "console:expect");
     struct lua_host *h = lhost(L);
     int64_t deadline = now_ns() + (int64_t)(timeout * 1e9);
+    struct buf win = {0};
+    uint64_t pos = 0;
     for (;;) {
-        size_t len;
-        char *s = read_log(vm, &len);
-        int found = plen == 0 || memmem(s, len, pat, plen) != NULL;
-        free(s);
+        if (vm->con && pos < conlog_start(vm->con))
+            win.len = 0; /* rotated away meanwhile: what we kept is no longer adjacent */
+        read_log(vm, &pos, &win);
+        int found = plen == 0 || (win.len >= plen && memmem(win.data, win.len, pat, plen));
+        if (win.len >= plen && plen > 0) { /* keep only what a later match could start in */
+            memmove(win.data, win.data + win.len - (plen - 1), plen - 1);
+            win.len = plen - 1;
+        }
         if (found) {
+            buf_free(&win);
             lua_pushvalue(L, 2);
             return 1;
         }
         if (h->env->deadline_ns && now_ns() >= h->env->deadline_ns) {
+            buf_free(&win);
             h->timed_out = 1;
             return lapi_raise(L, "console:expect", "test timeout exceeded");
         }
-        if (now_ns() >= deadline)
+        if (now_ns() >= deadline) {
+            buf_free(&win);
             return lapi_raise(L, "console:expect", "'%s' not seen on the console of VM '%s' "
                               "within %gs", pat, vm->name, timeout);
+        }
         sleep_ms(20);
     }
 }

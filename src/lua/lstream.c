@@ -2,8 +2,9 @@
  * console:read.
  *
  * A Stream yields bytes as they appear: from a guest file through an agent handle of
- * its own (HREAD in a polling loop, so a growing file is followed), or from the VM's
- * console log on the host. next() returns the next chunk, read_until()/expect() up to
+ * its own (HREAD in a polling loop, so a growing file is followed), from a host file
+ * (a capture), or from the VM's bounded console log (vm/conlog.h, by position, so a
+ * rotation is followed). next() returns the next chunk, read_until()/expect() up to
  * and including a plain byte pattern (matches split across chunks are found), drain()
  * what arrives before a deadline. Streams are handles (lfile.h): snapshots refuse
  * while one is open, the test that opened one closes it, and a restore or a dead VM
@@ -14,6 +15,7 @@
 
 #include "net/switch.h"
 #include "proto/wire.h"
+#include "vm/conlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,9 +31,11 @@
 struct lstream {
     struct lhandle h; /* first: the handle registry sees it as a struct lhandle */
     uint32_t handle;  /* guest source: the agent handle; 0 for a host source */
-    int host_fd;      /* host source (the console log, a capture), -1 otherwise */
+    int host_fd;      /* host source (a capture), -1 otherwise */
     int capture;      /* the switch capture it ends, -1 for none */
     int inert;        /* a capture into the user's file: only close() does anything */
+    int console;      /* the VM's console log (vm/conlog.h), read from con_pos on */
+    uint64_t con_pos;
     struct buf pending; /* read from the source, not yet returned */
 };
 
@@ -68,6 +72,15 @@ static int pull(lua_State *L, struct lstream *s)
 {
     if (!s->h.open || s->inert)
         return -1;
+    if (s->console) {
+        lua_getiuservalue(L, 1, 1);
+        struct vm *cvm = lvm_test(L, -1);
+        lua_pop(L, 1);
+        if (!cvm || !cvm->con)
+            return -1;
+        conlog_read(cvm->con, &s->con_pos, CHUNK, &s->pending);
+        return 0;
+    }
     if (s->host_fd >= 0) {
         char buf[CHUNK];
         ssize_t n = read(s->host_fd, buf, sizeof buf);
@@ -352,14 +365,11 @@ int lstream_console(lua_State *L, int vm_idx)
 {
     vm_idx = lua_absindex(L, vm_idx);
     struct vm *vm = lvm_check(L, vm_idx);
-    if (!vm->console_path)
+    if (!vm->con)
         return lapi_raise(L, "console:read", "%s", lvm_state_error(vm->state));
-    int fd = open(vm->console_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return lapi_raise(L, "console:read", "%s: %s", vm->console_path, strerror(errno));
-    lseek(fd, 0, SEEK_END);
     struct lstream *s = new_stream(L, vm_idx);
-    s->host_fd = fd;
+    s->console = 1;
+    s->con_pos = conlog_end(vm->con);
     char what[96];
     snprintf(what, sizeof what, "console of %s", vm->name);
     lhandle_track(L, -1, &s->h, LHANDLE_STREAM, what);

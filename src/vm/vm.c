@@ -5,6 +5,7 @@
 #include "vm.h"
 
 #include "image/kernel.h"
+#include "vm/conlog.h"
 #include "vm/qmp.h"
 #include "net/switch.h"
 #include "vm/snapshot.h"
@@ -77,28 +78,24 @@ void vm_free(struct vm *vm)
     vm_disks_free(vm);
     free(vm->name);
     free(vm->dir);
+    conlog_free(vm->con);
     free(vm->console_path);
     free(vm);
 }
 
 char *vm_console_tail(const struct vm *vm, size_t max)
 {
-    if (!vm->console_path)
+    if (!vm->con)
         return xstrdup("");
-    int fd = open(vm->console_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return xstrdup("");
-    off_t size = lseek(fd, 0, SEEK_END);
-    off_t start = size > (off_t)max ? size - (off_t)max : 0;
-    char *out = xmalloc((size_t)(size - start) + 1);
-    ssize_t n = pread(fd, out, (size_t)(size - start), start);
-    close(fd);
-    if (n < 0)
-        n = 0;
-    out[n] = 0;
+    uint64_t end = conlog_end(vm->con);
+    uint64_t pos = end > max ? end - max : 0;
+    struct buf b = {0};
+    conlog_read(vm->con, &pos, max, &b);
+    char *out = buf_cstr(&b);
+    size_t n = b.len;
     /* drop CRs and replace stray control bytes so the text prints cleanly */
-    ssize_t o = 0;
-    for (ssize_t i = 0; i < n; i++) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)out[i];
         if (ch == '\r')
             continue;
@@ -184,7 +181,7 @@ static void push_nics(const struct vm *vm, struct strv *a, int micro)
 /* console: `provium console` - serial and monitor multiplexed on stdio, no QMP, and the
  * agent port only when the agent is injected. */
 static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const char *cmdline,
-                       int incoming, int console)
+                       int incoming, int console, int con_fd)
 {
     const struct config *cfg = vm->env->cfg;
     int micro = !strcmp(vm->machine, "microvm");
@@ -230,7 +227,7 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
         return;
     }
     strv_push(a, "-chardev");
-    strv_pushf(a, "file,id=con0,path=%s,append=on", vm->console_path); /* kept across restores */
+    strv_pushf(a, "socket,id=con0,fd=%d", con_fd); /* conlog.c: kept across restores, capped */
     strv_push(a, "-serial");
     strv_push(a, "chardev:con0");
     push_agent_port(vm, a, micro);
@@ -245,7 +242,8 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
     }
 }
 
-static pid_t spawn_qemu(struct vm *vm, char **argv, char *err, size_t errlen)
+/* con_fd: QEMU's end of the console socket, inherited by QEMU alone. */
+static pid_t spawn_qemu(struct vm *vm, char **argv, int con_fd, char *err, size_t errlen)
 {
     char *log = xasprintf("%s/qemu.log", vm->dir);
     int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -270,6 +268,7 @@ static pid_t spawn_qemu(struct vm *vm, char **argv, char *err, size_t errlen)
             dup2(logfd, 1);
             dup2(logfd, 2);
         }
+        fcntl(con_fd, F_SETFD, 0);
         signal(SIGPIPE, SIG_DFL);
         signal(SIGINT, SIG_IGN); /* the worker decides when QEMU ends */
         execvp(argv[0], argv);
@@ -380,16 +379,22 @@ static int fail_boot(struct vm *vm, char *err, size_t errlen, const char *fmt, .
 /* The VM's private scratch directory: sockets, console log, initrd. Made once. */
 static int ensure_vm_dir(struct vm *vm, char *err, size_t errlen)
 {
-    if (vm->dir)
-        return 0;
-    vm->dir = xasprintf("%s/vm-%u-%s", vm->env->scratch, ++vm->env->counter, vm->name);
-    if (mkdir(vm->dir, 0700) < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", vm->dir, strerror(errno));
-        free(vm->dir);
-        vm->dir = NULL;
+    if (!vm->dir) {
+        vm->dir = xasprintf("%s/vm-%u-%s", vm->env->scratch, ++vm->env->counter, vm->name);
+        if (mkdir(vm->dir, 0700) < 0) {
+            snprintf(err, errlen, "cannot create %s: %s", vm->dir, strerror(errno));
+            free(vm->dir);
+            vm->dir = NULL;
+            return -1;
+        }
+        vm->console_path = xasprintf("%s/console.log", vm->dir);
+    }
+    if (!vm->con)
+        vm->con = conlog_new(vm->console_path, vm->profile->console_log_max);
+    if (!vm->con) {
+        snprintf(err, errlen, "cannot create %s: %s", vm->console_path, strerror(errno));
         return -1;
     }
-    vm->console_path = xasprintf("%s/console.log", vm->dir);
     return 0;
 }
 
@@ -409,8 +414,16 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
         free(qmp_path);
         return -1;
     }
+    int con_fd = conlog_attach(vm->con);
+    if (con_fd < 0) {
+        snprintf(err, errlen, "console socket: %s", strerror(errno));
+        vm_pool_uncharge(vm);
+        free(sock);
+        free(qmp_path);
+        return -1;
+    }
     struct strv argv = {0};
-    build_argv(vm, &argv, initrd, cmdline, incoming, 0);
+    build_argv(vm, &argv, initrd, cmdline, incoming, 0, con_fd);
     if (g_verbose > 1) {
         struct buf line = {0};
         for (size_t i = 0; i < argv.n; i++)
@@ -418,7 +431,8 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
         warnx_p("qemu:%s", buf_cstr(&line));
         buf_free(&line);
     }
-    vm->qemu_pid = spawn_qemu(vm, argv.v, err, errlen);
+    vm->qemu_pid = spawn_qemu(vm, argv.v, con_fd, err, errlen);
+    close(con_fd);
     strv_free(&argv);
     if (vm->qemu_pid < 0) {
         vm_pool_uncharge(vm);
@@ -494,7 +508,7 @@ int vm_console_argv(struct vm *vm, int with_agent, struct strv *argv, char *err,
     char *cmdline, *initrd;
     if (prepare_boot(vm, &cmdline, &initrd, err, errlen) < 0)
         return -1;
-    build_argv(vm, argv, initrd, cmdline, 0, 1);
+    build_argv(vm, argv, initrd, cmdline, 0, 1, -1);
     free(initrd);
     free(cmdline);
     return 0;

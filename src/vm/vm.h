@@ -83,6 +83,7 @@ struct vm {
     struct vm_boot_opts opts;
     char *dir; /* scratch dir of this VM: sockets, console log, initrd */
     char *console_path;
+    struct conlog *con; /* the bounded console log (conlog.h), made with dir */
     char machine[8];
     pid_t qemu_pid;
     int pidfd;
