@@ -1,4 +1,4 @@
-/* fuzz_toml.c - libFuzzer target for the TOML reader (src/config/toml.c).
+/* fuzz_toml.c - libFuzzer target for the TOML reader (src/config/toml.c, toml_lex.c).
  *
  * Why: provium.toml is user input, and the reader must never crash, hang, leak or
  * read out of bounds whatever the bytes. Each input is parsed; on success the whole
@@ -8,7 +8,7 @@
  *
  * Build and run (seed corpus in tests/fuzz/corpus/toml/):
  *   clang -std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isrc \
- *       tests/fuzz/fuzz_toml.c src/config/toml.c -o /tmp/fuzz_toml
+ *       tests/fuzz/fuzz_toml.c src/config/toml.c src/config/toml_lex.c -o /tmp/fuzz_toml
  *   mkdir -p /tmp/toml-corpus && /tmp/fuzz_toml -max_total_time=120 /tmp/toml-corpus tests/fuzz/corpus/toml
  * Without libFuzzer, link tests/fuzz/standalone_main.c instead of -fsanitize=fuzzer
  * to replay files.

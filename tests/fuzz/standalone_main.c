@@ -5,7 +5,7 @@
  * LLVMFuzzerTestOneInput(), e.g. in CI or while debugging under gdb.
  *
  *   gcc -std=c17 -g -D_GNU_SOURCE -fsanitize=address,undefined -Isrc \
- *       tests/fuzz/fuzz_toml.c tests/fuzz/standalone_main.c src/config/toml.c -o /tmp/fuzz_toml_replay
+ *       tests/fuzz/fuzz_toml.c tests/fuzz/standalone_main.c src/config/toml.c src/config/toml_lex.c -o /tmp/fuzz_toml_replay
  *   /tmp/fuzz_toml_replay FILE...    (e.g. every file in tests/fuzz/corpus/toml)
  *
  * Each argument is a file (directories are skipped with a note). Exit status is 0

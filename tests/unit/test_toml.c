@@ -1,4 +1,4 @@
-/* test_toml.c - unit tests for the TOML reader (src/config/toml.c).
+/* test_toml.c - unit tests for the TOML reader (src/config/toml.c, toml_lex.c).
  *
  * Why so many error cases: the reader's job is as much to point users at the exact
  * line and column of a mistake as to read valid files, so every malformed document
@@ -6,7 +6,7 @@
  *
  * Build and run:
  *   gcc -std=c17 -Wall -Wextra -D_GNU_SOURCE -g -fsanitize=address,undefined \
- *       -Isrc tests/unit/test_toml.c src/config/toml.c -lm -o /tmp/test_toml && /tmp/test_toml
+ *       -Isrc tests/unit/test_toml.c src/config/toml.c src/config/toml_lex.c -lm -o /tmp/test_toml && /tmp/test_toml
  */
 #include "config/toml.h"
 #include "testlib.h"
