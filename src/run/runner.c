@@ -395,122 +395,157 @@ static void progress_show(struct progress *pg, size_t done, size_t total, size_t
     fflush(stderr);
 }
 
-static int run_files(const struct run_opts *ro, const struct config *cfg, struct found *files,
-                     size_t n, struct file_result *res, FILE *report)
+/* The scheduler's state while run_files runs. */
+struct sched {
+    const struct run_opts *ro;
+    const struct config *cfg;
+    struct job *jobs;
+    struct file_result *res;
+    size_t n, next, done, running;
+    int stop_new;
+    const char *blocked; /* why the next file waits, reported once per reason */
+    int64_t last_state;
+    struct progress pg;
+    FILE *report;
+};
+
+/* Starts queued files while --jobs, the pool and the host's pressure allow; the first
+ * reason to wait is reported (file_blocked) once per reason. */
+static void dispatch(struct sched *s)
 {
-    struct progress pg = {0};
-    pg.on = isatty(STDERR_FILENO) && !ro->no_progress && !ro->verbose && !ro->json &&
-            !(ro->events && !strcmp(ro->events, "-"));
-    struct job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
-    for (size_t i = 0; i < n; i++) {
-        jobs[i].file = &files[i];
-        jobs[i].res = &res[i];
-        jobs[i].pidfd = jobs[i].evfd = jobs[i].replyfd = -1;
-    }
-    g_jobs = jobs;
-    g_njobs = n;
-    size_t next = 0, done = 0, running = 0;
-    int stop_new = 0;
-    const char *blocked = NULL; /* why the next file waits, reported once per reason */
-    int64_t last_state = 0;
-    while (done < n) {
-        while (!stop_new && !g_interrupted && next < n) {
-            struct pool_amount base = {POOL_FILE_MEMORY, 0};
-            const char *why = running >= (size_t)ro->jobs          ? "jobs_limit"
-                              : !pool_fits(&g_pool, base)            ? "pool_full"
-                              : running && (psi_some_avg10("memory") > 10 ||
-                                            psi_some_avg10("cpu") > 10) ? "psi_pressure"
-                                                                       : NULL;
-            if (why) {
-                if (!blocked || strcmp(blocked, why)) {
-                    run_event("file_blocked",
-                             json_pack("{s:s, s:s, s:o}", "path", res[next].path, "reason", why,
-                                       "waiting_for", strcmp(why, "pool_full")
-                                                          ? json_null()
-                                                          : pool_amount_json(base)));
-                    blocked = why;
-                }
-                break;
-            }
-            blocked = NULL;
-            if (start_job(&jobs[next], ro, cfg) < 0) {
-                res[next].status = FS_CRASHED;
-                res[next].error = xasprintf("cannot start worker: %s", strerror(errno));
-                res[next].failed = 1;
-                res[next].file_error = 1;
-                done++;
-            } else
-                running++;
-            next++;
-        }
-        if (stop_new && running == 0) {
-            for (; next < n; next++, done++) {
-                res[next].status = FS_SKIPPED;
-                res[next].skipped = 1;
-                res[next].error = xstrdup(g_interrupted ? "interrupted" : "skipped by --fail-fast");
+    struct file_result *res = s->res;
+    while (!s->stop_new && !g_interrupted && s->next < s->n) {
+        struct pool_amount base = {POOL_FILE_MEMORY, 0};
+        const char *why = s->running >= (size_t)s->ro->jobs ? "jobs_limit"
+                          : !pool_fits(&g_pool, base)         ? "pool_full"
+                          : s->running && (psi_some_avg10("memory") > 10 ||
+                                           psi_some_avg10("cpu") > 10) ? "psi_pressure"
+                                                                      : NULL;
+        if (why) {
+            if (!s->blocked || strcmp(s->blocked, why)) {
+                run_event("file_blocked",
+                         json_pack("{s:s, s:s, s:o}", "path", res[s->next].path, "reason", why,
+                                   "waiting_for", strcmp(why, "pool_full")
+                                                      ? json_null()
+                                                      : pool_amount_json(base)));
+                s->blocked = why;
             }
             break;
         }
-        struct pollfd *pf = xcalloc(n * 2 + 1, sizeof *pf);
-        nfds_t np = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!jobs[i].running)
-                continue;
-            pf[np].fd = jobs[i].evfd;
-            pf[np].events = POLLIN;
-            np++;
-            pf[np].fd = jobs[i].pidfd;
-            pf[np].events = POLLIN;
-            np++;
+        s->blocked = NULL;
+        if (start_job(&s->jobs[s->next], s->ro, s->cfg) < 0) {
+            res[s->next].status = FS_CRASHED;
+            res[s->next].error = xasprintf("cannot start worker: %s", strerror(errno));
+            res[s->next].failed = 1;
+            res[s->next].file_error = 1;
+            s->done++;
+        } else
+            s->running++;
+        s->next++;
+    }
+}
+
+/* Waits up to 200 ms on the running workers' event pipes and pidfds, after showing
+ * the progress line and, once a second, the pool's state. */
+static void wait_for_workers(struct sched *s)
+{
+    struct pollfd *pf = xcalloc(s->n * 2 + 1, sizeof *pf);
+    nfds_t np = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->jobs[i].running)
+            continue;
+        pf[np].fd = s->jobs[i].evfd;
+        pf[np].events = POLLIN;
+        np++;
+        pf[np].fd = s->jobs[i].pidfd;
+        pf[np].events = POLLIN;
+        np++;
+    }
+    progress_show(&s->pg, s->done, s->n, s->running, s->n - s->next, s->res, s->n);
+    if (s->running && now_ns() - s->last_state >= 1000000000LL) {
+        struct pool_amount avail = {g_pool.total.memory - g_pool.used.memory,
+                                    g_pool.total.cpus - g_pool.used.cpus};
+        run_event("pool_state", json_pack("{s:o, s:o, s:i, s:i}", "used",
+                                         pool_amount_json(g_pool.used), "available",
+                                         pool_amount_json(avail), "running_files",
+                                         (int)s->running, "queued_files",
+                                         (int)(s->n - s->next)));
+        s->last_state = now_ns();
+    }
+    poll(pf, np, 200);
+    free(pf);
+}
+
+/* Reads every running worker's events, enforces the file timeout (time spent waiting
+ * on the pool not counted), and finishes the files whose worker exited. */
+static void reap_workers(struct sched *s)
+{
+    const struct run_opts *ro = s->ro;
+    for (size_t i = 0; i < s->n; i++) {
+        struct job *j = &s->jobs[i];
+        if (!j->running)
+            continue;
+        drain_events(j, ro);
+        int64_t waited = j->pool_wait_ns + (j->waiting ? now_ns() - j->wait_since : 0);
+        if (ro->file_timeout > 0 && !j->timed_out &&
+            now_ns() - j->start_ns - waited > (int64_t)(ro->file_timeout * 1e9)) {
+            j->timed_out = 1;
+            kill(j->pid, SIGKILL);
         }
-        progress_show(&pg, done, n, running, n - next, res, n);
-        if (running && now_ns() - last_state >= 1000000000LL) {
-            struct pool_amount avail = {g_pool.total.memory - g_pool.used.memory,
-                                        g_pool.total.cpus - g_pool.used.cpus};
-            run_event("pool_state", json_pack("{s:o, s:o, s:i, s:i}", "used",
-                                             pool_amount_json(g_pool.used), "available",
-                                             pool_amount_json(avail), "running_files", (int)running,
-                                             "queued_files", (int)(n - next)));
-            last_state = now_ns();
+        int status;
+        pid_t r = waitpid(j->pid, &status, WNOHANG);
+        if (r != j->pid)
+            continue;
+        drain_events(j, ro);
+        finish_job(j, status);
+        s->running--;
+        s->done++;
+        progress_clear(&s->pg);
+        if (!ro->json)
+            report_file_human(s->report, j->res, ro->verbose, ro->quiet);
+        else
+            report_file_json(s->report, j->res);
+        fflush(s->report);
+        if (ro->fail_fast && j->res->status != FS_PASSED)
+            s->stop_new = 1;
+    }
+}
+
+static int run_files(const struct run_opts *ro, const struct config *cfg, struct found *files,
+                     size_t n, struct file_result *res, FILE *report)
+{
+    struct sched s = {.ro = ro, .cfg = cfg, .res = res, .n = n, .report = report};
+    s.pg.on = isatty(STDERR_FILENO) && !ro->no_progress && !ro->verbose && !ro->json &&
+              !(ro->events && !strcmp(ro->events, "-"));
+    s.jobs = xcalloc(n ? n : 1, sizeof *s.jobs);
+    for (size_t i = 0; i < n; i++) {
+        s.jobs[i].file = &files[i];
+        s.jobs[i].res = &res[i];
+        s.jobs[i].pidfd = s.jobs[i].evfd = s.jobs[i].replyfd = -1;
+    }
+    g_jobs = s.jobs;
+    g_njobs = n;
+    while (s.done < n) {
+        dispatch(&s);
+        if (s.stop_new && s.running == 0) {
+            for (; s.next < n; s.next++, s.done++) {
+                res[s.next].status = FS_SKIPPED;
+                res[s.next].skipped = 1;
+                res[s.next].error =
+                    xstrdup(g_interrupted ? "interrupted" : "skipped by --fail-fast");
+            }
+            break;
         }
-        poll(pf, np, 200);
-        free(pf);
+        wait_for_workers(&s);
         if (g_interrupted) {
             for (size_t i = 0; i < n; i++)
-                kill_job(&jobs[i]);
-            stop_new = 1;
+                kill_job(&s.jobs[i]);
+            s.stop_new = 1;
         }
-        for (size_t i = 0; i < n; i++) {
-            struct job *j = &jobs[i];
-            if (!j->running)
-                continue;
-            drain_events(j, ro);
-            int64_t waited = j->pool_wait_ns + (j->waiting ? now_ns() - j->wait_since : 0);
-            if (ro->file_timeout > 0 && !j->timed_out &&
-                now_ns() - j->start_ns - waited > (int64_t)(ro->file_timeout * 1e9)) {
-                j->timed_out = 1;
-                kill(j->pid, SIGKILL);
-            }
-            int status;
-            pid_t r = waitpid(j->pid, &status, WNOHANG);
-            if (r == j->pid) {
-                drain_events(j, ro);
-                finish_job(j, status);
-                running--;
-                done++;
-                progress_clear(&pg);
-                if (!ro->json)
-                    report_file_human(report, j->res, ro->verbose, ro->quiet);
-                else
-                    report_file_json(report, j->res);
-                fflush(report);
-                if (ro->fail_fast && j->res->status != FS_PASSED)
-                    stop_new = 1;
-            }
-        }
+        reap_workers(&s);
     }
-    progress_clear(&pg);
-    free(jobs);
+    progress_clear(&s.pg);
+    free(s.jobs);
     g_jobs = NULL;
     g_njobs = 0;
     return 0;
@@ -554,63 +589,31 @@ static void free_results(struct file_result *res, struct found *files, size_t n)
     free(files);
 }
 
-int runner_main(struct run_opts *ro)
+/* Opens --events (`-` is stdout); -1 with the message printed. */
+static int open_events(const struct run_opts *ro)
 {
-    char err[4096];
-    struct config *cfg = config_load(ro->config_path, err, sizeof err);
-    if (!cfg) {
-        warnx_p("%s", err);
-        return 2;
+    if (!ro->events)
+        return 0;
+    if (!strcmp(ro->events, "-"))
+        g_events = stdout;
+    else if (!(g_events = fopen(ro->events, "a"))) {
+        warnx_p("cannot open events file %s: %s", ro->events,
+                strerror(errno));
+        return -1;
     }
-    if (ro->jobs <= 0)
-        ro->jobs = cfg->jobs > 0 ? cfg->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (ro->jobs <= 0)
-        ro->jobs = 1;
-    if (run_preflight(ro, cfg, 1) < 0) {
-        config_free(cfg);
-        return 2;
-    }
+    return 0;
+}
 
-    if (ro->events) {
-        if (!strcmp(ro->events, "-"))
-            g_events = stdout;
-        else if (!(g_events = fopen(ro->events, "a"))) {
-            warnx_p("cannot open events file %s: %s", ro->events,
-                    strerror(errno));
-            config_free(cfg);
-            return 2;
-        }
-    }
-    FILE *report = (ro->events && !strcmp(ro->events, "-")) ? stderr : stdout;
+static void close_events(void)
+{
+    if (g_events && g_events != stdout)
+        fclose(g_events);
+}
 
-    cache_enforce_limit(cfg, on_evicted, NULL);
-    if (!ro->no_build && profiles_build_all(cfg, build_event, NULL) < 0) {
-        if (g_events && g_events != stdout)
-            fclose(g_events);
-        free(ro->agent_bin);
-        config_free(cfg);
-        return 2;
-    }
-    struct found *files = NULL;
-    size_t n;
-    struct rerun_set last = {0};
-    char *rerun_state = rerun_state_path(cfg->path ? cfg->path : cfg->dir);
-    int rc = run_collect_files(ro, cfg, rerun_state, &last, &files, &n, report);
-    if (rc >= 0) {
-        if (g_events && g_events != stdout)
-            fclose(g_events);
-        free(ro->agent_bin);
-        rerun_set_free(&last);
-        free(rerun_state);
-        free(files);
-        config_free(cfg);
-        return rc;
-    }
-    g_pool = pool_default(ro->pool_memory, ro->pool_cpus, ro->cpu_overcommit);
-    run_event("run_started",
-             json_pack("{s:s, s:i, s:s, s:i, s:o, s:i}", "version", PROVIUM_VERSION, "protocol",
-                       WIRE_PROTOCOL_VERSION, "accel", ro->accel, "jobs", ro->jobs, "pool",
-                       pool_amount_json(g_pool.total), "files", (int)n));
+/* The results array of the run, one per file with its shown path; each file is
+ * announced (file_discovered, with the fixtures it refers to). */
+static struct file_result *announce_files(const struct found *files, size_t n)
+{
     struct file_result *res = xcalloc(n ? n : 1, sizeof *res);
     for (size_t i = 0; i < n; i++) {
         char *shown = run_display_path(files[i].abs);
@@ -624,18 +627,17 @@ int runner_main(struct run_opts *ro)
         strv_free(&refs);
         run_event("file_discovered", json_pack("{s:s, s:o}", "path", res[i].path, "fixture_refs", jr));
     }
+    return res;
+}
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+struct totals {
+    int passed, failed, skipped;
+};
 
-    int64_t t0 = now_ns();
-    run_files(ro, cfg, files, n, res, report);
-    cache_remove_orphans(cfg, NULL); /* what workers killed mid-snapshot left (Ctrl-C, timeouts) */
-    int64_t dur = now_ns() - t0;
-
+/* Prints the summary (human or JSON) and writes --junit; returns the exit code. */
+static int summarize(const struct run_opts *ro, FILE *report, struct file_result *res,
+                     size_t n, int64_t dur, struct totals *tot)
+{
     int passed = 0, failed = 0, skipped = 0;
     for (size_t i = 0; i < n; i++) {
         passed += res[i].passed;
@@ -656,16 +658,91 @@ int runner_main(struct run_opts *ro)
         if (!exit_code)
             exit_code = 2;
     }
+    *tot = (struct totals){passed, failed, skipped};
+    return exit_code;
+}
+
+/* Loads the config, checks the host, builds stale profiles; NULL on failure (the
+ * message printed, exit 2). */
+static struct config *run_setup(struct run_opts *ro)
+{
+    char err[4096];
+    struct config *cfg = config_load(ro->config_path, err, sizeof err);
+    if (!cfg) {
+        warnx_p("%s", err);
+        return NULL;
+    }
+    if (ro->jobs <= 0)
+        ro->jobs = cfg->jobs > 0 ? cfg->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (ro->jobs <= 0)
+        ro->jobs = 1;
+    if (run_preflight(ro, cfg, 1) < 0) {
+        config_free(cfg);
+        return NULL;
+    }
+    if (open_events(ro) < 0) {
+        config_free(cfg);
+        return NULL;
+    }
+    cache_enforce_limit(cfg, on_evicted, NULL);
+    if (!ro->no_build && profiles_build_all(cfg, build_event, NULL) < 0) {
+        close_events();
+        free(ro->agent_bin);
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+int runner_main(struct run_opts *ro)
+{
+    struct config *cfg = run_setup(ro);
+    if (!cfg)
+        return 2;
+    FILE *report = (ro->events && !strcmp(ro->events, "-")) ? stderr : stdout;
+    struct found *files = NULL;
+    size_t n;
+    struct rerun_set last = {0};
+    char *rerun_state = rerun_state_path(cfg->path ? cfg->path : cfg->dir);
+    int rc = run_collect_files(ro, cfg, rerun_state, &last, &files, &n, report);
+    if (rc >= 0) {
+        close_events();
+        free(ro->agent_bin);
+        rerun_set_free(&last);
+        free(rerun_state);
+        free(files);
+        config_free(cfg);
+        return rc;
+    }
+    g_pool = pool_default(ro->pool_memory, ro->pool_cpus, ro->cpu_overcommit);
+    run_event("run_started",
+             json_pack("{s:s, s:i, s:s, s:i, s:o, s:i}", "version", PROVIUM_VERSION, "protocol",
+                       WIRE_PROTOCOL_VERSION, "accel", ro->accel, "jobs", ro->jobs, "pool",
+                       pool_amount_json(g_pool.total), "files", (int)n));
+    struct file_result *res = announce_files(files, n);
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int64_t t0 = now_ns();
+    run_files(ro, cfg, files, n, res, report);
+    cache_remove_orphans(cfg, NULL); /* what workers killed mid-snapshot left (Ctrl-C, timeouts) */
+    int64_t dur = now_ns() - t0;
+
+    struct totals tot;
+    int exit_code = summarize(ro, report, res, n, dur, &tot);
     if (!g_interrupted && run_rerun_record(rerun_state, files, res, n) < 0)
         warnx_p("warning: cannot write %s: %s", rerun_state, strerror(errno));
     rerun_set_free(&last);
     free(rerun_state);
     run_event("run_completed",
-             json_pack("{s:i, s:i, s:i, s:i, s:I, s:i}", "passed", passed, "failed", failed,
-                       "skipped", skipped, "files", (int)n, "duration_ns", (json_int_t)dur,
-                       "exit_code", exit_code));
-    if (g_events && g_events != stdout)
-        fclose(g_events);
+             json_pack("{s:i, s:i, s:i, s:i, s:I, s:i}", "passed", tot.passed, "failed",
+                       tot.failed, "skipped", tot.skipped, "files", (int)n, "duration_ns",
+                       (json_int_t)dur, "exit_code", exit_code));
+    close_events();
     free_results(res, files, n);
     free(ro->agent_bin);
     config_free(cfg);
