@@ -2,7 +2,8 @@
  *
  * list, clean and stale need no VM and skip preflight. build and rebuild run the
  * fixture through the same code path a test uses (lock, build, install; lfixture.c) in
- * a Lua state of this process, without restoring it afterwards. */
+ * a Lua state of a child process, without restoring it afterwards; on Ctrl-C this
+ * process ends the child and removes its temp files before exiting 130. */
 #include "cli.h"
 
 #include "fixture/fixture.h"
@@ -13,10 +14,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char FIXTURE_USAGE[] =
@@ -247,6 +250,49 @@ static int fixture_build(struct config *cfg, const char *name, int rebuild, cons
     return rc == LUA_OK ? 0 : 1;
 }
 
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+}
+
+/* Runs fixture_build in a child, so that Ctrl-C (or SIGTERM, SIGHUP) still leaves no
+ * temp file in the cache: the child dies (its QEMUs with it), this process removes
+ * what it was writing and returns 128 + the signal. */
+static int fixture_build_guarded(struct config *cfg, const char *name, int rebuild,
+                                 const char *accel_flag, int no_build)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa = {0}, old[3];
+    sa.sa_handler = on_signal; /* no SA_RESTART: waitpid returns on a signal */
+    fflush(NULL);
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], &sa, &old[i]);
+    pid_t pid = fork();
+    if (pid <= 0) { /* the child, or no child: build here with the usual signals */
+        for (int i = 0; i < 3; i++)
+            sigaction(sigs[i], &old[i], NULL);
+        int rc = fixture_build(cfg, name, rebuild, accel_flag, no_build);
+        if (pid < 0)
+            return rc;
+        fflush(NULL);
+        _exit(rc);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR || (g_signal && kill(pid, SIGKILL) < 0 && errno != ESRCH))
+            break;
+    for (int i = 0; i < 3; i++)
+        sigaction(sigs[i], &old[i], NULL);
+    cache_remove_orphans(cfg, NULL); /* the temps of a build cut short */
+    if (g_signal)
+        return 128 + g_signal;
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int cmd_fixture(int argc, char **argv)
 {
     const char *config_path = NULL, *accel = NULL, *verb = NULL, *target = NULL;
@@ -308,7 +354,7 @@ int cmd_fixture(int argc, char **argv)
         else if (!strcmp(verb, "stale"))
             rc = fixture_stale(cfg);
         else if (needs_target)
-            rc = fixture_build(cfg, target, !strcmp(verb, "rebuild"), accel, no_build);
+            rc = fixture_build_guarded(cfg, target, !strcmp(verb, "rebuild"), accel, no_build);
         else
             rc = cli_usage_error("fixture", "unknown subcommand '%s'", verb);
     }
