@@ -316,52 +316,6 @@ static int vm_shutdown_l(lua_State *L)
 
 /* ---- run ---- */
 
-static int table_is_array(lua_State *L, int idx)
-{
-    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
-    lua_Integer count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        count++;
-        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n) {
-            lua_pop(L, 1);
-            return 0;
-        }
-    }
-    return count == n;
-}
-
-static void push_strings(lua_State *L, int idx, struct strv *out, const char *what,
-                         const char *method)
-{
-    lua_Integer n = luaL_len(L, idx);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_geti(L, idx, i);
-        if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-            lapi_raise(L, method, "%s[%lld] must be a string", what, (long long)i);
-        strv_push(out, lua_tostring(L, -1));
-        lua_pop(L, 1);
-    }
-}
-
-static void push_env(lua_State *L, int idx, struct strv *out, const char *method)
-{
-    if (!lua_istable(L, idx))
-        lapi_raise(L, method, "option `env` must be a table of NAME = value");
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        if (lua_type(L, -2) != LUA_TSTRING)
-            lapi_raise(L, method, "env keys must be strings");
-        lua_pushvalue(L, -1);
-        const char *v = lua_tostring(L, -1);
-        if (!v)
-            lapi_raise(L, method, "env value of %s must be a string", lua_tostring(L, -3));
-        strv_pushf(out, "%s=%s", lua_tostring(L, -3), v);
-        lua_pop(L, 2);
-    }
-}
-
 void lvm_push_result(lua_State *L, const struct exec_res *r)
 {
     lua_createtable(L, 0, 9);
@@ -394,69 +348,6 @@ void lvm_push_result(lua_State *L, const struct exec_res *r)
 
 /* Parses vm:run's argument forms (cmd, {args...} | {args=, env=, ...}) at 2 and 3 into
  * req; argv and env hold the strings. async: run_async, where `timeout` raises. */
-void lvm_parse_exec(lua_State *L, const char *method, int async, struct exec_req *req,
-                    struct strv *argv, struct strv *env)
-{
-    const char *cmd = luaL_checkstring(L, 2);
-    int direct = 0;
-    if (lua_istable(L, 3) && table_is_array(L, 3)) {
-        direct = 1;
-        strv_push(argv, cmd);
-        push_strings(L, 3, argv, "args", method);
-    } else if (lua_istable(L, 3)) {
-        if (lua_getfield(L, 3, "args") != LUA_TNIL) {
-            if (!lua_istable(L, -1))
-                lapi_raise(L, method, "option `args` must be a list of strings");
-            direct = 1;
-            strv_push(argv, cmd);
-            push_strings(L, lua_gettop(L), argv, "args", method);
-        }
-        lua_pop(L, 1);
-        if (lua_getfield(L, 3, "env") != LUA_TNIL)
-            push_env(L, lua_gettop(L), env, method);
-        lua_pop(L, 1);
-        lua_getfield(L, 3, "env_clear");
-        req->env_clear = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        if (lua_getfield(L, 3, "cwd") != LUA_TNIL) {
-            if (lua_type(L, -1) != LUA_TSTRING)
-                lapi_raise(L, method, "option `cwd` must be a string");
-            req->cwd = lua_tostring(L, -1);
-        }
-        lua_pop(L, 1); /* cwd string stays alive in the opts table */
-        if (lua_getfield(L, 3, "stdin") != LUA_TNIL) {
-            if (lua_type(L, -1) != LUA_TSTRING)
-                lapi_raise(L, method, "option `stdin` must be a string");
-            req->stdin_data = lua_tolstring(L, -1, &req->stdin_len);
-            req->has_stdin = 1;
-        }
-        lua_pop(L, 1);
-        if (lua_getfield(L, 3, "timeout") != LUA_TNIL) {
-            if (async)
-                lapi_raise(L, method, "no `timeout` here; use proc:wait(timeout)");
-            req->timeout = lapi_check_duration(L, -1, method);
-        }
-        lua_pop(L, 1);
-        if (lua_getfield(L, 3, "timeout_ms") != LUA_TNIL) {
-            if (async)
-                lapi_raise(L, method, "no `timeout_ms` here; use proc:wait(timeout)");
-            if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0)
-                lapi_raise(L, method, "invalid duration: %s", luaL_tolstring(L, -1, NULL));
-            req->timeout = lua_tonumber(L, -1) / 1000.0;
-        }
-        lua_pop(L, 1);
-    } else if (!lua_isnoneornil(L, 3)) {
-        lapi_raise(L, method, "second argument must be a list of arguments or an options table");
-    }
-    if (!direct) {
-        strv_push(argv, "sh");
-        strv_push(argv, "-c");
-        strv_push(argv, cmd);
-    }
-    req->argv = argv->v;
-    req->env = env->v;
-}
-
 static int vm_run_l(lua_State *L)
 {
     struct vm *vm = need_booted(L, "vm:run");
