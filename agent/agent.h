@@ -89,6 +89,8 @@ void dispatch_unknown_type(uint32_t id, uint16_t type);
 /* Mount the basic filesystems, load modules and start the real init if there is one.
  * Returns in the process that should become the agent. */
 void boot_guest(void);
+/* Writes /proc/self/oom_score_adj (guest mode only: -1000 for the agent, 0 for commands). */
+void agent_set_oom_score_adj(const char *value);
 void boot_ensure_std_fds(const char *dev);
 void boot_cloexec_inherited_fds(void);
 void boot_default_env(void);

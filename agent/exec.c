@@ -176,6 +176,8 @@ static char **build_env(const struct exec_request *q)
 static void child_run(const struct exec_request *q, char **env, int in_fd, int out_fd, int err_fd)
 {
     setpgid(0, 0);
+    if (agent.guest_mode)
+        agent_set_oom_score_adj("0"); /* the agent's -1000 is not for its commands */
     dup2(in_fd, 0);
     dup2(out_fd, 1);
     dup2(err_fd, 2);

@@ -287,11 +287,25 @@ static int serve_fd(int fd)
     return agent.exit_code;
 }
 
+/* The guest's OOM killer must pick a test's process, not the agent (the host would
+ * lose the VM); commands go back to 0 (exec.c). Only in a guest: on a host (--fd) the
+ * setting is not ours to change. */
+void agent_set_oom_score_adj(const char *value)
+{
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t ignored = write(fd, value, strlen(value));
+    (void)ignored;
+    close(fd);
+}
+
 /* In a guest the agent must never exit: as PID 1 that would panic the kernel. */
 static void serve_guest(void)
 {
     agent.guest_mode = 1;
-    boot_guest();
+    boot_guest(); /* returns in the agent's own process, not in the image's init */
+    agent_set_oom_score_adj("-1000");
     setup_signals();
     boot_default_env();
     port_open_initial();

@@ -3,6 +3,7 @@
 #include "agentconn.h"
 
 #include "util/util.h"
+#include "vm/qmp.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -167,6 +168,23 @@ static int read_some(struct agent_conn *c)
     return 0;
 }
 
+/* Reads QEMU's pending QMP events; when the guest closed the agent's port, takes what
+ * the agent sent before it went and marks the connection dead. 1 when it did. */
+static int check_port(struct agent_conn *c)
+{
+    if (!c->qmp)
+        return 0;
+    if (qmp_poll(c->qmp) < 0) {
+        c->qmp = NULL; /* QEMU is going away: its pidfd tells */
+        return 0;
+    }
+    if (!qmp_agent_port_closed(c->qmp))
+        return 0;
+    read_some(c);
+    mark_dead(c, "agent exited");
+    return 1;
+}
+
 /* more_input: the caller still has input to queue; then wake as soon as the socket
  * can take more, even when nothing is queued right now. */
 static int pump(struct agent_conn *c, int64_t deadline_ns, int more_input)
@@ -175,13 +193,21 @@ static int pump(struct agent_conn *c, int64_t deadline_ns, int more_input)
         return AGENT_DEAD;
     if (flush_some(c) < 0)
         return AGENT_DEAD;
-    struct pollfd pfd[2];
-    int n = 0;
+    if (check_port(c))
+        return AGENT_OK; /* the caller hands out what was read, then sees c->dead */
+    struct pollfd pfd[3];
+    int n = 0, qmp_at = -1;
     pfd[n].fd = c->fd;
     pfd[n].events = POLLIN | (out_pending(c) || more_input ? POLLOUT : 0);
     n++;
     if (c->watch_fd >= 0) {
         pfd[n].fd = c->watch_fd;
+        pfd[n].events = POLLIN;
+        n++;
+    }
+    if (c->qmp) {
+        qmp_at = n;
+        pfd[n].fd = c->qmp->fd;
         pfd[n].events = POLLIN;
         n++;
     }
@@ -207,11 +233,13 @@ static int pump(struct agent_conn *c, int64_t deadline_ns, int more_input)
     if (pfd[0].revents & POLLOUT)
         if (flush_some(c) < 0)
             return AGENT_DEAD;
-    if (n > 1 && (pfd[1].revents & POLLIN)) {
+    if (c->watch_fd >= 0 && (pfd[1].revents & POLLIN)) {
         /* QEMU exited; drain what is already buffered first */
         read_some(c);
         mark_dead(c, "QEMU exited");
     }
+    if (qmp_at >= 0 && pfd[qmp_at].revents)
+        check_port(c);
     return AGENT_OK;
 }
 

@@ -5,7 +5,8 @@
  * frame, optionally supplies an input stream (stdin for exec, file bytes for a write)
  * that is sent as DATA frames, and a callback that consumes the frames answering this
  * request id until it says the operation is complete. While waiting, the loop also
- * watches QEMU's pidfd (so a dead VM ends the wait at once) and the caller's deadline. */
+ * watches QEMU's pidfd (so a dead VM ends the wait at once), QMP for the guest closing
+ * the agent's port (so a dead agent ends it too) and the caller's deadline. */
 #ifndef PROVIUM_AGENTCONN_H
 #define PROVIUM_AGENTCONN_H
 
@@ -23,9 +24,13 @@ enum {
 
 #define AGENT_MAX_BG 64
 
+struct qmp;
+
 struct agent_conn {
     int fd;
     int watch_fd; /* pidfd of QEMU, -1 if none */
+    struct qmp *qmp; /* QEMU's QMP once the agent said HELLO, else NULL: its port closing
+                        (qmp_agent_port_closed) means the agent exited */
     struct wire_inbuf in;
     struct {
         uint8_t *data;

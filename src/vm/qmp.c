@@ -62,11 +62,37 @@ static json_t *read_message(struct qmp *q, int64_t deadline_ns, char *err, size_
     }
 }
 
+static int64_t event_us(json_t *m)
+{
+    json_t *ts = json_object_get(m, "timestamp");
+    return (int64_t)json_integer_value(json_object_get(ts, "seconds")) * 1000000 +
+           (int64_t)json_integer_value(json_object_get(ts, "microseconds"));
+}
+
+/* The agent's port opening or closing in the guest, and system resets. */
+static void note_port_event(struct qmp *q, const char *ev, json_t *m)
+{
+    if (!strcmp(ev, "RESET")) {
+        q->reset_us = event_us(m);
+        return;
+    }
+    json_t *d = json_object_get(m, "data");
+    const char *id = json_string_value(json_object_get(d, "id"));
+    if (!id || strcmp(id, QMP_AGENT_PORT_ID))
+        return;
+    if (json_is_true(json_object_get(d, "open")))
+        q->port_open_us = event_us(m);
+    else
+        q->port_close_us = event_us(m);
+}
+
 /* Remembers QEMU's SHUTDOWN event when the guest powered itself off (spec §1: the VM is
- * then `shutdown`, not `dead`), whichever reader meets it. */
+ * then `shutdown`, not `dead`), and the agent port's state, whichever reader meets it. */
 static void note_event(struct qmp *q, json_t *m)
 {
     const char *ev = json_string_value(json_object_get(m, "event"));
+    if (ev && (!strcmp(ev, "VSERPORT_CHANGE") || !strcmp(ev, "RESET")))
+        note_port_event(q, ev, m);
     if (!ev || strcmp(ev, "SHUTDOWN"))
         return;
     json_t *d = json_object_get(m, "data");
@@ -235,6 +261,25 @@ int qmp_guest_powered_off(struct qmp *q, int64_t deadline_ns)
         json_decref(m);
     }
     return q->guest_poweroff;
+}
+
+int qmp_poll(struct qmp *q)
+{
+    for (;;) {
+        char err[128];
+        json_t *m = read_message(q, now_ns(), err, sizeof err); /* a past deadline: no wait */
+        if (!m && strstr(err, "bad JSON"))
+            continue;
+        if (!m)
+            return strstr(err, "closed") ? -1 : 0;
+        note_event(q, m);
+        json_decref(m);
+    }
+}
+
+int qmp_agent_port_closed(const struct qmp *q)
+{
+    return q->port_close_us > q->port_open_us && q->port_close_us > q->reset_us;
 }
 
 void qmp_close(struct qmp *q)

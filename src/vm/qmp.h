@@ -14,7 +14,14 @@ struct qmp {
     char *rbuf;
     size_t rlen, rcap;
     int guest_poweroff; /* a SHUTDOWN event with guest=true, reason guest-shutdown, was seen */
+    /* QEMU's timestamps (µs of the wall clock, set when QEMU built the event; a
+     * rate-limited event keeps its own) of the latest RESET and of the latest
+     * VSERPORT_CHANGE of the agent's port, opened and closed */
+    int64_t reset_us, port_open_us, port_close_us;
 };
+
+/* The device id of the agent's virtserialport: QEMU names it in VSERPORT_CHANGE. */
+#define QMP_AGENT_PORT_ID "provium-agent"
 
 /* Connects to path, retrying until deadline_ns (QEMU creates the socket while starting).
  * watch_pid: give up early if that process is gone. Returns NULL with err filled. */
@@ -35,6 +42,14 @@ int qmp_send(struct qmp *q, const char *cmd);
 /* Did the guest power itself off? Reads pending messages until QEMU's SHUTDOWN event
  * for a guest power-off, the end of the connection (QEMU exited) or deadline_ns. */
 int qmp_guest_powered_off(struct qmp *q, int64_t deadline_ns);
+/* Reads whatever QEMU has already sent, without waiting, and notes its events (answers
+ * to commands nobody waits for are dropped). -1 when the connection is closed. */
+int qmp_poll(struct qmp *q);
+/* Has the guest closed the agent's port (the agent exited)? True when the latest
+ * VSERPORT_CHANGE of QMP_AGENT_PORT_ID closed it and is newer than the latest open and
+ * the latest RESET: a system reset closes the port too, before RESET, and the next
+ * agent's open may arrive up to a second late (QEMU rate-limits this event). */
+int qmp_agent_port_closed(const struct qmp *q);
 void qmp_close(struct qmp *q);
 
 #endif

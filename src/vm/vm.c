@@ -145,7 +145,9 @@ static void choose_machine(struct vm *vm, const char *ver)
     free(dir);
 }
 
-/* The agent's virtio-serial port, served by QEMU on <vm dir>/agent.sock. */
+/* The agent's virtio-serial port, served by QEMU on <vm dir>/agent.sock. Its device id
+ * makes QEMU report the guest opening and closing it (VSERPORT_CHANGE): a closed port
+ * is an agent that exited. */
 static void push_agent_port(const struct vm *vm, struct strv *a, int micro)
 {
     strv_push(a, "-device");
@@ -153,7 +155,7 @@ static void push_agent_port(const struct vm *vm, struct strv *a, int micro)
     strv_push(a, "-chardev");
     strv_pushf(a, "socket,id=agent0,path=%s/agent.sock,server=on,wait=off", vm->dir);
     strv_push(a, "-device");
-    strv_push(a, "virtserialport,chardev=agent0,name=" WIRE_PORT_NAME);
+    strv_push(a, "virtserialport,chardev=agent0,id=" QMP_AGENT_PORT_ID ",name=" WIRE_PORT_NAME);
 }
 
 /* The NIC slots: virtio-net devices whose `-netdev stream` sockets QEMU serves in the
@@ -569,6 +571,7 @@ int vm_boot_finish(struct vm *vm, char *err, size_t errlen)
     if (proto != WIRE_PROTOCOL_VERSION)
         return fail_boot(vm, err, errlen, "VM %s: agent speaks protocol %u, expected %u",
                          vm->name, proto, WIRE_PROTOCOL_VERSION);
+    vm->agent.qmp = vm->qmp; /* from now on the port closing means the agent exited */
     sync_guest(vm, now_ns() + 10000000000LL);
     vm->boot_ns = now_ns() - t0;
     vm->state = VM_BOOTED;
@@ -676,6 +679,7 @@ int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
     if (rc < 0)
         return fail_boot(vm, err, errlen, "restoring %s: %s", path, merr);
     /* the agent does not know it moved: ask it something, then fix its clock */
+    vm->agent.qmp = vm->qmp;
     struct wire_writer w = {0};
     uint32_t id = agent_next_id(&vm->agent);
     wire_begin(&w, WIRE_PING, id);

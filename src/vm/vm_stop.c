@@ -166,13 +166,20 @@ void vm_lost(struct vm *vm)
     vm->state = VM_DEAD;
 }
 
+/* Without a call in flight: has QEMU exited, or the guest closed the agent's port? */
 void vm_refresh_state(struct vm *vm)
 {
     if ((vm->state != VM_BOOTED && vm->state != VM_PAUSED) || vm->pidfd < 0)
         return;
     struct pollfd p = {vm->pidfd, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0)
+    const char *why = NULL;
+    if (poll(&p, 1, 0) > 0)
+        why = "QEMU exited";
+    else if (vm->agent.qmp && qmp_poll(vm->agent.qmp) == 0 &&
+             qmp_agent_port_closed(vm->agent.qmp))
+        why = "agent exited";
+    if (!why)
         return;
-    snprintf(vm->dead_reason, sizeof vm->dead_reason, "QEMU exited");
+    snprintf(vm->dead_reason, sizeof vm->dead_reason, "%s", why);
     vm_lost(vm);
 }
