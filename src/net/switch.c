@@ -14,8 +14,9 @@
  * blocked in a guest call; the Lua side changes bindings and rules under the mutex
  * and wakes the thread through an eventfd. Frames on the socket are QEMU's stream
  * format: a 4-byte big-endian length, then the frame. A receiver that cannot keep up
- * gets at most SW_QUEUE_BYTES queued; later frames to it are dropped. */
-#include "switch.h"
+ * gets at most SW_QUEUE_BYTES queued; later frames to it are dropped. Partitions,
+ * isolation and the impairment rules themselves live in switch_rules.c. */
+#include "switch_int.h"
 
 #include "util/util.h"
 
@@ -35,37 +36,12 @@
 
 #define SW_MAX_FRAME 65536
 #define SW_QUEUE_BYTES (4u << 20)
-#define SW_MAC_TABLE 256
-
-struct port {
-    int fd; /* -1: free slot */
-    int bridge;
-    int up;
-    char vm[64];
-    uint8_t *in;
-    size_t in_len, in_cap;
-    uint8_t *out; /* queued bytes not yet accepted by the socket */
-    size_t out_len, out_cap;
-    uint64_t rx_frames, tx_frames, dropped; /* switch's view: rx = from the VM */
-    uint64_t rx_bytes, tx_bytes;
-};
 
 /* A pcap capture: of a whole bridge (port -1: each frame once, on entry) or of one
  * port (frames it sends and frames delivered to it). */
 struct capture {
     int fd; /* -1: free */
     int bridge, port;
-};
-
-struct pair {
-    char from[64], to[64];
-};
-
-/* An impairment rule: from/to "" = any member; 0 = not set. */
-struct rule {
-    char from[64], to[64];
-    double latency_ms, loss_pct;
-    uint64_t bandwidth_bps;
 };
 
 /* A frame held back by latency or bandwidth, due at `due`. */
@@ -84,21 +60,6 @@ struct lane {
     unsigned queued;
 };
 
-struct bridge {
-    int used;
-    struct pair *cuts; /* partitions, one way each */
-    size_t n_cuts;
-    struct rule *rules;
-    size_t n_rules;
-    char (*isolated)[64];
-    size_t n_isolated;
-    struct {
-        uint8_t mac[6];
-        int port;
-    } macs[SW_MAC_TABLE];
-    size_t n_macs;
-};
-
 #define SW_LANE_FRAMES 1024 /* per pair A->B: tail drop beyond */
 
 static struct capture *g_caps;
@@ -109,45 +70,20 @@ static struct lane *g_lanes;
 static size_t g_nlanes;
 static unsigned g_seed = 0x5eed;
 
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t sw_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t g_thread;
 static int g_started, g_wake = -1;
 static struct port *g_ports;
 static size_t g_nports;
-static struct bridge *g_bridges;
-static size_t g_nbridges;
+struct bridge *sw_bridges;
+size_t sw_nbridges;
 
-static void wake(void)
+void sw_wake(void)
 {
     uint64_t one = 1;
     if (g_wake >= 0 && write(g_wake, &one, sizeof one) < 0) {
         /* the counter is saturated: the thread is awake anyway */
     }
-}
-
-/* ---- rules ---- */
-
-static int is_isolated(const struct bridge *b, const char *vm)
-{
-    for (size_t i = 0; i < b->n_isolated; i++)
-        if (!strcmp(b->isolated[i], vm))
-            return 1;
-    return 0;
-}
-
-static int is_cut(const struct bridge *b, const char *from, const char *to)
-{
-    for (size_t i = 0; i < b->n_cuts; i++)
-        if (!strcmp(b->cuts[i].from, from) && !strcmp(b->cuts[i].to, to))
-            return 1;
-    return 0;
-}
-
-static int allowed(const struct port *a, const struct port *b)
-{
-    const struct bridge *br = &g_bridges[a->bridge];
-    return a->up && b->up && !is_isolated(br, a->vm) && !is_isolated(br, b->vm) &&
-           !is_cut(br, a->vm, b->vm);
 }
 
 /* ---- forwarding ---- */
@@ -262,32 +198,6 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int rule_matches(const struct rule *r, const char *a, const char *b)
-{
-    return (!r->from[0] || !strcmp(r->from, a)) && (!r->to[0] || !strcmp(r->to, b));
-}
-
-/* The worst of every rule matching A->B: largest latency and loss, smallest non-zero
- * bandwidth. */
-static void effective(const struct bridge *br, const char *a, const char *b, double *lat,
-                      double *loss, uint64_t *bw)
-{
-    *lat = 0;
-    *loss = 0;
-    *bw = 0;
-    for (size_t i = 0; i < br->n_rules; i++) {
-        const struct rule *r = &br->rules[i];
-        if (!rule_matches(r, a, b))
-            continue;
-        if (r->latency_ms > *lat)
-            *lat = r->latency_ms;
-        if (r->loss_pct > *loss)
-            *loss = r->loss_pct;
-        if (r->bandwidth_bps && (!*bw || r->bandwidth_bps < *bw))
-            *bw = r->bandwidth_bps;
-    }
-}
-
 static struct lane *lane_for(int from, int to)
 {
     for (size_t i = 0; i < g_nlanes; i++)
@@ -307,7 +217,7 @@ static void deliver(int from, int to, const uint8_t *frame, uint32_t len)
     struct port *a = &g_ports[from], *b = &g_ports[to];
     double lat, loss;
     uint64_t bw;
-    effective(&g_bridges[a->bridge], a->vm, b->vm, &lat, &loss, &bw);
+    sw_effective(&sw_bridges[a->bridge], a->vm, b->vm, &lat, &loss, &bw);
     if (loss > 0 && (double)rand_r(&g_seed) / RAND_MAX * 100.0 < loss) {
         a->dropped++; /* its frame, lost */
         return;
@@ -396,12 +306,12 @@ static void forward(int from, const uint8_t *frame, uint32_t len)
     }
     capture(a->bridge, -1, frame, len);
     capture(a->bridge, from, frame, len);
-    struct bridge *b = &g_bridges[a->bridge];
+    struct bridge *b = &sw_bridges[a->bridge];
     learn(b, frame + 6, from);
     int to = (frame[0] & 1) ? -1 : lookup(b, frame);
     if (to >= 0 && (size_t)to < g_nports && g_ports[to].fd >= 0 &&
         g_ports[to].bridge == a->bridge && to != from) {
-        if (allowed(a, &g_ports[to]))
+        if (sw_allowed(a, &g_ports[to]))
             deliver(from, to, frame, len);
         return;
     }
@@ -409,7 +319,7 @@ static void forward(int from, const uint8_t *frame, uint32_t len)
         struct port *p = &g_ports[i];
         if ((int)i == from || p->fd < 0 || p->bridge != a->bridge)
             continue;
-        if (allowed(a, p))
+        if (sw_allowed(a, p))
             deliver(from, (int)i, frame, len);
     }
 }
@@ -463,7 +373,7 @@ static void *run(void *arg)
     struct pollfd *pf = NULL;
     size_t cap = 0;
     for (;;) {
-        pthread_mutex_lock(&g_mu);
+        pthread_mutex_lock(&sw_mu);
         if (cap < g_nports + 1) {
             cap = g_nports + 16;
             pf = xrealloc(pf, cap * sizeof *pf);
@@ -477,10 +387,10 @@ static void *run(void *arg)
             n++;
         }
         int timeout = release_due();
-        pthread_mutex_unlock(&g_mu);
+        pthread_mutex_unlock(&sw_mu);
         if (poll(pf, n, timeout) < 0 && errno != EINTR)
             continue;
-        pthread_mutex_lock(&g_mu);
+        pthread_mutex_lock(&sw_mu);
         if (pf[0].revents & POLLIN) {
             uint64_t v;
             if (read(g_wake, &v, sizeof v) < 0) {
@@ -499,7 +409,7 @@ static void *run(void *arg)
                 }
             }
         }
-        pthread_mutex_unlock(&g_mu);
+        pthread_mutex_unlock(&sw_mu);
     }
     return NULL;
 }
@@ -523,19 +433,18 @@ static int ensure_started(void)
     return 0;
 }
 
-/* ---- the Lua side's interface ---- */
+/* ---- the Lua side's interface (the rules are switch_rules.c) ---- */
 
-/* The bridge, or NULL for a closed or unknown id (call with the mutex held). */
-static struct bridge *bridge_at(int id)
+struct bridge *sw_bridge_at(int id)
 {
-    return id >= 0 && (size_t)id < g_nbridges && g_bridges[id].used ? &g_bridges[id] : NULL;
+    return id >= 0 && (size_t)id < sw_nbridges && sw_bridges[id].used ? &sw_bridges[id] : NULL;
 }
 
 int sw_add_port(int fd, const char *vm)
 {
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&sw_mu);
     if (ensure_started() < 0) {
-        pthread_mutex_unlock(&g_mu);
+        pthread_mutex_unlock(&sw_mu);
         return -1;
     }
     size_t i = 0;
@@ -551,219 +460,65 @@ int sw_add_port(int fd, const char *vm)
     p->bridge = -1;
     snprintf(p->vm, sizeof p->vm, "%s", vm);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    pthread_mutex_unlock(&g_mu);
-    wake();
+    pthread_mutex_unlock(&sw_mu);
+    sw_wake();
     return (int)i;
 }
 
 void sw_remove_port(int port)
 {
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&sw_mu);
     if (port >= 0 && (size_t)port < g_nports)
         close_port(&g_ports[port]);
-    pthread_mutex_unlock(&g_mu);
-    wake();
+    pthread_mutex_unlock(&sw_mu);
+    sw_wake();
 }
 
 void sw_bind(int port, int bridge, int up)
 {
-    pthread_mutex_lock(&g_mu);
-    if (bridge >= 0 && !bridge_at(bridge))
+    pthread_mutex_lock(&sw_mu);
+    if (bridge >= 0 && !sw_bridge_at(bridge))
         bridge = -1;
     if (port >= 0 && (size_t)port < g_nports && g_ports[port].fd >= 0) {
         g_ports[port].bridge = bridge;
         g_ports[port].up = bridge >= 0 && up;
     }
-    pthread_mutex_unlock(&g_mu);
-    wake();
+    pthread_mutex_unlock(&sw_mu);
+    sw_wake();
 }
 
 int sw_bridge_new(void)
 {
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&sw_mu);
     size_t i = 0;
-    while (i < g_nbridges && g_bridges[i].used)
+    while (i < sw_nbridges && sw_bridges[i].used)
         i++;
-    if (i == g_nbridges) {
-        g_bridges = xrealloc(g_bridges, (g_nbridges + 1) * sizeof *g_bridges);
-        g_nbridges++;
+    if (i == sw_nbridges) {
+        sw_bridges = xrealloc(sw_bridges, (sw_nbridges + 1) * sizeof *sw_bridges);
+        sw_nbridges++;
     }
-    memset(&g_bridges[i], 0, sizeof g_bridges[i]);
-    g_bridges[i].used = 1;
-    pthread_mutex_unlock(&g_mu);
+    memset(&sw_bridges[i], 0, sizeof sw_bridges[i]);
+    sw_bridges[i].used = 1;
+    pthread_mutex_unlock(&sw_mu);
     return (int)i;
 }
 
 void sw_bridge_free(int bridge)
 {
-    pthread_mutex_lock(&g_mu);
-    if (bridge >= 0 && (size_t)bridge < g_nbridges) {
+    pthread_mutex_lock(&sw_mu);
+    if (bridge >= 0 && (size_t)bridge < sw_nbridges) {
         for (size_t i = 0; i < g_nports; i++)
             if (g_ports[i].bridge == bridge) {
                 g_ports[i].bridge = -1;
                 g_ports[i].up = 0;
             }
-        free(g_bridges[bridge].cuts);
-        free(g_bridges[bridge].isolated);
-        free(g_bridges[bridge].rules);
-        memset(&g_bridges[bridge], 0, sizeof g_bridges[bridge]);
+        free(sw_bridges[bridge].cuts);
+        free(sw_bridges[bridge].isolated);
+        free(sw_bridges[bridge].rules);
+        memset(&sw_bridges[bridge], 0, sizeof sw_bridges[bridge]);
     }
-    pthread_mutex_unlock(&g_mu);
-    wake();
-}
-
-void sw_cut(int bridge, const char *from, const char *to, int cut)
-{
-    pthread_mutex_lock(&g_mu);
-    struct bridge *b = bridge_at(bridge);
-    if (!b) {
-        pthread_mutex_unlock(&g_mu);
-        return;
-    }
-    size_t i = 0;
-    while (i < b->n_cuts && !(!strcmp(b->cuts[i].from, from) && !strcmp(b->cuts[i].to, to)))
-        i++;
-    if (cut && i == b->n_cuts) {
-        b->cuts = xrealloc(b->cuts, (b->n_cuts + 1) * sizeof *b->cuts);
-        snprintf(b->cuts[i].from, sizeof b->cuts[i].from, "%s", from);
-        snprintf(b->cuts[i].to, sizeof b->cuts[i].to, "%s", to);
-        b->n_cuts++;
-    } else if (!cut && i < b->n_cuts) {
-        b->cuts[i] = b->cuts[--b->n_cuts];
-    }
-    pthread_mutex_unlock(&g_mu);
-}
-
-int sw_is_cut(int bridge, const char *from, const char *to)
-{
-    pthread_mutex_lock(&g_mu);
-    int r = bridge_at(bridge) && is_cut(&g_bridges[bridge], from, to);
-    pthread_mutex_unlock(&g_mu);
-    return r;
-}
-
-void sw_heal_all(int bridge)
-{
-    pthread_mutex_lock(&g_mu);
-    if (bridge_at(bridge))
-        g_bridges[bridge].n_cuts = 0;
-    pthread_mutex_unlock(&g_mu);
-}
-
-void sw_isolate(int bridge, const char *vm, int on)
-{
-    pthread_mutex_lock(&g_mu);
-    struct bridge *b = bridge_at(bridge);
-    if (!b) {
-        pthread_mutex_unlock(&g_mu);
-        return;
-    }
-    size_t i = 0;
-    while (i < b->n_isolated && strcmp(b->isolated[i], vm))
-        i++;
-    if (on && i == b->n_isolated) {
-        b->isolated = xrealloc(b->isolated, (b->n_isolated + 1) * sizeof *b->isolated);
-        snprintf(b->isolated[i], sizeof b->isolated[i], "%s", vm);
-        b->n_isolated++;
-    } else if (!on && i < b->n_isolated) {
-        memcpy(b->isolated[i], b->isolated[--b->n_isolated], sizeof b->isolated[i]);
-    }
-    pthread_mutex_unlock(&g_mu);
-}
-
-int sw_is_isolated(int bridge, const char *vm)
-{
-    pthread_mutex_lock(&g_mu);
-    int r = bridge_at(bridge) && is_isolated(&g_bridges[bridge], vm);
-    pthread_mutex_unlock(&g_mu);
-    return r;
-}
-
-size_t sw_cuts(int bridge, char (*from)[64], char (*to)[64], size_t max)
-{
-    pthread_mutex_lock(&g_mu);
-    struct bridge *b = bridge_at(bridge);
-    size_t total = b ? b->n_cuts : 0, n = total < max ? total : max;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(from[i], b->cuts[i].from, 64);
-        memcpy(to[i], b->cuts[i].to, 64);
-    }
-    pthread_mutex_unlock(&g_mu);
-    return total;
-}
-
-void sw_set_rule(int bridge, const char *from, const char *to, int what, double value)
-{
-    pthread_mutex_lock(&g_mu);
-    struct bridge *b = bridge_at(bridge);
-    if (!b) {
-        pthread_mutex_unlock(&g_mu);
-        return;
-    }
-    from = from ? from : "";
-    to = to ? to : "";
-    size_t i = 0;
-    while (i < b->n_rules && !(!strcmp(b->rules[i].from, from) && !strcmp(b->rules[i].to, to)))
-        i++;
-    if (i == b->n_rules) {
-        b->rules = xrealloc(b->rules, (b->n_rules + 1) * sizeof *b->rules);
-        memset(&b->rules[i], 0, sizeof b->rules[i]);
-        snprintf(b->rules[i].from, sizeof b->rules[i].from, "%s", from);
-        snprintf(b->rules[i].to, sizeof b->rules[i].to, "%s", to);
-        b->n_rules++;
-    }
-    struct rule *r = &b->rules[i];
-    if (what == SW_LATENCY_MS)
-        r->latency_ms = value;
-    else if (what == SW_LOSS_PCT)
-        r->loss_pct = value;
-    else
-        r->bandwidth_bps = (uint64_t)value;
-    pthread_mutex_unlock(&g_mu);
-    wake();
-}
-
-double sw_get_rule(int bridge, const char *from, const char *to, int what)
-{
-    pthread_mutex_lock(&g_mu);
-    struct bridge *b = bridge_at(bridge);
-    double v = 0;
-    for (size_t i = 0; b && i < b->n_rules; i++) {
-        const struct rule *r = &b->rules[i];
-        if (strcmp(r->from, from ? from : "") || strcmp(r->to, to ? to : ""))
-            continue;
-        v = what == SW_LATENCY_MS ? r->latency_ms
-            : what == SW_LOSS_PCT ? r->loss_pct
-                                  : (double)r->bandwidth_bps;
-    }
-    pthread_mutex_unlock(&g_mu);
-    return v;
-}
-
-void sw_clear_rules(int bridge)
-{
-    pthread_mutex_lock(&g_mu);
-    struct bridge *b = bridge_at(bridge);
-    if (b)
-        b->n_rules = 0;
-    pthread_mutex_unlock(&g_mu);
-    wake();
-}
-
-size_t sw_rules(int bridge, struct sw_rule *out, size_t max)
-{
-    pthread_mutex_lock(&g_mu);
-    struct bridge *b = bridge_at(bridge);
-    size_t total = b ? b->n_rules : 0;
-    for (size_t i = 0; i < total && i < max; i++) {
-        snprintf(out[i].from, sizeof out[i].from, "%s", b->rules[i].from);
-        snprintf(out[i].to, sizeof out[i].to, "%s", b->rules[i].to);
-        out[i].latency_ms = b->rules[i].latency_ms;
-        out[i].loss_pct = b->rules[i].loss_pct;
-        out[i].bandwidth_bps = b->rules[i].bandwidth_bps;
-    }
-    pthread_mutex_unlock(&g_mu);
-    return total;
+    pthread_mutex_unlock(&sw_mu);
+    sw_wake();
 }
 
 /* ---- captures and per-port facts ---- */
@@ -773,7 +528,7 @@ int sw_capture_open(int bridge, int port, int fd)
     static const uint32_t hdr[6] = {0xa1b2c3d4u, 2u | (4u << 16), 0, 0, 65535, 1};
     if (write(fd, hdr, sizeof hdr) != (ssize_t)sizeof hdr)
         return -1;
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&sw_mu);
     size_t i = 0;
     while (i < g_ncaps && g_caps[i].fd >= 0)
         i++;
@@ -782,32 +537,32 @@ int sw_capture_open(int bridge, int port, int fd)
         g_ncaps++;
     }
     g_caps[i] = (struct capture){fd, bridge, port};
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&sw_mu);
     return (int)i;
 }
 
 void sw_capture_close(int id)
 {
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&sw_mu);
     if (id >= 0 && (size_t)id < g_ncaps && g_caps[id].fd >= 0) {
         close(g_caps[id].fd);
         g_caps[id].fd = -1;
     }
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&sw_mu);
 }
 
 void sw_set_link(int port, int up)
 {
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&sw_mu);
     if (port >= 0 && (size_t)port < g_nports && g_ports[port].fd >= 0)
         g_ports[port].up = up && g_ports[port].bridge >= 0;
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&sw_mu);
 }
 
 int sw_counters(int port, struct sw_counters *c)
 {
     memset(c, 0, sizeof *c);
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&sw_mu);
     int ok = port >= 0 && (size_t)port < g_nports && g_ports[port].fd >= 0;
     if (ok) {
         const struct port *p = &g_ports[port];
@@ -818,16 +573,16 @@ int sw_counters(int port, struct sw_counters *c)
         c->tx_packets = p->rx_frames;
         c->errors = p->dropped;
     }
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&sw_mu);
     return ok ? 0 : -1;
 }
 
 size_t sw_capture_count(int bridge)
 {
     size_t n = 0;
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&sw_mu);
     for (size_t i = 0; i < g_ncaps; i++)
         n += g_caps[i].fd >= 0 && g_caps[i].bridge == bridge && g_caps[i].port < 0;
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_unlock(&sw_mu);
     return n;
 }
