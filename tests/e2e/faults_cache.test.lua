@@ -11,6 +11,13 @@ local q = e2e.q
 
 local work = e2e.private_case("cachefaults")
 
+local start_with_default_sigint = [[
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+open("pid", "w").write(str(os.getpid()))
+os.execvp(sys.argv[1], sys.argv[1:])
+]]
+
 -- Starts `provium <args>` in the background on an empty cache; waits until a snapshot
 -- temp file shows up in the cache (an old `.snap-XXXXXX` or a
 -- `.snap.tmp-<owner>-XXXXXX`), then sends `sig` to the provium parent, and with
@@ -18,8 +25,9 @@ local work = e2e.private_case("cachefaults")
 -- code and the output.
 local function interrupt_build(args, sig, and_children)
   e2e.host("cd " .. q(work) .. " && rm -rf pid rc out.txt cache")
-  e2e.host("cd " .. q(work) .. " && (sh -c 'echo $$ > pid; exec \"$0\" " .. args .. "' " ..
-    q(e2e.exe) .. " > out.txt 2>&1; echo $? > rc) > /dev/null 2>&1 &")
+  -- a background job of sh starts with SIGINT ignored; Ctrl-C meets the default
+  e2e.host("cd " .. q(work) .. " && (python3 -c " .. q(start_with_default_sigint) .. " " ..
+    q(e2e.exe) .. " " .. args .. " > out.txt 2>&1; echo $? > rc) > /dev/null 2>&1 &")
   local seen = e2e.host("cd " .. q(work) .. " && for i in $(seq 1 9000); do " ..
     "t=$(ls -A cache 2>/dev/null | grep '^\\.snap'); [ -n \"$t\" ] && break; " ..
     "[ -e rc ] && break; sleep 0.02; done; echo \"$t\"")
