@@ -9,6 +9,7 @@
 #include "vm/qmp.h"
 #include "net/switch.h"
 #include "vm/snapshot.h"
+#include "vm/sockpath.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +50,7 @@ struct vm *vm_new(struct host_env *env, const char *name, const struct profile *
     vm->state = VM_CREATED;
     vm->qemu_pid = -1;
     vm->pidfd = -1;
+    vm->dir_fd = -1;
     vm->agent.fd = -1;
     vm->nic_slots = p->nic_slots;
     for (int i = 0; i < VM_MAX_NICS; i++)
@@ -78,6 +79,8 @@ void vm_free(struct vm *vm)
     vm_disks_free(vm);
     free(vm->name);
     free(vm->dir);
+    if (vm->dir_fd >= 0)
+        close(vm->dir_fd);
     conlog_free(vm->con);
     free(vm->console_path);
     free(vm);
@@ -145,6 +148,16 @@ static void choose_machine(struct vm *vm, const char *ver)
     free(dir);
 }
 
+/* Where QEMU serves the socket `name` of this VM: <vm dir>/<name>, or the same through
+ * the directory's fd when that is too long for a unix socket (never truncated). */
+static char *vm_sock_path(const struct vm *vm, const char *name)
+{
+    char path[128];
+    if (sockpath_make(path, sizeof path, vm->dir, vm->dir_fd, name) < 0)
+        return xasprintf("%s/%s", vm->dir, name); /* QEMU says it is too long */
+    return xstrdup(path);
+}
+
 /* The agent's virtio-serial port, served by QEMU on <vm dir>/agent.sock. Its device id
  * makes QEMU report the guest opening and closing it (VSERPORT_CHANGE): a closed port
  * is an agent that exited. */
@@ -153,7 +166,9 @@ static void push_agent_port(const struct vm *vm, struct strv *a, int micro)
     strv_push(a, "-device");
     strv_push(a, micro ? "virtio-serial-device" : "virtio-serial-pci");
     strv_push(a, "-chardev");
-    strv_pushf(a, "socket,id=agent0,path=%s/agent.sock,server=on,wait=off", vm->dir);
+    char *sock = vm_sock_path(vm, "agent.sock");
+    strv_pushf(a, "socket,id=agent0,path=%s,server=on,wait=off", sock);
+    free(sock);
     strv_push(a, "-device");
     strv_push(a, "virtserialport,chardev=agent0,id=" QMP_AGENT_PORT_ID ",name=" WIRE_PORT_NAME);
 }
@@ -164,9 +179,12 @@ static void push_agent_port(const struct vm *vm, struct strv *a, int micro)
 static void push_nics(const struct vm *vm, struct strv *a, int micro)
 {
     for (int i = 0; i < vm->nic_slots && i < VM_MAX_NICS; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "nic%d.sock", i);
+        char *sock = vm_sock_path(vm, name);
         strv_push(a, "-netdev");
-        strv_pushf(a, "stream,id=nic%d,server=on,addr.type=unix,addr.path=%s/nic%d.sock", i,
-                   vm->dir, i);
+        strv_pushf(a, "stream,id=nic%d,server=on,addr.type=unix,addr.path=%s", i, sock);
+        free(sock);
         strv_push(a, "-device");
         strv_pushf(a, "%s,netdev=nic%d,mac=" VM_NIC_MAC_PREFIX "%02x",
                    micro ? "virtio-net-device" : "virtio-net-pci", i, i);
@@ -237,7 +255,9 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
     strv_push(a, micro ? "virtio-rng-device" : "virtio-rng-pci");
     push_nics(vm, a, micro);
     strv_push(a, "-qmp");
-    strv_pushf(a, "unix:%s/qmp.sock,server=on,wait=off", vm->dir);
+    char *qmp_sock = vm_sock_path(vm, "qmp.sock");
+    strv_pushf(a, "unix:%s,server=on,wait=off", qmp_sock);
+    free(qmp_sock);
     if (incoming) {
         strv_push(a, "-incoming");
         strv_push(a, "defer");
@@ -271,6 +291,8 @@ static pid_t spawn_qemu(struct vm *vm, char **argv, int con_fd, char *err, size_
             dup2(logfd, 2);
         }
         fcntl(con_fd, F_SETFD, 0);
+        if (vm->dir_fd >= 0)
+            fcntl(vm->dir_fd, F_SETFD, 0); /* socket paths may go through it */
         signal(SIGPIPE, SIG_DFL);
         signal(SIGINT, SIG_IGN); /* the worker decides when QEMU ends */
         execvp(argv[0], argv);
@@ -284,16 +306,9 @@ static pid_t spawn_qemu(struct vm *vm, char **argv, int con_fd, char *err, size_
 
 static int connect_unix(const char *path)
 {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = sockpath_connect(path, SOCK_NONBLOCK);
     if (fd < 0)
         return -1;
-    struct sockaddr_un sa = {0};
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
     int sz = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
@@ -389,6 +404,7 @@ static int ensure_vm_dir(struct vm *vm, char *err, size_t errlen)
             vm->dir = NULL;
             return -1;
         }
+        vm->dir_fd = open(vm->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         vm->console_path = xasprintf("%s/console.log", vm->dir);
     }
     if (!vm->con)
@@ -407,8 +423,8 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
 {
     if (ensure_vm_dir(vm, err, errlen) < 0)
         return -1;
-    char *sock = xasprintf("%s/agent.sock", vm->dir);
-    char *qmp_path = xasprintf("%s/qmp.sock", vm->dir);
+    char *sock = vm_sock_path(vm, "agent.sock");
+    char *qmp_path = vm_sock_path(vm, "qmp.sock");
     unlink(sock);
     unlink(qmp_path);
     if (pool_charge(vm, err, errlen) < 0) {
@@ -457,7 +473,9 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
         return fail_boot(vm, err, errlen, "cannot connect to the agent port: %s", strerror(errno));
     agent_conn_init(&vm->agent, fd, vm->pidfd);
     for (int i = 0; i < vm->nic_slots && i < VM_MAX_NICS; i++) {
-        char *path = xasprintf("%s/nic%d.sock", vm->dir, i);
+        char name[16];
+        snprintf(name, sizeof name, "nic%d.sock", i);
+        char *path = vm_sock_path(vm, name);
         int nfd = connect_unix(path);
         free(path);
         if (nfd < 0 || (vm->nic_port[i] = sw_add_port(nfd, vm->name)) < 0) {
@@ -510,6 +528,9 @@ int vm_console_argv(struct vm *vm, int with_agent, struct strv *argv, char *err,
     char *cmdline, *initrd;
     if (prepare_boot(vm, &cmdline, &initrd, err, errlen) < 0)
         return -1;
+    /* `provium console` forks QEMU itself: it inherits the directory for socket paths */
+    if (vm->dir_fd >= 0)
+        fcntl(vm->dir_fd, F_SETFD, 0);
     build_argv(vm, argv, initrd, cmdline, 0, 1, -1);
     free(initrd);
     free(cmdline);

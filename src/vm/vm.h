@@ -82,6 +82,8 @@ struct vm {
     enum vm_state state;
     struct vm_boot_opts opts;
     char *dir; /* scratch dir of this VM: sockets, console log, initrd */
+    int dir_fd; /* dir, open (O_PATH) for socket paths past sun_path (sockpath.h); QEMU
+                   inherits it at the same number */
     char *console_path;
     struct conlog *con; /* the bounded console log (conlog.h), made with dir */
     char machine[8];

@@ -45,3 +45,17 @@ test("the agent is out of the OOM killer's reach, its commands are not", functio
   t:assert_eq(vm:run("echo alive").stdout, "alive\n")
   t:assert_eq(vm:state(), "booted")
 end)
+
+test("63-character VM names boot under a 50-character TMPDIR", function(t)
+  local work = e2e.private_case("longnames")
+  local tmp = work .. "/t"
+  tmp = tmp .. string.rep("x", 50 - #tmp)
+  t:assert_eq(#tmp, 50)
+  e2e.host("mkdir -p " .. e2e.q(tmp))
+  local out, code = e2e.provium({"--no-progress", "--cpu-overcommit", "4"}, work,
+    "TMPDIR=" .. e2e.q(tmp))
+  t:log(out)
+  t:assert_eq(code, 0, "the case passed")
+  t:assert_contains(out, "1 passed")
+  e2e.host("rm -rf " .. e2e.q(work))
+end)
