@@ -2,6 +2,7 @@
 -- ring of the last `console_log_max` bytes (1M for the `flood` profile), on disk and in
 -- read_log(); the newest bytes are kept, and console:expect and console:read find text
 -- written after the log wrapped.
+local e2e = require("lib.e2e")
 local MiB = 1024 * 1024
 
 -- The VM's console files on the host: QEMU's -qmp argument names its scratch dir.
@@ -36,8 +37,8 @@ test("a console flood keeps the last 1 MiB; expect and read work across the wrap
   local stream = con:read()
   vm:run("echo first-marker-before-flood > /dev/console")
   con:expect("first-marker-before-flood", 10)
-  -- 3 MB of lines, then a marker: the log wraps several times
-  vm:run("yes flood-flood-flood-flood-flood-flood-flood-flood | head -c 3000000 > /dev/console; " ..
+  -- 1.5 MB of lines, then a marker: the log wraps several times
+  vm:run("yes flood-flood-flood-flood-flood-flood-flood-flood | head -c 1500000 > /dev/console; " ..
     "echo newest-marker-after-flood > /dev/console", {timeout = 120})
   con:expect("newest-marker-after-flood", 30)
   local log = con:read_log()
@@ -54,4 +55,41 @@ test("a console flood keeps the last 1 MiB; expect and read work across the wrap
   vm:run_async("sleep 1; echo late-marker-after-wrap > /dev/console")
   t:assert_eq(con:expect("late-marker-after-wrap", 30), "late-marker-after-wrap")
   stream:expect("late-marker-after-wrap", 10)
+end)
+
+-- A failing test's report carries the console tail even after the log wrapped (64K, the
+-- smallest cap, wraps after a short flood).
+test("the failure report's console tail is the newest output after a wrap", function(t)
+  local work = e2e.host("mktemp -d"):gsub("%s+$", "")
+  local function write(name, text)
+    local f = assert(io.open(work .. "/" .. name, "w"))
+    f:write(text)
+    f:close()
+  end
+  write("provium.toml", string.format([[
+[profiles.tiny]
+kernel = "%s/vmlinuz"
+initrd = "%s/initrd.img"
+cmdline_file = "%s/cmdline"
+memory = "256M"
+console_log_max = "64K"
+]], e2e.image, e2e.image, e2e.image))
+  write("flood.test.lua", [[
+test("floods, then fails", function(t)
+  local vm = provium:vm("f", "tiny")
+  vm:boot()
+  vm:run("echo oldest-marker > /dev/console; yes flood-flood-flood-flood | head -c 200000 > /dev/console; echo tail-marker-after-wrap > /dev/console")
+  vm:console():expect("tail-marker-after-wrap", 30)
+  local n = #vm:console():read_log()
+  t:assert(n <= 65536, "read_log within the cap: " .. n)
+  error("failing on purpose")
+end)
+]])
+  local out, code = e2e.provium({"--config", work .. "/provium.toml", "--no-progress"}, work)
+  e2e.host("rm -rf " .. e2e.q(work))
+  t:assert_eq(code, 1, out)
+  t:assert_contains(out, "failing on purpose")
+  t:assert_contains(out, "---- vm f (last")
+  t:assert_contains(out, "tail-marker-after-wrap")
+  t:assert(not out:find("read_log within the cap", 1, true), "read_log stayed within the cap")
 end)
