@@ -158,7 +158,8 @@ test("unknown or ambiguous profiles and failing builds exit 2 before any boot", 
   for _, cmd in ipairs({"console", "repl"}) do
     local out, code = e2e.provium({cmd, "nope", "--config", config})
     t:assert_eq(code, 2)
-    t:assert_contains(out, "unknown profile `nope` (known: base, disky, missing, notbz, panics)")
+    -- the known profiles, sorted: the e2e config's first and last ones frame the list
+    t:assert(out:find("unknown profile `nope` %(known: base, debroot, disky, [^)]*, notbz, panics%)") ~= nil, out)
     local out2, code2 = e2e.provium({cmd, "bad", "--config", build_cases})
     t:assert_eq(code2, 2)
     t:assert_contains(out2, "building-bad")
