@@ -28,7 +28,7 @@ static void full_profile(void)
                                  "cache_max_size = \"1G\"\njobs = 3\naccel = \"tcg\"\n"
                                  "[profiles.a]\nkernel = \"k/vmlinuz\"\ninitrd = \"/abs/initrd\"\n"
                                  "cmdline = \"quiet\"\nmemory = \"256M\"\ncpus = 2\n"
-                                 "agent_boot_timeout = \"90s\"\n"
+                                 "agent_boot_timeout = \"90s\"\nconsole_log_max = \"1M\"\n"
                                  "[profiles.b]\nbuild = \"make --out {out}\"\n"
                                  "kernel = \"{out}/vmlinuz\"\ncmdline_file = \"{out}/cmdline\"\n",
                                  err, sizeof err);
@@ -48,6 +48,7 @@ static void full_profile(void)
     const struct profile *a = config_profile(c, "a");
     CHECK(a && a->memory == (256ull << 20) && a->cpus == 2);
     CHECK(a && a->agent_boot_timeout == 90);
+    CHECK(a && a->console_log_max == (1ull << 20));
     want = path_join(g_dir, "k/vmlinuz");
     CHECK_STR_EQ(a ? a->kernel : NULL, want);
     free(want);
@@ -58,6 +59,7 @@ static void full_profile(void)
     CHECK_STR_EQ(b ? b->build : NULL, "make --out /xdg/provium/builds/b");
     CHECK_STR_EQ(b ? b->kernel : NULL, "/xdg/provium/builds/b/vmlinuz");
     CHECK_STR_EQ(b ? b->cmdline_file : NULL, "/xdg/provium/builds/b/cmdline");
+    CHECK(b && b->console_log_max == 0); /* the default (16 MiB, vm/conlog.h) */
     CHECK(config_profile(c, "nope") == NULL);
     config_free(c);
 }
@@ -127,6 +129,8 @@ static void errors(void)
     expect_error("[profiles.a]\nkernel = \"k\"\ncmdline = \"x\"\nmachine = \"pc\"\n",
                  "profiles.a.machine: must be one of");
     expect_error("[profiles.a]\nkernel = 3\ncmdline = \"x\"\n", "profiles.a.kernel: expected string");
+    expect_error("[profiles.a]\nkernel = \"k\"\ncmdline = \"x\"\nconsole_log_max = \"1K\"\n",
+                 "profiles.a.console_log_max: must be at least 64K");
     expect_error("[profiles.a]\nkernel = \"k\"\ncmdline = \"x\"\nagent_boot_timeout = \"-1s\"\n",
                  "agent_boot_timeout: invalid duration");
     expect_error("[profiles.a]\nkernel = \"k\"\ncmdline = \"x\"\ndisks = [{id = \"d\"}]\n",
