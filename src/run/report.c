@@ -28,6 +28,8 @@ static const char *tag_for(const struct file_result *f)
         return "TIME";
     case FS_SKIPPED:
         return "SKIP";
+    case FS_INTERRUPTED:
+        return "INT ";
     default:
         return "FAIL";
     }
@@ -56,6 +58,8 @@ void report_file_human(FILE *out, const struct file_result *f, int verbose, int 
                 f->passed, f->failed, f->skipped, secs);
         if (f->status == FS_TIMED_OUT && f->error)
             fprintf(out, "  %s\n", f->error);
+        else if (f->status == FS_INTERRUPTED && f->file_error) /* no test to carry it */
+            fprintf(out, "  interrupted\n");
     }
     for (size_t i = 0; i < f->n_tests; i++) {
         const struct test_result *t = &f->tests[i];
@@ -112,11 +116,12 @@ void report_file_json(FILE *out, const struct file_result *f)
 }
 
 void report_summary_json(FILE *out, size_t files, int passed, int failed, int skipped,
-                         int64_t duration_ns, int exit_code)
+                         int interrupted, int64_t duration_ns, int exit_code)
 {
-    json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:i}", "kind", "summary", "files",
-                          (int)files, "passed", passed, "failed", failed, "skipped", skipped,
-                          "duration_ns", (json_int_t)duration_ns, "exit_code", exit_code);
+    json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:i}", "kind", "summary",
+                          "files", (int)files, "passed", passed, "failed", failed, "skipped",
+                          skipped, "interrupted", interrupted, "duration_ns",
+                          (json_int_t)duration_ns, "exit_code", exit_code);
     char *s = json_dumps(o, JSON_COMPACT);
     fprintf(out, "%s\n", s);
     free(s);

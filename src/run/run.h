@@ -49,7 +49,8 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
                const char *rel_path, const char *scratch, int evfd, int replyfd);
 
 /* ---- per-file results collected by the parent ---- */
-enum file_status { FS_PASSED, FS_FAILED, FS_TIMED_OUT, FS_CRASHED, FS_SKIPPED };
+/* FS_INTERRUPTED: the worker was stopped by a Ctrl-C, SIGTERM or SIGHUP of the run */
+enum file_status { FS_PASSED, FS_FAILED, FS_TIMED_OUT, FS_CRASHED, FS_SKIPPED, FS_INTERRUPTED };
 
 struct test_result {
     char *name;
@@ -65,7 +66,7 @@ struct file_result {
     char *path;     /* as reported (invalid UTF-8 escaped) */
     enum file_status status;
     char *chunk_error;
-    char *error; /* file-level problem (crash, timeout) */
+    char *error; /* file-level problem (crash, timeout, "interrupted") */
     int64_t duration_ns;
     double started;    /* wall clock at dispatch (JUnit timestamp) */
     struct test_result *tests;
@@ -87,7 +88,7 @@ json_t *json_text(const char *s);
 void report_file_human(FILE *out, const struct file_result *f, int verbose, int quiet);
 void report_file_json(FILE *out, const struct file_result *f);
 void report_summary_json(FILE *out, size_t files, int passed, int failed, int skipped,
-                         int64_t duration_ns, int exit_code);
+                         int interrupted, int64_t duration_ns, int exit_code);
 int report_junit(const char *path, struct file_result *files, size_t n);
 
 /* ---- entry (cli/run.c parses flags, runner.c runs) ---- */

@@ -3,12 +3,15 @@
  * It forks one worker per test file (at most --jobs at once), reads their JSON event
  * lines, enforces the per-file timeout, survives worker crashes, and prints the report.
  * QEMU processes belong to workers and die with them (PR_SET_PDEATHSIG); each
- * worker's private scratch directory is created and removed here. Which files run is
+ * worker leads a process group, which is what a timeout or an interruption kills, and
+ * dies with the runner (watchdog.c). Each worker's private scratch directory is
+ * created and removed here; those of runs killed outright are swept at startup. Which files run is
  * discover.c, the checks before a run preflight.c, the pool requests runner_pool.c. */
 #include "runner_int.h"
 
 #include "fixture/fixture.h"
 #include "run/build.h"
+#include "run/watchdog.h"
 #include "vm/vm.h"
 
 #include <errno.h>
@@ -23,17 +26,17 @@
 
 const char *file_status_name(enum file_status s)
 {
-    static const char *n[] = {"passed", "failed", "timed_out", "crashed", "skipped"};
+    static const char *n[] = {"passed", "failed", "timed_out", "crashed", "skipped",
+                              "interrupted"};
     return n[s];
 }
 
 /* ---- workers ---- */
 
-static volatile sig_atomic_t g_interrupted;
+static volatile sig_atomic_t g_interrupted; /* the signal: SIGINT, SIGTERM or SIGHUP */
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_interrupted = 1;
+    g_interrupted = sig;
 }
 
 static FILE *g_events;
@@ -217,6 +220,7 @@ static int start_job(struct job *j, const struct run_opts *ro, const struct conf
         return -1;
     }
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(p[0]);
@@ -229,12 +233,15 @@ static int start_job(struct job *j, const struct run_opts *ro, const struct conf
         close(p[0]);
         close(q[1]);
         setpgid(0, 0);
+        if (watchdog_start(j->scratch, parent) < 0)
+            _exit(1);
         struct run_opts mine = *ro;
         if (j->file->rerun && !j->file->rerun->whole_file)
             mine.only_tests = j->file->rerun->tests;
         int rc = worker_run(&mine, cfg, j->file->abs, j->res->path, j->scratch, p[1], q[0]);
         exit(rc); /* not _exit: stdio was flushed before fork, and leak checkers run */
     }
+    setpgid(pid, pid); /* as the child does: a kill of the group works from now on */
     close(p[1]);
     close(q[0]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
@@ -295,7 +302,7 @@ static char *file_error_text(const struct job *j, int status)
         return xstrdup("file timeout exceeded");
     if (r->chunk_error)
         return xasprintf("chunk error: %s", r->chunk_error);
-    if (g_interrupted)
+    if (r->status == FS_INTERRUPTED)
         return xstrdup("interrupted");
     if (WIFSIGNALED(status))
         return xasprintf("worker crashed (signal %d: %s)", WTERMSIG(status),
@@ -315,11 +322,14 @@ static void finish_job(struct job *j, int status)
         r->status = FS_TIMED_OUT;
     else if (r->chunk_error)
         r->status = FS_FAILED;
+    else if (crashed && j->interrupted)
+        r->status = FS_INTERRUPTED;
     else if (crashed)
         r->status = FS_CRASHED;
     else
         r->status = r->failed ? FS_FAILED : FS_PASSED;
-    if (r->status == FS_TIMED_OUT || r->status == FS_CRASHED || r->chunk_error) {
+    if (r->status == FS_TIMED_OUT || r->status == FS_CRASHED ||
+        r->status == FS_INTERRUPTED || r->chunk_error) {
         if (!r->error)
             r->error = file_error_text(j, status);
         fail_unfinished(r);
@@ -352,10 +362,19 @@ static void finish_job(struct job *j, int status)
                        r->error));
 }
 
-static void kill_job(struct job *j)
+/* The worker's whole process group: its QEMUs and whatever its tests started. */
+static void kill_group(pid_t pid)
 {
-    if (j->running && j->pid > 0)
-        kill(j->pid, SIGKILL);
+    if (kill(-pid, SIGKILL) < 0)
+        kill(pid, SIGKILL);
+}
+
+static void interrupt_job(struct job *j)
+{
+    if (j->running && j->pid > 0 && !j->interrupted) {
+        j->interrupted = 1;
+        kill_group(j->pid);
+    }
 }
 
 /* The TTY progress line on stderr: `[done/total] running R, queued Q — P passed, F
@@ -490,7 +509,7 @@ static void reap_workers(struct sched *s)
         if (ro->file_timeout > 0 && !j->timed_out &&
             now_ns() - j->start_ns - waited > (int64_t)(ro->file_timeout * 1e9)) {
             j->timed_out = 1;
-            kill(j->pid, SIGKILL);
+            kill_group(j->pid);
         }
         int status;
         pid_t r = waitpid(j->pid, &status, WNOHANG);
@@ -539,7 +558,7 @@ static int run_files(const struct run_opts *ro, const struct config *cfg, struct
         wait_for_workers(&s);
         if (g_interrupted) {
             for (size_t i = 0; i < n; i++)
-                kill_job(&s.jobs[i]);
+                interrupt_job(&s.jobs[i]);
             s.stop_new = 1;
         }
         reap_workers(&s);
@@ -632,25 +651,42 @@ static struct file_result *announce_files(const struct found *files, size_t n)
 
 struct totals {
     int passed, failed, skipped;
+    int interrupted, not_started; /* files stopped by an interruption / never started */
 };
+
+/* The line before the last one of an interrupted run (the last keeps its format). */
+static void interrupted_line(FILE *out, const struct totals *t)
+{
+    fprintf(out, "interrupted by %s: %d file%s stopped, %d not started\n",
+            g_interrupted == SIGHUP ? "SIGHUP" : g_interrupted == SIGTERM ? "SIGTERM" : "SIGINT",
+            t->interrupted, t->interrupted == 1 ? "" : "s", t->not_started);
+}
 
 /* Prints the summary (human or JSON) and writes --junit; returns the exit code. */
 static int summarize(const struct run_opts *ro, FILE *report, struct file_result *res,
                      size_t n, int64_t dur, struct totals *tot)
 {
-    int passed = 0, failed = 0, skipped = 0;
+    struct totals t = {0};
     for (size_t i = 0; i < n; i++) {
-        passed += res[i].passed;
-        failed += res[i].failed;
-        skipped += res[i].skipped;
+        t.passed += res[i].passed;
+        t.failed += res[i].failed;
+        t.skipped += res[i].skipped;
+        t.interrupted += res[i].status == FS_INTERRUPTED;
+        t.not_started += g_interrupted && res[i].status == FS_SKIPPED && res[i].error &&
+                         !strcmp(res[i].error, "interrupted");
     }
-    int exit_code = g_interrupted ? 130 : failed ? 1 : 0;
+    int passed = t.passed, failed = t.failed, skipped = t.skipped;
+    int exit_code = g_interrupted ? 128 + (g_interrupted == SIGHUP ? SIGHUP : SIGINT)
+                    : failed      ? 1
+                                  : 0;
     if (ro->json) {
-        report_summary_json(report, n, passed, failed, skipped, dur, exit_code);
+        report_summary_json(report, n, passed, failed, skipped, t.interrupted, dur, exit_code);
     } else {
         if (n == 0 && ro->filters.n)
             no_filter_match(report, ro);
         fprintf(report, "%zu file%s in %.2fs\n", n, n == 1 ? "" : "s", (double)dur / 1e9);
+        if (g_interrupted)
+            interrupted_line(report, &t);
         fprintf(report, "%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     }
     if (ro->junit && report_junit(ro->junit, res, n) < 0) {
@@ -658,7 +694,7 @@ static int summarize(const struct run_opts *ro, FILE *report, struct file_result
         if (!exit_code)
             exit_code = 2;
     }
-    *tot = (struct totals){passed, failed, skipped};
+    *tot = t;
     return exit_code;
 }
 
@@ -685,6 +721,7 @@ static struct config *run_setup(struct run_opts *ro)
         return NULL;
     }
     cache_enforce_limit(cfg, on_evicted, NULL);
+    scratch_sweep_stale("provium"); /* what runs killed outright left (kill -9, OOM) */
     if (!ro->no_build && profiles_build_all(cfg, build_event, NULL) < 0) {
         close_events();
         free(ro->agent_bin);
@@ -725,6 +762,7 @@ int runner_main(struct run_opts *ro)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* a closed terminal or SSH session: the same clean end */
     signal(SIGPIPE, SIG_IGN);
 
     int64_t t0 = now_ns();
@@ -739,9 +777,10 @@ int runner_main(struct run_opts *ro)
     rerun_set_free(&last);
     free(rerun_state);
     run_event("run_completed",
-             json_pack("{s:i, s:i, s:i, s:i, s:I, s:i}", "passed", tot.passed, "failed",
-                       tot.failed, "skipped", tot.skipped, "files", (int)n, "duration_ns",
-                       (json_int_t)dur, "exit_code", exit_code));
+             json_pack("{s:i, s:i, s:i, s:i, s:i, s:I, s:i}", "passed", tot.passed, "failed",
+                       tot.failed, "skipped", tot.skipped, "interrupted", tot.interrupted,
+                       "files", (int)n, "duration_ns", (json_int_t)dur, "exit_code",
+                       exit_code));
     close_events();
     free_results(res, files, n);
     free(ro->agent_bin);

@@ -39,6 +39,7 @@ struct job {
     int64_t start_ns;
     struct buf line;
     int timed_out;
+    int interrupted;         /* killed because the run was interrupted */
     int running;
 };
 

@@ -4,6 +4,7 @@
  * test in a scoped lab with its own deadline, tear the scoped lab down, and finally
  * the file lab. Every outcome is an event written as one JSON line to the parent. */
 #include "run.h"
+#include "watchdog.h"
 
 #include "lua/lapi.h"
 #include "lua/lfile.h"
@@ -68,6 +69,7 @@ static int pool_ask(struct host_env *env, const char *kind, uint64_t memory, int
     line[n] = 0;
     if (env->deadline_ns)
         env->deadline_ns += now_ns() - t0;
+    watchdog_extend(now_ns() - t0);
     if (!strcmp(line, "ok"))
         return 0;
     snprintf(err, errlen, "%s", !strncmp(line, "err ", 4) ? line + 4 : "the run's scheduler went away");
@@ -92,7 +94,8 @@ static void pool_release(struct host_env *env, uint64_t memory, int cpus)
          json_pack("{s:I, s:i}", "memory_bytes", (json_int_t)memory, "cpus", cpus));
 }
 
-/* ---- deadline enforcement for pure-Lua loops ---- */
+/* ---- deadline enforcement for pure-Lua loops (and, set by the watchdog at the
+ * deadline with count 1, right after a blocking C call it ended) ---- */
 static struct lua_host *g_hook_host;
 
 static void deadline_hook(lua_State *L, lua_Debug *ar)
@@ -285,8 +288,10 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
     int64_t t0 = now_ns();
     h->timed_out = 0;
     h->env->deadline_ns = timeout > 0 ? t0 + (int64_t)(timeout * 1e9) : 0;
-    if (h->env->deadline_ns)
+    if (h->env->deadline_ns) {
         lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1000);
+        watchdog_arm(L, deadline_hook, h->env->deadline_ns);
+    }
 
     lua_getfield(L, entry, "fn");
     ltest_push_context(L, entry);
@@ -297,6 +302,7 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
     h->current_test = name;
     int rc = lua_pcall(L, 1, 0, 0);
     h->current_test = NULL;
+    watchdog_disarm(); /* before the hook goes: the watchdog sets none after this */
     lua_sethook(L, NULL, 0, 0);
     int64_t dur = now_ns() - t0;
     if (h->env->deadline_ns && now_ns() >= h->env->deadline_ns)
@@ -387,8 +393,7 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
                const char *rel_path, const char *scratch, int evfd, int replyfd)
 {
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL); /* SIGTERM and SIGHUP: the watchdog's (runner.c starts it) */
     struct worker w = {evfd, replyfd, ro, rel_path};
     struct host_env env;
     host_env_init(&env, cfg, ro, scratch);

@@ -471,18 +471,73 @@ int file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-char *make_scratch_dir(const char *prefix)
+/* ---- scratch directories ---- */
+
+static const char *tmp_base(void)
 {
     const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    char *tmpl = xasprintf("%s/%s-XXXXXX", tmp, prefix);
+    return tmp && *tmp ? tmp : "/tmp";
+}
+
+char *make_scratch_dir(const char *prefix)
+{
+    char *tmpl = xasprintf("%s/%s-XXXXXX", tmp_base(), prefix);
     if (!mkdtemp(tmpl)) {
         free(tmpl);
         return NULL;
     }
     chmod(tmpl, 0700);
+    /* who made it, so that a later run can remove it once that process is gone */
+    char *owner = path_join(tmpl, SCRATCH_OWNER_FILE);
+    int fd = open(owner, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    free(owner);
+    if (fd >= 0) {
+        dprintf(fd, "%s\n", owner_tag());
+        close(fd);
+    }
     return tmpl;
+}
+
+/* 1 when dir (a directory of ours) records an owner that is gone, else 0. */
+static int scratch_is_stale(const char *dir)
+{
+    char *owner = path_join(dir, SCRATCH_OWNER_FILE);
+    int fd = open(owner, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    free(owner);
+    if (fd < 0)
+        return 0; /* no record (made before owners were recorded, or being made) */
+    char tag[64];
+    ssize_t n = read(fd, tag, sizeof tag - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    tag[n] = 0;
+    tag[strcspn(tag, "\n")] = 0;
+    return owner_tag_alive(tag) == 0;
+}
+
+int scratch_sweep_stale(const char *prefix)
+{
+    DIR *d = opendir(tmp_base());
+    if (!d)
+        return 0;
+    size_t pl = strlen(prefix);
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        /* <prefix>-XXXXXX, as mkdtemp names it */
+        if (strncmp(de->d_name, prefix, pl) || de->d_name[pl] != '-' ||
+            strlen(de->d_name + pl + 1) != 6)
+            continue;
+        char *p = path_join(tmp_base(), de->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+            scratch_is_stale(p) && rm_rf(p) == 0)
+            removed++;
+        free(p);
+    }
+    closedir(d);
+    return removed;
 }
 
 const char *self_exe_dir(void)

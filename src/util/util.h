@@ -64,8 +64,14 @@ int file_exists(const char *path);
  * symlinks not followed), appended to out sorted by path. */
 void walk_files_with_suffix(const char *dir, const char *suffix, struct strv *out);
 int write_all(int fd, const void *p, size_t n);
-/* Private scratch directory (0700) under $TMPDIR via mkdtemp. */
+/* Private scratch directory (0700) under $TMPDIR via mkdtemp, named <prefix>-XXXXXX;
+ * its SCRATCH_OWNER_FILE holds the creator's owner_tag(). */
 char *make_scratch_dir(const char *prefix);
+#define SCRATCH_OWNER_FILE ".owner"
+/* Removes this user's <prefix>-XXXXXX directories under $TMPDIR whose recorded owner
+ * process is gone (a run killed with SIGKILL, an OOM kill); directories without a
+ * record are left alone. Returns how many were removed. */
+int scratch_sweep_stale(const char *prefix);
 /* Directory holding the running executable. */
 const char *self_exe_dir(void);
 const char *xdg_cache_home(void); /* $XDG_CACHE_HOME or ~/.cache */

@@ -41,7 +41,8 @@ static int entries_in_root(void)
     int n = 0;
     struct dirent *de;
     while ((de = readdir(d)))
-        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+             strcmp(de->d_name, SCRATCH_OWNER_FILE); /* the root's own, not the cache's */
     closedir(d);
     return n;
 }
