@@ -20,6 +20,7 @@ static const char USAGE[] =
     "  list [--fixtures] [PATHS]       the test files (or fixtures) a run would see\n"
     "  fixture list|build PATH|rebuild PATH|clean|stale   manage the fixture cache\n"
     "  image build [--out DIR]         assemble a minimal guest image from this host\n"
+    "  forge SUBCOMMAND                workload manifest -> deterministic artifact -> a VM\n"
     "  init [DIR] [--force]            write a starter suite (provium.toml, tests/, editor setup)\n"
     "  lsp-setup [DIR] [--force]       write LuaLS annotations and .luarc.json\n"
     "  help [COMMAND]                  this text, or COMMAND's\n"
@@ -32,7 +33,7 @@ static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } COMMANDS[] = {
-    {"image", cmd_image},   {"fixture", cmd_fixture}, {"prepare", cmd_prepare},
+    {"image", cmd_image},   {"forge", cmd_forge},   {"fixture", cmd_fixture}, {"prepare", cmd_prepare},
     {"list", cmd_list},     {"console", cmd_console}, {"repl", cmd_repl},
     {"init", cmd_init},     {"lsp-setup", cmd_lsp_setup},
 };

@@ -7,6 +7,7 @@
 
 int cmd_run(int argc, char **argv);   /* provium [PATHS] [FLAGS] */
 int cmd_image(int argc, char **argv); /* provium image build ... */
+int cmd_forge(int argc, char **argv); /* provium forge canonicalize|validate|emit|compile|up|... */
 int cmd_fixture(int argc, char **argv); /* provium fixture list|build|... */
 int cmd_prepare(int argc, char **argv); /* provium prepare [PROFILE] */
 int cmd_list(int argc, char **argv);    /* provium list [--fixtures] */

@@ -1,0 +1,9 @@
+/* archive.c - the reproducible .tar.gz of an artifact (see forge.h).
+ *
+ * STUB: being written; replace this comment with what the file is for and why. */
+#include "forge/forge.h"
+
+#include "util/util.h"
+
+/* nothing yet */
+typedef int forge_archive_placeholder;

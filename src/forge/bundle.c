@@ -1,0 +1,9 @@
+/* bundle.c - the source bundle and tree_hash (see forge.h).
+ *
+ * STUB: being written; replace this comment with what the file is for and why. */
+#include "forge/forge.h"
+
+#include "util/util.h"
+
+/* nothing yet */
+typedef int forge_bundle_placeholder;

@@ -1,0 +1,14 @@
+/* compile.c - validate + bundle + render, atomically (see forge.h).
+ *
+ * STUB: being written; replace this comment with what the file is for and why. */
+#include "forge/forge.h"
+
+#include "util/util.h"
+
+int forge_compile_main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    warnx_p("forge compile: not implemented yet");
+    return FORGE_EXIT_ERROR;
+}

@@ -1,0 +1,14 @@
+/* emit.c - running a workload description program for its IR (see forge.h).
+ *
+ * STUB: being written; replace this comment with what the file is for and why. */
+#include "forge/forge.h"
+
+#include "util/util.h"
+
+int forge_emit_main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    warnx_p("forge emit: not implemented yet");
+    return FORGE_EXIT_ERROR;
+}

@@ -1,0 +1,9 @@
+/* errors.c - the validation envelope and its codes (see forge.h).
+ *
+ * STUB: being written; replace this comment with what the file is for and why. */
+#include "forge/forge.h"
+
+#include "util/util.h"
+
+/* nothing yet */
+typedef int forge_errors_placeholder;
