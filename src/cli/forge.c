@@ -50,8 +50,15 @@ int cmd_forge(int argc, char **argv)
         fputs(forge_usage, stdout);
         return FORGE_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof forge_cmds / sizeof forge_cmds[0]; i++)
-        if (!strcmp(argv[1], forge_cmds[i].name))
-            return forge_cmds[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof forge_cmds / sizeof forge_cmds[0]; i++) {
+        if (strcmp(argv[1], forge_cmds[i].name) != 0)
+            continue;
+        const char *help = forge_help(argv[1]);
+        if (argc > 2 && help && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            fputs(help, stdout);
+            return FORGE_EXIT_OK;
+        }
+        return forge_cmds[i].fn(argc - 1, argv + 1);
+    }
     return cli_usage_error("forge", "unknown forge subcommand '%s'", argv[1]);
 }

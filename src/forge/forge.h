@@ -13,6 +13,7 @@
  *   up.c       `up`: flags, the artifact cache, backend choice; ls/logs/down state
  *   up_qemu.c  the built-in backend: kernel + busybox initrd + generated /init, QEMU
  *   up_mvm.c   the mvmctl backend (version floor, argument forwarding)
+ *   help.c     every subcommand's --help text
  * src/cli/forge.c dispatches the subcommands to the *_main functions below.
  *
  * Exit codes (§10): 0 success, 1 invalid input (an envelope is still printed), 2
@@ -24,6 +25,10 @@
 #define FORGE_EXIT_OK 0
 #define FORGE_EXIT_INVALID 1
 #define FORGE_EXIT_ERROR 2
+
+/* help.c: the --help text of a forge subcommand ("up"), or NULL for an unknown one.
+ * src/cli/forge.c prints it for `provium forge SUB --help` before dispatching. */
+const char *forge_help(const char *sub);
 
 /* Each takes the arguments after the subcommand's name (argv[0] is the subcommand). */
 int forge_canonicalize_main(int argc, char **argv); /* cjson.c's command */
