@@ -1,0 +1,4 @@
+-- Blocked in a host command until the driver interrupts the run.
+test("sleeps", function(t)
+  os.execute("sleep 600")
+end)
