@@ -10,8 +10,8 @@
  *
  * Test deadlines. While a test body runs with a deadline, the thread wakes at it and
  * ends what a blocking C call of the body waits on (os.execute, io.popen): every
- * process of the worker's group except the worker itself and the ones whose command
- * line names the worker's scratch directory (its QEMUs and qemu-img: the agent
+ * process of the worker's group except the worker itself and its QEMUs (a command
+ * line naming the scratch directory, or a qemu-system binary; also qemu-img: the agent
  * connection honours the deadline on its own, and the file lab's teardown stops
  * them). It repeats that every 100 ms until the body ends, and sets a count-1 hook so
  * that the body raises `test timeout exceeded` at its next Lua instruction. Limit: a
@@ -76,14 +76,20 @@ static int proc_group(pid_t pid, pid_t *pgrp, pid_t *ppid)
     return 0;
 }
 
-/* Does pid's command line hold `needle`? */
-static int cmdline_has(pid_t pid, const char *needle)
+/* Is pid one of the worker's own QEMUs (or qemu-img): its command line names the
+ * scratch directory (-initrd, the sockets, overlays), or it runs a qemu-system binary
+ * (a profile without initrd whose socket paths go through /proc/self/fd)? */
+static int is_ours(pid_t pid, const char *scratch)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
     size_t len = 0;
     char *text = read_file(path, &len);
-    int found = text && memmem(text, len, needle, strlen(needle)) != NULL;
+    int found = text && memmem(text, len, scratch, strlen(scratch)) != NULL;
+    free(text);
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    text = found ? NULL : read_file(path, &len);
+    found = found || (text && !strncmp(text, "qemu-system", 11));
     free(text);
     return found;
 }
@@ -105,7 +111,7 @@ int watchdog_kill_group(int sig, const char *spare)
             continue;
         if (leader ? pgrp != me : ppid != me)
             continue;
-        if (spare && cmdline_has((pid_t)pid, spare))
+        if (spare && is_ours((pid_t)pid, spare))
             continue;
         if (kill((pid_t)pid, sig) == 0)
             n++;

@@ -19,8 +19,9 @@ void watchdog_extend(int64_t by_ns);
 /* The body ended: no more kills, no hook set after this returns. */
 void watchdog_disarm(void);
 /* Sends sig to every process of the caller's process group but itself (when it leads
- * its group, else to its direct children), skipping those whose command line holds
- * `spare` (NULL: none); returns how many were signalled, -1 without /proc. */
+ * its group, else to its direct children), skipping, when `spare` (the scratch
+ * directory) is given, those whose command line holds it and qemu-system processes;
+ * returns how many were signalled, -1 without /proc. */
 int watchdog_kill_group(int sig, const char *spare);
 
 #endif
