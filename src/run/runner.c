@@ -428,22 +428,6 @@ struct sched {
     FILE *report;
 };
 
-/* The host's pressure (/proc/pressure, some avg10) above which a file waits while
- * another runs: 10 %, or $PROVIUM_PSI_LIMIT (100 never waits: a busy shared host). */
-static double psi_limit(void)
-{
-    const char *e = getenv("PROVIUM_PSI_LIMIT");
-    char *end;
-    double v = e && *e ? strtod(e, &end) : 10;
-    return e && *e && !*end && v >= 0 ? v : 10;
-}
-
-static int psi_high(void)
-{
-    double limit = psi_limit();
-    return limit < 100 && (psi_some_avg10("memory") > limit || psi_some_avg10("cpu") > limit);
-}
-
 /* Starts queued files while --jobs, the pool and the host's pressure allow; the first
  * reason to wait is reported (file_blocked) once per reason. */
 static void dispatch(struct sched *s)

@@ -72,5 +72,7 @@ void job_pool_release(struct job *j, json_t *o);
 void jobs_serve_pool_waiters(void);
 /* "some avg10" of /proc/pressure/<what>, or 0 when unavailable. */
 double psi_some_avg10(const char *what);
+/* Is the host's memory or CPU pressure above the limit (10 %, $PROVIUM_PSI_LIMIT)? */
+int psi_high(void);
 
 #endif

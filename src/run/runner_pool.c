@@ -2,7 +2,8 @@
  * vCPUs before a VM boots (pool_acquire), reserve a file's whole budget (pool_claim) and
  * give it back (pool_release) over their event pipe; this file grants, queues or refuses
  * each request (too big, deadlocked) and answers on the job's reply pipe. The
- * bookkeeping itself is pool.c. */
+ * bookkeeping itself is pool.c. The host's pressure, which holds new files back, is
+ * read here too. */
 #include "runner_int.h"
 
 #include <stdio.h>
@@ -183,4 +184,20 @@ double psi_some_avg10(const char *what)
         fclose(f);
     }
     return v;
+}
+
+/* The host's pressure (/proc/pressure, some avg10) above which a file waits while
+ * another runs: 10 %, or $PROVIUM_PSI_LIMIT (100 never waits: a busy shared host). */
+static double psi_limit(void)
+{
+    const char *e = getenv("PROVIUM_PSI_LIMIT");
+    char *end;
+    double v = e && *e ? strtod(e, &end) : 10;
+    return e && *e && !*end && v >= 0 ? v : 10;
+}
+
+int psi_high(void)
+{
+    double limit = psi_limit();
+    return limit < 100 && (psi_some_avg10("memory") > limit || psi_some_avg10("cpu") > limit);
 }
