@@ -10,7 +10,7 @@
  * appended as they are (a key holding '.' or '[' is not quoted). A missing field is
  * reported at the path it should have had (`.apps[0].image`).
  *
- * Choices where §10.1 leaves room (documented in the man page's forge section too):
+ * Choices where §10.1 leaves room:
  *   - a key inside `extensions` (which must be empty in v0) is E_UNKNOWN_FIELD at
  *     `.extensions.KEY`: it is a key outside the closed schema; a non-object is malformed.
  *   - `network: null` is allowed (the spec says "object or null") and means no network.
