@@ -29,6 +29,7 @@ struct up_opts {
     const char *kernel; /* --kernel, or NULL */
     char **args;        /* ARGS after `--` (not NULL-terminated; nargs of them) */
     int nargs;
+    const char *service; /* set by up.c: the app's name (NULL: the workload id) */
 };
 
 /* up_mvm.c: runs `<mvmctl> up --flake artifact ...` with o's flags, then
@@ -40,5 +41,17 @@ int up_mvm_run(const char *artifact, const struct up_opts *o, int argc, char **a
  * exit code (the service's status in the foreground, 130 if interrupted, 0 once a detached
  * one started, FORGE_EXIT_ERROR with an E_* line for the environment). */
 int up_qemu_run(const char *artifact, const struct up_opts *o);
+
+/* --watch (foreground): up_qemu_session calls changed(ctx, artifact, n) about twice a
+ * second while the guest runs and after it stopped; 1 means reboot from the artifact
+ * now in artifact[] (a new compile), 0 keep going. Ends only with an interrupt (130) or
+ * an environment error. NULL changed = up_qemu_run without --detach. */
+typedef int (*up_changed_fn)(void *ctx, char *artifact, size_t n);
+int up_qemu_session(const char *artifact, const struct up_opts *o, up_changed_fn changed,
+                    void *ctx);
+
+/* The state directory of detached workloads: $XDG_RUNTIME_DIR/provium/forge (or, without
+ * it, $TMPDIR/provium-forge-<uid>); malloc'd. */
+char *up_state_root(void);
 
 #endif

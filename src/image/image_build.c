@@ -259,6 +259,20 @@ static int write_initrd(const char *path, const char *busybox, char *applets, co
     return rc;
 }
 
+/* For other guests built from the same parts (`forge up`): checks that busybox is static,
+ * then stages the base directories, busybox with its applet links, /etc/passwd and group. */
+int image_stage_busybox(struct cpio_tree *t, const char *busybox, char *err, size_t errlen) {
+    if (check_static_busybox(busybox, err, errlen) < 0) return -1;
+    char *applets = busybox_list(busybox, err, errlen);
+    if (applets == NULL) return -1;
+    stage_base_dirs(t);
+    stage_busybox(t, busybox, applets);
+    free(applets);
+    cpio_tree_file(t, "etc/passwd", 0644, etc_passwd, strlen(etc_passwd));
+    cpio_tree_file(t, "etc/group", 0644, etc_group, strlen(etc_group));
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------
  * Output files
  * ------------------------------------------------------------------------------- */

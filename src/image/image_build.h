@@ -36,6 +36,13 @@ struct image_info {
 int image_build(const struct image_opts *o, char *err, size_t errlen);
 int image_build_info(const struct image_opts *o, struct image_info *info, char *err, size_t errlen);
 
+/* Checks that busybox is a static ELF, then adds to t what every busybox guest has: the
+ * base directories (dev/console, sbin -> bin ...), bin/busybox and a link per applet of
+ * `busybox --list`, /etc/passwd and /etc/group. Used by `forge up` (src/forge/up_qemu.c).
+ * -1 with err (the busybox is missing, dynamic, or lists no applets). */
+struct cpio_tree;
+int image_stage_busybox(struct cpio_tree *t, const char *busybox, char *err, size_t errlen);
+
 /* Writes the default output directory into out. */
 int image_default_out_dir(char *out, size_t n, char *err, size_t errlen);
 
