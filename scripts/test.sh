@@ -42,7 +42,8 @@ fi
 
 echo "== fuzz corpus replay"
 if build-asan/fuzz_toml_replay tests/fuzz/corpus/toml/* > "$log/fuzz" 2>&1 &&
-   build-asan/fuzz_wire_replay tests/fuzz/corpus/wire/* >> "$log/fuzz" 2>&1; then
+   build-asan/fuzz_wire_replay tests/fuzz/corpus/wire/* >> "$log/fuzz" 2>&1 &&
+   build-asan/fuzz_cjson_replay tests/fuzz/corpus/cjson/* >> "$log/fuzz" 2>&1; then
   echo "  ok"; total_pass=$((total_pass + 1))
 else
   cat "$log/fuzz"; total_fail=$((total_fail + 1))

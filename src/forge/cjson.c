@@ -686,8 +686,7 @@ static const char canonicalize_usage[] =
 int forge_canonicalize_main(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        const char *h = forge_help("canonicalize");
-        fputs(h ? h : canonicalize_usage, stdout);
+        fputs(canonicalize_usage, stdout);   /* the dispatcher prints help.c's text first */
         return FORGE_EXIT_OK;
     }
     if (argc != 2 || (argv[1][0] == '-' && argv[1][1] != '\0')) {
