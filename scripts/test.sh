@@ -63,6 +63,16 @@ f=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log/e2e" | tail -
 total_pass=$((total_pass + ${p:-0})); total_fail=$((total_fail + ${f:-0}))
 if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then total_fail=$((total_fail + 1)); fi
 
+echo "== forge qemu-up recipe (the built-in backend boots examples/forge/with-source)"
+# one step in the totals; a missing tool prints the recipe's "skip:" line instead
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  PROVIUM_EXE="$PWD/$exe" scripts/forge/qemu-up.sh > "$log/qemu-up" 2>&1
+rc=$?
+sed 's/^/  /' "$log/qemu-up" | tail -45
+if grep -q '^skip:' "$log/qemu-up"; then :
+elif [ $rc -eq 0 ]; then total_pass=$((total_pass + 1))
+else total_fail=$((total_fail + 1)); fi
+
 echo "== installed binary (meson install into a DESTDIR, then one end-to-end suite)"
 # the installed provium must find its installed agent (src/run/agentpath.c), not build/'s
 if meson install -C build --destdir "$log/inst" > "$log/install" 2>&1 &&
