@@ -5,8 +5,8 @@
 # `provium forge up` and checks that the guest booted, ran its service to the end
 # ("forge: service NAME exited with status 0") and that the workload's greeting, which
 # its service reads from the bundled source through the working directory that preStart
-# linked, reached the console. Greeting: $QEMU_UP_GREETING, else the first line of the
-# example's expected-greeting file, else "hello".
+# linked, reached the console. Greeting: $QEMU_UP_GREETING, else the example's
+# "hello from a bundled forge workload (cwd /app".
 # Needs qemu-system-x86_64, a kernel ($PROVIUM_FORGE_KERNEL, else the running kernel's
 # /boot/vmlinuz-$(uname -r), else the e2e image's build/e2e-image/vmlinuz) and busybox
 # ($PROVIUM_FORGE_BUSYBOX or on PATH); without one it prints one "skip:" line, exit 0.
@@ -34,11 +34,8 @@ if [ ! -e "$entry" ]; then
     [ -n "${1:-}" ] && die "no entry $entry"
     skip "the example $entry is not there yet"
 fi
-greeting=${QEMU_UP_GREETING:-}
-if [ -z "$greeting" ] && [ -r "$(dirname "$entry")/expected-greeting" ]; then
-    greeting=$(head -n 1 "$(dirname "$entry")/expected-greeting")
-fi
-greeting=${greeting:-hello}
+# the with-source example's greet.sh, run as `sh greet.sh` in /app, says where it ran
+greeting=${QEMU_UP_GREETING:-hello from a bundled forge workload (cwd /app}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_CACHE_HOME="$tmp/cache" XDG_RUNTIME_DIR="$tmp/run"
