@@ -1,13 +1,14 @@
 /* cjson.c - canonical JSON (RFC 8785, spec §10.2): the strict reader, the canonical
  * writer, the ir_hash, and `provium forge canonicalize FILE`.
  *
- * Why a reader of our own: jansson keeps one of two duplicate keys, reads floats, has its
- * own depth limit and reports an out-of-range integer like a syntax error, while §10.6
- * needs "not JSON" (exit 2) told apart from "a number that is not an integer within
- * ±(2^53-1)" (exit 1). The reader is a plain recursive descent over the bytes; it
- * validates UTF-8 itself (no overlong forms, no encoded surrogates), pairs \u surrogates
- * (a lone one is an error), and builds jansson values so the rest of the forge works on
- * json_t. A number problem is remembered and the parse goes on, so a document that is
+ * Why a reader of our own: jansson's flags get close (JSON_REJECT_DUPLICATES; it refuses
+ * lone \u surrogates) but not there: its depth limit is fixed at 2048, it reads 1.0 and
+ * 1e2 as reals and 2^53 as an integer, and it reports a too-big integer as a plain
+ * syntax error, while §10.6 needs "not JSON" (exit 2) told apart from "a number that is
+ * not an integer within ±(2^53-1)" (exit 1). The reader is a recursive descent over the
+ * bytes (depth <= 128 bounds the recursion); it validates UTF-8 itself (no overlong
+ * forms, no encoded surrogates), pairs \u surrogates (a lone one is an error), and builds
+ * jansson values so the rest of the forge works on json_t. A number problem is remembered and the parse goes on, so a document that is
  * also malformed further on is still "not JSON" (exit 2 wins).
  *
  * The writer sorts object keys by UTF-16 code units (decoding the UTF-8 keys), writes
