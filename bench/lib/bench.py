@@ -334,6 +334,10 @@ def summary(results):
         g("restore.p50_ms"), g("restore.cold_p50_ms"), g("restore.ratio")))
     print("  snapshot %s ms, %s %% of guest RAM on disk (target <= 12 %%)" % (
         g("restore.snapshot_p50_ms"), g("restore.snapshot_share_pct")))
+    if "forge.ratio" in r:
+        print("forge compile (10,000 files, 200 MiB): %s s median, %s s best, %s MB/s; sha256sum %s MB/s,"
+              " ratio %sx (target >= 0.8)" % (g("forge.compile.median_s"), g("forge.compile.best_s"),
+                                               g("forge.compile.mbs"), g("forge.sha256sum.mbs"), g("forge.ratio")))
     failed = [k[len("failed."):] for k in r if k.startswith("failed.")]
     if failed:
         print("FAILED benches (no figures): %s" % ", ".join(sorted(failed)))
