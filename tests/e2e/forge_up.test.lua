@@ -1,0 +1,120 @@
+-- forge_up.test.lua - `provium forge emit` and `forge up` with the built-in qemu backend
+-- (spec §10.6), run as host commands on the examples under examples/forge/: the greeting
+-- reaches the console and the service's status is up's exit code; -p really forwards a
+-- host port to a guest service (busybox httpd from the bundled source); --detach with
+-- ls, logs and down; down of an unknown name; emit of a .py entry. Every run gets a
+-- private XDG_CACHE_HOME and XDG_RUNTIME_DIR. Three boots in all (TCG).
+local e2e = require("lib.e2e")
+
+local root = e2e.dir:gsub("/tests/e2e$", "")
+local hello = root .. "/examples/forge/hello/manifest.json"
+local with_source = root .. "/examples/forge/with-source/app.py"
+
+-- Calls fn(tmp, env) with a private temp dir and the env prefix pointing the forge's
+-- cache and state into it; always removes it, downing what it left detached.
+local function with_forge(fn)
+  local tmp = e2e.host("mktemp -d"):gsub("%s+$", "")
+  assert(tmp:match("^/.+"), "mktemp -d failed")
+  local env = "TMPDIR=" .. e2e.q(tmp) .. " XDG_CACHE_HOME=" .. e2e.q(tmp .. "/cache") .. " XDG_RUNTIME_DIR=" .. e2e.q(tmp .. "/run")
+  local ok, err = pcall(fn, tmp, env)
+  for name in e2e.host("ls " .. e2e.q(tmp .. "/run/provium/forge") .. " 2>/dev/null"):gmatch("%S+") do
+    e2e.provium({"forge", "down", name}, tmp, env)
+  end
+  e2e.host("rm -rf " .. e2e.q(tmp))
+  if not ok then error(err, 0) end
+end
+
+-- The QEMUs whose command line names tmp (their initrd lives there); "" when none.
+-- "[q]" keeps pgrep from matching the shell that runs it.
+local function qemus(tmp)
+  return e2e.host("pgrep -f " .. e2e.q("[q]emu-system.*" .. tmp) .. " || true")
+end
+
+-- A TCP port nobody listens on now.
+local function free_port()
+  return tonumber(e2e.host([[python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])']]))
+end
+
+test("emit of a .py entry prints its canonical IR, and a failing program exits 2", function(t)
+  with_forge(function(tmp, env)
+    local ir = e2e.host("cd " .. e2e.q(tmp) .. " && " .. env .. " " .. e2e.q(e2e.exe) .. " forge emit "
+      .. e2e.q(with_source) .. " 2>/dev/null")
+    t:assert(ir:sub(1, 10) == '{"apps":[{', "canonical IR on stdout: " .. ir)
+    t:assert(not ir:find("\n", 1, true) and not ir:find(": ", 1, true), "no whitespace: " .. ir)
+    t:assert_contains(ir, '"id":"with-source"')
+    -- the same as canonicalizing what the program wrote
+    local again = e2e.host("cd " .. e2e.q(tmp) .. " && PROVIUM_FORGE_IR_OUT=ir.json PROVIUM_FORGE_EMITTING=1 python3 "
+      .. e2e.q(with_source) .. " && " .. e2e.q(e2e.exe) .. " forge canonicalize ir.json")
+    t:assert_eq(ir, again)
+
+    local bad = tmp .. "/bad.sh"
+    e2e.host("printf '#!/bin/sh\\necho oops\\nexit 3\\n' >" .. e2e.q(bad) .. " && chmod +x " .. e2e.q(bad))
+    local out, code = e2e.provium({"forge", "emit", bad}, tmp, env)
+    t:assert_eq(code, 2, out)
+    t:assert_contains(out, "provium: forge emit: " .. bad .. " exited with status 3")
+  end)
+end)
+
+test("up of the hello example prints the greeting and exits with the service's status", function(t)
+  with_forge(function(tmp, env)
+    local out, code = e2e.provium({"forge", "up", hello, "-e", "HELLO_EXIT=7", "--memory", "256M"}, tmp, env)
+    t:log(out)
+    t:assert_contains(out, "hello from forge")
+    t:assert_contains(out, "forge: service hello exited with status 7")
+    t:assert_eq(code, 7, "up exits with the service's status")
+    -- compiled into the cache as <id>-<ir_hash prefix>
+    local dirs = e2e.host("ls " .. e2e.q(tmp .. "/cache/provium/forge"))
+    t:assert(dirs:match("^hello%-%x%x%x%x%x%x%x%x%x%x%x%x\n$"), "cache dir: " .. dirs)
+    -- no QEMU of ours left behind
+    t:assert_eq(qemus(tmp), "")
+  end)
+end)
+
+test("-p forwards a host port to a detached guest's httpd; ls, logs, down", function(t)
+  with_forge(function(tmp, env)
+    local port = free_port()
+    local out, code = e2e.provium({"forge", "up", with_source, "-d", "--name", "web",
+      "-p", port .. ":80", "-e", "FORGE_SERVE_PORT=80", "-e", "FORGE_SERVE_SECONDS=120"}, tmp, env)
+    t:log(out)
+    t:assert_eq(code, 0, "detached up")
+    t:assert_contains(out, "web\n")
+    local ls = e2e.provium({"forge", "ls"}, tmp, env)
+    t:assert(ls:match("^web\trunning\t%d+\n"), "ls: " .. ls)
+
+    local page = wait_until(function()
+      local body = e2e.host("curl -s --max-time 2 http://127.0.0.1:" .. port .. "/ || true")
+      return body ~= "" and body
+    end, {timeout = 90, interval = 1, desc = "the guest's httpd through the forwarded port"})
+    t:assert_eq(page, "hello from a bundled forge workload\n")
+
+    local logs = e2e.provium({"forge", "logs", "web"}, tmp, env)
+    t:assert_contains(logs, "hello from a bundled forge workload (cwd /app, who=forge)")
+    t:assert_contains(logs, "greet: serving on port 80")
+
+    local down, dcode = e2e.provium({"forge", "down", "web"}, tmp, env)
+    t:assert_eq(dcode, 0, down)
+    t:assert_eq(e2e.provium({"forge", "ls"}, tmp, env), "")
+    t:assert_eq(qemus(tmp), "", "QEMU gone after down")
+    t:assert_eq(e2e.host("curl -s --max-time 2 http://127.0.0.1:" .. port .. "/ || true"), "")
+
+    local again, acode = e2e.provium({"forge", "down", "web"}, tmp, env)
+    t:assert_eq(acode, 2, "down of an unknown name")
+    t:assert_eq(again, "provium: forge down: no detached workload named 'web' (see `provium forge ls`)\n")
+  end)
+end)
+
+test("an interrupted foreground up exits 130 and leaves no QEMU", function(t)
+  with_forge(function(tmp, env)
+    -- a background job of sh starts with SIGINT ignored; Ctrl-C meets the default
+    local dfl = [[import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])]]
+    local out = e2e.host("cd " .. e2e.q(tmp) .. " || exit 1; " .. env .. " python3 -c " .. e2e.q(dfl) .. " "
+      .. e2e.q(e2e.exe) .. " forge up "
+      .. e2e.q(with_source) .. " -e FORGE_SERVE_PORT=80 >out.txt 2>&1 & p=$!; "
+      .. "i=0; while [ $i -lt 900 ] && ! grep -q 'serving on port' out.txt; do sleep 0.1; i=$((i+1)); done; "
+      .. "kill -INT $p; wait $p; echo \"exit=$?\"; cat out.txt")
+    t:log(out)
+    t:assert_contains(out, "greet: serving on port 80")
+    t:assert_contains(out, "exit=130")
+    t:assert_eq(qemus(tmp), "")
+  end)
+end)
