@@ -300,6 +300,41 @@ static void t_excluded_dir_pruned(void)
     forge_errors_free(&errs);
 }
 
+static void t_non_utf8_names(void)
+{
+    /* kept, sorted and hashed as raw bytes ("caf\xe9" sorts after "cafe") */
+    char *sub = path_join(root, "names");
+    mkdir(sub, 0755);
+    char *p1 = path_join(sub, "caf\xe9"), *p2 = path_join(sub, "cafe");
+    FILE *f = fopen(p1, "w");
+    if (f) { fputs("1", f); fclose(f); }
+    f = fopen(p2, "w");
+    if (f) { fputs("2", f); fclose(f); }
+    chmod(p1, 0644);
+    chmod(p2, 0644);
+    struct buf b = {0};
+    rec_file(&b, "0644", "cafe", "2");
+    rec_file(&b, "0644", "caf\xe9", "1");
+    char want[65];
+    sha_hex(b.data, b.len, want);
+    buf_free(&b);
+    struct forge_errors errs = {0};
+    struct bundle_result r;
+    char *dest = xasprintf("%s.names", root);
+    CHECK(bundle_source(sub, NULL, 0, NULL, 0, dest, &r, &errs) == 0);
+    CHECK_STR_EQ(r.tree_hash, want);
+    char *copied = path_join(dest, "caf\xe9");
+    CHECK(access(copied, F_OK) == 0);
+    free(copied);
+    rm_rf(dest);
+    free(dest);
+    rm_rf(sub);
+    free(sub);
+    free(p1);
+    free(p2);
+    forge_errors_free(&errs);
+}
+
 int main(void)
 {
     umask(022);
@@ -310,6 +345,7 @@ int main(void)
     RUN(t_symlinks);
     RUN(t_bad_globs);
     RUN(t_excluded_dir_pruned);
+    RUN(t_non_utf8_names);
     rm_rf(root);
     free(root);
     return TEST_SUMMARY();
