@@ -26,11 +26,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A usage line for `up`; -1 (the caller exits 2). */
 static int usage(const char *fmt, const char *arg)
 {
     warnx_p(fmt, arg);
     warnx_p("usage: provium forge up ENTRY [flags] [-- ARGS] (see `provium forge up --help`)");
-    return FORGE_EXIT_ERROR;
+    return -1;
 }
 
 static int name_ok(const char *s)
