@@ -74,7 +74,7 @@ test("-p forwards a host port to a detached guest's httpd; ls, logs, down", func
   with_forge(function(tmp, env)
     local port = free_port()
     local out, code = e2e.provium({"forge", "up", with_source, "-d", "--name", "web",
-      "-p", port .. ":80", "-e", "FORGE_SERVE_PORT=80", "-e", "FORGE_SERVE_SECONDS=120"}, tmp, env)
+      "-p", port .. ":80", "-e", "FORGE_SERVE_PORT=80", "-e", "FORGE_SERVE_SECONDS=120", "-e", "WHO=cli"}, tmp, env)
     t:log(out)
     t:assert_eq(code, 0, "detached up")
     t:assert_contains(out, "web\n")
@@ -88,7 +88,8 @@ test("-p forwards a host port to a detached guest's httpd; ls, logs, down", func
     t:assert_eq(page, "hello from a bundled forge workload\n")
 
     local logs = e2e.provium({"forge", "logs", "web"}, tmp, env)
-    t:assert_contains(logs, "hello from a bundled forge workload (cwd /app, who=forge)")
+    -- the entrypoint's GREETING beat the app's; -e WHO beat the app's WHO; preStart linked /app
+    t:assert_contains(logs, "hello from a bundled forge workload (cwd /app, who=cli)")
     t:assert_contains(logs, "greet: serving on port 80")
 
     local down, dcode = e2e.provium({"forge", "down", "web"}, tmp, env)
@@ -115,6 +116,53 @@ test("an interrupted foreground up exits 130 and leaves no QEMU", function(t)
     t:log(out)
     t:assert_contains(out, "greet: serving on port 80")
     t:assert_contains(out, "exit=130")
+    t:assert_eq(qemus(tmp), "")
+  end)
+end)
+
+test("--watch reboots when the IR changes, prints a failed compile's envelope and waits", function(t)
+  with_forge(function(tmp, env)
+    local q = e2e.q
+    e2e.host("cp -r " .. q(root .. "/examples/forge/hello") .. " " .. q(tmp .. "/w"))
+    local m = tmp .. "/w/manifest.json"
+    local original = e2e.host("cat " .. q(m))
+    local function write(text)
+      local f = assert(io.open(m .. ".new", "w"))
+      f:write(text)
+      f:close()
+      assert(os.rename(m .. ".new", m))
+    end
+    local function out() return e2e.host("cat " .. q(tmp .. "/out.txt") .. " 2>/dev/null") end
+    local function see(what, n)
+      return wait_until(function() return e2e.count(out(), what) >= (n or 1) end,
+        {timeout = 90, interval = 0.2, desc = what})
+    end
+    local dfl = [[import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])]]
+    e2e.host("cd " .. q(tmp) .. " || exit 1; (" .. env .. " python3 -c " .. q(dfl) .. " " .. q(e2e.exe)
+      .. " forge up " .. q(m) .. " --watch >out.txt 2>&1; echo $? >rc) >/dev/null 2>&1 & echo $! >pid")
+    local ok, err = pcall(function()
+      see("forge: service hello exited with status 0")
+      see("hello from forge\r?\n")
+      -- same IR, new mtime: recompiled, no reboot
+      e2e.host("sleep 0.1; touch " .. q(m) .. "; sleep 2")
+      t:assert_eq(e2e.count(out(), "exited with status"), 1, "no reboot for an unchanged IR")
+      write((original:gsub("hello from forge", "hello again")))
+      see("rebooting")
+      see("hello again\r?\n")
+      see("exited with status", 2)
+      write("{\"schema_version\": \"0.1\"}")
+      see('{"errors":%[{"code":"E_MALFORMED_MANIFEST"')
+      see("the compile failed; waiting for the next change")
+      write((original:gsub("hello from forge", "third time")))
+      see("third time\r?\n")
+      see("exited with status", 3)
+    end)
+    local pid = e2e.host("cat " .. q(tmp .. "/pid")):gsub("%s+", "")
+    e2e.host("pkill -INT -P " .. pid .. " -f " .. q("forge up") .. "; for i in $(seq 1 100); do [ -e "
+      .. q(tmp .. "/rc") .. " ] && break; sleep 0.1; done")
+    t:log(out())
+    if not ok then error(err, 0) end
+    t:assert_eq(e2e.host("cat " .. q(tmp .. "/rc")), "130\n")
     t:assert_eq(qemus(tmp), "")
   end)
 end)
