@@ -9,6 +9,7 @@ pkgs=(
   liblua5.4-dev libjansson-dev libzstd-dev libssl-dev libarchive-dev libedit-dev
   qemu-system-x86 qemu-utils busybox-static linux-image-amd64 cpio
   gzip zstd xz-utils lz4 mmdebstrap e2fsprogs util-linux
+  clang libclang-rt-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - the whole test suite: unit tests (also under ASan/UBSan), the fuzz-corpus
-# replay, then the end-to-end suites that boot real VMs. Ends with "N passed, N failed".
+# replay, a minute of libFuzzer per fuzz target, then the end-to-end suites that boot
+# real VMs. Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +48,18 @@ if build-asan/fuzz_toml_replay tests/fuzz/corpus/toml/* > "$log/fuzz" 2>&1 &&
   echo "  ok"; total_pass=$((total_pass + 1))
 else
   cat "$log/fuzz"; total_fail=$((total_fail + 1))
+fi
+
+echo "== fuzzing: every target under libFuzzer for ${FUZZ_SECONDS:-60} s, on a copy of its corpus"
+# scripts/fuzz.sh builds build-fuzz with clang; one pass per target, a crash is a failure
+# (its reproducer printed); skipped with the reason when clang or libFuzzer is missing
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}" > "$log/fuzzrun" 2>&1
+rc=$?
+grep -vE '^[0-9]+ passed, [0-9]+ failed' "$log/fuzzrun"
+grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/fuzzrun" | sed 's/^/  /'
+count "$log/fuzzrun"
+if [ $rc -ne 0 ] && ! grep -qE '^[0-9]+ passed, [1-9][0-9]* failed' "$log/fuzzrun"; then
+  total_fail=$((total_fail + 1))
 fi
 
 echo "== end-to-end suites (real VMs; the host binary built with ASan/UBSan)"
