@@ -338,6 +338,10 @@ def summary(results):
         print("forge compile (10,000 files, 200 MiB): %s s median, %s s best, %s MB/s; sha256sum %s MB/s,"
               " ratio %sx (target >= 0.8)" % (g("forge.compile.median_s"), g("forge.compile.best_s"),
                                                g("forge.compile.mbs"), g("forge.sha256sum.mbs"), g("forge.ratio")))
+    if "forge.up.ratio" in r:
+        print("forge up (hello, to its greeting): %s ms median; a provium test booting the same kernel"
+              " %s ms; ratio %sx (target <= 1.2)" % (g("forge.up.greeting_ms"), g("forge.up.test_ms"),
+                                                     g("forge.up.ratio")))
     failed = [k[len("failed."):] for k in r if k.startswith("failed.")]
     if failed:
         print("FAILED benches (no figures): %s" % ", ".join(sorted(failed)))
