@@ -11,7 +11,9 @@
  *   compile.c  validate + bundle + render into a staging dir, atomic replace
  *   emit.c     running a workload description program (.py, .ts, executable) for its IR
  *   up.c       `up`: flags, the artifact cache, backend choice; ls/logs/down state
- *   up_qemu.c  the built-in backend: kernel + busybox initrd + generated /init, QEMU
+ *   up_qemu.c  the built-in backend: kernel + busybox initrd + generated /init
+ *   up_run.c   its QEMU: command line, foreground console and status, --detach, --watch
+ *              (up.h: the parsed flags for every backend; up_int.h: what the three share)
  *   up_mvm.c   the mvmctl backend (version floor, argument forwarding)
  *   help.c     every subcommand's --help text
  * src/cli/forge.c dispatches the subcommands to the *_main functions below.

@@ -156,6 +156,7 @@ static void scan_lines(struct buf *line, const char *p, size_t n, int *status)
 }
 
 struct fg {
+    const char *qlog; /* QEMU's stdout and stderr */
     int sfd;        /* signalfd: SIGINT, SIGTERM, SIGHUP */
     sigset_t old;   /* the mask to give children */
     pid_t pid;      /* 0 when no QEMU runs */
@@ -174,8 +175,11 @@ static int fg_boot(struct fg *f, struct up_guest *g)
     }
     struct strv a = {0};
     qemu_argv(g, &a, sv[1], NULL);
-    f->pid = spawn(a.v, sv[1], -1, 0, &f->old);
+    int lfd = open(f->qlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    f->pid = spawn(a.v, sv[1], lfd, 0, &f->old);
     strv_free(&a);
+    if (lfd >= 0)
+        close(lfd);
     close(sv[1]);
     if (f->pid < 0) {
         close(sv[0]);
@@ -225,6 +229,15 @@ static int fg_console(struct fg *f, struct buf *line)
     return 0;
 }
 
+/* QEMU's own complaints (a forwarded port in use, a bad kernel), prefixed. */
+static void warn_qemu_log(const char *path)
+{
+    char *t = read_file(path, NULL), *save = NULL;
+    for (char *l = t ? strtok_r(t, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
+        warnx_p("forge up: QEMU: %s", l);
+    free(t);
+}
+
 /* What one turn of the foreground loop decided. */
 enum { FG_GOON, FG_DONE, FG_REBOOT };
 
@@ -255,8 +268,10 @@ static int fg_step(struct fg *f, struct buf *line, up_changed_fn changed, void *
             f->pid = 0; /* reaped above */
         fg_end(f, 0);
         *rc = f->status >= 0 ? f->status : FORGE_EXIT_ERROR;
-        if (f->status < 0)
+        if (f->status < 0) {
             warnx_p("forge up: the guest stopped without reporting the service's status");
+            warn_qemu_log(f->qlog);
+        }
         if (!changed)
             return FG_DONE;
     } else if (f->pid > 0 && f->seen_ns && now_ns() - f->seen_ns > 5000000000LL) {
@@ -287,6 +302,8 @@ static int fg_session(const char *artifact, const struct up_opts *o, up_changed_
     }
     snprintf(art, sizeof art, "%s", artifact);
     snprintf(g.initrd, sizeof g.initrd, "%s/initrd.img", scratch);
+    char *qlog = path_join(scratch, "qemu.log");
+    f.qlog = qlog;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -310,6 +327,7 @@ static int fg_session(const char *artifact, const struct up_opts *o, up_changed_
     sigprocmask(SIG_SETMASK, &f.old, NULL);
     rm_rf(scratch);
     free(scratch);
+    free(qlog);
     buf_free(&line);
     return rc;
 }
@@ -330,13 +348,14 @@ static int detach_start(const char *artifact, const struct up_opts *o)
     char *root = up_state_root();
     char *dir = path_join(root, o->name);
     char *log = path_join(dir, "console.log"), *pidf = path_join(dir, "pid");
-    int rc = FORGE_EXIT_ERROR;
+    int rc = FORGE_EXIT_ERROR, made = 0;
     if (up_state_alive(dir) > 0) {
         warnx_p("forge up: a detached workload named %s is already running (`provium forge "
                 "down %s` first)", o->name, o->name);
         goto done;
     }
     rm_rf(dir);
+    made = 1; /* from here on a failure removes it */
     if (mkdir_p(dir, 0700) < 0) {
         warnx_p("forge up: %s: %s", dir, strerror(errno));
         goto done;
@@ -368,12 +387,17 @@ static int detach_start(const char *artifact, const struct up_opts *o)
     free(info);
     sleep_ms(300);
     if (pid < 0 || waitpid(pid, NULL, WNOHANG) == pid) {
-        warnx_p("forge up: QEMU did not start (see %s/qemu.log)", dir);
+        warnx_p("forge up: QEMU did not start");
+        char *ql = path_join(dir, "qemu.log");
+        warn_qemu_log(ql);
+        free(ql);
         goto done;
     }
     printf("%s\n", o->name);
     rc = FORGE_EXIT_OK;
 done:
+    if (rc != FORGE_EXIT_OK && made)
+        rm_rf(dir);
     free(root);
     free(dir);
     free(log);

@@ -97,6 +97,17 @@ sed 's|"network"|"mounts": [{"target": "/data", "source": {"kind": "host_path", 
     "$hello" >"$tmp/hp/manifest.json"
 check2 "E_BACKEND_UNSUPPORTED.*host_path" "$exe" forge up "$tmp/hp/manifest.json"
 check2 "not an artifact" "$exe" forge up "$tmp/hp"
+# a forwarded port that is taken: QEMU's own reason, exit 2 (foreground and detached)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(60)' \
+    "$port" "$tmp/listening" &
+holder=$!
+i=0; while [ ! -e "$tmp/listening" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check2 "QEMU: .*Could not set up host forwarding rule 'tcp::$port-:80'" "$exe" forge up "$hello" -p "$port:80"
+check2 "QEMU: .*Could not set up host forwarding rule" "$exe" forge up "$hello" -d -p "$port:80"
+kill "$holder"
 # ls with nothing detached prints nothing; logs/down of an unknown name
 "$exe" forge ls >"$tmp/out" 2>&1 || fail "ls exit"
 [ -s "$tmp/out" ] && fail "ls printed: $(cat "$tmp/out")"
