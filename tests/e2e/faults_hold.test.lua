@@ -166,7 +166,10 @@ test("200 MB of guest output: stdout cut at 64 MiB, truncated = true", function(
   t:assert_eq(r.stdout:find("[^\0]"), nil, "only the guest's zero bytes")
   t:assert_eq(r.stderr, "stderr-after-the-flood\n")
   -- the 136 MB past the cap are dropped as they come, never held: the growth stays well
-  -- under the output's size (the 64 MiB buffer, its Lua copy, allocator slack)
-  t:assert((peak - before) * 1024 < 200000000, ("peak grew by %d kB"):format(peak - before))
+  -- under the output's size (the 64 MiB buffer, its Lua copy, allocator slack). Not
+  -- under ASan, whose quarantine keeps freed buffers resident (measured: +300 MB).
+  if not e2e.host("cat /proc/$PPID/maps"):find("libasan", 1, true) then
+    t:assert((peak - before) * 1024 < 200000000, ("peak grew by %d kB"):format(peak - before))
+  end
   vm:shutdown()
 end)
