@@ -312,7 +312,8 @@ static int cmp_entry(const void *a, const void *b)
 /* Keeps a directory ('D') only when some kept entry lies below it; sorts by path. */
 static void settle_dirs(struct bwalk *w)
 {
-    qsort(w->v, w->n, sizeof *w->v, cmp_entry);
+    if (w->n) /* qsort must not see the NULL of an empty walk */
+        qsort(w->v, w->n, sizeof *w->v, cmp_entry);
     for (size_t i = 0; i < w->n; i++) {
         if (w->v[i].kind != 'D')
             continue;
