@@ -72,10 +72,12 @@ static void qemu_argv(const struct up_guest *g, struct strv *a, int console_fd,
     for (size_t i = 0; i < sizeof nd / sizeof nd[0]; i++)
         strv_push(a, nd[i]);
     unsigned tsc = !strcmp(accel, "tcg") ? host_tsc_khz() : 0;
+    struct buf cl = {0};
+    buf_puts(&cl, "console=ttyS0 panic=-1 quiet rdinit=/init");
     if (tsc)
-        strv_pushf(a, "console=ttyS0 panic=-1 quiet rdinit=/init tsc_early_khz=%u", tsc);
-    else
-        strv_push(a, "console=ttyS0 panic=-1 quiet rdinit=/init");
+        buf_printf(&cl, " tsc_early_khz=%u", tsc);
+    strv_push(a, buf_cstr(&cl));
+    buf_free(&cl);
     strv_push(a, "-chardev");
     if (console_fd >= 0)
         strv_pushf(a, "socket,id=con0,fd=%d", console_fd);

@@ -119,6 +119,31 @@ test("a detached workload that ends: logs -f follows it to its end, ls says exit
   end)
 end)
 
+test("the generated /init: hostname, tmpfs and volume mounts, bridge networking, preStart link", function(t)
+  with_forge(function(tmp, env)
+    e2e.host("mkdir -p " .. e2e.q(tmp .. "/m/app") .. " && echo x >" .. e2e.q(tmp .. "/m/app/file"))
+    local f = assert(io.open(tmp .. "/m/manifest.json", "w"))
+    -- (written out: json.encode cannot tell an empty array from an empty object)
+    f:write([[{"schema_version": "0.1", "id": "mounty", "volumes": [{"name": "data", "size_mb": 32}],
+  "apps": [{"name": "svc", "source": {"kind": "local_path", "path": "app"},
+    "image": {"kind": "nix_packages", "packages": []},
+    "entrypoint": {"working_dir": "/srv/app", "command": ["/bin/sh", "-c",
+      "hostname; grep -E ' /(scratch|data) ' /proc/mounts; ip -4 addr show eth0 | grep inet; ip route | grep default; readlink /srv/app; cat file; pwd"]},
+    "mounts": [{"target": "/scratch", "source": {"kind": "tmpfs", "size_mb": 16}, "mode": "rw"},
+               {"target": "/data", "source": {"kind": "volume", "name": "data"}, "mode": "ro"}],
+    "network": {"mode": "bridge", "ports": []}}]}]])
+    f:close()
+    local out, code = e2e.provium({"forge", "up", tmp .. "/m/manifest.json"}, tmp, env)
+    t:log(out)
+    t:assert_eq(code, 0)
+    for _, want in ipairs({"\nmounty\r?\n", "tmpfs /scratch tmpfs rw,[^\n]*size=16384k",
+        "tmpfs /data tmpfs ro,", "inet 10%.0%.2%.15/24 [^\n]*eth0", "default via 10%.0%.2%.2",
+        "\n/forge/src\r?\nx\r?\n/srv/app\r?\n", "forge: service svc exited with status 0"}) do
+      t:assert(out:find(want), "console has " .. want)
+    end
+  end)
+end)
+
 test("an interrupted foreground up exits 130 and leaves no QEMU", function(t)
   with_forge(function(tmp, env)
     -- a background job of sh starts with SIGINT ignored; Ctrl-C meets the default
