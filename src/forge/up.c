@@ -253,7 +253,7 @@ static int entry_resolve(struct up_entry *e)
 }
 
 /* A fingerprint of what --watch looks at: mtimes, sizes and names below dir. */
-static void stamp_tree(const char *dir, long long *h, int depth)
+static void stamp_tree(const char *dir, unsigned long long *h, int depth) /* unsigned: wraps */
 {
     DIR *d = depth < 32 ? opendir(dir) : NULL;
     struct dirent *de;
@@ -263,8 +263,9 @@ static void stamp_tree(const char *dir, long long *h, int depth)
         char *p = path_join(dir, de->d_name);
         struct stat st;
         if (lstat(p, &st) == 0) {
-            *h = *h * 1000003 + (long long)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-            *h = *h * 31 + (long long)st.st_size + (long long)st.st_ino;
+            *h = *h * 1000003 + (unsigned long long)st.st_mtim.tv_sec * 1000000000 +
+                 (unsigned long long)st.st_mtim.tv_nsec;
+            *h = *h * 31 + (unsigned long long)st.st_size + (unsigned long long)st.st_ino;
             if (S_ISDIR(st.st_mode))
                 stamp_tree(p, h, depth + 1);
         }
@@ -277,12 +278,13 @@ static void stamp_tree(const char *dir, long long *h, int depth)
 static long long entry_stamp(const struct up_entry *e)
 {
     struct stat st;
-    long long h = 17;
+    unsigned long long h = 17;
     if (stat(e->entry, &st) == 0)
-        h = h * 31 + (long long)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec + st.st_size;
+        h = h * 31 + (unsigned long long)st.st_mtim.tv_sec * 1000000000 +
+            (unsigned long long)st.st_mtim.tv_nsec + (unsigned long long)st.st_size;
     if (e->src_dir[0])
         stamp_tree(e->src_dir, &h, 0);
-    return h;
+    return (long long)h;
 }
 
 /* --watch: on a change, recompile; 1 (reboot) when ir_hash or tree_hash changed. */

@@ -113,7 +113,8 @@ static void check_entry(const struct want *w, const char *dir)
         return;
     struct forge_errors errs = {0};
     int rc = ir_validate(ir, dir, &errs);
-    qsort(errs.v, errs.n, sizeof *errs.v, cmp_err);
+    if (errs.n)
+        qsort(errs.v, errs.n, sizeof *errs.v, cmp_err);
     size_t nwant = 0;
     while (nwant < MAX_WANT && w->errs[nwant])
         nwant++;
@@ -196,7 +197,8 @@ static void check_inline(const char *json, const char *want)
         return;
     struct forge_errors errs = {0};
     ir_validate(ir, NULL, &errs);
-    qsort(errs.v, errs.n, sizeof *errs.v, cmp_err);
+    if (errs.n)
+        qsort(errs.v, errs.n, sizeof *errs.v, cmp_err);
     char got[1024] = "";
     for (size_t i = 0; i < errs.n; i++) {
         size_t l = strlen(got);
