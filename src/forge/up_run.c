@@ -253,7 +253,7 @@ static int fg_step(struct fg *f, struct buf *line, up_changed_fn changed, void *
         struct signalfd_siginfo si;
         if (read(f->sfd, &si, sizeof si) > 0) {
             fg_end(f, 1);
-            *rc = 130;
+            *rc = 128 + (int)si.ssi_signo; /* Ctrl-C: 130 */
             return FG_DONE;
         }
     }

@@ -104,9 +104,12 @@ test("-p forwards a host port to a detached guest's httpd; ls, logs, down", func
   end)
 end)
 
-test("a detached workload that ends: logs -f follows it to its end, ls says exited, down clears it", function(t)
+test("an artifact dir, detached, that ends: logs -f follows it to its end, ls says exited, down clears it", function(t)
   with_forge(function(tmp, env)
-    local out, code = e2e.provium({"forge", "up", hello, "--detach"}, tmp, env)
+    -- ENTRY may be an artifact directory: its launch.json names the workload
+    local cout, ccode = e2e.provium({"forge", "compile", hello, "--out", tmp .. "/art"}, tmp, env)
+    t:assert_eq(ccode, 0, cout)
+    local out, code = e2e.provium({"forge", "up", tmp .. "/art", "--detach"}, tmp, env)
     t:assert_eq(code, 0, out)
     t:assert_eq(out, "hello\n", "the name defaults to the workload id")
     local logs, lcode = e2e.provium({"forge", "logs", "hello", "-f"}, tmp, env)

@@ -108,6 +108,14 @@ i=0; while [ ! -e "$tmp/listening" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1
 check2 "QEMU: .*Could not set up host forwarding rule 'tcp::$port-:80'" "$exe" forge up "$hello" -p "$port:80"
 check2 "QEMU: .*Could not set up host forwarding rule" "$exe" forge up "$hello" -d -p "$port:80"
 kill "$holder"
+# SIGTERM (as SIGHUP, and Ctrl-C's SIGINT in tests/e2e) ends a foreground up with
+# 128+signal, its QEMU killed and reaped
+"$exe" forge up "$hello" >/dev/null 2>&1 &
+up=$!
+sleep 1
+kill -TERM "$up"
+wait "$up"; rc=$?
+[ $rc -eq 143 ] || fail "SIGTERM: exit $rc, not 143"
 # ls with nothing detached prints nothing; logs/down of an unknown name
 "$exe" forge ls >"$tmp/out" 2>&1 || fail "ls exit"
 [ -s "$tmp/out" ] && fail "ls printed: $(cat "$tmp/out")"
