@@ -46,7 +46,10 @@ static void sh_quote(struct buf *b, const char *s)
 int up_which(const char *name, char *out, size_t n)
 {
     if (strchr(name, '/')) {
-        snprintf(out, n, "%s", name);
+        size_t len = strlen(name);
+        if (len >= n)
+            return -1;
+        memcpy(out, name, len + 1);
         return access(name, X_OK) == 0 ? 0 : -1;
     }
     const char *path = getenv("PATH");
