@@ -121,18 +121,10 @@ static void sh_word(struct buf *b, const char *s)
 {
     static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                "0123456789_./=:@%+,-";
-    if (*s && s[strspn(s, safe)] == '\0') {
+    if (*s && s[strspn(s, safe)] == '\0')
         buf_puts(b, s);
-        return;
-    }
-    buf_puts(b, "'");
-    for (; *s; s++) {
-        if (*s == '\'')
-            buf_puts(b, "'\\''");
-        else
-            buf_append(b, s, 1);
-    }
-    buf_puts(b, "'");
+    else
+        buf_sh_quote(b, s);
 }
 
 /* "cd <working_dir> && exec <argv>" (the shell text, before Nix escaping). */

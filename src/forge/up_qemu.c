@@ -29,18 +29,6 @@
 #define UP_MODULES_LIST "etc/forge/modules.list"
 #define UP_SRC_DIR "forge/src"
 
-/* Appends s single-quoted for the shell. */
-static void sh_quote(struct buf *b, const char *s)
-{
-    buf_puts(b, "'");
-    for (; *s; s++) {
-        if (*s == '\'')
-            buf_puts(b, "'\\''");
-        else
-            buf_append(b, s, 1);
-    }
-    buf_puts(b, "'");
-}
 
 /* path found on $PATH (or path itself when it holds a '/'), into out; -1 if none. */
 int up_which(const char *name, char *out, size_t n)
@@ -202,14 +190,14 @@ static int init_mount(struct buf *b, const json_t *m, const json_t *volumes)
         }
     }
     buf_puts(b, "mkdir -p ");
-    sh_quote(b, target);
+    buf_sh_quote(b, target);
     buf_puts(b, "\nmount -t tmpfs");
     if (size > 0)
         buf_printf(b, " -o size=%lldm", (long long)size);
     if (mode && !strcmp(mode, "ro"))
         buf_puts(b, size > 0 ? ",ro" : " -o ro");
     buf_puts(b, " tmpfs ");
-    sh_quote(b, target);
+    buf_sh_quote(b, target);
     buf_puts(b, "\n");
     return 0;
 }
@@ -245,7 +233,7 @@ static char *make_init(const json_t *launch, const struct up_opts *o, const char
     size_t i;
     buf_puts(&b, init_head);
     buf_puts(&b, "hostname ");
-    sh_quote(&b, id ? id : "forge");
+    buf_sh_quote(&b, id ? id : "forge");
     buf_puts(&b, "\n");
     if ((mode && !strcmp(mode, "bridge")) || o->nports)
         buf_puts(&b, init_net);
@@ -256,7 +244,7 @@ static char *make_init(const json_t *launch, const struct up_opts *o, const char
         }
     }
     buf_puts(&b, "# preStart: the bundled source at the working directory\nwd=");
-    sh_quote(&b, wd ? wd : "/app");
+    buf_sh_quote(&b, wd ? wd : "/app");
     buf_puts(&b, "\nmkdir -p \"$(dirname \"$wd\")\"\nrm -rf \"$wd\"\nln -s /" UP_SRC_DIR
                  " \"$wd\"\n(cd \"$wd\" && exec env");
     json_t *env = merged_env(launch, o);
@@ -265,13 +253,13 @@ static char *make_init(const json_t *launch, const struct up_opts *o, const char
     json_object_foreach(env, k, v) { /* jansson keeps insertion order; sort not needed */
         char *kv = xasprintf("%s=%s", k, json_string_value(v));
         buf_puts(&b, " ");
-        sh_quote(&b, kv);
+        buf_sh_quote(&b, kv);
         free(kv);
     }
     json_decref(env);
     json_array_foreach(json_object_get(ep, "command"), i, arg) {
         buf_puts(&b, " ");
-        sh_quote(&b, json_string_value(arg) ? json_string_value(arg) : "");
+        buf_sh_quote(&b, json_string_value(arg) ? json_string_value(arg) : "");
     }
     buf_puts(&b, ")\nrc=$?\necho \"forge: service ");
     buf_puts(&b, svc); /* an IR name: [a-z0-9-] only */

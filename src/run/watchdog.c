@@ -57,19 +57,10 @@ static void on_term(int sig)
 /* Reads pgrp (field 5) and ppid (field 4) of pid; -1 when gone. */
 static int proc_group(pid_t pid, pid_t *pgrp, pid_t *ppid)
 {
-    char path[64], text[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    text[n] = 0;
-    char *p = strrchr(text, ')'); /* the command name may hold anything */
+    char fields[1024];
     int pp, pg;
-    if (!p || sscanf(p + 1, " %*c %d %d", &pp, &pg) != 2)
+    if (proc_stat_after_comm(pid, fields, sizeof fields) < 0 ||
+        sscanf(fields, "%*c %d %d", &pp, &pg) != 2)
         return -1;
     *ppid = pp;
     *pgrp = pg;

@@ -157,6 +157,18 @@ void buf_append(struct buf *b, const void *p, size_t n)
 
 void buf_puts(struct buf *b, const char *s) { buf_append(b, s, strlen(s)); }
 
+void buf_sh_quote(struct buf *b, const char *s)
+{
+    buf_puts(b, "'");
+    for (; *s; s++) {
+        if (*s == '\'')
+            buf_puts(b, "'\\''");
+        else
+            buf_append(b, s, 1);
+    }
+    buf_puts(b, "'");
+}
+
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
     if (fmt == NULL) /* never; says so to gcc's -Wformat-truncation under the sanitizers */
@@ -576,25 +588,32 @@ const char *xdg_cache_home(void)
 
 /* ---- owners of temporary names ---- */
 
-/* State letter and start time (field 22, clock ticks since boot) of pid from
- * /proc/<pid>/stat; -1 when unreadable. The command name may hold spaces and
- * parentheses, so fields are counted from the last ')'. */
-static int proc_stat_start(pid_t pid, char *state, unsigned long long *start)
+int proc_stat_after_comm(pid_t pid, char *out, size_t n)
 {
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    ssize_t n = read(fd, text, sizeof text - 1);
+    ssize_t len = read(fd, text, sizeof text - 1);
     close(fd);
-    if (n <= 0)
+    if (len <= 0)
         return -1;
-    text[n] = 0;
-    char *p = strrchr(text, ')');
+    text[len] = 0;
+    char *p = strrchr(text, ')'); /* the command name may hold spaces and parentheses */
     if (!p || p[1] != ' ')
         return -1;
-    p += 2;
+    snprintf(out, n, "%s", p + 2);
+    return 0;
+}
+
+/* State letter and start time (field 22, clock ticks since boot) of pid; -1 when gone. */
+static int proc_stat_start(pid_t pid, char *state, unsigned long long *start)
+{
+    char fields[1024];
+    if (proc_stat_after_comm(pid, fields, sizeof fields) < 0)
+        return -1;
+    char *p = fields;
     *state = *p;
     for (int field = 3; field < 22; field++) { /* skip to field 22 */
         p = strchr(p, ' ');

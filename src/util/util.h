@@ -37,6 +37,7 @@ void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *buf_cstr(struct buf *b); /* NUL-terminates (not counted in len) and returns data */
 void buf_free(struct buf *b);
+void buf_sh_quote(struct buf *b, const char *s); /* s in single quotes for sh: 'it'\''s' */
 
 /* ---- string vectors (NULL-terminated) ---- */
 struct strv {
@@ -95,5 +96,9 @@ char *utf8_escape(const char *s);
 
 /* Collapse whitespace runs to single spaces and trim; in place. */
 void collapse_ws(char *s);
+
+/* The fields of /proc/<pid>/stat after the command name ("S 1 1234 ..."), into out;
+ * -1 when pid is gone. */
+int proc_stat_after_comm(pid_t pid, char *out, size_t n);
 
 #endif
