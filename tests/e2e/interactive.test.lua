@@ -167,7 +167,7 @@ test("unknown or ambiguous profiles and failing builds exit 2 before any boot", 
   end
   local out, code = e2e.provium({"repl", "--config", config})
   t:assert_eq(code, 2)
-  t:assert_contains(out, "several profiles; name one (known: base, disky, missing, notbz, panics)")
+  t:assert(out:find("several profiles; name one %(known: base, debroot, disky, [^)]*, notbz, panics%)") ~= nil, out)
   local out2, code2 = e2e.provium({"console", "--config", config})
   t:assert_eq(code2, 2)
   t:assert_contains(out2, "missing PROFILE")
