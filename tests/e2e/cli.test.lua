@@ -13,13 +13,7 @@ local function with_tmp(fn)
   if not ok then error(err, 0) end
 end
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = e2e.read
 
 -- every entry below dir (find output, sorted), to prove nothing was written
 local function tree(dir)

@@ -11,13 +11,7 @@ local e2e = require("lib.e2e")
 local q = e2e.q
 local MiB = 1024 * 1024
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = e2e.read
 
 local function alive(pid)
   return e2e.host("kill -0 " .. pid .. " 2>/dev/null && echo yes") == "yes\n"

@@ -6,12 +6,7 @@ local e2e = require("lib.e2e")
 
 local root = e2e.dir:gsub("/tests/e2e$", "")
 
-local function read(path)
-  local f = assert(io.open(path))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function read(path) return assert(e2e.read(path), path) end
 
 local function write(path, text)
   local f = assert(io.open(path, "w"))

@@ -14,21 +14,14 @@ local function run_split(dir, args)
   local code = e2e.host("cd " .. e2e.q(dir) .. " && " .. e2e.q(e2e.exe) .. " "
     .. table.concat(parts, " ") .. " >" .. e2e.q(out) .. " 2>" .. e2e.q(err) .. "; echo $?")
   local function slurp(p)
-    local f = assert(io.open(p))
-    local s = f:read("a")
-    f:close()
+    local s = assert(e2e.read(p), p)
     os.remove(p)
     return s
   end
   return slurp(out), slurp(err), tonumber(code)
 end
 
-local function read(path)
-  local f = assert(io.open(path))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function read(path) return assert(e2e.read(path), path) end
 
 -- JSON lines of text, decoded (every line must be one).
 local function json_lines(t, text)

@@ -84,6 +84,15 @@ function M.last_line(out)
   return last
 end
 
+-- The whole host file at path, or nil when it cannot be opened.
+function M.read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 function M.host(cmd)
   local f = assert(io.popen(cmd))
   local out = f:read("a")
