@@ -28,16 +28,7 @@ say() { echo "mkbase: $*" >&2; }
 exec 9>"$out/.lock" # two provium runs building at once: one waits
 flock 9
 
-kernel_version() {
-    local k
-    if [ -r "/boot/vmlinuz-$(uname -r)" ]; then
-        uname -r
-        return
-    fi
-    k=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
-    [ -n "$k" ] || { say "no /boot/vmlinuz-* (install linux-image-amd64)"; exit 1; }
-    echo "${k#/boot/vmlinuz-}"
-}
+. "$(dirname "$(readlink -f "$0")")/bootfiles.sh" # kernel_version
 
 # The guest's /init: $1 is the kind. PID 1 must never exit.
 write_init() {

@@ -33,18 +33,7 @@ say() { echo "mkdebroot: $*" >&2; }
 exec 9>"$out/.lock"
 flock 9
 
-# The newest kernel in /boot (the same choice as `provium image build` when the running
-# kernel is not a Debian one), and its initrd.
-kernel_version() {
-    local k
-    if [ -r "/boot/vmlinuz-$(uname -r)" ]; then
-        uname -r
-        return
-    fi
-    k=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
-    [ -n "$k" ] || { say "no /boot/vmlinuz-* (install linux-image-amd64)"; exit 1; }
-    echo "${k#/boot/vmlinuz-}"
-}
+. "$(dirname "$(readlink -f "$0")")/bootfiles.sh" # kernel_version
 
 link_boot_files() {
     local ver
