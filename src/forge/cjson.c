@@ -66,41 +66,6 @@ static void skip_ws(struct reader *r)
         r->p++;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_seq_len(const unsigned char *p, const unsigned char *end)
-{
-    size_t avail = (size_t)(end - p);
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-    unsigned lo = 0x80, hi = 0xbf;
-    size_t n;
-    if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0;          /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f;          /* UTF-16 surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90;          /* overlong */
-        else if (c == 0xf4)
-            hi = 0x8f;          /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (avail < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
 static void put_utf8(struct buf *b, uint32_t cp)
 {
     unsigned char u[4];
@@ -200,7 +165,7 @@ static int read_string_into(struct reader *r, struct buf *b)
             r->p++;
             read_escape(r, b);
         } else {
-            size_t n = utf8_seq_len(r->p, r->end);
+            size_t n = utf8_seq_len(r->p, (size_t)(r->end - r->p));
             if (!n)
                 fail(r, "invalid UTF-8 in a string");
             buf_append(b, r->p, n);
@@ -473,7 +438,7 @@ static long u16_next(struct u16_iter *it)
     }
     if (it->p >= it->end)
         return -1;
-    size_t n = utf8_seq_len(it->p, it->end);
+    size_t n = utf8_seq_len(it->p, (size_t)(it->end - it->p));
     if (n <= 1)
         return *it->p++;
     uint32_t cp = it->p[0] & (0xff >> (n + 1));

@@ -704,18 +704,37 @@ void collapse_ws(char *s)
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF), or 0 when the byte at p starts none. */
-static size_t utf8_seq_len(const unsigned char *p)
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0. */
+size_t utf8_seq_len(const unsigned char *p, size_t avail)
 {
-    unsigned char c = p[0];
+    unsigned c = p[0];
     if (c < 0x80)
         return 1;
-    size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F) || (c == 0xF0 && p[1] < 0x90) ||
-        (c == 0xF4 && p[1] > 0x8F))
+    if (c >= 0xc2 && c <= 0xdf)
+        return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    unsigned lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;          /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f;          /* UTF-16 surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;          /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f;          /* above U+10FFFF */
+    } else {
         return 0;
+    }
+    if (avail < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
     return n;
 }
 
@@ -725,8 +744,9 @@ char *utf8_escape(const char *s)
         return NULL;
     struct buf b = {0};
     const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *end = p + strlen(s);
     while (*p) {
-        size_t n = utf8_seq_len(p);
+        size_t n = utf8_seq_len(p, (size_t)(end - p));
         if (n) {
             buf_append(&b, p, n);
             p += n;

@@ -92,6 +92,9 @@ void sleep_ms(int ms);
 /* A malloc'd copy of s in which every byte that does not belong to a well-formed UTF-8
  * sequence is written as the text \xNN (reports and events never drop a byte, and
  * JSON needs UTF-8). NULL stays NULL. */
+/* Length of the well-formed UTF-8 sequence at p, at most avail bytes (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
+size_t utf8_seq_len(const unsigned char *p, size_t avail);
 char *utf8_escape(const char *s);
 
 /* Collapse whitespace runs to single spaces and trim; in place. */
