@@ -15,7 +15,8 @@
  * and wakes the thread through an eventfd. Frames on the socket are QEMU's stream
  * format: a 4-byte big-endian length, then the frame. A receiver that cannot keep up
  * gets at most SW_QUEUE_BYTES queued; later frames to it are dropped. Partitions,
- * isolation and the impairment rules themselves live in switch_rules.c. */
+ * isolation and the impairment rules themselves live in switch_rules.c; the router
+ * between bridges (b:route) in switch_route.c. */
 #include "switch_int.h"
 
 #include "util/util.h"
@@ -308,6 +309,8 @@ static void forward(int from, const uint8_t *frame, uint32_t len)
     capture(a->bridge, from, frame, len);
     struct bridge *b = &sw_bridges[a->bridge];
     learn(b, frame + 6, from);
+    if (sw_route_input(from, frame, len))
+        return; /* for the gateway: switch_route.c */
     int to = (frame[0] & 1) ? -1 : lookup(b, frame);
     if (to >= 0 && (size_t)to < g_nports && g_ports[to].fd >= 0 &&
         g_ports[to].bridge == a->bridge && to != from) {
@@ -512,6 +515,7 @@ void sw_bridge_free(int bridge)
                 g_ports[i].bridge = -1;
                 g_ports[i].up = 0;
             }
+        sw_route_forget(bridge);
         free(sw_bridges[bridge].cuts);
         free(sw_bridges[bridge].isolated);
         free(sw_bridges[bridge].rules);
@@ -519,6 +523,30 @@ void sw_bridge_free(int bridge)
     }
     pthread_mutex_unlock(&sw_mu);
     sw_wake();
+}
+
+/* ---- for the router (switch_route.c; the mutex is held) ---- */
+
+struct port *sw_port_at(int i)
+{
+    return i >= 0 && (size_t)i < g_nports && g_ports[i].fd >= 0 ? &g_ports[i] : NULL;
+}
+
+size_t sw_port_count(void) { return g_nports; }
+
+void sw_deliver(int from, int to, const uint8_t *frame, uint32_t len)
+{
+    deliver(from, to, frame, len);
+}
+
+void sw_send(int port, const uint8_t *frame, uint32_t len)
+{
+    queue_out(&g_ports[port], frame, len);
+}
+
+void sw_capture_entry(int bridge, const uint8_t *frame, uint32_t len)
+{
+    capture(bridge, -1, frame, len);
 }
 
 /* ---- captures and per-port facts ---- */

@@ -45,5 +45,10 @@ struct sw_counters {
 int sw_counters(int port, struct sw_counters *c);
 /* Copies up to max partitions (from[i] -> to[i]); returns how many there are. */
 size_t sw_cuts(int bridge, char (*from)[64], char (*to)[64], size_t max);
+/* Routing (switch_route.c): members of bridge `from` (subnet 10.213.from_k.0/24) reach
+ * bridge `to`'s subnet 10.213.to_k.0/24 through the gateway 10.213.from_k.1, which the
+ * switch answers ARP for and forwards through. One way: answers need the route back.
+ * on = 0 removes it. Returns -1 for a closed bridge, the same bridge or subnet. */
+int sw_route(int from, int from_k, int to, int to_k, int on);
 
 #endif
