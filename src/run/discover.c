@@ -2,7 +2,7 @@
  * narrowed by --filter, or with --rerun-failed the files (and tests) that failed last
  * time; and, after the run, the rerun state rewritten from this run's failures. Kept
  * apart from runner.c, which only schedules what this file selects. */
-#include "runner_int.h"
+#include "discover.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -99,6 +99,15 @@ static int discover(const struct run_opts *ro, const struct config *cfg, struct 
     *out = f;
     *n_out = n;
     return 0;
+}
+
+void run_found_free(struct found *files, size_t n)
+{
+    for (size_t i = 0; files && i < n; i++) {
+        free(files[i].abs);
+        free(files[i].walked_rel);
+    }
+    free(files);
 }
 
 /* ---- --rerun-failed ---- */

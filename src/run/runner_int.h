@@ -1,7 +1,8 @@
-/* runner_int.h - what the parent of a run shares between its files: runner.c
- * (scheduling workers, their events, the report), discover.c (which files run),
- * preflight.c and runner_pool.c (serving the workers' pool requests). Not for use
- * outside src/run/. */
+/* runner_int.h - the types the parent of a run shares between its files: a file to
+ * run (struct found, from discover.c) and the worker running it (struct job, started
+ * and reaped by jobs.c, fed by events.c, served by runner_pool.c). What each file
+ * offers is in its own header: discover.h, events.h, results.h, progress.h, jobs.h,
+ * runner_pool.h. Not for use outside src/run/. */
 #ifndef PROVIUM_RUNNER_INT_H
 #define PROVIUM_RUNNER_INT_H
 
@@ -9,7 +10,6 @@
 #include "pool.h"
 #include "rerun.h"
 
-#include <jansson.h>
 #include <sys/types.h>
 
 /* A test file this run will run. */
@@ -42,37 +42,5 @@ struct job {
     int interrupted;         /* killed because the run was interrupted */
     int running;
 };
-
-/* ---- runner.c ---- */
-/* Writes one --events line {"ts", "kind": kind, ...payload}; takes payload. */
-void run_event(const char *kind, json_t *payload);
-
-/* ---- discover.c ---- */
-/* Path shown in reports: relative to cwd when below it (malloc'd). */
-char *run_display_path(const char *abs);
-/* The files this run will run: last run's failures (--rerun-failed), else discovery.
- * Returns -1 to go on, else the exit code of a run that ends here (message printed). */
-int run_collect_files(const struct run_opts *ro, const struct config *cfg,
-                      const char *state, struct rerun_set *last, struct found **files,
-                      size_t *n, FILE *report);
-/* Rewrites the --rerun-failed state with this run's failures; -1 with errno. */
-int run_rerun_record(const char *state, const struct found *files,
-                     const struct file_result *res, size_t n);
-
-/* ---- runner_pool.c ---- */
-extern struct pool g_pool;  /* the run's memory and vCPU pool */
-extern struct job *g_jobs;  /* the jobs of run_files, while it runs */
-extern size_t g_njobs;
-json_t *pool_amount_json(struct pool_amount a);
-/* A worker's pool_acquire (is_claim 0) or pool_claim request: answered now or queued. */
-void job_pool_acquire(struct job *j, json_t *o, int is_claim);
-/* A worker's pool_release: back into its claim, or into the pool (serving waiters). */
-void job_pool_release(struct job *j, json_t *o);
-/* Serves queued requests in arrival order; refuses the newest when all are waiting. */
-void jobs_serve_pool_waiters(void);
-/* "some avg10" of /proc/pressure/<what>, or 0 when unavailable. */
-double psi_some_avg10(const char *what);
-/* Is the host's memory or CPU pressure above the limit (10 %, $PROVIUM_PSI_LIMIT)? */
-int psi_high(void);
 
 #endif

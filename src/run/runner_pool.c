@@ -4,7 +4,9 @@
  * each request (too big, deadlocked) and answers on the job's reply pipe. The
  * bookkeeping itself is pool.c. The host's pressure, which holds new files back, is
  * read here too. */
-#include "runner_int.h"
+#include "runner_pool.h"
+
+#include "events.h"
 
 #include <stdio.h>
 #include <stdlib.h>
