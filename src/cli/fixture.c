@@ -8,6 +8,8 @@
 
 #include "fixture/fixture.h"
 #include "lua/lapi.h"
+#include "lua/lfixture.h"
+#include "lua/llab.h"
 #include "run/build.h"
 #include "run/run.h"
 #include "vm/snapshot.h"
@@ -241,7 +243,7 @@ static int fixture_build(struct config *cfg, const char *name, int rebuild, cons
     else
         printf("built: %s\n", name);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-    lab_teardown(L, -1, 0);
+    llab_teardown(L, -1, 0);
     lua_close(L);
     rm_rf(env.scratch);
     free(env.scratch);

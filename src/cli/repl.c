@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "lua/lapi.h"
+#include "lua/llab.h"
 #include "run/build.h"
 #include "run/run.h"
 #include "vm/vm.h"
@@ -613,7 +614,7 @@ int cmd_repl(int argc, char **argv)
     }
     /* every VM the session made lives in the file lab; lua_close frees the rest */
     lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-    lab_teardown(L, -1, 0);
+    llab_teardown(L, -1, 0);
     lua_close(L);
     restore_signals(old);
     rm_rf(env.scratch);

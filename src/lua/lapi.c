@@ -1,10 +1,29 @@
 /* lapi.c - shared plumbing of the Lua bindings: the host pointer, error raising with
- * the spec's message shapes, duration/size arguments, and lapi_open() which installs
- * every global a test file sees. */
+ * the spec's message shapes, duration/size arguments, classes, and lapi_open() which
+ * installs every global and class a test file sees (each file registers its own). */
 #include "lapi.h"
 
+#include "lbatch.h"
+#include "lbridge.h"
+#include "lbridge_rules.h"
+#include "lclock.h"
+#include "lconsole.h"
+#include "lfile.h"
+#include "lfixture.h"
+#include "ljson.h"
+#include "llab.h"
+#include "llabsnap.h"
+#include "lnic.h"
+#include "lproc.h"
+#include "lsnap.h"
+#include "lstream.h"
+#include "ltest.h"
+#include "lvm.h"
+
+#include "config/config.h"
 #include "util/units.h"
 #include "util/util.h"
+#include "vm/vm.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -176,6 +195,43 @@ int lapi_not_supported(lua_State *L)
     return lapi_raise(L, lua_tostring(L, lua_upvalueindex(1)), "not supported");
 }
 
+void lapi_newclass(lua_State *L, const char *name, const luaL_Reg *methods,
+                   const luaL_Reg *metamethods)
+{
+    luaL_newmetatable(L, name);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    int own_index = 0;
+    for (const luaL_Reg *r = metamethods; r && r->name; r++)
+        own_index |= !strcmp(r->name, "__index");
+    lua_setfield(L, -2, own_index ? "methods" : "__index");
+    if (metamethods)
+        luaL_setfuncs(L, metamethods, 0);
+    lua_pop(L, 1);
+}
+
+void lapi_add_methods(lua_State *L, const char *name, const luaL_Reg *methods)
+{
+    if (!lapi_push_methods(L, name))
+        luaL_error(L, "lapi_add_methods: no class %s", name);
+    luaL_setfuncs(L, methods, 0);
+    lua_pop(L, 1);
+}
+
+void lapi_push_weak_registry(lua_State *L, const void *key)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
 int lapi_push_methods(lua_State *L, const char *mt)
 {
     if (luaL_getmetatable(L, mt) != LUA_TTABLE) {
@@ -235,22 +291,27 @@ void lapi_open(lua_State *L, struct lua_host *h)
     set_package_path(L, h->env->cfg);
     lua_pushstring(L, h->file);
     lua_setglobal(L, "_PROVIUM_SOURCE_PATH");
-    lapi_open_json(L);
-    lapi_open_test(L);
-    lapi_open_vm(L);
-    lapi_open_lab(L);
-    lapi_open_snapshot(L);
-    lapi_open_file(L);
-    lapi_open_labsnap(L);
-    lapi_open_bridge(L);
-    lapi_open_clock(L);
-    lapi_open_proc(L);
-    lapi_open_stream(L);
-    lapi_open_nic(L);
-    lapi_open_console(L);
+    ljson_open(L);
+    ltest_open(L);
+    /* the classes others add to first: Vm (and RunResult), Lab, Bridge */
+    lvm_open(L);
+    llab_open(L);
+    lbridge_open(L);
+    /* then each file's own classes and its methods on those */
+    lbridge_rules_open(L);
+    lsnap_open(L);
+    llabsnap_open(L);
+    lfile_open(L);
+    lstream_open(L);
+    lproc_open(L);
+    lbatch_open(L);
+    lclock_open(L);
+    lconsole_open(L);
+    lnic_open(L);
+    lfixture_open(L);
     open_unsupported(L);
     /* the file lab is `provium` outside tests */
-    lab_push_new(L, "file", 0);
+    llab_push_new(L, "file", 0);
     lua_pushvalue(L, -1);
     h->file_lab_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_setglobal(L, "provium");

@@ -1,17 +1,32 @@
-/* lapi.h - the Lua face of Provium: globals, Lab, Vm, RunResult, test context.
+/* lapi.h - the Lua face of Provium: the host a lua_State runs for, lapi_open() which
+ * installs every global and class a test file sees, and the plumbing every binding
+ * file shares (raising, options, durations, sizes, classes).
  *
  * Each worker process owns one lua_State per test file. The bindings follow Lua's own
- * library style: one metatable per type (checked with luaL_checkudata), methods that
- * validate their arguments and raise `<method>: <message>` at the caller's line. */
+ * library style (lauxlib): one metatable per type, checked with luaL_checkudata; methods
+ * validate their arguments before they allocate and raise `<method>: <message>` at the
+ * caller's line (lapi_raise). Each l<file>.c owns its types: it creates their classes
+ * (lapi_newclass) and adds its methods to other files' classes (lapi_add_methods) from
+ * its own static luaL_Reg tables, in its l<file>_open(L); lapi_open calls those in
+ * order, owners of a class before the files that add to it. Each file has its own
+ * header declaring only its own API.
+ *
+ * Naming, one rule for the whole room:
+ *   - Lua entry points (methods, metamethods, globals) are static and named
+ *     `<type>_<method>_l`: vm_run_l, proc_wait_l, lab_bridge_l, file_gc_l, json_encode_l.
+ *   - C helpers another file calls are `l<file>_<verb>`: lvm_check, lproc_end_test,
+ *     llab_teardown, lbridge_guest_up; static helpers have plain names (no `_l`).
+ *   - Each file registers from `l<file>_open(L)`. */
 #ifndef PROVIUM_LAPI_H
 #define PROVIUM_LAPI_H
-
-#include "vm/vm.h"
-#include "util/util.h"
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <stdint.h>
+
+struct host_env;
+struct vm;
 
 /* Sink for events produced while Lua runs (vm_spawned, ...). The worker points this at
  * its pipe to the parent. */
@@ -37,25 +52,18 @@ struct lua_host {
 /* Returns the host attached to L. */
 struct lua_host *lhost(lua_State *L);
 
-/* Creates the globals (test, todo, wait_until, json, provium, ...) in L. */
+/* Creates the globals (test, todo, wait_until, json, provium, ...) and classes in L. */
 void lapi_open(lua_State *L, struct lua_host *h);
 
 /* Raises "<method>: <message>" positioned at the Lua caller. */
-/* Text for reports: tostring of the value at idx, NUL bytes written as \x00 (pushed). */
-const char *lapi_report_text(lua_State *L, int idx);
-const char *lapi_opt_report_text(lua_State *L, int idx, const char *dflt);
 int lapi_raise(lua_State *L, const char *method, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Raises for a VMOP_* failure code (dead VM, timeout, guest errno with path). */
 int lapi_raise_vmop(lua_State *L, const char *method, struct vm *vm, int rc, int gerr,
                     const char *path);
-
-/* A method of the specification this build lacks: raises "<upvalue 1>: not supported".
- * lapi_open installs one for every such method (lapi.c). */
-int lapi_not_supported(lua_State *L);
-/* Pushes the method table of the metatable named mt (its __index when a table, else
- * its `methods` field); 0 and nothing pushed when there is none. */
-int lapi_push_methods(lua_State *L, const char *mt);
+/* Text for reports: tostring of the value at idx, NUL bytes written as \x00 (pushed). */
+const char *lapi_report_text(lua_State *L, int idx);
+const char *lapi_opt_report_text(lua_State *L, int idx, const char *dflt);
 
 /* Raises "<method>: unknown option `<key>`" for a key of the options table at idx that
  * is not in known (NULL-terminated), or "<method>: option `<key>`: not supported" for
@@ -67,62 +75,21 @@ void lapi_check_opts(lua_State *L, int idx, const char *method, const char *cons
 double lapi_check_duration(lua_State *L, int idx, const char *method);
 uint64_t lapi_check_size(lua_State *L, int idx, const char *method);
 
-/* Sub-registrations, one per file. */
-void lapi_open_json(lua_State *L);
-void lapi_open_test(lua_State *L);
-void lapi_open_vm(lua_State *L);
-void lapi_open_lab(lua_State *L);
-void lapi_open_snapshot(lua_State *L);
-void lapi_open_file(lua_State *L); /* lfile.c */
-void lapi_open_labsnap(lua_State *L);
-void lapi_open_bridge(lua_State *L);
-void lapi_open_clock(lua_State *L);
-void lapi_open_proc(lua_State *L);
-void lapi_open_stream(lua_State *L);
-void lapi_open_nic(lua_State *L);
-void lapi_open_console(lua_State *L);
+/* Classes. lapi_newclass creates metatable `name` with a method table made of methods
+ * and sets the metamethods (__gc, __tostring, __close, ...; may be NULL). The method
+ * table is the metatable's __index, or its `methods` field when metamethods bring an
+ * __index of their own. lapi_add_methods adds methods to the method table of class
+ * `name` (a companion file's methods on the Vm, the Lab or the Bridge). */
+void lapi_newclass(lua_State *L, const char *name, const luaL_Reg *methods,
+                   const luaL_Reg *metamethods);
+void lapi_add_methods(lua_State *L, const char *name, const luaL_Reg *methods);
+/* Pushes the method table of the class `mt`; 0 and nothing pushed when there is none. */
+int lapi_push_methods(lua_State *L, const char *mt);
+/* Registry table `key` whose keys are weak (pushed; created on first use). */
+void lapi_push_weak_registry(lua_State *L, const void *key);
 
-/* Lab helpers used by the worker. */
-void lab_push_new(lua_State *L, const char *name, int parent_idx); /* pushes a new Lab */
-void lab_teardown(lua_State *L, int idx, int kill);                /* shuts VMs down */
-void lab_collect_consoles(lua_State *L, int idx, struct buf *out); /* console excerpts */
-int lab_name_taken(lua_State *L, int lab_idx, const char *name);   /* here or in a parent */
-void lab_add_vm(lua_State *L, int lab_idx, int vm_idx);
-int lab_is(lua_State *L, int idx);
-int lab_find_vm(lua_State *L, int lab, const char *name); /* here or in a parent; pushes */
-int lab_valid_name(const char *s); /* VM and bridge names */
-int lab_field(lua_State *L, int idx, const char *key);            /* pushes a state field */
-/* Removes the member at member_idx from the lab's "vms" or "labs" list. */
-void lab_remove_member(lua_State *L, int lab_idx, const char *list, int member_idx);
-int lab_find_sublab(lua_State *L, int lab_idx, const char *name); /* pushes it, or 0 */
-/* The names of the lab's bridges, sorted (appended to out). */
-void lab_bridge_names_sorted(lua_State *L, int lab, struct strv *out);
-/* Removes element i of the sequence at list, shifting the rest down. */
-void lab_list_remove(lua_State *L, int list, lua_Integer i);
-void lab_push_sublab(lua_State *L, int lab_idx, const char *name); /* creates, pushes */
-
-/* Lab methods implemented outside llab.c. */
-int lab_vm_fixture(lua_State *L);  /* lfixture.c */
-int lab_lab_fixture(lua_State *L); /* lfixture.c */
-int lab_snapshot(lua_State *L);    /* llabsnap.c */
-int lab_restore(lua_State *L);     /* llabsnap.c */
-int lab_bridge(lua_State *L);      /* lbridge.c */
-/* Builds fixture `name` unless the cache holds it (no restore); -1 with err. */
-int lfixture_ensure(lua_State *L, const char *name, char *err, size_t errlen);
-
-/* Lab snapshots (llabsnap.c). */
-void labsnap_push(lua_State *L, const char *dir);
-const char *labsnap_dir(lua_State *L, int idx); /* LabSnapshot or string, else NULL */
-/* Restores the lab snapshot in dir into the lab at lab_idx (new VMs). */
-int labsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);
-/* Puts the lab tree at lab_idx back to the snapshot in dir, reusing its Vm objects
- * (provium.reset_between_tests). */
-int labsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);
-/* Takes a lab snapshot of the tree at lab_idx into dir (NULL: scratch); returns the
- * directory (malloc'd) or NULL with err. */
-char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);
-
-/* The test-context sentinel for t:skip(). */
-extern const char *const LAPI_SKIP_SENTINEL;
+/* A method of the specification this build lacks: raises "<upvalue 1>: not supported".
+ * lapi_open installs one for every such method (lapi.c). */
+int lapi_not_supported(lua_State *L);
 
 #endif

@@ -5,7 +5,8 @@
  * {ok = value} or {err = "message"}, so one failure does not stop the rest. The calls
  * run one after the other on the agent connection (not yet pipelined into one round
  * trip); syscall answers {err = "vm:syscall: not supported"} until raw syscalls exist. */
-#include "lapi.h"
+#include "lbatch.h"
+
 #include "lvm.h"
 
 #include <string.h>
@@ -15,7 +16,7 @@ static const char *const BATCH_OPS[] = {"run",    "read_file", "write_file", "st
                                         "syscall", NULL};
 
 /* b:<op>(...): appends {op, n, args...} to the recording (upvalue 1). */
-static int record(lua_State *L)
+static int batch_record_l(lua_State *L)
 {
     int n = lua_gettop(L) - 1; /* without b itself */
     lua_createtable(L, n + 2, 0);
@@ -44,7 +45,7 @@ static void fix_mkdir_args(lua_State *L, int call)
     lua_pop(L, 1);
 }
 
-int lvm_batch(lua_State *L)
+static int vm_batch_l(lua_State *L)
 {
     lvm_check(L, 1);
     luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -55,7 +56,7 @@ int lvm_batch(lua_State *L)
     for (const char *const *op = BATCH_OPS; *op; op++) {
         lua_pushvalue(L, calls);
         lua_pushstring(L, *op);
-        lua_pushcclosure(L, record, 2);
+        lua_pushcclosure(L, batch_record_l, 2);
         lua_setfield(L, b, *op);
     }
     lua_pushvalue(L, 2);
@@ -102,4 +103,10 @@ int lvm_batch(lua_State *L)
         lua_settop(L, out);
     }
     return 1;
+}
+
+void lbatch_open(lua_State *L)
+{
+    static const luaL_Reg vm_methods[] = {{"batch", vm_batch_l}, {NULL, NULL}};
+    lapi_add_methods(L, "provium.Vm", vm_methods);
 }

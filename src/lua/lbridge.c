@@ -15,7 +15,11 @@
  * {lab=<Lab>, members={{vm=<Vm>, slot=S, nic=N}, ...}} in attach order. Live bridges
  * are also listed in the registry ("provium.bridges") for index allocation and for
  * finding a VM's memberships. */
+#include "lbridge.h"
+
+#include "lbridge_guest.h"
 #include "lbridge_int.h"
+#include "llab.h"
 #include "lvm.h"
 
 #include "net/switch.h"
@@ -116,14 +120,14 @@ static int find_bridge(lua_State *L, int lab, const char *name)
     lua_pushvalue(L, lab);
     for (;;) {
         int cur = lua_gettop(L);
-        lab_field(L, cur, "bridges");
+        llab_field(L, cur, "bridges");
         if (lua_getfield(L, -1, name) != LUA_TNIL) {
             lua_replace(L, cur);
             lua_settop(L, cur);
             return 1;
         }
         lua_pop(L, 2);
-        if (lab_field(L, cur, "parent") == LUA_TNIL) {
+        if (llab_field(L, cur, "parent") == LUA_TNIL) {
             lua_pop(L, 2);
             return 0;
         }
@@ -162,7 +166,7 @@ int lbridge_new(lua_State *L, int lab, const char *name, int index)
     lua_newtable(L);
     lua_setfield(L, -2, "members");
     lua_setiuservalue(L, -2, 1);
-    lab_field(L, lab, "bridges");
+    llab_field(L, lab, "bridges");
     lua_pushvalue(L, -2);
     lua_setfield(L, -2, name);
     lua_pop(L, 1);
@@ -173,15 +177,15 @@ int lbridge_new(lua_State *L, int lab, const char *name, int index)
     return b->sw < 0 ? -1 : 0;
 }
 
-int lab_bridge(lua_State *L)
+static int lab_bridge_l(lua_State *L)
 {
-    luaL_argcheck(L, lab_is(L, 1), 1, "expected a Lab");
+    luaL_argcheck(L, llab_is(L, 1), 1, "expected a Lab");
     const char *name = luaL_checkstring(L, 2);
     if (!lua_isnoneornil(L, 3))
         return lapi_raise(L, "lab:bridge", "options are reserved; pass none");
     if (find_bridge(L, 1, name))
         return 1;
-    if (!lab_valid_name(name))
+    if (!llab_valid_name(name))
         return lapi_raise(L, "lab:bridge", "invalid name '%s'", name);
     int k = lowest_free_index(L);
     if (k < 0)
@@ -207,7 +211,7 @@ static struct vm *resolve_vm(lua_State *L, int bi, int idx, const char *method)
     }
     lua_getiuservalue(L, bi, 1);
     lua_getfield(L, -1, "lab");
-    if (!lab_find_vm(L, lua_gettop(L), lua_tostring(L, idx))) {
+    if (!llab_find_vm(L, lua_gettop(L), lua_tostring(L, idx))) {
         lapi_raise(L, method, "no VM named '%s'", lua_tostring(L, idx));
         return NULL;
     }
@@ -304,7 +308,7 @@ static void add_member(lua_State *L, int bi, int vm_idx, int slot, int nic)
     lua_pop(L, 1);
 }
 
-static int bridge_attach(lua_State *L)
+static int bridge_attach_l(lua_State *L)
 {
     struct lbridge *b = lbridge_check(L, 1);
     if (b->sw < 0)
@@ -369,13 +373,13 @@ static int bridge_attach(lua_State *L)
         if (b->uplink && vm->state == VM_BOOTED && lbridge_guest_uplink(vm, 1, err, sizeof err) < 0)
             return lapi_raise(L, "bridge:attach", "%s", err);
     }
-    if (lbridge_rewrite_all_hosts(L, 1, NULL, err, sizeof err) < 0)
+    if (lbridge_guest_write_hosts(L, 1, NULL, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:attach", "%s", err);
     lua_settop(L, 1);
     return 1;
 }
 
-static int bridge_detach(lua_State *L)
+static int bridge_detach_l(lua_State *L)
 {
     struct lbridge *b = lbridge_check(L, 1);
     struct vm *vm = resolve_vm(L, 1, 2, "bridge:detach");
@@ -383,17 +387,17 @@ static int bridge_detach(lua_State *L)
     if (!pos)
         return lapi_raise(L, "bridge:detach", "VM '%s' is not on bridge '%s'", vm->name, b->name);
     int nic = member_field(L, 1, pos, "nic");
-    lab_list_remove(L, lbridge_push_members(L, 1), pos);
+    llab_list_remove(L, lbridge_push_members(L, 1), pos);
     lua_pop(L, 1);
     char err[1024];
     if (vm->nic_port[nic] >= 0)
         sw_bind(vm->nic_port[nic], -1, 0);
     if (vm->state == VM_BOOTED && lbridge_guest_down(vm, nic, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:detach", "%s", err);
-    if (b->uplink && vm->state == VM_BOOTED && !lbridge_vm_uplinked(L, vm) &&
+    if (b->uplink && vm->state == VM_BOOTED && !lbridge_guest_uplinked(L, vm) &&
         lbridge_guest_uplink(vm, 0, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:detach", "%s", err);
-    if (lbridge_rewrite_all_hosts(L, 1, vm, err, sizeof err) < 0)
+    if (lbridge_guest_write_hosts(L, 1, vm, err, sizeof err) < 0)
         return lapi_raise(L, "bridge:detach", "%s", err);
     lua_settop(L, 1);
     return 1;
@@ -414,7 +418,7 @@ static int set_uplink(lua_State *L, int on, const char *method)
         lua_getfield(L, -1, "vm");
         struct vm *vm = lvm_check(L, -1);
         lua_pop(L, 2);
-        if (vm->state != VM_BOOTED || (!on && lbridge_vm_uplinked(L, vm)))
+        if (vm->state != VM_BOOTED || (!on && lbridge_guest_uplinked(L, vm)))
             continue; /* configured at boot; or still uplinked through another bridge */
         if (lbridge_guest_uplink(vm, on, err, sizeof err) < 0)
             return lapi_raise(L, method, "%s", err);
@@ -423,8 +427,8 @@ static int set_uplink(lua_State *L, int on, const char *method)
     return 1;
 }
 
-static int bridge_enable_uplink(lua_State *L) { return set_uplink(L, 1, "bridge:enable_uplink"); }
-static int bridge_disable_uplink(lua_State *L)
+static int bridge_enable_uplink_l(lua_State *L) { return set_uplink(L, 1, "bridge:enable_uplink"); }
+static int bridge_disable_uplink_l(lua_State *L)
 {
     return set_uplink(L, 0, "bridge:disable_uplink");
 }
@@ -436,7 +440,7 @@ void lbridge_set_uplink(lua_State *L, int idx, int on)
 
 /* ---- accessors ---- */
 
-static int bridge_members(lua_State *L)
+static int bridge_members_l(lua_State *L)
 {
     lbridge_check(L, 1);
     int mem = lbridge_push_members(L, 1);
@@ -451,19 +455,19 @@ static int bridge_members(lua_State *L)
     return 1;
 }
 
-static int bridge_name(lua_State *L)
+static int bridge_name_l(lua_State *L)
 {
     lua_pushstring(L, lbridge_check(L, 1)->name);
     return 1;
 }
 
-static int bridge_subnet(lua_State *L)
+static int bridge_subnet_l(lua_State *L)
 {
     lua_pushfstring(L, "10.213.%d.0/24", lbridge_check(L, 1)->index);
     return 1;
 }
 
-static int bridge_address(lua_State *L)
+static int bridge_address_l(lua_State *L)
 {
     struct lbridge *b = lbridge_check(L, 1);
     struct vm *vm = lbridge_resolve_member(L, 1, 2, "bridge:address");
@@ -489,7 +493,7 @@ void lbridge_close(lua_State *L, int idx)
         int same = lua_rawequal(L, -1, idx);
         lua_pop(L, 1);
         if (same) {
-            lab_list_remove(L, reg, i);
+            llab_list_remove(L, reg, i);
             break;
         }
     }
@@ -502,20 +506,20 @@ void lbridge_close(lua_State *L, int idx)
     lua_pop(L, 3);
 }
 
-static int bridge_close(lua_State *L)
+static int bridge_close_l(lua_State *L)
 {
     lbridge_close(L, 1);
     return 0;
 }
 
-static int bridge_tostring(lua_State *L)
+static int bridge_tostring_l(lua_State *L)
 {
     struct lbridge *b = lbridge_check(L, 1);
     lua_pushfstring(L, "bridge(%s %s)", b->name, b->sw < 0 ? "closed" : "open");
     return 1;
 }
 
-static int bridge_gc(lua_State *L)
+static int bridge_gc_l(lua_State *L)
 {
     struct lbridge *b = luaL_checkudata(L, 1, BRIDGE_MT);
     if (b->sw >= 0)
@@ -581,8 +585,8 @@ int lbridge_vm_booted(lua_State *L, struct vm *vm, int fresh, char *err, size_t 
     for (int i = 0; i < n && rc == 0; i++)
         rc = bring_up(L, m[i].b, vm, m[i].slot, m[i].nic, fresh, err, errlen);
     for (int i = 0; i < n && rc == 0 && fresh; i++)
-        rc = lbridge_rewrite_all_hosts(L, m[i].bridge_idx, NULL, err, errlen);
-    if (rc == 0 && fresh && n && lbridge_vm_uplinked(L, vm))
+        rc = lbridge_guest_write_hosts(L, m[i].bridge_idx, NULL, err, errlen);
+    if (rc == 0 && fresh && n && lbridge_guest_uplinked(L, vm))
         rc = lbridge_guest_uplink(vm, 1, err, errlen);
     lua_settop(L, top);
     return rc;
@@ -596,7 +600,7 @@ void lbridge_forget_vm(lua_State *L, struct vm *vm)
         int bi = lua_gettop(L);
         lua_Integer pos = member_pos(L, bi, vm);
         if (pos) {
-            lab_list_remove(L, lbridge_push_members(L, bi), pos);
+            llab_list_remove(L, lbridge_push_members(L, bi), pos);
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -665,27 +669,16 @@ json_t *lbridge_to_json(lua_State *L, int idx, const char *lab_path)
                      "partitions", cuts, "isolated", iso, "uplink", b->uplink, "rules", rules);
 }
 
-void lapi_open_bridge(lua_State *L)
+void lbridge_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"attach", bridge_attach},
-                                       {"detach", bridge_detach},
-                                       {"members", bridge_members},
-                                       {"name", bridge_name},
-                                       {"subnet", bridge_subnet},
-                                       {"address", bridge_address},
-                                       {"enable_uplink", bridge_enable_uplink},
-                                       {"capture", lbridge_capture},
-                                       {"nic", lbridge_nic},
-                                       {"disable_uplink", bridge_disable_uplink},
-                                       {"close", bridge_close},
-                                       {NULL, NULL}};
-    luaL_newmetatable(L, BRIDGE_MT);
-    luaL_newlib(L, methods);
-    luaL_setfuncs(L, lbridge_rule_methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, bridge_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, bridge_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+    static const luaL_Reg methods[] = {
+        {"attach", bridge_attach_l}, {"detach", bridge_detach_l}, {"members", bridge_members_l},
+        {"name", bridge_name_l}, {"subnet", bridge_subnet_l}, {"address", bridge_address_l},
+        {"enable_uplink", bridge_enable_uplink_l}, {"disable_uplink", bridge_disable_uplink_l},
+        {"close", bridge_close_l}, {NULL, NULL}};
+    static const luaL_Reg metamethods[] = {
+        {"__tostring", bridge_tostring_l}, {"__gc", bridge_gc_l}, {NULL, NULL}};
+    static const luaL_Reg lab_methods[] = {{"bridge", lab_bridge_l}, {NULL, NULL}};
+    lapi_newclass(L, BRIDGE_MT, methods, metamethods);
+    lapi_add_methods(L, "provium.Lab", lab_methods);
 }

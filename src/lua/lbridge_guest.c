@@ -2,6 +2,8 @@
  * scripts that bring a NIC slot up as ethN with the bridge's MAC and address (or down
  * again), the uplink NIC up0, and the provium block of every member's /etc/hosts.
  * Kept apart from lbridge.c, which decides memberships; this file only acts on guests. */
+#include "lbridge_guest.h"
+
 #include "lbridge_int.h"
 #include "lvm.h"
 
@@ -98,7 +100,7 @@ static int strv_has(const struct strv *v, const char *s)
 }
 
 /* Is vm on a bridge whose uplink is enabled? */
-int lbridge_vm_uplinked(lua_State *L, struct vm *vm)
+int lbridge_guest_uplinked(lua_State *L, struct vm *vm)
 {
     int top = lua_gettop(L);
     struct membership m[VM_MAX_NICS];
@@ -194,7 +196,7 @@ static int write_hosts(lua_State *L, struct vm *vm, char *err, size_t errlen)
 }
 
 /* Rewrites /etc/hosts of every member of the bridge at idx, plus extra. */
-int lbridge_rewrite_all_hosts(lua_State *L, int idx, struct vm *extra, char *err, size_t errlen)
+int lbridge_guest_write_hosts(lua_State *L, int idx, struct vm *extra, char *err, size_t errlen)
 {
     int mem = lbridge_push_members(L, idx);
     int rc = 0;

@@ -1,7 +1,10 @@
 /* lbridge_rules.c - the rules a Bridge puts on its switch segment: partitions (both
  * ways or one way), isolation of a member, and impairments (latency, loss, bandwidth,
  * bridge-wide or per direction), plus reset(). The Lua methods live here and are added
- * to the Bridge's method table by lapi_open_bridge; the switch applies the rules. */
+ * to the Bridge's method table by lbridge_rules_open; the switch applies the rules. */
+#include "lbridge_rules.h"
+
+#include "lbridge.h"
 #include "lbridge_int.h"
 #include "lvm.h"
 
@@ -50,21 +53,21 @@ static void do_heal(lua_State *L, struct lbridge *b, const char *from, const cha
     sw_cut(b->sw, from, to, 0);
 }
 
-static int bridge_partition(lua_State *L)
+static int bridge_partition_l(lua_State *L)
 {
     each_direction(L, "bridge:partition", do_cut);
     lua_settop(L, 1);
     return 1;
 }
 
-static int bridge_unpartition(lua_State *L)
+static int bridge_unpartition_l(lua_State *L)
 {
     each_direction(L, "bridge:unpartition", do_heal);
     lua_settop(L, 1);
     return 1;
 }
 
-static int bridge_is_partitioned(lua_State *L)
+static int bridge_is_partitioned_l(lua_State *L)
 {
     struct lbridge *b = lbridge_check(L, 1);
     struct vm *a = member_arg(L, 2, "bridge:is_partitioned");
@@ -73,7 +76,7 @@ static int bridge_is_partitioned(lua_State *L)
     return 1;
 }
 
-static int bridge_partition_all(lua_State *L)
+static int bridge_partition_all_l(lua_State *L)
 {
     struct lbridge *b = lbridge_check(L, 1);
     int mem = lbridge_push_members(L, 1);
@@ -92,7 +95,7 @@ static int bridge_partition_all(lua_State *L)
     return 1;
 }
 
-static int bridge_restore_all(lua_State *L)
+static int bridge_restore_all_l(lua_State *L)
 {
     sw_heal_all(lbridge_check(L, 1)->sw);
     lua_settop(L, 1);
@@ -108,10 +111,10 @@ static int set_isolation(lua_State *L, int on, const char *method)
     return 1;
 }
 
-static int bridge_isolate(lua_State *L) { return set_isolation(L, 1, "bridge:isolate"); }
-static int bridge_unisolate(lua_State *L) { return set_isolation(L, 0, "bridge:unisolate"); }
+static int bridge_isolate_l(lua_State *L) { return set_isolation(L, 1, "bridge:isolate"); }
+static int bridge_unisolate_l(lua_State *L) { return set_isolation(L, 0, "bridge:unisolate"); }
 
-static int bridge_is_isolated(lua_State *L)
+static int bridge_is_isolated_l(lua_State *L)
 {
     struct lbridge *b = lbridge_check(L, 1);
     struct vm *vm = member_arg(L, 2, "bridge:is_isolated");
@@ -148,15 +151,15 @@ static int set_rule(lua_State *L, const char *method, int what, const char *key,
     return 1;
 }
 
-static int bridge_add_latency(lua_State *L)
+static int bridge_add_latency_l(lua_State *L)
 {
     return set_rule(L, "bridge:add_latency", SW_LATENCY_MS, "ms", 3600000);
 }
-static int bridge_drop_rate(lua_State *L)
+static int bridge_drop_rate_l(lua_State *L)
 {
     return set_rule(L, "bridge:drop_rate", SW_LOSS_PCT, "p", 100);
 }
-static int bridge_bandwidth_limit(lua_State *L)
+static int bridge_bandwidth_limit_l(lua_State *L)
 {
     return set_rule(L, "bridge:bandwidth_limit", SW_BANDWIDTH_BPS, "bps", 1e15);
 }
@@ -174,26 +177,26 @@ static int directional(lua_State *L, const char *method, int what, const char *k
     return set_rule(L, method, what, key, what == SW_LOSS_PCT ? 100 : 3600000);
 }
 
-static int bridge_add_directional_latency(lua_State *L)
+static int bridge_add_directional_latency_l(lua_State *L)
 {
     return directional(L, "bridge:add_directional_latency", SW_LATENCY_MS, "ms");
 }
-static int bridge_directional_drop_rate(lua_State *L)
+static int bridge_directional_drop_rate_l(lua_State *L)
 {
     return directional(L, "bridge:directional_drop_rate", SW_LOSS_PCT, "p");
 }
 
-static int bridge_latency_ms(lua_State *L)
+static int bridge_latency_ms_l(lua_State *L)
 {
     lua_pushnumber(L, sw_get_rule(lbridge_check(L, 1)->sw, NULL, NULL, SW_LATENCY_MS));
     return 1;
 }
-static int bridge_drop_rate_pct(lua_State *L)
+static int bridge_drop_rate_pct_l(lua_State *L)
 {
     lua_pushnumber(L, sw_get_rule(lbridge_check(L, 1)->sw, NULL, NULL, SW_LOSS_PCT));
     return 1;
 }
-static int bridge_bandwidth_bps(lua_State *L)
+static int bridge_bandwidth_bps_l(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)sw_get_rule(lbridge_check(L, 1)->sw, NULL, NULL,
                                                  SW_BANDWIDTH_BPS));
@@ -201,7 +204,7 @@ static int bridge_bandwidth_bps(lua_State *L)
 }
 
 /* reset(): impairments and partitions go; isolation stays. */
-static int bridge_reset(lua_State *L)
+static int bridge_reset_l(lua_State *L)
 {
     struct lbridge *b = lbridge_check(L, 1);
     sw_clear_rules(b->sw);
@@ -210,7 +213,7 @@ static int bridge_reset(lua_State *L)
     return 1;
 }
 
-void lbridge_rule(lua_State *L, int idx, const char *from, const char *to, double latency_ms,
+void lbridge_rules_apply(lua_State *L, int idx, const char *from, const char *to, double latency_ms,
                   double loss_pct, double bandwidth_bps)
 {
     struct lbridge *b = lbridge_check(L, idx);
@@ -222,21 +225,18 @@ void lbridge_rule(lua_State *L, int idx, const char *from, const char *to, doubl
         sw_set_rule(b->sw, from, to, SW_BANDWIDTH_BPS, bandwidth_bps);
 }
 
-const luaL_Reg lbridge_rule_methods[] = {{"partition", bridge_partition},
-                                         {"unpartition", bridge_unpartition},
-                                         {"partition_all", bridge_partition_all},
-                                         {"restore_all", bridge_restore_all},
-                                         {"is_partitioned", bridge_is_partitioned},
-                                         {"isolate", bridge_isolate},
-                                         {"unisolate", bridge_unisolate},
-                                         {"is_isolated", bridge_is_isolated},
-                                         {"add_latency", bridge_add_latency},
-                                         {"drop_rate", bridge_drop_rate},
-                                         {"bandwidth_limit", bridge_bandwidth_limit},
-                                         {"add_directional_latency", bridge_add_directional_latency},
-                                         {"directional_drop_rate", bridge_directional_drop_rate},
-                                         {"latency_ms", bridge_latency_ms},
-                                         {"drop_rate_pct", bridge_drop_rate_pct},
-                                         {"bandwidth_bps", bridge_bandwidth_bps},
-                                         {"reset", bridge_reset},
-                                         {NULL, NULL}};
+void lbridge_rules_open(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"partition", bridge_partition_l}, {"unpartition", bridge_unpartition_l},
+        {"partition_all", bridge_partition_all_l}, {"restore_all", bridge_restore_all_l},
+        {"is_partitioned", bridge_is_partitioned_l}, {"isolate", bridge_isolate_l},
+        {"unisolate", bridge_unisolate_l}, {"is_isolated", bridge_is_isolated_l},
+        {"add_latency", bridge_add_latency_l}, {"drop_rate", bridge_drop_rate_l},
+        {"bandwidth_limit", bridge_bandwidth_limit_l},
+        {"add_directional_latency", bridge_add_directional_latency_l},
+        {"directional_drop_rate", bridge_directional_drop_rate_l},
+        {"latency_ms", bridge_latency_ms_l}, {"drop_rate_pct", bridge_drop_rate_pct_l},
+        {"bandwidth_bps", bridge_bandwidth_bps_l}, {"reset", bridge_reset_l}, {NULL, NULL}};
+    lapi_add_methods(L, BRIDGE_MT, methods);
+}

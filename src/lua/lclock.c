@@ -3,8 +3,11 @@
  * get/get_ns read it and set/set_ns/advance change it through the agent (GET_TIME,
  * SET_TIME); sleep(duration) sleeps inside the guest. Host timers (timeouts,
  * wait_until) always use host time. The Clock keeps its Vm in its uservalue. */
-#include "lapi.h"
+#include "lclock.h"
+
 #include "lvm.h"
+
+#include "util/util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -42,21 +45,21 @@ static void set_guest_ns(lua_State *L, struct vm *vm, int64_t ns, const char *me
         lapi_raise_vmop(L, method, vm, rc, gerr, NULL);
 }
 
-static int clock_get(lua_State *L)
+static int clock_get_l(lua_State *L)
 {
     struct vm *vm = clock_vm(L, "clock:get");
     lua_pushnumber(L, (double)now_guest_ns(L, vm, "clock:get") / 1e9);
     return 1;
 }
 
-static int clock_get_ns(lua_State *L)
+static int clock_get_ns_l(lua_State *L)
 {
     struct vm *vm = clock_vm(L, "clock:get_ns");
     lua_pushinteger(L, now_guest_ns(L, vm, "clock:get_ns"));
     return 1;
 }
 
-static int clock_set(lua_State *L)
+static int clock_set_l(lua_State *L)
 {
     struct vm *vm = clock_vm(L, "clock:set");
     double s = luaL_checknumber(L, 2);
@@ -66,7 +69,7 @@ static int clock_set(lua_State *L)
     return 0;
 }
 
-static int clock_set_ns(lua_State *L)
+static int clock_set_ns_l(lua_State *L)
 {
     struct vm *vm = clock_vm(L, "clock:set_ns");
     set_guest_ns(L, vm, (int64_t)luaL_checkinteger(L, 2), "clock:set_ns");
@@ -74,7 +77,7 @@ static int clock_set_ns(lua_State *L)
 }
 
 /* advance(duration): a number of seconds (may be negative) or a duration string. */
-static int clock_advance(lua_State *L)
+static int clock_advance_l(lua_State *L)
 {
     struct vm *vm = clock_vm(L, "clock:advance");
     double d;
@@ -87,7 +90,7 @@ static int clock_advance(lua_State *L)
     return 0;
 }
 
-static int clock_sleep(lua_State *L)
+static int clock_sleep_l(lua_State *L)
 {
     struct vm *vm = clock_vm(L, "clock:sleep");
     double d = lapi_check_duration(L, 2, "clock:sleep");
@@ -107,29 +110,27 @@ static int clock_sleep(lua_State *L)
     return 0;
 }
 
-static int clock_tostring(lua_State *L)
+static int clock_tostring_l(lua_State *L)
 {
     lua_pushfstring(L, "clock(%s)", lvm_companion_vm(L, 1, CLOCK_MT)->name);
     return 1;
 }
 
 /* vm:clock() */
-int lvm_clock(lua_State *L)
+static int vm_clock_l(lua_State *L)
 {
     lvm_push_companion(L, 1, CLOCK_MT);
     return 1;
 }
 
-void lapi_open_clock(lua_State *L)
+void lclock_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"get", clock_get},       {"get_ns", clock_get_ns},
-                                       {"set", clock_set},       {"set_ns", clock_set_ns},
-                                       {"advance", clock_advance}, {"sleep", clock_sleep},
-                                       {NULL, NULL}};
-    luaL_newmetatable(L, CLOCK_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, clock_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
+    static const luaL_Reg methods[] = {
+        {"get", clock_get_l}, {"get_ns", clock_get_ns_l}, {"set", clock_set_l},
+        {"set_ns", clock_set_ns_l}, {"advance", clock_advance_l}, {"sleep", clock_sleep_l},
+        {NULL, NULL}};
+    static const luaL_Reg metamethods[] = {{"__tostring", clock_tostring_l}, {NULL, NULL}};
+    static const luaL_Reg vm_methods[] = {{"clock", vm_clock_l}, {NULL, NULL}};
+    lapi_newclass(L, CLOCK_MT, methods, metamethods);
+    lapi_add_methods(L, "provium.Vm", vm_methods);
 }

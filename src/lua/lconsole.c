@@ -6,9 +6,12 @@
  * only in new output (default 30 s), so matches split across writes or across a
  * rotation are found; read() is a Stream of the output from now on. Typing (write) is
  * not supported yet. */
-#include "lapi.h"
-#include "lfile.h"
+#include "lconsole.h"
+
+#include "lstream.h"
 #include "lvm.h"
+
+#include "util/util.h"
 
 #include "vm/conlog.h"
 
@@ -28,7 +31,7 @@ static void read_log(struct vm *vm, uint64_t *pos, struct buf *out)
     }
 }
 
-static int console_read_log(lua_State *L)
+static int console_read_log_l(lua_State *L)
 {
     struct buf b = {0};
     uint64_t pos = 0;
@@ -40,7 +43,7 @@ static int console_read_log(lua_State *L)
 
 /* Looks in the whole log once, then only in what is new, keeping the last plen - 1
  * bytes seen so a match split across reads (or across a rotation) is found. */
-static int console_expect(lua_State *L)
+static int console_expect_l(lua_State *L)
 {
     struct vm *vm = console_vm(L);
     size_t plen;
@@ -79,43 +82,41 @@ static int console_expect(lua_State *L)
 }
 
 /* console:read() -> Stream of the live output */
-static int console_read(lua_State *L)
+static int console_read_l(lua_State *L)
 {
     console_vm(L);
     lua_getiuservalue(L, 1, 1);
     return lstream_console(L, -1);
 }
 
-static int console_close(lua_State *L)
+static int console_close_l(lua_State *L)
 {
     luaL_checkudata(L, 1, CONSOLE_MT);
     return 0;
 }
 
-static int console_tostring(lua_State *L)
+static int console_tostring_l(lua_State *L)
 {
     lua_pushfstring(L, "console(%s)", console_vm(L)->name);
     return 1;
 }
 
 /* vm:console() */
-int lvm_console(lua_State *L)
+static int vm_console_l(lua_State *L)
 {
     lvm_push_companion(L, 1, CONSOLE_MT);
     return 1;
 }
 
-void lapi_open_console(lua_State *L)
+void lconsole_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"read_log", console_read_log},
-                                       {"read", console_read},
-                                       {"expect", console_expect},
-                                       {"close", console_close},
+    static const luaL_Reg methods[] = {{"read_log", console_read_log_l},
+                                       {"read", console_read_l},
+                                       {"expect", console_expect_l},
+                                       {"close", console_close_l},
                                        {NULL, NULL}};
-    luaL_newmetatable(L, CONSOLE_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, console_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
+    static const luaL_Reg metamethods[] = {{"__tostring", console_tostring_l}, {NULL, NULL}};
+    static const luaL_Reg vm_methods[] = {{"console", vm_console_l}, {NULL, NULL}};
+    lapi_newclass(L, CONSOLE_MT, methods, metamethods);
+    lapi_add_methods(L, "provium.Vm", vm_methods);
 }

@@ -7,11 +7,13 @@
  * The registry is one weak-keyed table in the Lua registry: handle userdata -> true.
  * Nothing else is stored per VM; counts and listings walk the table. A handle lives as
  * long as the agent connection it was opened on, so whether it is still open is
- * decided when someone looks (lhandle_vm): a VM that shut down, died or was restored
+ * decided when someone looks (lfile_handle_vm): a VM that shut down, died or was restored
  * since has a different state or connection serial, and its handles read as closed.
  * The worker closes the handles of a test when its body ends; __gc closes the rest
  * without waiting for the agent's answer. */
 #include "lfile.h"
+
+#include "lstream.h"
 #include "lvm.h"
 
 #include "util/util.h"
@@ -35,11 +37,11 @@ struct lfile {
 
 /* ---- the registry ---- */
 
-static void push_handles(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES_KEY); }
+static void push_handles(lua_State *L) { lapi_push_weak_registry(L, &HANDLES_KEY); }
 
 /* Creation site: the Lua function that called the running C function. Files are
  * named relative to the working directory when below it, as reports name them. */
-void lhandle_site(lua_State *L, struct lhandle *h)
+void lfile_handle_site(lua_State *L, struct lhandle *h)
 {
     lua_Debug ar;
     const char *file = "?";
@@ -58,7 +60,7 @@ void lhandle_site(lua_State *L, struct lhandle *h)
     h->site_file = xstrdup(file);
 }
 
-void lhandle_track(lua_State *L, int idx, struct lhandle *h, int kind, const char *what)
+void lfile_track(lua_State *L, int idx, struct lhandle *h, int kind, const char *what)
 {
     idx = lua_absindex(L, idx);
     lua_getiuservalue(L, idx, 1);
@@ -69,7 +71,7 @@ void lhandle_track(lua_State *L, int idx, struct lhandle *h, int kind, const cha
     h->conn = vm->agent.serial;
     h->seq = ++handle_seq;
     h->what = xstrdup(what);
-    lhandle_site(L, h);
+    lfile_handle_site(L, h);
     const char *test = lhost(L)->current_test;
     h->test = test ? xstrdup(test) : NULL;
     push_handles(L);
@@ -89,7 +91,7 @@ static void untrack(lua_State *L, int idx)
     lua_pop(L, 1);
 }
 
-struct vm *lhandle_vm(lua_State *L, int idx)
+struct vm *lfile_handle_vm(lua_State *L, int idx)
 {
     struct lhandle *h = lua_touserdata(L, idx);
     if (!h || !h->open)
@@ -104,7 +106,7 @@ struct vm *lhandle_vm(lua_State *L, int idx)
     return NULL;
 }
 
-void lhandle_free(struct lhandle *h)
+void lfile_handle_free(struct lhandle *h)
 {
     h->open = 0;
     free(h->what);
@@ -134,7 +136,7 @@ static size_t collect_open(lua_State *L, struct vm *only, struct open_ref **out)
     lua_pushnil(L);
     while (lua_next(L, t)) {
         lua_pop(L, 1);
-        struct vm *vm = lhandle_vm(L, -1);
+        struct vm *vm = lfile_handle_vm(L, -1);
         if (!vm || (only && vm != only))
             continue;
         if (n == cap) {
@@ -210,7 +212,7 @@ static struct lfile *check_file(lua_State *L) { return luaL_checkudata(L, 1, FIL
 static struct vm *file_vm(lua_State *L, const char *method)
 {
     check_file(L);
-    struct vm *vm = lhandle_vm(L, 1);
+    struct vm *vm = lfile_handle_vm(L, 1);
     if (!vm)
         lapi_raise(L, method, "file is closed");
     if (vm->state == VM_PAUSED)
@@ -229,7 +231,7 @@ static void file_release(struct lhandle *h, struct vm *vm)
         vm_hclose_nowait(vm, f->handle);
 }
 
-static int file_read(lua_State *L)
+static int file_read_l(lua_State *L)
 {
     struct vm *vm = file_vm(L, "file:read");
     lua_Integer n = luaL_checkinteger(L, 2);
@@ -252,7 +254,7 @@ static int file_read(lua_State *L)
     return 1;
 }
 
-static int file_read_all(lua_State *L)
+static int file_read_all_l(lua_State *L)
 {
     struct vm *vm = file_vm(L, "file:read_all");
     struct lfile *f = check_file(L);
@@ -271,7 +273,7 @@ static int file_read_all(lua_State *L)
     return 1;
 }
 
-static int file_write(lua_State *L)
+static int file_write_l(lua_State *L)
 {
     struct vm *vm = file_vm(L, "file:write");
     struct lfile *f = check_file(L);
@@ -299,7 +301,7 @@ static int do_seek(lua_State *L, const char *method, lua_Integer off, int whence
     return 1;
 }
 
-static int file_seek(lua_State *L)
+static int file_seek_l(lua_State *L)
 {
     static const char *const whences[] = {"set", "cur", "end", NULL};
     lua_Integer off = luaL_optinteger(L, 2, 0);
@@ -307,13 +309,13 @@ static int file_seek(lua_State *L)
     return do_seek(L, "file:seek", off, whence);
 }
 
-static int file_tell(lua_State *L) { return do_seek(L, "file:tell", 0, WIRE_SEEK_CUR); }
+static int file_tell_l(lua_State *L) { return do_seek(L, "file:tell", 0, WIRE_SEEK_CUR); }
 
 /* Idempotent; a file whose VM went away is simply marked closed. */
-static int file_close(lua_State *L)
+static int file_close_l(lua_State *L)
 {
     struct lfile *f = check_file(L);
-    struct vm *vm = lhandle_vm(L, 1);
+    struct vm *vm = lfile_handle_vm(L, 1);
     f->h.open = 0;
     untrack(L, 1);
     if (!vm)
@@ -329,18 +331,20 @@ static int file_close(lua_State *L)
     return 0;
 }
 
-static int file_fd(lua_State *L)
+static int file_fd_l(lua_State *L)
 {
     struct lfile *f = check_file(L);
-    lua_pushinteger(L, lhandle_vm(L, 1) ? (lua_Integer)f->handle : 0);
+    lua_pushinteger(L, lfile_handle_vm(L, 1) ? (lua_Integer)f->handle : 0);
     return 1;
 }
 
-int lfile_stream(lua_State *L, int file_idx, const char *method)
+/* A Stream of the open File at file_idx from its current position (vm:fd_stream,
+ * f:tail_stream); pushes it. */
+static int file_stream(lua_State *L, int file_idx, const char *method)
 {
     file_idx = lua_absindex(L, file_idx);
     struct lfile *f = luaL_checkudata(L, file_idx, FILE_MT);
-    struct vm *vm = lhandle_vm(L, file_idx);
+    struct vm *vm = lfile_handle_vm(L, file_idx);
     if (!vm)
         return lapi_raise(L, method, "file is closed");
     uint64_t pos = 0;
@@ -349,38 +353,44 @@ int lfile_stream(lua_State *L, int file_idx, const char *method)
     if (rc != VMOP_OK)
         return lapi_raise_vmop(L, method, vm, rc, gerr, f->h.what);
     lua_getiuservalue(L, file_idx, 1);
-    char *path = xstrdup(f->h.what);
-    int n = lstream_from_file(L, -1, path, (int64_t)pos, method);
-    free(path);
-    return n;
+    /* a copy on the stack: the File may go (lstream_from_file replaces argument 1) */
+    const char *path = lua_pushstring(L, f->h.what);
+    return lstream_from_file(L, -2, path, (int64_t)pos, method);
 }
 
-static int file_tail_stream(lua_State *L) { return lfile_stream(L, 1, "file:tail_stream"); }
+static int file_tail_stream_l(lua_State *L) { return file_stream(L, 1, "file:tail_stream"); }
 
-static int file_tostring(lua_State *L)
+/* vm:fd_stream(file) */
+static int vm_fd_stream_l(lua_State *L)
+{
+    lvm_check(L, 1);
+    return file_stream(L, 2, "vm:fd_stream");
+}
+
+static int file_tostring_l(lua_State *L)
 {
     struct lfile *f = check_file(L);
-    if (lhandle_vm(L, 1))
+    if (lfile_handle_vm(L, 1))
         lua_pushfstring(L, "file(%d)", (int)f->handle);
     else
         lua_pushliteral(L, "file(closed)");
     return 1;
 }
 
-static int file_gc(lua_State *L)
+static int file_gc_l(lua_State *L)
 {
     struct lfile *f = check_file(L);
-    struct vm *vm = lhandle_vm(L, 1);
+    struct vm *vm = lfile_handle_vm(L, 1);
     if (vm)
         vm_hclose_nowait(vm, f->handle);
-    lhandle_free(&f->h);
+    lfile_handle_free(&f->h);
     return 0;
 }
 
 /* ---- Vm methods ---- */
 
 /* vm:open_file(path, {read=, write=, create=, truncate=, append=, exclusive=, perm=}) */
-int lvm_open_file(lua_State *L)
+static int vm_open_file_l(lua_State *L)
 {
     static const struct {
         const char *key;
@@ -425,23 +435,23 @@ int lvm_open_file(lua_State *L)
     if (rc != VMOP_OK)
         return lapi_raise_vmop(L, "vm:open_file", vm, rc, gerr, path);
     f->h.release = file_release;
-    lhandle_track(L, -1, &f->h, LHANDLE_FILE, path);
+    lfile_track(L, -1, &f->h, LHANDLE_FILE, path);
     return 1;
 }
 
-int lvm_open_file_count(lua_State *L)
+static int vm_open_file_count_l(lua_State *L)
 {
     lua_pushinteger(L, count_open(L, lvm_check(L, 1), LHANDLE_FILE));
     return 1;
 }
 
-int lvm_open_stream_count(lua_State *L)
+static int vm_open_stream_count_l(lua_State *L)
 {
     lua_pushinteger(L, count_open(L, lvm_check(L, 1), LHANDLE_STREAM));
     return 1;
 }
 
-int lvm_is_quiescent(lua_State *L)
+static int vm_is_quiescent_l(lua_State *L)
 {
     struct open_ref *v;
     size_t n = collect_open(L, lvm_check(L, 1), &v);
@@ -450,32 +460,22 @@ int lvm_is_quiescent(lua_State *L)
     return 1;
 }
 
-void lapi_open_file(lua_State *L)
+void lfile_open(lua_State *L)
 {
-    lua_newtable(L); /* the registry of open handles, weak in its keys */
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &HANDLES_KEY);
-
-    static const luaL_Reg methods[] = {{"read", file_read},
-                                       {"read_all", file_read_all},
-                                       {"write", file_write},
-                                       {"seek", file_seek},
-                                       {"tell", file_tell},
-                                       {"close", file_close},
-                                       {"fd", file_fd},
-                                       {"tail_stream", file_tail_stream},
-                                       {NULL, NULL}};
-    luaL_newmetatable(L, FILE_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, file_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, file_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, file_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+    static const luaL_Reg methods[] = {
+        {"read", file_read_l}, {"read_all", file_read_all_l}, {"write", file_write_l},
+        {"seek", file_seek_l}, {"tell", file_tell_l}, {"close", file_close_l},
+        {"fd", file_fd_l}, {"tail_stream", file_tail_stream_l}, {NULL, NULL}};
+    static const luaL_Reg metamethods[] = {{"__tostring", file_tostring_l},
+                                           {"__close", file_close_l},
+                                           {"__gc", file_gc_l},
+                                           {NULL, NULL}};
+    static const luaL_Reg vm_methods[] = {{"open_file", vm_open_file_l},
+                                          {"open_file_count", vm_open_file_count_l},
+                                          {"open_stream_count", vm_open_stream_count_l},
+                                          {"is_quiescent", vm_is_quiescent_l},
+                                          {"fd_stream", vm_fd_stream_l},
+                                          {NULL, NULL}};
+    lapi_newclass(L, FILE_MT, methods, metamethods);
+    lapi_add_methods(L, "provium.Vm", vm_methods);
 }

@@ -4,12 +4,17 @@
  * not capture one (vm:snapshot and lab:snapshot refuse, naming each), the test that
  * opened one closes it when it ends, and a VM that shuts down, dies or is restored
  * closes all of its own. Every such userdata starts with a struct lhandle, keeps its
- * Vm userdata as user value 1 and is registered with lhandle_track(); this file then
+ * Vm userdata as user value 1 and is registered with lfile_track(); this file then
  * does the counting, the listing and the closing for every kind alike. */
 #ifndef PROVIUM_LFILE_H
 #define PROVIUM_LFILE_H
 
 #include "lapi.h"
+
+#include <stdint.h>
+
+struct buf;
+struct vm;
 
 enum lhandle_kind { LHANDLE_FILE, LHANDLE_STREAM };
 
@@ -29,14 +34,14 @@ struct lhandle {
 /* Fills h (all but release, which the caller sets) for the userdata at idx, whose
  * user value 1 must already be its booted Vm, and registers it. The creation site is the Lua caller of the running C
  * function; the test is lhost(L)->current_test. */
-void lhandle_track(lua_State *L, int idx, struct lhandle *h, int kind, const char *what);
+void lfile_track(lua_State *L, int idx, struct lhandle *h, int kind, const char *what);
 /* The VM of the handle at idx while the handle is open there; else marks it closed
  * and returns NULL. */
-struct vm *lhandle_vm(lua_State *L, int idx);
+struct vm *lfile_handle_vm(lua_State *L, int idx);
 /* Records the creation site (the Lua caller of the running C function) in h. */
-void lhandle_site(lua_State *L, struct lhandle *h);
+void lfile_handle_site(lua_State *L, struct lhandle *h);
 /* Frees the strings of a closed handle (for __gc). */
-void lhandle_free(struct lhandle *h);
+void lfile_handle_free(struct lhandle *h);
 
 /* Open handles on vm: appends "file /etc/x opened at tests/a.test.lua:12 in test
  * \"name\"" for each, in opening order, each after "; " when out is not empty (so
@@ -46,27 +51,8 @@ int lfile_describe_open(lua_State *L, struct vm *vm, struct buf *out);
  * Never raises. */
 void lfile_close_test_files(lua_State *L);
 
-/* A Stream of the open File at file_idx from its current position (fd_stream,
- * tail_stream); pushes it. */
-int lfile_stream(lua_State *L, int file_idx, const char *method);
-
-/* Streams (lstream.c): a stream of a guest file on a handle of its own, from byte pos;
- * and the console log of the Vm at vm_idx from now on. Both push the Stream. */
-int lstream_from_file(lua_State *L, int vm_idx, const char *path, int64_t pos,
-                      const char *method);
-int lstream_console(lua_State *L, int vm_idx);
-/* A capture written by the switch (cap_id) into path: with follow the Stream yields its
- * pcap bytes, header first; else it only serves close. vm_idx: the captured NIC's VM
- * (a handle of that VM), or 0 for a bridge capture (counted by its bridge); errors
- * name method ("bridge:capture", "nic:capture"). */
-int lstream_capture(lua_State *L, const char *method, int vm_idx, int cap_id,
-                    const char *path, int follow, const char *what);
-int lvm_tail_file(lua_State *L);
-
-/* Vm methods (installed by lvm.c) */
-int lvm_open_file(lua_State *L);
-int lvm_open_file_count(lua_State *L);
-int lvm_open_stream_count(lua_State *L);
-int lvm_is_quiescent(lua_State *L);
+/* The class provium.File, the registry of open handles and the Vm methods open_file,
+ * open_file_count, open_stream_count, is_quiescent and fd_stream. */
+void lfile_open(lua_State *L);
 
 #endif

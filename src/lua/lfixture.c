@@ -8,7 +8,11 @@
  * cache entry that cannot be restored is evicted with a warning and rebuilt; it never
  * fails the test by itself. The chunk's return value decides the kind; asking for the
  * other kind is an error naming the right method. */
-#include "lapi.h"
+#include "lfixture.h"
+
+#include "llab.h"
+#include "llabsnap.h"
+#include "lsnap.h"
 #include "lvm.h"
 
 #include "fixture/fixture.h"
@@ -85,7 +89,7 @@ static char *build_fixture(struct fx *f, const char *file, int *kind, char *err,
         const char *m = lua_tostring(L2, -1);
         snprintf(err, errlen, "fixture `%s` failed to build: %s", f->name, m ? m : "error");
     } else if (lsnap_is_lab(L2, -1)) {
-        result = xstrdup(labsnap_dir(L2, -1));
+        result = xstrdup(lsnap_lab_dir(L2, -1));
         *kind = FX_LAB;
     } else if (lsnap_path_strict(L2, -1)) {
         result = xstrdup(lsnap_path_strict(L2, -1));
@@ -95,7 +99,7 @@ static char *build_fixture(struct fx *f, const char *file, int *kind, char *err,
                  f->name);
     }
     lua_rawgeti(L2, LUA_REGISTRYINDEX, h2.file_lab_ref);
-    lab_teardown(L2, -1, 0);
+    llab_teardown(L2, -1, 0);
     lua_close(L2);
     f->h->env->pool_exempt--;
     free(h2.snapshot_prefix);
@@ -196,7 +200,7 @@ static int restore_vm_into(lua_State *L, int lab_idx, const char *entry, const c
         snprintf(name, sizeof name, "%s", want_name);
     else {
         snprintf(name, sizeof name, "%s", recorded ? recorded : "fixture");
-        for (int i = 2; lab_name_taken(L, lab_idx, name); i++)
+        for (int i = 2; llab_name_taken(L, lab_idx, name); i++)
             snprintf(name, sizeof name, "%s-%d", recorded ? recorded : "fixture", i);
     }
     json_decref(meta);
@@ -212,7 +216,7 @@ static int restore_vm_into(lua_State *L, int lab_idx, const char *entry, const c
         return -1;
     }
     lvm_push(L, vm);
-    lab_add_vm(L, lab_idx, lua_gettop(L));
+    llab_add_vm(L, lab_idx, lua_gettop(L));
     lvm_emit_spawned(L, vm, 1);
     return 0;
 }
@@ -223,12 +227,12 @@ static int restore_lab_into(lua_State *L, int lab_idx, const char *name, const c
                             char *err, size_t errlen)
 {
     char *sub = xasprintf("fixture:%s", name);
-    lab_push_sublab(L, lab_idx, sub);
+    llab_push_sublab(L, lab_idx, sub);
     free(sub);
-    if (labsnap_restore(L, -1, entry, err, errlen) == 0)
+    if (llabsnap_restore(L, -1, entry, err, errlen) == 0)
         return 0;
-    lab_teardown(L, -1, 1);
-    lab_remove_member(L, lab_idx, "labs", -1);
+    llab_teardown(L, -1, 1);
+    llab_remove_member(L, lab_idx, "labs", -1);
     lua_pop(L, 1);
     return -1;
 }
@@ -279,20 +283,20 @@ static int get_fixture(lua_State *L, const char *method, int want_kind, const ch
     }
 }
 
-int lab_vm_fixture(lua_State *L)
+static int lab_vm_fixture_l(lua_State *L)
 {
     const char *want = NULL;
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "name");
         want = lua_tostring(L, -1);
         lua_pop(L, 1); /* the string stays alive in the opts table */
-        if (want && lab_name_taken(L, 1, want))
+        if (want && llab_name_taken(L, 1, want))
             return lapi_raise(L, "lab:vm_fixture", "a VM named '%s' already exists", want);
     }
     return get_fixture(L, "lab:vm_fixture", FX_VM, want);
 }
 
-int lab_lab_fixture(lua_State *L)
+static int lab_lab_fixture_l(lua_State *L)
 {
     return get_fixture(L, "lab:lab_fixture", FX_LAB, NULL);
 }
@@ -308,4 +312,11 @@ int lfixture_ensure(lua_State *L, const char *name, char *err, size_t errlen)
     char *entry = ensure_entry(&f, &kind, &built, err, errlen);
     free(entry);
     return entry ? 0 : -1;
+}
+
+void lfixture_open(lua_State *L)
+{
+    static const luaL_Reg lab_methods[] = {
+        {"vm_fixture", lab_vm_fixture_l}, {"lab_fixture", lab_lab_fixture_l}, {NULL, NULL}};
+    lapi_add_methods(L, "provium.Lab", lab_methods);
 }

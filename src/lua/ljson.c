@@ -4,7 +4,7 @@
  * empty table is `{}`; number and boolean keys become strings. Decoding keeps
  * integers as Lua integers (unsigned ones beyond int64 wrap, keeping their bits),
  * drops null members and leaves holes for null elements. */
-#include "lapi.h"
+#include "ljson.h"
 
 #include "util/util.h"
 
@@ -104,7 +104,7 @@ static json_t *to_json(lua_State *L, int idx, int depth)
     }
 }
 
-static int l_encode(lua_State *L)
+static int json_encode_l(lua_State *L)
 {
     luaL_checkany(L, 1);
     json_t *j = to_json(L, 1, 0);
@@ -229,7 +229,7 @@ static char *wrap_big_integers(const char *s, size_t n, size_t *outn)
     return buf_cstr(&b);
 }
 
-static int l_decode(lua_State *L)
+static int json_decode_l(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
@@ -246,9 +246,10 @@ static int l_decode(lua_State *L)
     return 1;
 }
 
-void lapi_open_json(lua_State *L)
+void ljson_open(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"encode", l_encode}, {"decode", l_decode}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"encode", json_encode_l}, {"decode", json_decode_l}, {NULL, NULL}};
     luaL_newlib(L, fns);
     lua_setglobal(L, "json");
 }

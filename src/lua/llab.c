@@ -3,12 +3,16 @@
  * A lab's state lives in its uservalue table: {name=, parent=<lab|nil>, vms={Vm...},
  * labs={Lab...}}. The file lab is `provium` outside tests; each test body runs in a
  * scoped lab `test:<name>` whose VMs are shut down when the test ends. */
-#include "lapi.h"
+#include "llab.h"
+
 #include "lbridge.h"
 #include "lvm.h"
 
+#include "config/config.h"
+
 #include "util/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,10 +24,10 @@ struct llab {
 
 static void check_lab(lua_State *L, int idx) { luaL_checkudata(L, idx, LAB_MT); }
 
-int lab_is(lua_State *L, int idx) { return luaL_testudata(L, idx, LAB_MT) != NULL; }
+int llab_is(lua_State *L, int idx) { return luaL_testudata(L, idx, LAB_MT) != NULL; }
 
 /* Pushes field `key` of the lab's state table. */
-int lab_field(lua_State *L, int idx, const char *key)
+int llab_field(lua_State *L, int idx, const char *key)
 {
     lua_getiuservalue(L, idx, 1);
     int t = lua_getfield(L, -1, key);
@@ -31,7 +35,7 @@ int lab_field(lua_State *L, int idx, const char *key)
     return t;
 }
 
-void lab_push_new(lua_State *L, const char *name, int parent_idx)
+void llab_push_new(lua_State *L, const char *name, int parent_idx)
 {
     if (parent_idx < 0)
         parent_idx = lua_absindex(L, parent_idx);
@@ -56,7 +60,7 @@ void lab_push_new(lua_State *L, const char *name, int parent_idx)
 /* Finds a VM named `name` in this lab only; pushes it or nothing. */
 static int find_vm_here(lua_State *L, int lab, const char *name)
 {
-    lab_field(L, lab, "vms");
+    llab_field(L, lab, "vms");
     int vms = lua_gettop(L);
     lua_Integer n = luaL_len(L, vms);
     for (lua_Integer i = 1; i <= n; i++) {
@@ -73,7 +77,7 @@ static int find_vm_here(lua_State *L, int lab, const char *name)
 }
 
 /* Looks in this lab, then its parents. */
-int lab_find_vm(lua_State *L, int lab, const char *name)
+int llab_find_vm(lua_State *L, int lab, const char *name)
 {
     lua_pushvalue(L, lab);
     for (;;) {
@@ -82,7 +86,7 @@ int lab_find_vm(lua_State *L, int lab, const char *name)
             lua_remove(L, cur);
             return 1;
         }
-        if (lab_field(L, cur, "parent") == LUA_TNIL) {
+        if (llab_field(L, cur, "parent") == LUA_TNIL) {
             lua_pop(L, 2);
             return 0;
         }
@@ -90,7 +94,7 @@ int lab_find_vm(lua_State *L, int lab, const char *name)
     }
 }
 
-int lab_valid_name(const char *s)
+int llab_valid_name(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 63)
@@ -104,12 +108,12 @@ int lab_valid_name(const char *s)
     return 1;
 }
 
-static int lab_vm(lua_State *L)
+static int lab_vm_l(lua_State *L)
 {
     check_lab(L, 1);
     const char *name = luaL_checkstring(L, 2);
     if (lua_isnoneornil(L, 3)) {
-        if (!lab_find_vm(L, 1, name))
+        if (!llab_find_vm(L, 1, name))
             return lapi_raise(L, "lab:vm", "no VM named '%s'", name);
         return 1;
     }
@@ -118,13 +122,13 @@ static int lab_vm(lua_State *L)
     for (const char *const *r = reserved; *r; r++)
         if (!strcmp(*r, name))
             return lapi_raise(L, "lab:vm", "invalid name '%s' (reserved)", name);
-    if (!lab_valid_name(name))
+    if (!llab_valid_name(name))
         return lapi_raise(L, "lab:vm", "invalid name '%s' (letters, digits, _ and -, at most "
                                        "63, starting with a letter or digit)",
                           name);
     if (find_vm_here(L, 1, name))
         return lapi_raise(L, "lab:vm", "a VM named '%s' already exists in this lab", name);
-    if (lab_find_vm(L, 1, name))
+    if (llab_find_vm(L, 1, name))
         return lapi_raise(L, "lab:vm", "VM name '%s' shadows a VM in a parent lab", name);
     struct lua_host *h = lhost(L);
     const struct profile *p = config_profile(h->env->cfg, pname);
@@ -163,25 +167,25 @@ static int lab_vm(lua_State *L)
     struct vm *vm = vm_new(h->env, name, p, memory, cpus);
     vm->nic_slots = nic_slots;
     lvm_push(L, vm);
-    lab_field(L, 1, "vms");
+    llab_field(L, 1, "vms");
     lua_pushvalue(L, -2);
     lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
     lua_pop(L, 1);
     return 1;
 }
 
-void lab_teardown(lua_State *L, int idx, int kill)
+void llab_teardown(lua_State *L, int idx, int kill)
 {
     idx = lua_absindex(L, idx);
-    lab_field(L, idx, "labs");
+    llab_field(L, idx, "labs");
     int labs = lua_gettop(L);
     for (lua_Integer i = luaL_len(L, labs); i >= 1; i--) {
         lua_rawgeti(L, labs, i);
-        lab_teardown(L, -1, kill);
+        llab_teardown(L, -1, kill);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    lab_field(L, idx, "vms");
+    llab_field(L, idx, "vms");
     int vms = lua_gettop(L);
     for (lua_Integer i = luaL_len(L, vms); i >= 1; i--) {
         lua_rawgeti(L, vms, i);
@@ -198,7 +202,7 @@ void lab_teardown(lua_State *L, int idx, int kill)
     }
     lua_pop(L, 1);
     /* then its bridges: detach all, stop their switch segments */
-    lab_field(L, idx, "bridges");
+    llab_field(L, idx, "bridges");
     lua_pushnil(L);
     while (lua_next(L, -2)) {
         lbridge_close(L, -1);
@@ -207,10 +211,10 @@ void lab_teardown(lua_State *L, int idx, int kill)
     lua_pop(L, 1);
 }
 
-void lab_collect_consoles(lua_State *L, int idx, struct buf *out)
+void llab_collect_consoles(lua_State *L, int idx, struct buf *out)
 {
     idx = lua_absindex(L, idx);
-    lab_field(L, idx, "vms");
+    llab_field(L, idx, "vms");
     int vms = lua_gettop(L);
     lua_Integer n = luaL_len(L, vms);
     for (lua_Integer i = 1; i <= n; i++) {
@@ -225,11 +229,11 @@ void lab_collect_consoles(lua_State *L, int idx, struct buf *out)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    lab_field(L, idx, "labs");
+    llab_field(L, idx, "labs");
     int labs = lua_gettop(L);
     for (lua_Integer i = 1; i <= luaL_len(L, labs); i++) {
         lua_rawgeti(L, labs, i);
-        lab_collect_consoles(L, -1, out);
+        llab_collect_consoles(L, -1, out);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -241,7 +245,7 @@ void lab_collect_consoles(lua_State *L, int idx, struct buf *out)
  * stay: a VM attached later still uses them. */
 static void tree_vms(lua_State *L, int idx, struct vm ***out, size_t *n);
 
-static int lab_shutdown(lua_State *L)
+static int lab_shutdown_l(lua_State *L)
 {
     check_lab(L, 1);
     struct vm **all = NULL, **up = NULL;
@@ -274,24 +278,24 @@ static int lab_shutdown(lua_State *L)
     return 0;
 }
 
-static int lab_depends_on_file(lua_State *L)
+static int lab_depends_on_file_l(lua_State *L)
 {
     check_lab(L, 1);
     luaL_checkstring(L, 2);
     return 0;
 }
 
-static int lab_name(lua_State *L)
+static int lab_name_l(lua_State *L)
 {
     check_lab(L, 1);
-    lab_field(L, 1, "name");
+    llab_field(L, 1, "name");
     return 1;
 }
 
-static int lab_vm_names(lua_State *L)
+static int lab_vm_names_l(lua_State *L)
 {
     check_lab(L, 1);
-    lab_field(L, 1, "vms");
+    llab_field(L, 1, "vms");
     int vms = lua_gettop(L);
     lua_newtable(L);
     for (lua_Integer i = 1; i <= luaL_len(L, vms); i++) {
@@ -303,9 +307,9 @@ static int lab_vm_names(lua_State *L)
     return 1;
 }
 
-void lab_bridge_names_sorted(lua_State *L, int lab, struct strv *out)
+void llab_bridge_names_sorted(lua_State *L, int lab, struct strv *out)
 {
-    lab_field(L, lab, "bridges");
+    llab_field(L, lab, "bridges");
     int t = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, t)) {
@@ -320,7 +324,7 @@ void lab_bridge_names_sorted(lua_State *L, int lab, struct strv *out)
 static int bridge_names_list(lua_State *L, int lab)
 {
     struct strv names = {0};
-    lab_bridge_names_sorted(L, lab, &names);
+    llab_bridge_names_sorted(L, lab, &names);
     lua_createtable(L, (int)names.n, 0);
     for (size_t i = 0; i < names.n; i++) {
         lua_pushstring(L, names.v[i]);
@@ -330,21 +334,21 @@ static int bridge_names_list(lua_State *L, int lab)
     return 1;
 }
 
-static int lab_bridge_names(lua_State *L)
+static int lab_bridge_names_l(lua_State *L)
 {
     check_lab(L, 1);
     return bridge_names_list(L, 1);
 }
 
-static int lab_sub_lab_names(lua_State *L)
+static int lab_sub_lab_names_l(lua_State *L)
 {
     check_lab(L, 1);
-    lab_field(L, 1, "labs");
+    llab_field(L, 1, "labs");
     int labs = lua_gettop(L);
     lua_newtable(L);
     for (lua_Integer i = 1; i <= luaL_len(L, labs); i++) {
         lua_rawgeti(L, labs, i);
-        lab_field(L, -1, "name");
+        llab_field(L, -1, "name");
         lua_rawseti(L, -3, i);
         lua_pop(L, 1);
     }
@@ -352,7 +356,7 @@ static int lab_sub_lab_names(lua_State *L)
 }
 
 /* lab:members() -> {{kind=, name=}, ...}: VMs, then bridges, then sub-labs */
-static int lab_members(lua_State *L)
+static int lab_members_l(lua_State *L)
 {
     check_lab(L, 1);
     lua_newtable(L);
@@ -361,11 +365,11 @@ static int lab_members(lua_State *L)
     const char *kinds[] = {"vm", "bridge", "lab"};
     for (int k = 0; k < 3; k++) {
         if (k == 0)
-            lab_vm_names(L);
+            lab_vm_names_l(L);
         else if (k == 1)
             bridge_names_list(L, 1);
         else
-            lab_sub_lab_names(L);
+            lab_sub_lab_names_l(L);
         int names = lua_gettop(L);
         for (lua_Integer i = 1; i <= luaL_len(L, names); i++) {
             lua_createtable(L, 0, 2);
@@ -381,34 +385,34 @@ static int lab_members(lua_State *L)
 }
 
 /* lab:include(vm | bridge | lab): add it to this lab's graph (shadow rules apply). */
-static int lab_include(lua_State *L)
+static int lab_include_l(lua_State *L)
 {
     check_lab(L, 1);
     struct vm *vm = lvm_test(L, 2);
     if (vm) {
-        if (lab_name_taken(L, 1, vm->name))
+        if (llab_name_taken(L, 1, vm->name))
             return lapi_raise(L, "lab:include", "a VM named '%s' is already visible here",
                               vm->name);
-        lab_add_vm(L, 1, 2);
+        llab_add_vm(L, 1, 2);
     } else if (lbridge_is(L, 2)) {
         lua_getfield(L, 2, "name");
         lua_pushvalue(L, 2);
         lua_call(L, 1, 1);
         const char *name = lua_tostring(L, -1);
-        lab_field(L, 1, "bridges");
+        llab_field(L, 1, "bridges");
         if (lua_getfield(L, -1, name) != LUA_TNIL)
             return lapi_raise(L, "lab:include", "a bridge named '%s' already exists here", name);
         lua_pop(L, 1);
         lua_pushvalue(L, 2);
         lua_setfield(L, -2, name);
-    } else if (lab_is(L, 2)) {
+    } else if (llab_is(L, 2)) {
         if (lua_rawequal(L, 1, 2))
             return lapi_raise(L, "lab:include", "a lab cannot include itself");
-        lab_field(L, 2, "name");
-        if (lab_find_sublab(L, 1, lua_tostring(L, -1)))
+        llab_field(L, 2, "name");
+        if (llab_find_sublab(L, 1, lua_tostring(L, -1)))
             return lapi_raise(L, "lab:include", "a lab named '%s' already exists here",
                               lua_tostring(L, -2));
-        lab_field(L, 1, "labs");
+        llab_field(L, 1, "labs");
         lua_pushvalue(L, 2);
         lua_rawseti(L, -2, luaL_len(L, -2) + 1);
     } else {
@@ -419,25 +423,25 @@ static int lab_include(lua_State *L)
 }
 
 /* lab:remove(x): drop a VM, bridge or sub-lab from this lab without shutting it down. */
-static int lab_remove(lua_State *L)
+static int lab_remove_l(lua_State *L)
 {
     check_lab(L, 1);
-    const char *list = lvm_test(L, 2) ? "vms" : lab_is(L, 2) ? "labs" : NULL;
+    const char *list = lvm_test(L, 2) ? "vms" : llab_is(L, 2) ? "labs" : NULL;
     if (list) {
-        lab_field(L, 1, list);
+        llab_field(L, 1, list);
         int t = lua_gettop(L);
         for (lua_Integer i = 1; i <= luaL_len(L, t); i++) {
             lua_rawgeti(L, t, i);
             int same = lua_rawequal(L, -1, 2);
             lua_pop(L, 1);
             if (same) {
-                lab_list_remove(L, t, i);
+                llab_list_remove(L, t, i);
                 lua_settop(L, 1);
                 return 1;
             }
         }
     } else if (lbridge_is(L, 2)) {
-        lab_field(L, 1, "bridges");
+        llab_field(L, 1, "bridges");
         int t = lua_gettop(L);
         lua_pushnil(L);
         while (lua_next(L, t)) {
@@ -459,7 +463,7 @@ static int lab_remove(lua_State *L)
 
 /* lab:claim{memory=, cpus=}: the file's whole VM budget, reserved at once; boots then
  * draw only from it. */
-static int lab_claim(lua_State *L)
+static int lab_claim_l(lua_State *L)
 {
     check_lab(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -485,7 +489,7 @@ static int lab_claim(lua_State *L)
 /* lab:pack / lab:unpack: string.pack and string.unpack (also as provium.pack). */
 static int lab_pack_call(lua_State *L, const char *fn)
 {
-    int base = lab_is(L, 1) ? 2 : 1;
+    int base = llab_is(L, 1) ? 2 : 1;
     lua_getglobal(L, "string");
     lua_getfield(L, -1, fn);
     lua_remove(L, -2);
@@ -494,29 +498,29 @@ static int lab_pack_call(lua_State *L, const char *fn)
     return lua_gettop(L) - base + 1;
 }
 
-static int lab_pack(lua_State *L) { return lab_pack_call(L, "pack"); }
-static int lab_unpack(lua_State *L) { return lab_pack_call(L, "unpack"); }
+static int lab_pack_l(lua_State *L) { return lab_pack_call(L, "pack"); }
+static int lab_unpack_l(lua_State *L) { return lab_pack_call(L, "unpack"); }
 
-int lab_name_taken(lua_State *L, int lab_idx, const char *name)
+int llab_name_taken(lua_State *L, int lab_idx, const char *name)
 {
-    if (lab_find_vm(L, lab_idx, name)) {
+    if (llab_find_vm(L, lab_idx, name)) {
         lua_pop(L, 1);
         return 1;
     }
     return 0;
 }
 
-void lab_add_vm(lua_State *L, int lab_idx, int vm_idx)
+void llab_add_vm(lua_State *L, int lab_idx, int vm_idx)
 {
     lab_idx = lua_absindex(L, lab_idx);
     vm_idx = lua_absindex(L, vm_idx);
-    lab_field(L, lab_idx, "vms");
+    llab_field(L, lab_idx, "vms");
     lua_pushvalue(L, vm_idx);
     lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
     lua_pop(L, 1);
 }
 
-void lab_list_remove(lua_State *L, int list, lua_Integer i)
+void llab_list_remove(lua_State *L, int list, lua_Integer i)
 {
     list = lua_absindex(L, list);
     lua_Integer n = luaL_len(L, list);
@@ -528,32 +532,32 @@ void lab_list_remove(lua_State *L, int list, lua_Integer i)
     lua_rawseti(L, list, n);
 }
 
-void lab_remove_member(lua_State *L, int lab_idx, const char *list, int member_idx)
+void llab_remove_member(lua_State *L, int lab_idx, const char *list, int member_idx)
 {
     lab_idx = lua_absindex(L, lab_idx);
     member_idx = lua_absindex(L, member_idx);
-    lab_field(L, lab_idx, list);
+    llab_field(L, lab_idx, list);
     int t = lua_gettop(L);
     for (lua_Integer i = 1; i <= luaL_len(L, t); i++) {
         lua_rawgeti(L, t, i);
         int same = lua_rawequal(L, -1, member_idx);
         lua_pop(L, 1);
         if (same) {
-            lab_list_remove(L, t, i);
+            llab_list_remove(L, t, i);
             break;
         }
     }
     lua_pop(L, 1);
 }
 
-int lab_find_sublab(lua_State *L, int lab_idx, const char *name)
+int llab_find_sublab(lua_State *L, int lab_idx, const char *name)
 {
     lab_idx = lua_absindex(L, lab_idx);
-    lab_field(L, lab_idx, "labs");
+    llab_field(L, lab_idx, "labs");
     int t = lua_gettop(L);
     for (lua_Integer i = 1; i <= luaL_len(L, t); i++) {
         lua_rawgeti(L, t, i);
-        lab_field(L, -1, "name");
+        llab_field(L, -1, "name");
         int same = !strcmp(lua_tostring(L, -1), name);
         lua_pop(L, 1);
         if (same) {
@@ -566,11 +570,11 @@ int lab_find_sublab(lua_State *L, int lab_idx, const char *name)
     return 0;
 }
 
-void lab_push_sublab(lua_State *L, int lab_idx, const char *name)
+void llab_push_sublab(lua_State *L, int lab_idx, const char *name)
 {
     lab_idx = lua_absindex(L, lab_idx);
-    lab_push_new(L, name, lab_idx);
-    lab_field(L, lab_idx, "labs");
+    llab_push_new(L, name, lab_idx);
+    llab_field(L, lab_idx, "labs");
     lua_pushvalue(L, -2);
     lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
     lua_pop(L, 1);
@@ -580,7 +584,7 @@ void lab_push_sublab(lua_State *L, int lab_idx, const char *name)
 static void tree_vms(lua_State *L, int idx, struct vm ***out, size_t *n)
 {
     idx = lua_absindex(L, idx);
-    lab_field(L, idx, "vms");
+    llab_field(L, idx, "vms");
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
         lua_rawgeti(L, -1, i);
         struct vm *vm = lvm_test(L, -1);
@@ -591,7 +595,7 @@ static void tree_vms(lua_State *L, int idx, struct vm ***out, size_t *n)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    lab_field(L, idx, "labs");
+    llab_field(L, idx, "labs");
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
         lua_rawgeti(L, -1, i);
         tree_vms(L, -1, out, n);
@@ -601,16 +605,16 @@ static void tree_vms(lua_State *L, int idx, struct vm ***out, size_t *n)
 }
 
 /* lab:lab(name?): a new sub-lab (`__lab_<n>` when unnamed). */
-static int lab_lab(lua_State *L)
+static int lab_lab_l(lua_State *L)
 {
     check_lab(L, 1);
     char auto_name[32];
     const char *name = luaL_optstring(L, 2, NULL);
     if (!name) {
-        lab_field(L, 1, "labs");
+        llab_field(L, 1, "labs");
         for (int k = (int)luaL_len(L, -1) + 1;; k++) {
             snprintf(auto_name, sizeof auto_name, "__lab_%d", k);
-            if (!lab_find_sublab(L, 1, auto_name))
+            if (!llab_find_sublab(L, 1, auto_name))
                 break;
             lua_pop(L, 1);
         }
@@ -618,15 +622,15 @@ static int lab_lab(lua_State *L)
         name = auto_name;
     } else if (!name[0]) {
         return lapi_raise(L, "lab:lab", "invalid name '' (a lab name is any non-empty string)");
-    } else if (lab_find_sublab(L, 1, name)) {
+    } else if (llab_find_sublab(L, 1, name)) {
         return lapi_raise(L, "lab:lab", "a lab named '%s' already exists here", name);
     }
-    lab_push_sublab(L, 1, name);
+    llab_push_sublab(L, 1, name);
     return 1;
 }
 
 /* lab:boot(): every `created` VM of the tree, side by side. */
-static int lab_boot(lua_State *L)
+static int lab_boot_l(lua_State *L)
 {
     check_lab(L, 1);
     struct vm **all = NULL, **todo = NULL;
@@ -672,10 +676,10 @@ static int lab_set_running(lua_State *L, int run)
     return 1;
 }
 
-static int lab_pause(lua_State *L) { return lab_set_running(L, 0); }
-static int lab_resume(lua_State *L) { return lab_set_running(L, 1); }
+static int lab_pause_l(lua_State *L) { return lab_set_running(L, 0); }
+static int lab_resume_l(lua_State *L) { return lab_set_running(L, 1); }
 
-static int lab_index(lua_State *L)
+static int lab_index_l(lua_State *L)
 {
     check_lab(L, 1);
     luaL_getmetatable(L, LAB_MT);
@@ -700,17 +704,17 @@ static int lab_index(lua_State *L)
     }
     if (find_vm_here(L, 1, k))
         return 1;
-    lab_field(L, 1, "bridges");
+    llab_field(L, 1, "bridges");
     if (lua_getfield(L, -1, k) != LUA_TNIL)
         return 1;
     lua_pop(L, 2);
-    if (lab_find_sublab(L, 1, k))
+    if (llab_find_sublab(L, 1, k))
         return 1;
     return 0;
 }
 
 /* Only `provium.timeout` and `provium.reset_between_tests`, at file scope. */
-static int lab_newindex(lua_State *L)
+static int lab_newindex_l(lua_State *L)
 {
     check_lab(L, 1);
     struct lua_host *h = lhost(L);
@@ -728,48 +732,28 @@ static int lab_newindex(lua_State *L)
     return 0;
 }
 
-static int lab_tostring(lua_State *L)
+static int lab_tostring_l(lua_State *L)
 {
     check_lab(L, 1);
-    lab_field(L, 1, "name");
-    lab_field(L, 1, "vms");
+    llab_field(L, 1, "name");
+    llab_field(L, 1, "vms");
     lua_pushfstring(L, "lab(%s; %d vm(s))", lua_tostring(L, -2), (int)luaL_len(L, -1));
     return 1;
 }
 
-void lapi_open_lab(lua_State *L)
+void llab_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"vm", lab_vm},
-                                       {"shutdown", lab_shutdown},
-                                       {"depends_on_file", lab_depends_on_file},
-                                       {"name", lab_name},
-                                       {"vm_names", lab_vm_names},
-                                       {"vm_fixture", lab_vm_fixture},
-                                       {"lab_fixture", lab_lab_fixture},
-                                       {"snapshot", lab_snapshot},
-                                       {"restore", lab_restore},
-                                       {"lab", lab_lab},
-                                       {"bridge", lab_bridge},
-                                       {"bridge_names", lab_bridge_names},
-                                       {"sub_lab_names", lab_sub_lab_names},
-                                       {"members", lab_members},
-                                       {"include", lab_include},
-                                       {"remove", lab_remove},
-                                       {"pack", lab_pack},
-                                       {"claim", lab_claim},
-                                       {"unpack", lab_unpack},
-                                       {"boot", lab_boot},
-                                       {"pause", lab_pause},
-                                       {"resume", lab_resume},
-                                       {NULL, NULL}};
-    luaL_newmetatable(L, LAB_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "methods");
-    lua_pushcfunction(L, lab_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, lab_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, lab_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
+    static const luaL_Reg methods[] = {
+        {"vm", lab_vm_l}, {"shutdown", lab_shutdown_l},
+        {"depends_on_file", lab_depends_on_file_l}, {"name", lab_name_l},
+        {"vm_names", lab_vm_names_l}, {"lab", lab_lab_l}, {"bridge_names", lab_bridge_names_l},
+        {"sub_lab_names", lab_sub_lab_names_l}, {"members", lab_members_l},
+        {"include", lab_include_l}, {"remove", lab_remove_l}, {"pack", lab_pack_l},
+        {"claim", lab_claim_l}, {"unpack", lab_unpack_l}, {"boot", lab_boot_l},
+        {"pause", lab_pause_l}, {"resume", lab_resume_l}, {NULL, NULL}};
+    static const luaL_Reg metamethods[] = {{"__index", lab_index_l},
+                                           {"__newindex", lab_newindex_l},
+                                           {"__tostring", lab_tostring_l},
+                                           {NULL, NULL}};
+    lapi_newclass(L, LAB_MT, methods, metamethods);
 }

@@ -13,17 +13,21 @@
  *    "bridges": [{"name", "lab", "subnet_index", "subnet", "members": [{"vm", "slot",
  *                 "nic"}], "partitions": [{"from", "to"}], "isolated", "uplink",
  *                 "rules"}, ...]}
- * `lab` is the sub-lab path relative to the snapshotted lab ("" for itself). */
-#include "lapi.h"
+ * `lab` is the sub-lab path relative to the snapshotted lab ("" for itself). The
+ * LabSnapshot userdata itself is lsnap.c's. */
+#include "llabsnap.h"
+
 #include "lbridge.h"
+#include "lbridge_rules.h"
 #include "lfile.h"
+#include "llab.h"
+#include "lsnap.h"
 #include "lvm.h"
 
-#include "fixture/fixture.h"
+#include "config/config.h"
 #include "net/switch.h"
 #include "proto/wire.h"
 #include "util/util.h"
-#include "vm/qmp.h"
 #include "vm/snapshot.h"
 
 #include <errno.h>
@@ -31,66 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define LABSNAP_MT "provium.LabSnapshot"
 #define LAB_FORMAT "provium-lab/1"
-
-struct llabsnap {
-    char *dir;
-};
-
-/* ---- LabSnapshot userdata ---- */
-
-void labsnap_push(lua_State *L, const char *dir)
-{
-    struct llabsnap *s = lua_newuserdatauv(L, sizeof *s, 0);
-    s->dir = xstrdup(dir);
-    luaL_setmetatable(L, LABSNAP_MT);
-}
-
-const char *labsnap_dir(lua_State *L, int idx)
-{
-    struct llabsnap *s = luaL_testudata(L, idx, LABSNAP_MT);
-    if (s)
-        return s->dir;
-    return lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
-}
-
-static struct llabsnap *check_labsnap(lua_State *L) { return luaL_checkudata(L, 1, LABSNAP_MT); }
-
-static int labsnap_m_path(lua_State *L)
-{
-    lua_pushstring(L, check_labsnap(L)->dir);
-    return 1;
-}
-
-static int labsnap_m_size(lua_State *L)
-{
-    lua_pushinteger(L, (lua_Integer)cache_entry_bytes(check_labsnap(L)->dir));
-    return 1;
-}
-
-static int labsnap_m_delete(lua_State *L)
-{
-    rm_rf(check_labsnap(L)->dir);
-    return 0;
-}
-
-static int labsnap_m_tostring(lua_State *L)
-{
-    lua_pushfstring(L, "lab_snapshot(%s)", check_labsnap(L)->dir);
-    return 1;
-}
-
-static int labsnap_m_gc(lua_State *L)
-{
-    struct llabsnap *s = check_labsnap(L);
-    free(s->dir);
-    s->dir = NULL;
-    return 0;
-}
 
 /* ---- walking the lab tree ---- */
 
@@ -115,8 +61,8 @@ static void collect_bridges(lua_State *L, int lab, const char *path, json_t *out
                             struct members *m)
 {
     struct strv names = {0};
-    lab_bridge_names_sorted(L, lab, &names);
-    lab_field(L, lab, "bridges");
+    llab_bridge_names_sorted(L, lab, &names);
+    llab_field(L, lab, "bridges");
     int t = lua_gettop(L);
     for (size_t i = 0; i < names.n; i++) {
         lua_getfield(L, t, names.v[i]);
@@ -142,7 +88,7 @@ static void collect(lua_State *L, int lab, const char *path, struct members *m)
     if (!m->bridges)
         m->bridges = json_array();
     collect_bridges(L, lab, path, m->bridges, m);
-    lab_field(L, lab, "vms");
+    llab_field(L, lab, "vms");
     int vms = lua_gettop(L);
     for (lua_Integer i = 1; i <= luaL_len(L, vms); i++) {
         lua_rawgeti(L, vms, i);
@@ -160,11 +106,11 @@ static void collect(lua_State *L, int lab, const char *path, struct members *m)
         m->n++;
     }
     lua_pop(L, 1);
-    lab_field(L, lab, "labs");
+    llab_field(L, lab, "labs");
     int labs = lua_gettop(L);
     for (lua_Integer i = 1; i <= luaL_len(L, labs); i++) {
         lua_rawgeti(L, labs, i);
-        lab_field(L, -1, "name");
+        llab_field(L, -1, "name");
         char *sub = path[0] ? xasprintf("%s/%s", path, lua_tostring(L, -1))
                             : xstrdup(lua_tostring(L, -1));
         lua_pop(L, 1);
@@ -228,119 +174,150 @@ static json_t *member_json(const struct member *mb, const char *file, int was_ru
                      vm->machine[0] ? vm->machine : "microvm", "state", state, "file", file);
 }
 
-char *labsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
+/* Open files, streams or captures make a snapshot meaningless: -1 naming each. */
+static int refuse_open_handles(lua_State *L, struct members *m, char *err, size_t errlen)
 {
-    struct lua_host *h = lhost(L);
-    struct members m = {0};
-    collect(L, lab_idx, "", &m);
-
-    /* open files, streams or captures make a snapshot meaningless: refuse, naming each */
     struct buf why = {0};
-    int open = m.n_captures;
-    if (m.n_captures)
-        buf_puts(&why, buf_cstr(&m.captures));
-    for (size_t i = 0; i < m.n; i++)
-        if (has_guest(m.v[i].vm))
-            open += lfile_describe_open(L, m.v[i].vm, &why);
-    if (open) {
+    int open = m->n_captures;
+    if (m->n_captures)
+        buf_puts(&why, buf_cstr(&m->captures));
+    for (size_t i = 0; i < m->n; i++)
+        if (has_guest(m->v[i].vm))
+            open += lfile_describe_open(L, m->v[i].vm, &why);
+    if (open)
         snprintf(err, errlen, "refused: %d open handle(s): %s", open, buf_cstr(&why));
-        buf_free(&why);
-        members_free(L, &m);
-        return NULL;
-    }
     buf_free(&why);
+    return open ? -1 : 0;
+}
 
-    char *out;
+/* Where the snapshot goes: dir, else a temp beside the fixture being built, else
+ * scratch (malloc'd). */
+static char *snapshot_dir(struct lua_host *h, const char *dir)
+{
     if (dir)
-        out = path_resolve(NULL, dir);
-    else if (h->snapshot_prefix)
-        out = xasprintf("%s.lab.tmp-%s-%u", h->snapshot_prefix, owner_tag(), ++h->env->counter);
-    else
-        out = xasprintf("%s/labsnap-%u", h->env->scratch, ++h->env->counter);
-    if (mkdir_p(out, 0700) < 0) { /* private: the snapshots hold guest memory */
-        snprintf(err, errlen, "cannot create %s: %s", out, strerror(errno));
-        free(out);
-        members_free(L, &m);
-        return NULL;
-    }
+        return path_resolve(NULL, dir);
+    if (h->snapshot_prefix)
+        return xasprintf("%s.lab.tmp-%s-%u", h->snapshot_prefix, owner_tag(), ++h->env->counter);
+    return xasprintf("%s/labsnap-%u", h->env->scratch, ++h->env->counter);
+}
 
-    /* one instant for the whole lab: pause everything, save each, resume */
+/* Saves the member into out when it has a guest; appends its record to vms. */
+static int save_member(const struct member *mb, const char *out, const char *fixture,
+                       int was_running, json_t *vms, char *err, size_t errlen)
+{
     int rc = 0;
-    char *paused = xcalloc(m.n ? m.n : 1, 1);
-    for (size_t i = 0; i < m.n && rc == 0; i++)
-        if (is_running(m.v[i].vm)) {
-            if (vm_set_running(m.v[i].vm, 0, err, errlen) < 0)
+    char *file = has_guest(mb->vm) ? snap_file_name(mb) : NULL;
+    if (file) {
+        char *path = path_join(out, file);
+        char e2[4096];
+        uint64_t bytes = 0;
+        if (vm_snapshot_save(mb->vm, path, fixture, &bytes, e2, sizeof e2) < 0) {
+            snprintf(err, errlen, "VM '%s': %s", mb->vm->name, e2);
+            rc = -1;
+        }
+        free(path);
+    }
+    json_array_append_new(vms, member_json(mb, file, was_running));
+    free(file);
+    return rc;
+}
+
+/* One instant for the whole lab: pauses every running VM, saves each, resumes those
+ * it paused. The records of the VMs saved go to vms. */
+static int save_members(const struct members *m, const char *out, const char *fixture,
+                        json_t *vms, char *err, size_t errlen)
+{
+    int rc = 0;
+    char *paused = xcalloc(m->n ? m->n : 1, 1);
+    for (size_t i = 0; i < m->n && rc == 0; i++)
+        if (is_running(m->v[i].vm)) {
+            if (vm_set_running(m->v[i].vm, 0, err, errlen) < 0)
                 rc = -1;
             else
                 paused[i] = 1;
         }
-    json_t *vms = json_array(), *labs = json_array();
-    for (size_t i = 0; i < m.labs.n; i++)
-        json_array_append_new(labs, json_pack("{s:s}", "path", m.labs.v[i]));
-    for (size_t i = 0; i < m.n && rc == 0; i++) {
-        struct member *mb = &m.v[i];
-        char *file = has_guest(mb->vm) ? snap_file_name(mb) : NULL;
-        if (file) {
-            char *path = path_join(out, file);
-            char e2[4096];
-            uint64_t bytes = 0;
-            if (vm_snapshot_save(mb->vm, path, h->fixture_name, &bytes, e2, sizeof e2) < 0) {
-                snprintf(err, errlen, "VM '%s': %s", mb->vm->name, e2);
-                rc = -1;
-            }
-            free(path);
-        }
-        json_array_append_new(vms, member_json(mb, file, paused[i]));
-        free(file);
-    }
-    for (size_t i = 0; i < m.n; i++)
-        if (paused[i] && m.v[i].vm->qemu_pid > 0) {
+    for (size_t i = 0; i < m->n && rc == 0; i++)
+        rc = save_member(&m->v[i], out, fixture, paused[i], vms, err, errlen);
+    for (size_t i = 0; i < m->n; i++)
+        if (paused[i] && m->v[i].vm->qemu_pid > 0) {
             char e2[512];
-            if (vm_set_running(m.v[i].vm, 1, e2, sizeof e2) < 0 && rc == 0) {
-                snprintf(err, errlen, "VM '%s': resuming: %s", m.v[i].vm->name, e2);
+            if (vm_set_running(m->v[i].vm, 1, e2, sizeof e2) < 0 && rc == 0) {
+                snprintf(err, errlen, "VM '%s': resuming: %s", m->v[i].vm->name, e2);
                 rc = -1;
             }
         }
     free(paused);
-    json_t *bridges = json_incref(m.bridges);
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:s?, s:o, s:o, s:o}", "format", LAB_FORMAT,
+    return rc;
+}
+
+/* Writes lab.json, last: the directory is a snapshot from then on. Takes vms. */
+static int write_index(const char *out, const char *fixture, const struct members *m,
+                       json_t *vms, char *err, size_t errlen)
+{
+    json_t *labs = json_array();
+    for (size_t i = 0; i < m->labs.n; i++)
+        json_array_append_new(labs, json_pack("{s:s}", "path", m->labs.v[i]));
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:s?, s:o, s:o, s:O}", "format", LAB_FORMAT,
                             "provium_version", PROVIUM_VERSION, "protocol",
-                            WIRE_PROTOCOL_VERSION, "fixture", h->fixture_name, "labs", labs,
-                            "vms", vms, "bridges", bridges);
-    if (rc == 0) {
-        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        char *index = path_join(out, "lab.json");
-        if (write_file_atomic(index, text, strlen(text), 0600) < 0) {
-            snprintf(err, errlen, "writing %s: %s", index, strerror(errno));
-            rc = -1;
-        }
-        free(index);
-        free(text);
-    }
+                            WIRE_PROTOCOL_VERSION, "fixture", fixture, "labs", labs, "vms",
+                            vms, "bridges", m->bridges);
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *index = path_join(out, "lab.json");
+    int rc = write_file_atomic(index, text, strlen(text), 0600);
+    if (rc < 0)
+        snprintf(err, errlen, "writing %s: %s", index, strerror(errno));
+    free(index);
+    free(text);
     json_decref(doc);
+    return rc < 0 ? -1 : 0;
+}
+
+char *llabsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
+{
+    struct lua_host *h = lhost(L);
+    struct members m = {0};
+    char *out = NULL;
+    int rc = -1;
+    collect(L, lab_idx, "", &m);
+    if (refuse_open_handles(L, &m, err, errlen) < 0)
+        goto done;
+    out = snapshot_dir(h, dir);
+    if (mkdir_p(out, 0700) < 0) { /* private: the snapshots hold guest memory */
+        snprintf(err, errlen, "cannot create %s: %s", out, strerror(errno));
+        free(out);
+        out = NULL;
+        goto done;
+    }
+    json_t *vms = json_array();
+    rc = save_members(&m, out, h->fixture_name, vms, err, errlen);
+    if (rc == 0)
+        rc = write_index(out, h->fixture_name, &m, vms, err, errlen);
+    else
+        json_decref(vms);
+done:
     members_free(L, &m);
-    if (rc < 0) {
+    if (rc < 0 && out) {
         if (!dir)
             rm_rf(out);
         free(out);
-        return NULL;
+        out = NULL;
     }
     return out;
 }
 
 /* lab:snapshot(dir?) */
-int lab_snapshot(lua_State *L)
+static int lab_snapshot_l(lua_State *L)
 {
-    luaL_argcheck(L, lab_is(L, 1), 1, "expected a Lab");
+    luaL_argcheck(L, llab_is(L, 1), 1, "expected a Lab");
     const char *dir = luaL_optstring(L, 2, NULL);
     char err[8192];
-    char *out = labsnap_take(L, 1, dir, err, sizeof err);
+    char *out = llabsnap_take(L, 1, dir, err, sizeof err);
     if (!out)
         return lapi_raise(L, "lab:snapshot", "%s", err);
     if (dir)
         lua_pushstring(L, out);
     else
-        labsnap_push(L, out);
+        lsnap_push_lab(L, out);
     free(out);
     return 1;
 }
@@ -376,13 +353,13 @@ static int push_lab_at(lua_State *L, int lab, const char *path, int create)
     char *copy = xstrdup(path), *save = NULL;
     for (char *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
         int cur = lua_gettop(L);
-        if (!lab_find_sublab(L, cur, part)) {
+        if (!llab_find_sublab(L, cur, part)) {
             if (!create) {
                 lua_pop(L, 1);
                 free(copy);
                 return 0;
             }
-            lab_push_sublab(L, cur, part);
+            llab_push_sublab(L, cur, part);
         }
         lua_remove(L, cur);
     }
@@ -448,7 +425,7 @@ static int check_bridges(lua_State *L, int lab_idx, json_t *bridges, char *err, 
             return -1;
         }
         if (push_lab_at(L, lab_idx, lab, 0)) {
-            lab_field(L, -1, "bridges");
+            llab_field(L, -1, "bridges");
             int taken = lua_getfield(L, -1, name) != LUA_TNIL;
             lua_pop(L, 3);
             if (taken) {
@@ -477,7 +454,7 @@ static void restore_bridges(lua_State *L, int lab_idx, json_t *bridges)
         json_t *m;
         json_array_foreach(json_object_get(rec, "members"), k, m) {
             const char *vm = json_string_value(json_object_get(m, "vm"));
-            if (vm && lab_find_vm(L, l, vm)) {
+            if (vm && llab_find_vm(L, l, vm)) {
                 lbridge_add_recorded(L, b, lua_gettop(L),
                                      (int)json_integer_value(json_object_get(m, "slot")),
                                      (int)json_integer_value(json_object_get(m, "nic")));
@@ -495,7 +472,7 @@ static void restore_bridges(lua_State *L, int lab_idx, json_t *bridges)
                 lbridge_isolate(L, b, json_string_value(m));
         lbridge_set_uplink(L, b, json_is_true(json_object_get(rec, "uplink")));
         json_array_foreach(json_object_get(rec, "rules"), k, m)
-            lbridge_rule(L, b, json_string_value(json_object_get(m, "from")),
+            lbridge_rules_apply(L, b, json_string_value(json_object_get(m, "from")),
                          json_string_value(json_object_get(m, "to")),
                          json_number_value(json_object_get(m, "latency_ms")),
                          json_number_value(json_object_get(m, "loss_pct")),
@@ -508,7 +485,7 @@ static void restore_bridges(lua_State *L, int lab_idx, json_t *bridges)
 static void drop_bridges(lua_State *L, int lab)
 {
     lab = lua_absindex(L, lab);
-    lab_field(L, lab, "bridges");
+    llab_field(L, lab, "bridges");
     lua_pushnil(L);
     while (lua_next(L, -2)) {
         lbridge_close(L, -1);
@@ -519,7 +496,7 @@ static void drop_bridges(lua_State *L, int lab)
     lua_newtable(L);
     lua_setfield(L, -2, "bridges");
     lua_pop(L, 1);
-    lab_field(L, lab, "labs");
+    llab_field(L, lab, "labs");
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
         lua_rawgeti(L, -1, i);
         drop_bridges(L, -1);
@@ -528,17 +505,14 @@ static void drop_bridges(lua_State *L, int lab)
     lua_pop(L, 1);
 }
 
-int labsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
+/* Checks every recorded VM before anything is created: its record is complete, its
+ * profile exists and its name is free where it goes. */
+static int check_vms(lua_State *L, int lab_idx, const char *dir, json_t *vms, char *err,
+                     size_t errlen)
 {
-    lab_idx = lua_absindex(L, lab_idx);
     struct lua_host *h = lhost(L);
-    json_t *doc = load_index(dir, err, errlen);
-    if (!doc)
-        return -1;
-    json_t *vms = json_object_get(doc, "vms");
     size_t i;
     json_t *rec;
-    /* check everything before creating anything */
     json_array_foreach(vms, i, rec) {
         const char *name = json_string_value(json_object_get(rec, "name"));
         const char *lab = json_string_value(json_object_get(rec, "lab"));
@@ -546,98 +520,122 @@ int labsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_
         if (!name || !lab || !pname) {
             snprintf(err, errlen, "%s/lab.json: VM record %zu lacks name, lab or profile", dir,
                      i + 1);
-            json_decref(doc);
             return -1;
         }
         if (!config_profile(h->env->cfg, pname)) {
             snprintf(err, errlen, "VM '%s' was recorded with profile '%s', which provium.toml "
                      "does not define", name, pname);
-            json_decref(doc);
             return -1;
         }
         int taken = 0;
         if (push_lab_at(L, lab_idx, lab, 0)) {
-            taken = lab_name_taken(L, -1, name);
+            taken = llab_name_taken(L, -1, name);
             lua_pop(L, 1);
         } else {
-            taken = lab_name_taken(L, lab_idx, name);
+            taken = llab_name_taken(L, lab_idx, name);
         }
         if (taken) {
             snprintf(err, errlen, "a VM named '%s' already exists", name);
-            json_decref(doc);
             return -1;
         }
     }
-    json_t *bridges = json_object_get(doc, "bridges");
-    if (check_bridges(L, lab_idx, bridges, err, errlen) < 0) {
-        json_decref(doc);
-        return -1;
+    return 0;
+}
+
+/* Creates the recorded VM rec in its lab; pushes the Vm and records {lab, Vm} as
+ * element i + 1 of the list at made. */
+static struct vm *create_vm(lua_State *L, int lab_idx, int made, size_t i, json_t *rec)
+{
+    struct lua_host *h = lhost(L);
+    const char *name = json_string_value(json_object_get(rec, "name"));
+    const char *lab = json_string_value(json_object_get(rec, "lab"));
+    const struct profile *p =
+        config_profile(h->env->cfg, json_string_value(json_object_get(rec, "profile")));
+    struct vm *vm = vm_new(h->env, name, p, (uint64_t)json_integer_value(json_object_get(rec, "memory")),
+                           (int)json_integer_value(json_object_get(rec, "cpus")));
+    lvm_push(L, vm);
+    int vmi = lua_gettop(L);
+    push_lab_at(L, lab_idx, lab, 1);
+    llab_add_vm(L, -1, vmi);
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, vmi);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, made, (lua_Integer)i + 1);
+    lua_settop(L, vmi);
+    return vm;
+}
+
+/* Creates every recorded VM and brings each back; on a failure stops and removes all
+ * it created. */
+static int restore_vms(lua_State *L, int lab_idx, const char *dir, json_t *vms, char *err,
+                       size_t errlen)
+{
+    lua_newtable(L);
+    int made = lua_gettop(L);
+    int rc = 0;
+    size_t i;
+    json_t *rec;
+    json_array_foreach(vms, i, rec) {
+        struct vm *vm = create_vm(L, lab_idx, made, i, rec);
+        if (bring_back(vm, rec, dir, err, errlen) < 0) {
+            rc = -1;
+            break;
+        }
+        if (vm->state == VM_BOOTED || vm->state == VM_PAUSED)
+            lvm_emit_spawned(L, vm, 1);
+        lua_settop(L, made);
     }
+    for (lua_Integer k = 1; rc < 0 && k <= luaL_len(L, made); k++) {
+        lua_rawgeti(L, made, k);
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        stop_vm(L, lvm_check(L, -1));
+        llab_remove_member(L, -2, "vms", -1);
+        lua_pop(L, 3);
+    }
+    lua_settop(L, made - 1);
+    return rc;
+}
+
+int llabsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
+{
+    lab_idx = lua_absindex(L, lab_idx);
+    json_t *doc = load_index(dir, err, errlen);
+    if (!doc)
+        return -1;
+    int rc = -1;
+    json_t *vms = json_object_get(doc, "vms"), *bridges = json_object_get(doc, "bridges");
+    /* check everything before creating anything */
+    if (check_vms(L, lab_idx, dir, vms, err, errlen) < 0 ||
+        check_bridges(L, lab_idx, bridges, err, errlen) < 0)
+        goto done;
+    size_t i;
+    json_t *rec;
     json_array_foreach(json_object_get(doc, "labs"), i, rec) {
         const char *path = json_string_value(json_object_get(rec, "path"));
         if (path && push_lab_at(L, lab_idx, path, 1))
             lua_pop(L, 1);
     }
-    /* create, then bring each back; on failure undo what was created */
-    lua_newtable(L);
-    int made = lua_gettop(L);
-    int rc = 0;
-    json_array_foreach(vms, i, rec) {
-        const char *name = json_string_value(json_object_get(rec, "name"));
-        const char *lab = json_string_value(json_object_get(rec, "lab"));
-        const struct profile *p =
-            config_profile(h->env->cfg, json_string_value(json_object_get(rec, "profile")));
-        struct vm *vm = vm_new(h->env, name, p, (uint64_t)json_integer_value(json_object_get(rec, "memory")),
-                               (int)json_integer_value(json_object_get(rec, "cpus")));
-        lvm_push(L, vm);
-        int vmi = lua_gettop(L);
-        push_lab_at(L, lab_idx, lab, 1);
-        lab_add_vm(L, -1, vmi);
-        lua_createtable(L, 2, 0);
-        lua_pushvalue(L, -2);
-        lua_rawseti(L, -2, 1);
-        lua_pushvalue(L, vmi);
-        lua_rawseti(L, -2, 2);
-        lua_rawseti(L, made, (lua_Integer)i + 1);
-        lua_settop(L, made);
-        if (bring_back(vm, rec, dir, err, errlen) < 0) {
-            rc = -1;
-            break;
-        }
-        if (vm->state == VM_BOOTED || vm->state == VM_PAUSED) {
-            lua_rawgeti(L, made, (lua_Integer)i + 1);
-            lua_rawgeti(L, -1, 2);
-            lvm_emit_spawned(L, vm, 1);
-            lua_settop(L, made);
-        }
-    }
-    if (rc < 0) {
-        for (lua_Integer k = 1; k <= luaL_len(L, made); k++) {
-            lua_rawgeti(L, made, k);
-            lua_rawgeti(L, -1, 1);
-            lua_rawgeti(L, -2, 2);
-            stop_vm(L, lvm_check(L, -1));
-            lab_remove_member(L, -2, "vms", -1);
-            lua_pop(L, 3);
-        }
-    }
+    rc = restore_vms(L, lab_idx, dir, vms, err, errlen);
     if (rc == 0)
         restore_bridges(L, lab_idx, bridges);
-    lua_settop(L, made - 1);
+done:
     json_decref(doc);
     return rc;
 }
 
 /* lab:restore(snap_or_dir) */
-int lab_restore(lua_State *L)
+static int lab_restore_l(lua_State *L)
 {
-    luaL_argcheck(L, lab_is(L, 1), 1, "expected a Lab");
-    const char *dir = labsnap_dir(L, 2);
+    luaL_argcheck(L, llab_is(L, 1), 1, "expected a Lab");
+    const char *dir = lsnap_lab_dir(L, 2);
     if (!dir)
         return luaL_argerror(L, 2, "expected a LabSnapshot or a directory");
     char *abs = path_resolve(NULL, dir);
     char err[8192];
-    int rc = labsnap_restore(L, 1, abs, err, sizeof err);
+    int rc = llabsnap_restore(L, 1, abs, err, sizeof err);
     free(abs);
     if (rc < 0)
         return lapi_raise(L, "lab:restore", "%s", err);
@@ -672,7 +670,7 @@ static int path_listed(json_t *labs, const char *path)
     return 0;
 }
 
-int labsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
+int llabsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
 {
     lab_idx = lua_absindex(L, lab_idx);
     json_t *doc = load_index(dir, err, errlen);
@@ -690,7 +688,7 @@ int labsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t 
         lua_rawgeti(L, LUA_REGISTRYINDEX, m.v[i].lab_ref);
         lua_rawgeti(L, LUA_REGISTRYINDEX, m.v[i].vm_ref);
         if (!rec) {
-            lab_remove_member(L, -2, "vms", -1);
+            llab_remove_member(L, -2, "vms", -1);
         } else {
             rc = bring_back(m.v[i].vm, rec, dir, err, errlen);
             if (rc == 0 && has_guest(m.v[i].vm))
@@ -710,8 +708,8 @@ int labsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t 
         else
             parent[0] = 0;
         if (push_lab_at(L, lab_idx, parent, 0)) {
-            if (lab_find_sublab(L, -1, leaf)) {
-                lab_remove_member(L, -2, "labs", -1);
+            if (llab_find_sublab(L, -1, leaf)) {
+                llab_remove_member(L, -2, "labs", -1);
                 lua_pop(L, 1);
             }
             lua_pop(L, 1);
@@ -727,19 +725,9 @@ int labsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t 
     return rc;
 }
 
-void lapi_open_labsnap(lua_State *L)
+void llabsnap_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"path", labsnap_m_path},
-                                       {"size", labsnap_m_size},
-                                       {"delete", labsnap_m_delete},
-                                       {NULL, NULL}};
-    luaL_newmetatable(L, LABSNAP_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, labsnap_m_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, labsnap_m_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+    static const luaL_Reg lab_methods[] = {
+        {"snapshot", lab_snapshot_l}, {"restore", lab_restore_l}, {NULL, NULL}};
+    lapi_add_methods(L, "provium.Lab", lab_methods);
 }
-

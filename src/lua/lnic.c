@@ -7,10 +7,13 @@
  * Stream yields the bytes (header first) from a file in private scratch, with `file`
  * the switch writes that file and the Stream only serves close. The Nic keeps {vm=,
  * bridge=} as its uservalue. */
-#include "lapi.h"
+#include "lnic.h"
+
 #include "lbridge.h"
-#include "lfile.h"
+#include "lstream.h"
 #include "lvm.h"
+
+#include "util/util.h"
 
 #include "net/switch.h"
 #include "vm/qmp.h"
@@ -98,19 +101,18 @@ static int start_capture(lua_State *L, const char *method, int sw, int port, int
 {
     int follow, fd;
     char *path = capture_target(L, method, opts_idx, &follow, &fd);
+    lua_pushstring(L, path); /* the Stream's constructor may raise: hold no malloc'd copy */
+    free(path);
     int id = sw_capture_open(sw, port, fd);
     if (id < 0) {
         close(fd);
-        free(path);
         return lapi_raise(L, method, "cannot start the capture");
     }
-    lstream_capture(L, method, vm_idx, id, path, follow, what);
-    free(path);
-    return 1;
+    return lstream_capture(L, method, vm_idx, id, lua_tostring(L, -1), follow, what);
 }
 
 /* b:capture({file=}?) */
-int lbridge_capture(lua_State *L)
+static int bridge_capture_l(lua_State *L)
 {
     int sw = lbridge_sw_id(L, 1);
     if (sw < 0)
@@ -120,7 +122,7 @@ int lbridge_capture(lua_State *L)
     return start_capture(L, "bridge:capture", sw, -1, 0, 2, what);
 }
 
-static int nic_capture(lua_State *L)
+static int nic_capture_l(lua_State *L)
 {
     struct lbridge_member m;
     struct vm *vm = nic_parts(L, &m, "nic:capture");
@@ -134,7 +136,7 @@ static int nic_capture(lua_State *L)
 
 /* ---- the rest of the Nic ---- */
 
-static int nic_counters(lua_State *L)
+static int nic_counters_l(lua_State *L)
 {
     struct lbridge_member m;
     struct vm *vm = nic_parts(L, &m, "nic:counters");
@@ -174,24 +176,24 @@ static int set_cable(lua_State *L, int up, const char *method)
     return 1;
 }
 
-static int nic_disconnect(lua_State *L) { return set_cable(L, 0, "nic:disconnect"); }
-static int nic_reconnect(lua_State *L) { return set_cable(L, 1, "nic:reconnect"); }
+static int nic_disconnect_l(lua_State *L) { return set_cable(L, 0, "nic:disconnect"); }
+static int nic_reconnect_l(lua_State *L) { return set_cable(L, 1, "nic:reconnect"); }
 
-static int nic_vm_name(lua_State *L)
+static int nic_vm_name_l(lua_State *L)
 {
     struct lbridge_member m;
     lua_pushstring(L, nic_parts(L, &m, "nic:vm_name")->name);
     return 1;
 }
 
-static int nic_bridge(lua_State *L)
+static int nic_bridge_l(lua_State *L)
 {
     struct lbridge_member m;
     nic_parts(L, &m, "nic:bridge");
     return 1; /* the Bridge is on top */
 }
 
-static int nic_name(lua_State *L)
+static int nic_name_l(lua_State *L)
 {
     struct lbridge_member m;
     nic_parts(L, &m, "nic:name");
@@ -199,7 +201,7 @@ static int nic_name(lua_State *L)
     return 1;
 }
 
-static int nic_address(lua_State *L)
+static int nic_address_l(lua_State *L)
 {
     struct lbridge_member m;
     nic_parts(L, &m, "nic:address");
@@ -207,7 +209,7 @@ static int nic_address(lua_State *L)
     return 1;
 }
 
-static int nic_mac(lua_State *L)
+static int nic_mac_l(lua_State *L)
 {
     struct lbridge_member m;
     nic_parts(L, &m, "nic:mac");
@@ -217,7 +219,7 @@ static int nic_mac(lua_State *L)
     return 1;
 }
 
-static int nic_tostring(lua_State *L)
+static int nic_tostring_l(lua_State *L)
 {
     luaL_checkudata(L, 1, NIC_MT);
     lua_getiuservalue(L, 1, 1);
@@ -227,7 +229,7 @@ static int nic_tostring(lua_State *L)
 }
 
 /* b:nic(vm | name) */
-int lbridge_nic(lua_State *L)
+static int bridge_nic_l(lua_State *L)
 {
     lbridge_resolve_member(L, 1, 2, "bridge:nic");
     push_nic(L, -1, 1);
@@ -235,7 +237,7 @@ int lbridge_nic(lua_State *L)
 }
 
 /* vm:nic(bridge | "ethN" | bridge name) */
-int lvm_nic(lua_State *L)
+static int vm_nic_l(lua_State *L)
 {
     struct vm *vm = lvm_check(L, 1);
     if (lbridge_is(L, 2)) {
@@ -264,17 +266,18 @@ int lvm_nic(lua_State *L)
     return lapi_raise(L, "vm:nic", "VM '%s' has no NIC '%s'", vm->name, want);
 }
 
-void lapi_open_nic(lua_State *L)
+void lnic_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"counters", nic_counters},   {"capture", nic_capture},
-                                       {"disconnect", nic_disconnect}, {"reconnect", nic_reconnect},
-                                       {"vm_name", nic_vm_name},     {"bridge", nic_bridge},
-                                       {"name", nic_name},           {"address", nic_address},
-                                       {"mac", nic_mac},             {NULL, NULL}};
-    luaL_newmetatable(L, NIC_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, nic_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
+    static const luaL_Reg methods[] = {
+        {"counters", nic_counters_l}, {"capture", nic_capture_l},
+        {"disconnect", nic_disconnect_l}, {"reconnect", nic_reconnect_l},
+        {"vm_name", nic_vm_name_l}, {"bridge", nic_bridge_l}, {"name", nic_name_l},
+        {"address", nic_address_l}, {"mac", nic_mac_l}, {NULL, NULL}};
+    static const luaL_Reg metamethods[] = {{"__tostring", nic_tostring_l}, {NULL, NULL}};
+    static const luaL_Reg vm_methods[] = {{"nic", vm_nic_l}, {NULL, NULL}};
+    static const luaL_Reg bridge_methods[] = {
+        {"capture", bridge_capture_l}, {"nic", bridge_nic_l}, {NULL, NULL}};
+    lapi_newclass(L, NIC_MT, methods, metamethods);
+    lapi_add_methods(L, "provium.Vm", vm_methods);
+    lapi_add_methods(L, "provium.Bridge", bridge_methods);
 }

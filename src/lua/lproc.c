@@ -7,8 +7,12 @@
  * running when the test that started it ends, or closed with p:close(), gets TERM (its
  * group), then KILL after 2 s (spec §3.2, §4.3); one whose Process is collected is
  * killed at once. The Process keeps its Vm in its uservalue. */
-#include "lapi.h"
+#include "lproc.h"
+
+#include "lrunargs.h"
 #include "lvm.h"
+
+#include "util/util.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -16,7 +20,7 @@
 #include <strings.h>
 
 #define PROC_MT "provium.Process"
-#define PROCS_KEY "provium.processes" /* registry: {Process = test name or true} */
+static const char PROCS_KEY = 'p'; /* registry: {Process = test name or true}, weak keys */
 
 struct lproc {
     struct vm_proc *p; /* NULL once consumed */
@@ -37,7 +41,7 @@ static struct lproc *check_proc(lua_State *L)
 
 static void forget(lua_State *L, int idx)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, PROCS_KEY);
+    lapi_push_weak_registry(L, &PROCS_KEY);
     lua_pushvalue(L, idx);
     lua_pushnil(L);
     lua_rawset(L, -3);
@@ -89,35 +93,30 @@ static void term_then_kill(lua_State *L, struct lproc **us, size_t n, int talk)
 }
 
 /* vm:run_async(cmd, ...) */
-int lvm_run_async(lua_State *L)
+static int vm_run_async_l(lua_State *L)
 {
     struct vm *vm = lvm_need_booted(L, 1, "vm:run_async");
-    struct strv argv = {0}, env = {0};
     struct exec_req req = {0};
-    lvm_parse_exec(L, "vm:run_async", 1, &req, &argv, &env);
-    if (req.has_stdin) {
-        strv_free(&argv);
-        strv_free(&env);
+    lrunargs_parse(L, "vm:run_async", 1, &req); /* the strings belong to a userdata */
+    if (req.has_stdin)
         return lapi_raise(L, "vm:run_async", "no `stdin` here");
-    }
+    /* the Process first: once the guest process runs, nothing may raise before it is held */
+    struct lproc *u = lua_newuserdatauv(L, sizeof *u, 1);
+    memset(u, 0, sizeof *u);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
     struct vm_proc *p = NULL;
     int gerr = 0;
     int rc = vm_exec_start(vm, &req, &p, &gerr);
-    strv_free(&argv);
-    strv_free(&env);
     if (rc != VMOP_OK)
         return lapi_raise_vmop(L, "vm:run_async", vm, rc, gerr, NULL);
-    struct lproc *u = lua_newuserdatauv(L, sizeof *u, 1);
-    memset(u, 0, sizeof *u);
     u->p = p;
     u->vm = vm;
     u->handle = vm_proc_id(p);
     u->pid = vm_proc_pid(p);
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, 1);
     luaL_setmetatable(L, PROC_MT);
     /* remember which test started it (weak keys: collection still works) */
-    lua_getfield(L, LUA_REGISTRYINDEX, PROCS_KEY);
+    lapi_push_weak_registry(L, &PROCS_KEY);
     lua_pushvalue(L, -2);
     const char *test = lhost(L)->current_test;
     if (test)
@@ -129,7 +128,7 @@ int lvm_run_async(lua_State *L)
     return 1;
 }
 
-static int proc_wait(lua_State *L)
+static int proc_wait_l(lua_State *L)
 {
     struct lproc *u = check_proc(L);
     double timeout = 0;
@@ -201,26 +200,26 @@ static int send_signal(lua_State *L, const char *method, int dflt)
     return 1;
 }
 
-static int proc_kill(lua_State *L) { return send_signal(L, "proc:kill", SIGTERM); }
-static int proc_signal(lua_State *L)
+static int proc_kill_l(lua_State *L) { return send_signal(L, "proc:kill", SIGTERM); }
+static int proc_signal_l(lua_State *L)
 {
     luaL_checkany(L, 2);
     return send_signal(L, "proc:signal", SIGTERM);
 }
 
-static int proc_pid(lua_State *L)
+static int proc_pid_l(lua_State *L)
 {
     lua_pushinteger(L, check_proc(L)->pid);
     return 1;
 }
 
-static int proc_handle(lua_State *L)
+static int proc_handle_l(lua_State *L)
 {
     lua_pushinteger(L, check_proc(L)->handle);
     return 1;
 }
 
-static int proc_status(lua_State *L)
+static int proc_status_l(lua_State *L)
 {
     struct lproc *u = check_proc(L);
     const char *s = u->exited                       ? "exited"
@@ -233,7 +232,7 @@ static int proc_status(lua_State *L)
 }
 
 /* p:close(): TERM, then KILL after 2 s; a no-op once waited for. */
-static int proc_close(lua_State *L)
+static int proc_close_l(lua_State *L)
 {
     struct lproc *u = check_proc(L);
     if (u->p) {
@@ -243,14 +242,14 @@ static int proc_close(lua_State *L)
     return 0;
 }
 
-static int proc_tostring(lua_State *L)
+static int proc_tostring_l(lua_State *L)
 {
     struct lproc *u = check_proc(L);
     lua_pushfstring(L, "process(%d on %s)", (int)u->pid, u->vm->name);
     return 1;
 }
 
-static int proc_gc(lua_State *L)
+static int proc_gc_l(lua_State *L)
 {
     struct lproc *u = luaL_checkudata(L, 1, PROC_MT);
     lua_getiuservalue(L, 1, 1);
@@ -262,7 +261,7 @@ static int proc_gc(lua_State *L)
 
 void lproc_end_test(lua_State *L, const char *test)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, PROCS_KEY);
+    lapi_push_weak_registry(L, &PROCS_KEY);
     int t = lua_gettop(L);
     lua_newtable(L);
     int done = lua_gettop(L);
@@ -293,25 +292,15 @@ void lproc_end_test(lua_State *L, const char *test)
     lua_settop(L, t - 1);
 }
 
-void lapi_open_proc(lua_State *L)
+void lproc_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"wait", proc_wait},     {"kill", proc_kill},
-                                       {"signal", proc_signal}, {"pid", proc_pid},
-                                       {"handle", proc_handle}, {"status", proc_status},
-                                       {"close", proc_close},   {NULL, NULL}};
-    luaL_newmetatable(L, PROC_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, proc_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, proc_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
-    /* the registry of running processes, weak in its keys */
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_setfield(L, LUA_REGISTRYINDEX, PROCS_KEY);
+    static const luaL_Reg methods[] = {
+        {"wait", proc_wait_l}, {"kill", proc_kill_l}, {"signal", proc_signal_l},
+        {"pid", proc_pid_l}, {"handle", proc_handle_l}, {"status", proc_status_l},
+        {"close", proc_close_l}, {NULL, NULL}};
+    static const luaL_Reg metamethods[] = {
+        {"__tostring", proc_tostring_l}, {"__gc", proc_gc_l}, {NULL, NULL}};
+    static const luaL_Reg vm_methods[] = {{"run_async", vm_run_async_l}, {NULL, NULL}};
+    lapi_newclass(L, PROC_MT, methods, metamethods);
+    lapi_add_methods(L, "provium.Vm", vm_methods);
 }

@@ -2,14 +2,44 @@
  *
  * The forms (spec §4.2): `cmd` runs under `sh -c`; `prog, {a, b}` or `{args = ...}` execs
  * prog directly; an options table adds env, env_clear, cwd, stdin and timeout. A Lua
- * error unwinds with longjmp, past the strv copies a half-done parse would own, so every
- * form is checked first (check_exec_args) and the strings are copied only after that,
- * when nothing can raise any more.
+ * error unwinds with longjmp, past any C cleanup, so every form is checked first
+ * (check_exec_args) and only then are the strings copied, into a userdata whose __gc
+ * frees them: a raise that still comes later (a metamethod of a proxy table, memory)
+ * leaves garbage for the collector, not a leak.
  */
-#include "lapi.h"
-#include "lvm.h"
+#include "lrunargs.h"
 
 #include "util/util.h"
+
+#include <string.h>
+
+#define RUNARGS_MT "provium.RunArgs"
+
+/* The copies of one call's strings; req points into them. */
+struct runargs {
+    struct strv argv, env;
+};
+
+static int runargs_gc_l(lua_State *L)
+{
+    struct runargs *a = luaL_checkudata(L, 1, RUNARGS_MT);
+    strv_free(&a->argv);
+    strv_free(&a->env);
+    return 0;
+}
+
+/* Pushes an empty struct runargs that the collector frees. */
+static struct runargs *push_runargs(lua_State *L)
+{
+    struct runargs *a = lua_newuserdatauv(L, sizeof *a, 0);
+    memset(a, 0, sizeof *a);
+    if (luaL_newmetatable(L, RUNARGS_MT)) {
+        lua_pushcfunction(L, runargs_gc_l);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return a;
+}
 
 static int table_is_array(lua_State *L, int idx)
 {
@@ -117,11 +147,12 @@ static void push_env(lua_State *L, int idx, struct strv *out)
     }
 }
 
-void lvm_parse_exec(lua_State *L, const char *method, int async, struct exec_req *req,
-                    struct strv *argv, struct strv *env)
+void lrunargs_parse(lua_State *L, const char *method, int async, struct exec_req *req)
 {
     check_exec_args(L, method, async);
     const char *cmd = lua_tostring(L, 2);
+    struct runargs *a = push_runargs(L);
+    struct strv *argv = &a->argv, *env = &a->env;
     int direct = 0;
     if (lua_istable(L, 3) && table_is_array(L, 3)) {
         direct = 1;

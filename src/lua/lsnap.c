@@ -1,43 +1,52 @@
-/* lsnap.c - Snapshot userdata and vm:snapshot / vm:restore.
+/* lsnap.c - the snapshot userdata: Snapshot (vm:snapshot, vm:restore) and LabSnapshot
+ * (made by lab:snapshot in llabsnap.c).
  *
- * A Snapshot names a file: s:path(), s:size() (bytes on disk, 0 once gone),
- * s:delete() (idempotent). Snapshots made without a path live in the worker's private
- * scratch directory and vanish with it. */
-#include "lapi.h"
+ * Both name what is on disk, a file or a directory: s:path(), s:size() (bytes on
+ * disk, 0 once gone), s:delete() (idempotent). Snapshots made without a path live in
+ * the worker's private scratch directory and vanish with it. The two classes share
+ * one struct and one set of functions; each method names its class. */
+#include "lsnap.h"
+
+#include "lbridge.h"
 #include "lfile.h"
 #include "lvm.h"
-#include "lbridge.h"
 
+#include "fixture/fixture.h"
 #include "util/util.h"
 #include "vm/snapshot.h"
 
-#include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define SNAP_MT "provium.Snapshot"
+#define LABSNAP_MT "provium.LabSnapshot"
 
 struct lsnap {
     char *path;
 };
 
-void lsnap_push(lua_State *L, const char *path)
+static void push_snap(lua_State *L, const char *mt, const char *path)
 {
     struct lsnap *s = lua_newuserdatauv(L, sizeof *s, 0);
     s->path = xstrdup(path);
-    luaL_setmetatable(L, SNAP_MT);
+    luaL_setmetatable(L, mt);
 }
 
-const char *lsnap_path(lua_State *L, int idx)
+void lsnap_push(lua_State *L, const char *path) { push_snap(L, SNAP_MT, path); }
+void lsnap_push_lab(lua_State *L, const char *dir) { push_snap(L, LABSNAP_MT, dir); }
+
+/* The path of a snapshot of class mt at idx, or of a string there; else NULL. */
+static const char *path_or_string(lua_State *L, int idx, const char *mt)
 {
-    struct lsnap *s = luaL_testudata(L, idx, SNAP_MT);
+    struct lsnap *s = luaL_testudata(L, idx, mt);
     if (s)
         return s->path;
     return lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
 }
+
+const char *lsnap_path(lua_State *L, int idx) { return path_or_string(L, idx, SNAP_MT); }
+const char *lsnap_lab_dir(lua_State *L, int idx) { return path_or_string(L, idx, LABSNAP_MT); }
 
 const char *lsnap_path_strict(lua_State *L, int idx)
 {
@@ -45,50 +54,62 @@ const char *lsnap_path_strict(lua_State *L, int idx)
     return s ? s->path : NULL;
 }
 
-int lsnap_is_lab(lua_State *L, int idx)
-{
-    return luaL_testudata(L, idx, "provium.LabSnapshot") != NULL;
-}
+int lsnap_is_lab(lua_State *L, int idx) { return luaL_testudata(L, idx, LABSNAP_MT) != NULL; }
 
-static struct lsnap *check_snap(lua_State *L) { return luaL_checkudata(L, 1, SNAP_MT); }
+/* ---- the methods of both classes ---- */
 
-static int snap_path(lua_State *L)
+static int push_path(lua_State *L, const char *mt)
 {
-    lua_pushstring(L, check_snap(L)->path);
+    lua_pushstring(L, ((struct lsnap *)luaL_checkudata(L, 1, mt))->path);
     return 1;
 }
 
-static int snap_size(lua_State *L)
+/* A Snapshot is a file (a symlink counts as its target); a LabSnapshot a directory. */
+static int push_size(lua_State *L, const char *mt)
 {
+    struct lsnap *s = luaL_checkudata(L, 1, mt);
     struct stat st;
-    struct lsnap *s = check_snap(L);
-    lua_pushinteger(L, stat(s->path, &st) == 0 ? (lua_Integer)st.st_blocks * 512 : 0);
+    if (strcmp(mt, SNAP_MT))
+        lua_pushinteger(L, (lua_Integer)cache_entry_bytes(s->path));
+    else
+        lua_pushinteger(L, stat(s->path, &st) == 0 ? (lua_Integer)st.st_blocks * 512 : 0);
     return 1;
 }
 
-static int snap_delete(lua_State *L)
+static int delete_snap(lua_State *L, const char *mt)
 {
-    struct lsnap *s = check_snap(L);
-    rm_rf(s->path);
+    rm_rf(((struct lsnap *)luaL_checkudata(L, 1, mt))->path);
     return 0;
 }
 
-static int snap_tostring(lua_State *L)
+static int push_text(lua_State *L, const char *mt)
 {
-    lua_pushfstring(L, "snapshot(%s)", check_snap(L)->path);
+    struct lsnap *s = luaL_checkudata(L, 1, mt);
+    lua_pushfstring(L, "%s(%s)", strcmp(mt, SNAP_MT) ? "lab_snapshot" : "snapshot", s->path);
     return 1;
 }
 
-static int snap_gc(lua_State *L)
+static int free_snap(lua_State *L, const char *mt)
 {
-    struct lsnap *s = check_snap(L);
+    struct lsnap *s = luaL_checkudata(L, 1, mt);
     free(s->path);
     s->path = NULL;
     return 0;
 }
 
+static int snap_path_l(lua_State *L) { return push_path(L, SNAP_MT); }
+static int snap_size_l(lua_State *L) { return push_size(L, SNAP_MT); }
+static int snap_delete_l(lua_State *L) { return delete_snap(L, SNAP_MT); }
+static int snap_tostring_l(lua_State *L) { return push_text(L, SNAP_MT); }
+static int snap_gc_l(lua_State *L) { return free_snap(L, SNAP_MT); }
+static int labsnap_path_l(lua_State *L) { return push_path(L, LABSNAP_MT); }
+static int labsnap_size_l(lua_State *L) { return push_size(L, LABSNAP_MT); }
+static int labsnap_delete_l(lua_State *L) { return delete_snap(L, LABSNAP_MT); }
+static int labsnap_tostring_l(lua_State *L) { return push_text(L, LABSNAP_MT); }
+static int labsnap_gc_l(lua_State *L) { return free_snap(L, LABSNAP_MT); }
+
 /* vm:snapshot(path?) */
-int lvm_snapshot(lua_State *L)
+static int vm_snapshot_l(lua_State *L)
 {
     struct vm *vm = lvm_check(L, 1);
     if (vm->state != VM_BOOTED && vm->state != VM_PAUSED)
@@ -126,7 +147,7 @@ int lvm_snapshot(lua_State *L)
 }
 
 /* vm:restore(snapshot_or_path) */
-int lvm_restore(lua_State *L)
+static int vm_restore_l(lua_State *L)
 {
     struct vm *vm = lvm_check(L, 1);
     const char *path = lsnap_path(L, 2);
@@ -146,16 +167,21 @@ int lvm_restore(lua_State *L)
     return 1;
 }
 
-void lapi_open_snapshot(lua_State *L)
+void lsnap_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        {"path", snap_path}, {"size", snap_size}, {"delete", snap_delete}, {NULL, NULL}};
-    luaL_newmetatable(L, SNAP_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, snap_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, snap_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+        {"path", snap_path_l}, {"size", snap_size_l}, {"delete", snap_delete_l}, {NULL, NULL}};
+    static const luaL_Reg metamethods[] = {
+        {"__tostring", snap_tostring_l}, {"__gc", snap_gc_l}, {NULL, NULL}};
+    static const luaL_Reg vm_methods[] = {
+        {"snapshot", vm_snapshot_l}, {"restore", vm_restore_l}, {NULL, NULL}};
+    static const luaL_Reg lab_methods[] = {{"path", labsnap_path_l},
+                                           {"size", labsnap_size_l},
+                                           {"delete", labsnap_delete_l},
+                                           {NULL, NULL}};
+    static const luaL_Reg lab_metamethods[] = {
+        {"__tostring", labsnap_tostring_l}, {"__gc", labsnap_gc_l}, {NULL, NULL}};
+    lapi_newclass(L, SNAP_MT, methods, metamethods);
+    lapi_newclass(L, LABSNAP_MT, lab_methods, lab_metamethods);
+    lapi_add_methods(L, "provium.Vm", vm_methods);
 }

@@ -9,9 +9,11 @@
  * what arrives before a deadline. Streams are handles (lfile.h): snapshots refuse
  * while one is open, the test that opened one closes it, and a restore or a dead VM
  * ends a guest-backed one. */
-#include "lapi.h"
+#include "lstream.h"
+
 #include "lfile.h"
 #include "lvm.h"
+
 
 #include "net/switch.h"
 #include "proto/wire.h"
@@ -88,7 +90,7 @@ static int pull(lua_State *L, struct lstream *s)
             buf_append(&s->pending, buf, (size_t)n);
         return n < 0 && errno != EINTR && errno != EAGAIN ? -1 : 0;
     }
-    struct vm *vm = lhandle_vm(L, 1);
+    struct vm *vm = lfile_handle_vm(L, 1);
     if (!vm || vm->state != VM_BOOTED)
         return -1;
     char *data = NULL;
@@ -155,7 +157,7 @@ static double opt_timeout(lua_State *L, int idx, double dflt, const char *method
     return lua_isnoneornil(L, idx) ? dflt : lapi_check_duration(L, idx, method);
 }
 
-static int stream_next(lua_State *L)
+static int stream_next_l(lua_State *L)
 {
     struct lstream *s = check_stream(L);
     double timeout = opt_timeout(L, 2, 10, "stream:next");
@@ -191,10 +193,10 @@ static int read_pattern(lua_State *L, const char *method, int raise)
     return 0;
 }
 
-static int stream_read_until(lua_State *L) { return read_pattern(L, "stream:read_until", 0); }
-static int stream_expect(lua_State *L) { return read_pattern(L, "stream:expect", 1); }
+static int stream_read_until_l(lua_State *L) { return read_pattern(L, "stream:read_until", 0); }
+static int stream_expect_l(lua_State *L) { return read_pattern(L, "stream:expect", 1); }
 
-static int stream_drain(lua_State *L)
+static int stream_drain_l(lua_State *L)
 {
     struct lstream *s = check_stream(L);
     double timeout = opt_timeout(L, 2, 0.5, "stream:drain");
@@ -213,11 +215,11 @@ static int stream_drain(lua_State *L)
     return 1;
 }
 
-static int stream_close(lua_State *L)
+static int stream_close_l(lua_State *L)
 {
     struct lstream *s = check_stream(L);
     if (s->h.open) {
-        struct vm *vm = s->handle ? lhandle_vm(L, 1) : NULL;
+        struct vm *vm = s->handle ? lfile_handle_vm(L, 1) : NULL;
         stream_release(&s->h, vm);
         s->h.open = 0;
     }
@@ -227,15 +229,15 @@ static int stream_close(lua_State *L)
 
 /* Whether the producer ended: a closed stream, or a guest source whose VM is gone (a
  * followed file never ends by itself). */
-static int stream_eof(lua_State *L)
+static int stream_eof_l(lua_State *L)
 {
     struct lstream *s = check_stream(L);
-    int ended = !s->h.open || (s->handle && !lhandle_vm(L, 1));
+    int ended = !s->h.open || (s->handle && !lfile_handle_vm(L, 1));
     lua_pushboolean(L, ended && !s->pending.len);
     return 1;
 }
 
-static int stream_creation_site(lua_State *L)
+static int stream_creation_site_l(lua_State *L)
 {
     struct lstream *s = check_stream(L);
     if (!s->h.site_file) {
@@ -250,22 +252,22 @@ static int stream_creation_site(lua_State *L)
     return 1;
 }
 
-static int stream_tostring(lua_State *L)
+static int stream_tostring_l(lua_State *L)
 {
     struct lstream *s = check_stream(L);
     lua_pushfstring(L, "stream(%s%s)", s->h.what ? s->h.what : "?", s->h.open ? "" : ", closed");
     return 1;
 }
 
-static int stream_gc(lua_State *L)
+static int stream_gc_l(lua_State *L)
 {
     struct lstream *s = luaL_checkudata(L, 1, STREAM_MT);
     if (s->h.open) {
-        struct vm *vm = s->handle ? lhandle_vm(L, 1) : NULL;
+        struct vm *vm = s->handle ? lfile_handle_vm(L, 1) : NULL;
         stream_release(&s->h, vm);
     }
     buf_free(&s->pending);
-    lhandle_free(&s->h);
+    lfile_handle_free(&s->h);
     return 0;
 }
 
@@ -325,12 +327,12 @@ static int open_guest_stream(lua_State *L, const char *method, struct vm *vm, co
     }
     struct lstream *s = new_stream(L, 1);
     s->handle = handle;
-    lhandle_track(L, -1, &s->h, LHANDLE_STREAM, path);
+    lfile_track(L, -1, &s->h, LHANDLE_STREAM, path);
     return 1;
 }
 
 /* vm:tail_file(path, {start=}?) */
-int lvm_tail_file(lua_State *L)
+static int vm_tail_file_l(lua_State *L)
 {
     struct vm *vm = lvm_need_booted(L, 1, "vm:tail_file");
     const char *path = luaL_checkstring(L, 2);
@@ -372,7 +374,7 @@ int lstream_console(lua_State *L, int vm_idx)
     s->con_pos = conlog_end(vm->con);
     char what[96];
     snprintf(what, sizeof what, "console of %s", vm->name);
-    lhandle_track(L, -1, &s->h, LHANDLE_STREAM, what);
+    lfile_track(L, -1, &s->h, LHANDLE_STREAM, what);
     return 1;
 }
 
@@ -389,34 +391,27 @@ int lstream_capture(lua_State *L, const char *method, int vm_idx, int cap_id,
     s->capture = cap_id;
     s->inert = !follow;
     if (vm_idx) {
-        lhandle_track(L, -1, &s->h, LHANDLE_STREAM, what);
+        lfile_track(L, -1, &s->h, LHANDLE_STREAM, what);
     } else {
         s->h.kind = LHANDLE_STREAM;
         s->h.open = 1;
         s->h.what = xstrdup(what);
-        lhandle_site(L, &s->h);
+        lfile_handle_site(L, &s->h);
     }
     return 1;
 }
 
-void lapi_open_stream(lua_State *L)
+void lstream_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"next", stream_next},
-                                       {"read_until", stream_read_until},
-                                       {"expect", stream_expect},
-                                       {"drain", stream_drain},
-                                       {"close", stream_close},
-                                       {"eof", stream_eof},
-                                       {"creation_site", stream_creation_site},
-                                       {NULL, NULL}};
-    luaL_newmetatable(L, STREAM_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, stream_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, stream_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, stream_close);
-    lua_setfield(L, -2, "__close");
-    lua_pop(L, 1);
+    static const luaL_Reg methods[] = {
+        {"next", stream_next_l}, {"read_until", stream_read_until_l},
+        {"expect", stream_expect_l}, {"drain", stream_drain_l}, {"close", stream_close_l},
+        {"eof", stream_eof_l}, {"creation_site", stream_creation_site_l}, {NULL, NULL}};
+    static const luaL_Reg metamethods[] = {{"__tostring", stream_tostring_l},
+                                           {"__gc", stream_gc_l},
+                                           {"__close", stream_close_l},
+                                           {NULL, NULL}};
+    static const luaL_Reg vm_methods[] = {{"tail_file", vm_tail_file_l}, {NULL, NULL}};
+    lapi_newclass(L, STREAM_MT, methods, metamethods);
+    lapi_add_methods(L, "provium.Vm", vm_methods);
 }

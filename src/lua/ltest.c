@@ -4,16 +4,18 @@
  * later; todo() marks the file skipped; wait_until polls a predicate. The context `t`
  * is a userdata whose failure flag is sticky: once an assertion failed the test fails,
  * even if the raise was swallowed by a pcall. */
-#include "lapi.h"
+#include "ltest.h"
+
 
 #include "util/util.h"
+#include "vm/vm.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const LAPI_SKIP_SENTINEL = "provium:skip";
+const char *const LTEST_SKIP_SENTINEL = "provium:skip";
 #define TCTX_MT "provium.TestContext"
 
 /* registry["provium.tests"] = { {name=, meta=, fn=}, ... } */
@@ -27,7 +29,7 @@ static void push_tests(lua_State *L)
     }
 }
 
-static int l_test(lua_State *L)
+static int test_l(lua_State *L)
 {
     if (lhost(L)->in_fixture)
         return luaL_error(L, "test() is not allowed in a fixture");
@@ -69,7 +71,7 @@ static int l_test(lua_State *L)
     return 0;
 }
 
-static int l_todo(lua_State *L)
+static int todo_l(lua_State *L)
 {
     const char *reason = lapi_opt_report_text(L, 1, "todo");
     lua_pushstring(L, reason);
@@ -78,7 +80,7 @@ static int l_todo(lua_State *L)
 }
 
 /* wait_until(pred, {timeout=10, interval=0.1, desc="condition"}) */
-static int l_wait_until(lua_State *L)
+static int wait_until_l(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TFUNCTION);
     double timeout = 10, interval = 0.1;
@@ -134,7 +136,7 @@ static struct tctx *check_t(lua_State *L)
 }
 
 /* Records the failure (first one wins as the reason) and raises msg. */
-static int t_fail_with(lua_State *L, struct tctx *t, const char *msg)
+static int fail_test(lua_State *L, struct tctx *t, const char *msg)
 {
     luaL_where(L, 1);
     const char *where = lua_tostring(L, -1);
@@ -147,18 +149,18 @@ static int t_fail_with(lua_State *L, struct tctx *t, const char *msg)
     return lua_error(L);
 }
 
-static int t_assert(lua_State *L)
+static int ctx_assert_l(lua_State *L)
 {
     struct tctx *t = check_t(L);
     luaL_checkany(L, 2);
     if (lua_toboolean(L, 2))
         return 0;
-    return t_fail_with(L, t, lapi_opt_report_text(L, 3, "assertion failed"));
+    return fail_test(L, t, lapi_opt_report_text(L, 3, "assertion failed"));
 }
 
 /* Fails with "<msg>: <a> ~= <b>" (assert_eq) or "<msg>: <a> == <b>" (assert_neq);
  * without msg the text is just "<a> ~= <b>". */
-static int t_assert_eq_impl(lua_State *L, int want_equal)
+static int assert_equality(lua_State *L, int want_equal)
 {
     struct tctx *t = check_t(L);
     luaL_checkany(L, 2);
@@ -175,14 +177,14 @@ static int t_assert_eq_impl(lua_State *L, int want_equal)
         lua_pushfstring(L, "%s: %s %s %s", msg, a, op, b);
     else
         lua_pushfstring(L, "%s %s %s", a, op, b);
-    return t_fail_with(L, t, lua_tostring(L, -1));
+    return fail_test(L, t, lua_tostring(L, -1));
 }
 
-static int t_assert_eq(lua_State *L) { return t_assert_eq_impl(L, 1); }
-static int t_assert_neq(lua_State *L) { return t_assert_eq_impl(L, 0); }
+static int ctx_assert_eq_l(lua_State *L) { return assert_equality(L, 1); }
+static int ctx_assert_neq_l(lua_State *L) { return assert_equality(L, 0); }
 
 /* Plain substring test; both arguments must be strings (numbers are not converted). */
-static int t_assert_contains(lua_State *L)
+static int ctx_assert_contains_l(lua_State *L)
 {
     struct tctx *t = check_t(L);
     luaL_checktype(L, 2, LUA_TSTRING);
@@ -198,13 +200,13 @@ static int t_assert_contains(lua_State *L)
     char *full = xasprintf("%s: '%s' not found in '%.1024s'", msg, sub, s);
     lua_pushstring(L, full);
     free(full);
-    return t_fail_with(L, t, lua_tostring(L, -1));
+    return fail_test(L, t, lua_tostring(L, -1));
 }
 
 /* Calls fn and returns its error value. The sticky failure flag is saved and restored
  * around fn, as the reference does: an assertion failing inside fn is the expected
  * raise, not a failure of the test. t:skip inside fn still skips. */
-static int t_assert_raises(lua_State *L)
+static int ctx_assert_raises_l(lua_State *L)
 {
     struct tctx *t = check_t(L);
     luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -221,26 +223,26 @@ static int t_assert_raises(lua_State *L)
     if (rc != LUA_OK)
         return 1; /* the error value */
     lua_pushfstring(L, "%s: expected to raise", msg);
-    return t_fail_with(L, t, lua_tostring(L, -1));
+    return fail_test(L, t, lua_tostring(L, -1));
 }
 
-static int t_fail(lua_State *L)
+static int ctx_fail_l(lua_State *L)
 {
     struct tctx *t = check_t(L);
-    return t_fail_with(L, t, lapi_opt_report_text(L, 2, "explicit failure (t:fail)"));
+    return fail_test(L, t, lapi_opt_report_text(L, 2, "explicit failure (t:fail)"));
 }
 
-static int t_skip(lua_State *L)
+static int ctx_skip_l(lua_State *L)
 {
     struct tctx *t = check_t(L);
     t->skipped = 1;
     buf_free(&t->reason);
     buf_puts(&t->reason, lapi_opt_report_text(L, 2, "skipped"));
-    lua_pushstring(L, LAPI_SKIP_SENTINEL);
+    lua_pushstring(L, LTEST_SKIP_SENTINEL);
     return lua_error(L);
 }
 
-static int t_log(lua_State *L)
+static int ctx_log_l(lua_State *L)
 {
     struct tctx *t = check_t(L);
     luaL_checkany(L, 2);
@@ -251,7 +253,7 @@ static int t_log(lua_State *L)
     return 0;
 }
 
-static int t_index(lua_State *L)
+static int ctx_index_l(lua_State *L)
 {
     check_t(L);
     const char *k = luaL_checkstring(L, 2);
@@ -266,7 +268,7 @@ static int t_index(lua_State *L)
     return 1;
 }
 
-static int t_gc(lua_State *L)
+static int ctx_gc_l(lua_State *L)
 {
     struct tctx *t = luaL_checkudata(L, 1, TCTX_MT);
     buf_free(&t->reason);
@@ -274,7 +276,7 @@ static int t_gc(lua_State *L)
     return 0;
 }
 
-static int t_tostring(lua_State *L)
+static int ctx_tostring_l(lua_State *L)
 {
     check_t(L);
     lua_getiuservalue(L, 1, 1);
@@ -283,30 +285,21 @@ static int t_tostring(lua_State *L)
     return 1;
 }
 
-void lapi_open_test(lua_State *L)
+void ltest_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"assert", t_assert},
-                                       {"assert_eq", t_assert_eq},
-                                       {"assert_neq", t_assert_neq},
-                                       {"assert_contains", t_assert_contains},
-                                       {"assert_raises", t_assert_raises},
-                                       {"fail", t_fail},
-                                       {"skip", t_skip},
-                                       {"log", t_log},
-                                       {NULL, NULL}};
-    luaL_newmetatable(L, TCTX_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "methods");
-    lua_pushcfunction(L, t_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, t_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, t_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-    lua_register(L, "test", l_test);
-    lua_register(L, "todo", l_todo);
-    lua_register(L, "wait_until", l_wait_until);
+    static const luaL_Reg methods[] = {
+        {"assert", ctx_assert_l}, {"assert_eq", ctx_assert_eq_l},
+        {"assert_neq", ctx_assert_neq_l}, {"assert_contains", ctx_assert_contains_l},
+        {"assert_raises", ctx_assert_raises_l}, {"fail", ctx_fail_l}, {"skip", ctx_skip_l},
+        {"log", ctx_log_l}, {NULL, NULL}};
+    static const luaL_Reg metamethods[] = {{"__index", ctx_index_l},
+                                           {"__gc", ctx_gc_l},
+                                           {"__tostring", ctx_tostring_l},
+                                           {NULL, NULL}};
+    lapi_newclass(L, TCTX_MT, methods, metamethods);
+    lua_register(L, "test", test_l);
+    lua_register(L, "todo", todo_l);
+    lua_register(L, "wait_until", wait_until_l);
 }
 
 /* ---- used by the worker ---- */

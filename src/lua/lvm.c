@@ -1,17 +1,22 @@
 /* lvm.c - the Vm userdata and RunResult: boot, run, files, state.
  *
- * A Vm userdata owns its struct vm (freed by __gc, which also stops QEMU). Every
- * method checks the state machine first and raises the spec's exact phrases. */
-#include "lapi.h"
-#include "lfile.h"
+ * A Vm userdata owns its struct vm (freed by __gc, which also stops QEMU); a collected
+ * Vm is closed, and any use of it that a finalizer could still make raises "VM is
+ * closed". Every method checks the state machine first and raises the spec's exact
+ * phrases. The Vm's other methods are added by their own files (lproc.c, lsnap.c,
+ * lfile.c, lstream.c, lclock.c, lconsole.c, lbatch.c, lnic.c). */
 #include "lvm.h"
+
 #include "lbridge.h"
+#include "lrunargs.h"
 
 #include "util/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,9 +29,32 @@ struct lvm {
     struct vm *vm;
 };
 
+/* Raises "<method>: VM is closed" for the running C function: the method is named as
+ * the spec names it (vm:run, proc:wait, clock:get) when Lua knows the call's name and
+ * its object's class, else the message stands alone. */
+static int raise_closed(lua_State *L)
+{
+    lua_Debug ar;
+    char method[96] = "";
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name &&
+        luaL_getmetafield(L, 1, "__name") == LUA_TSTRING) {
+        const char *cls = lua_tostring(L, -1);
+        if (!strncmp(cls, "provium.", 8))
+            cls += 8;
+        snprintf(method, sizeof method, "%s:%s", strcmp(cls, "Process") ? cls : "proc", ar.name);
+        method[0] = (char)tolower((unsigned char)method[0]);
+        lua_pop(L, 1);
+    }
+    if (method[0])
+        return lapi_raise(L, method, "VM is closed");
+    return luaL_error(L, "VM is closed");
+}
+
 struct vm *lvm_check(lua_State *L, int idx)
 {
     struct lvm *u = luaL_checkudata(L, idx, VM_MT);
+    if (!u->vm)
+        raise_closed(L);
     return u->vm;
 }
 
@@ -296,13 +324,6 @@ int lvm_boot_all(lua_State *L, struct vm **vms, size_t n, char *err, size_t errl
     return rc;
 }
 
-/* vm:fd_stream(file) */
-static int vm_fd_stream_l(lua_State *L)
-{
-    lvm_check(L, 1);
-    return lfile_stream(L, 2, "vm:fd_stream");
-}
-
 static int vm_shutdown_l(lua_State *L)
 {
     struct vm *vm = lvm_check(L, 1);
@@ -346,19 +367,15 @@ void lvm_push_result(lua_State *L, const struct exec_res *r)
     luaL_setmetatable(L, RESULT_MT);
 }
 
-/* Parses vm:run's argument forms (cmd, {args...} | {args=, env=, ...}) at 2 and 3 into
- * req; argv and env hold the strings. async: run_async, where `timeout` raises. */
+/* vm:run(cmd, ...): the argument forms are lrunargs.c's. */
 static int vm_run_l(lua_State *L)
 {
     struct vm *vm = need_booted(L, "vm:run");
-    struct strv argv = {0}, env = {0};
     struct exec_req req = {0};
-    lvm_parse_exec(L, "vm:run", 0, &req, &argv, &env);
+    lrunargs_parse(L, "vm:run", 0, &req); /* the strings belong to a userdata on the stack */
     struct exec_res res;
     int gerr = 0;
     int rc = vm_exec(vm, &req, &res, &gerr);
-    strv_free(&argv);
-    strv_free(&env);
     if (rc != VMOP_OK)
         return lapi_raise_vmop(L, "vm:run", vm, rc, gerr, NULL);
     lvm_push_result(L, &res);
@@ -368,7 +385,7 @@ static int vm_run_l(lua_State *L)
 
 /* ---- RunResult methods ---- */
 
-static int result_ok(lua_State *L)
+static int result_ok_l(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_getfield(L, 1, "status");
@@ -395,10 +412,10 @@ static void push_cut(lua_State *L, int t, const char *field)
         lua_pushvalue(L, -1);
 }
 
-static int result_assert_ok(lua_State *L)
+static int result_assert_ok_l(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    result_ok(L);
+    result_ok_l(L);
     if (lua_toboolean(L, -1)) {
         lua_settop(L, 1);
         return 1;
@@ -415,7 +432,7 @@ static int result_assert_ok(lua_State *L)
                       status ? status : "?", (int)code, out, err);
 }
 
-static int result_tostring(lua_State *L)
+static int result_tostring_l(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_getfield(L, 1, "status");
@@ -488,23 +505,24 @@ static int vm_push_file_l(lua_State *L)
     struct vm *vm = need_booted(L, "vm:push_file");
     const char *host = luaL_checkstring(L, 2);
     const char *path = check_guest_path(L, 3, "vm:push_file");
+    unsigned mode = 0;
+    int explicit_mode = opt_mode(L, 4, "vm:push_file", &mode); /* raises before the open */
     char *dir = caller_dir(L);
     char *abs = path_resolve(dir, host);
     free(dir);
-    int fd = open(abs, O_RDONLY | O_CLOEXEC);
+    lua_pushstring(L, abs); /* for the message: nothing may raise while abs or fd is held */
+    free(abs);
+    int fd = open(lua_tostring(L, -1), O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         int e = errno;
         if (fd >= 0)
             close(fd);
-        lua_pushstring(L, abs);
-        free(abs);
         return lapi_raise(L, "vm:push_file", "cannot read host file %s: %s", lua_tostring(L, -1),
                           strerror(e));
     }
-    free(abs);
-    unsigned mode = st.st_mode & 07777;
-    opt_mode(L, 4, "vm:push_file", &mode);
+    if (!explicit_mode)
+        mode = st.st_mode & 07777;
     int gerr = 0;
     int rc = vm_write_file(vm, path, NULL, 0, fd, mode, 0, &gerr);
     close(fd);
@@ -655,8 +673,11 @@ static int vm_cid_l(lua_State *L)
 
 static int vm_tostring_l(lua_State *L)
 {
-    struct vm *vm = lvm_check(L, 1);
-    lua_pushfstring(L, "vm(%s state=%s)", vm->name, vm_state_name(vm->state));
+    struct lvm *u = luaL_checkudata(L, 1, VM_MT);
+    if (!u->vm)
+        lua_pushliteral(L, "vm(closed)");
+    else
+        lua_pushfstring(L, "vm(%s state=%s)", u->vm->name, vm_state_name(u->vm->state));
     return 1;
 }
 
@@ -668,57 +689,22 @@ static int vm_gc_l(lua_State *L)
     return 0;
 }
 
-void lapi_open_vm(lua_State *L)
+void lvm_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"boot", vm_boot_l},
-                                       {"shutdown", vm_shutdown_l},
-                                       {"close", vm_shutdown_l},
-                                       {"run", vm_run_l},
-                                       {"read_file", vm_read_file_l},
-                                       {"write_file", vm_write_file_l},
-                                       {"push_file", vm_push_file_l},
-                                       {"stat", vm_stat_l},
-                                       {"exists", vm_exists_l},
-                                       {"listdir", vm_listdir_l},
-                                       {"mkdir", vm_mkdir_l},
-                                       {"unlink", vm_unlink_l},
-                                       {"rename", vm_rename_l},
-                                       {"open_file", lvm_open_file},
-                                       {"open_file_count", lvm_open_file_count},
-                                       {"open_stream_count", lvm_open_stream_count},
-                                       {"is_quiescent", lvm_is_quiescent},
-                                       {"name", vm_name_l},
-                                       {"profile", vm_profile_l},
-                                       {"state", vm_state_l},
-                                       {"cid", vm_cid_l},
-                                       {"run_async", lvm_run_async},
-                                       {"tail_file", lvm_tail_file},
-                                       {"batch", lvm_batch},
-                                       {"nic", lvm_nic},
-                                       {"fd_stream", vm_fd_stream_l},
-                                       {"clock", lvm_clock},
-                                       {"console", lvm_console},
-                                       {"pause", vm_pause_l},
-                                       {"reset", vm_reset_l},
-                                       {"resume", vm_resume_l},
-                                       {"snapshot", lvm_snapshot},
-                                       {"restore", lvm_restore},
-                                       {NULL, NULL}};
-    luaL_newmetatable(L, VM_MT);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, vm_tostring_l);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, vm_gc_l);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+    static const luaL_Reg methods[] = {
+        {"boot", vm_boot_l}, {"shutdown", vm_shutdown_l}, {"close", vm_shutdown_l},
+        {"run", vm_run_l}, {"read_file", vm_read_file_l}, {"write_file", vm_write_file_l},
+        {"push_file", vm_push_file_l}, {"stat", vm_stat_l}, {"exists", vm_exists_l},
+        {"listdir", vm_listdir_l}, {"mkdir", vm_mkdir_l}, {"unlink", vm_unlink_l},
+        {"rename", vm_rename_l}, {"name", vm_name_l}, {"profile", vm_profile_l},
+        {"state", vm_state_l}, {"cid", vm_cid_l}, {"pause", vm_pause_l}, {"reset", vm_reset_l},
+        {"resume", vm_resume_l}, {NULL, NULL}};
+    static const luaL_Reg metamethods[] = {
+        {"__tostring", vm_tostring_l}, {"__gc", vm_gc_l}, {NULL, NULL}};
+    lapi_newclass(L, VM_MT, methods, metamethods);
 
     static const luaL_Reg rmethods[] = {
-        {"ok", result_ok}, {"assert_ok", result_assert_ok}, {NULL, NULL}};
-    luaL_newmetatable(L, RESULT_MT);
-    luaL_newlib(L, rmethods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, result_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
+        {"ok", result_ok_l}, {"assert_ok", result_assert_ok_l}, {NULL, NULL}};
+    static const luaL_Reg rmetamethods[] = {{"__tostring", result_tostring_l}, {NULL, NULL}};
+    lapi_newclass(L, RESULT_MT, rmethods, rmetamethods);
 }

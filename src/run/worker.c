@@ -8,7 +8,10 @@
 
 #include "lua/lapi.h"
 #include "lua/lfile.h"
-#include "lua/lvm.h"
+#include "lua/llab.h"
+#include "lua/llabsnap.h"
+#include "lua/lproc.h"
+#include "lua/ltest.h"
 #include "vm/vm.h"
 #include "util/units.h"
 
@@ -279,7 +282,7 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->file_lab_ref);
     int file_lab = lua_gettop(L);
     char *lab_name = xasprintf("test:%s", name);
-    lab_push_new(L, lab_name, file_lab);
+    llab_push_new(L, lab_name, file_lab);
     free(lab_name);
     int scoped = lua_gettop(L);
     lua_pushvalue(L, scoped);
@@ -321,7 +324,7 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
         message = xstrdup("test timeout exceeded");
     } else if (rc != LUA_OK) {
         const char *e = error_text(L, -1);
-        if (skipped && !strcmp(e, LAPI_SKIP_SENTINEL)) {
+        if (skipped && !strcmp(e, LTEST_SKIP_SENTINEL)) {
             /* t:skip */
         } else {
             skipped = 0;
@@ -337,14 +340,14 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
     char *console = NULL;
     if (failed) {
         struct buf b = {0};
-        lab_collect_consoles(L, scoped, &b);
-        lab_collect_consoles(L, file_lab, &b);
+        llab_collect_consoles(L, scoped, &b);
+        llab_collect_consoles(L, file_lab, &b);
         console = buf_cstr(&b);
     }
     /* tear down the scoped lab; on timeout the whole file lab goes too */
-    lab_teardown(L, scoped, h->timed_out);
+    llab_teardown(L, scoped, h->timed_out);
     if (h->timed_out)
-        lab_teardown(L, file_lab, 1);
+        llab_teardown(L, file_lab, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->file_lab_ref);
     lua_setglobal(L, "provium");
 
@@ -424,8 +427,8 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
         const char *msg = error_text(L, -1);
         struct buf b = {0};
         lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-        lab_collect_consoles(L, -1, &b);
-        lab_teardown(L, -1, 1);
+        llab_collect_consoles(L, -1, &b);
+        llab_teardown(L, -1, 1);
         emit(&w, "chunk_error", json_pack("{s:o, s:o}", "error", json_text(msg),
                                           "console_excerpt", json_text(b.len ? buf_cstr(&b) : "")));
         buf_free(&b);
@@ -459,7 +462,7 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
     if (h.reset_between_tests && !todo && n > 0) {
         char err[8192];
         lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-        baseline = labsnap_take(L, -1, NULL, err, sizeof err);
+        baseline = llabsnap_take(L, -1, NULL, err, sizeof err);
         lua_pop(L, 1);
         if (!baseline)
             reset_error = xasprintf("reset_between_tests: baseline snapshot: %s", err);
@@ -490,7 +493,7 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
             if (baseline && i < n) {
                 char err[8192];
                 lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-                if (labsnap_reset(L, -1, baseline, err, sizeof err) < 0)
+                if (llabsnap_reset(L, -1, baseline, err, sizeof err) < 0)
                     reset_error = xasprintf("reset_between_tests: restoring the baseline: %s", err);
             }
         }
@@ -499,7 +502,7 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
     free(baseline);
     free(reset_error);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-    lab_teardown(L, -1, 0);
+    llab_teardown(L, -1, 0);
     lua_pop(L, 1);
     lua_close(L);
     free(env.scratch);

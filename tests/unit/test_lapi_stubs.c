@@ -10,6 +10,7 @@
 #include "lua/lapi.h"
 #include "tests/unit/testlib.h"
 #include "util/util.h"
+#include "vm/vm.h"
 
 #include "lsp_types.h" /* generated: LSP_TYPES_LUA */
 

@@ -1,0 +1,21 @@
+/* llabsnap.h - lab snapshots: lab:snapshot, lab:restore and the baseline of
+ * provium.reset_between_tests (llabsnap.c; the LabSnapshot userdata is lsnap.c's). */
+#ifndef PROVIUM_LLABSNAP_H
+#define PROVIUM_LLABSNAP_H
+
+#include "lapi.h"
+
+#include <stddef.h>
+
+/* The Lab methods snapshot and restore. */
+void llabsnap_open(lua_State *L);
+/* Takes a lab snapshot of the tree at lab_idx into dir (NULL: scratch); returns the
+ * directory (malloc'd) or NULL with err. */
+char *llabsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);
+/* Restores the lab snapshot in dir into the lab at lab_idx (new VMs). */
+int llabsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);
+/* Puts the lab tree at lab_idx back to the snapshot in dir, reusing its Vm objects
+ * (provium.reset_between_tests). */
+int llabsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);
+
+#endif
