@@ -1,6 +1,6 @@
--- teardown.test.lua - how VMs and guest processes end: a guest power-off, lab:shutdown
--- (side by side, failures together, real durations, bridges kept) and the TERM-then-KILL
--- teardown of processes still running when their test ends.
+-- teardown.test.lua - how VMs end: a guest power-off and lab:shutdown (side by side,
+-- failures together, real durations, bridges kept). What a test leaves behind when it
+-- ends (processes TERM then KILL among them) is scope_end.test.lua's.
 local e2e = require("lib.e2e")
 
 test("a guest power-off leaves the VM shutdown, not dead", function(t)
@@ -16,32 +16,6 @@ test("a guest power-off leaves the VM shutdown, not dead", function(t)
   vm2:run_async("sleep 0.5; echo o > /proc/sysrq-trigger")
   wait_until(function() return vm2:state() ~= "booted" end, {timeout = 30, desc = "power-off"})
   t:assert_eq(vm2:state(), "shutdown")
-end)
-
--- a file-scope VM outlives the test whose processes it ran
-local pv = provium:vm("procs", "base")
-local ignorer_pid
-
-test("processes still running at scope end get TERM, then KILL after 2 s", function(t)
-  pv:boot()
-  -- one traps TERM and records it; one ignores TERM and must still be gone
-  pv:run_async("trap 'echo got-term > /tmp/term; exit 0' TERM; touch /tmp/r1; while :; do sleep 0.1; done")
-  local ignorer = pv:run_async("trap '' TERM; touch /tmp/r2; while :; do sleep 0.1; done")
-  ignorer_pid = ignorer:pid()
-  wait_until(function() return pv:exists("/tmp/r1") and pv:exists("/tmp/r2") end,
-    {timeout = 30, desc = "both traps set"})
-end)
-
-test("... and the VM that ran them is still usable", function(t)
-  t:assert_eq(pv:state(), "booted")
-  t:assert_eq(pv:read_file("/tmp/term"), "got-term\n", "the trap saw TERM")
-  t:assert(not pv:exists("/proc/" .. ignorer_pid), "the TERM-ignoring process was killed")
-  -- p:close() does the same on demand
-  local p = pv:run_async("trap 'echo closed > /tmp/closed; exit 0' TERM; touch /tmp/r3; while :; do sleep 0.1; done")
-  wait_until(function() return pv:exists("/tmp/r3") end, {timeout = 30, desc = "the trap set"})
-  p:close()
-  t:assert_eq(pv:read_file("/tmp/closed"), "closed\n")
-  p:close() -- a no-op now
 end)
 
 test("lab:shutdown: side by side, failures together, durations in events, bridges kept", function(t)
