@@ -60,6 +60,14 @@
  * runs; one mutex guards the overlay, the policy, the stats and the backing file.
  *
  * For the Lua Disk object (later):
+ * - QEMU wiring, checked by hand with a busybox guest on q35 (virtio-blk-pci): the
+ *   guest sees a volatile write cache ("write back"), `dd conv=fsync` reaches us as a
+ *   FLUSH, an O_DIRECT write without fsync stays held and a power cut drops it; with
+ *   fail_writes the guest's dd gets EIO. Keep QEMU's default cache mode: cache=unsafe
+ *   (cache.no-flush) would swallow the guest's flushes, and writethrough
+ *   (cache.writeback=off) sends every write with FUA, so nothing would be held. Give
+ *   the device werror=report,rerror=report: QEMU's default werror=enospc pauses the VM
+ *   on the hold limit's ENOSPC instead of passing it to the guest.
  * - serve a raw file: the export's size is the backing file's size, fixed at start,
  *   and QEMU's qcow2 driver cannot grow a file behind NBD. A mediated writable disk
  *   should be a private raw copy (`qemu-img convert -O raw`, sparse) in the VM's

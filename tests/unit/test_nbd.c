@@ -577,6 +577,39 @@ done:
     nbd_stop(s);
 }
 
+/* Random bytes after the handshake, some behind a valid request magic: the server may
+ * answer or drop, never crash or hang, and serves a proper client afterwards. */
+static void raw_garbage(void)
+{
+    struct nbd_server *s = start(1 << 20, 0);
+    if (s == NULL)
+        return;
+    srand(12);
+    unsigned char junk[600];
+    for (int i = 0; i < 200; i++) {
+        int fd = raw_transmission();
+        size_t n = (size_t)(rand() % (int)sizeof junk);
+        for (size_t j = 0; j < n; j++)
+            junk[j] = (unsigned char)rand();
+        if (i % 2 && n >= 28)
+            be32(junk, 0x25609513);
+        if (i % 4 == 1 && n >= 28)
+            be32(junk + 24, (uint32_t)(n - 28));   /* a plausible length */
+        CHECK(fd >= 0 && write_all(fd, junk, n) == 0);
+        shutdown(fd, SHUT_WR);
+        char c[4096];
+        while (fd >= 0 && recv(fd, c, sizeof c, 0) > 0)
+            ;
+        if (fd >= 0)
+            close(fd);
+    }
+    int fd = raw_transmission();
+    CHECK(fd >= 0 && raw_request(fd, 0, 3, 0, 0) == 0);
+    if (fd >= 0)
+        close(fd);
+    nbd_stop(s);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -588,6 +621,7 @@ int main(void)
     have_qemu = system("command -v qemu-io >/dev/null && command -v qemu-img >/dev/null") == 0;
     RUN(raw_options);
     RUN(raw_requests);
+    RUN(raw_garbage);
     if (have_qemu) {
         RUN(handshake_size);
         RUN(power_cut);
