@@ -1,9 +1,11 @@
 /* vm_ops.c - guest operations carried over the agent connection: exec, files, stat,
  * file handles.
  *
- * Each function builds one request frame (layouts in proto/wire.h), runs it with
- * agent_run(), and turns the reply into C values. A lost connection marks the VM dead;
- * the worker's test deadline cuts any wait short. */
+ * Each function builds one request frame (layouts in proto/wire.h) with request_begin
+ * and its own fields, sends it (request_call / request_reply for the plain
+ * request -> RESULT operations, request_stream for those with frames of their own:
+ * exec, read_file, write_file), and turns the reply into C values. A lost connection
+ * marks the VM dead; the worker's test deadline cuts any wait short. */
 #include "vm.h"
 
 #include "util/util.h"
@@ -25,8 +27,9 @@ const char *wire_entry_name(int type)
 
 static int64_t op_deadline(const struct vm *vm) { return vm->env->deadline_ns; }
 
-/* Maps an agent_run result to VMOP_* and updates the VM's state. */
-static int settle(struct vm *vm, int rc)
+/* Maps an agent_run result to VMOP_*, marking the VM dead (or shut down) when the
+ * connection failed. */
+static int vmop_from_agent(struct vm *vm, int rc)
 {
     if (rc == AGENT_OK)
         return VMOP_OK;
@@ -39,6 +42,81 @@ static int settle(struct vm *vm, int rc)
     else
         vm_lost(vm); /* a guest power-off is `shutdown`, not `dead` */
     return rc == AGENT_PROTO ? VMOP_PROTO : VMOP_DEAD;
+}
+
+/* ---- one request and its reply ---- */
+
+struct request {
+    struct wire_writer w; /* the frame: request_begin, then the operation's fields */
+    uint32_t id;
+    uint8_t *reply;       /* request_reply: the RESULT's fields after errno+message */
+    size_t reply_len;
+    struct wire_reader r; /* reads reply */
+};
+
+/* Starts a request of the given type under a new id; its fields go into q->w. */
+static void request_begin(struct vm *vm, struct request *q, uint16_t type)
+{
+    memset(q, 0, sizeof *q);
+    q->id = agent_next_id(&vm->agent);
+    wire_begin(&q->w, type, q->id);
+}
+
+/* Finishes the frame and queues it; nothing waits for the answer yet. */
+static void request_queue(struct vm *vm, struct request *q)
+{
+    wire_finish(&q->w);
+    agent_queue(&vm->agent, &q->w);
+    wire_writer_free(&q->w);
+}
+
+/* Sends q for an operation whose frames op->on_frame takes, and runs op until done. */
+static int request_stream(struct vm *vm, struct request *q, struct agent_op *op)
+{
+    op->id = q->id;
+    request_queue(vm, q);
+    return vmop_from_agent(vm, agent_run(&vm->agent, op, op_deadline(vm)));
+}
+
+/* Sends q and waits for its RESULT: VMOP_OK, VMOP_GUEST with the guest's errno in *gerr,
+ * or the connection's failure. With keep, q->r then reads the reply's fields. */
+static int request_send(struct vm *vm, struct request *q, int keep, int *gerr)
+{
+    wire_finish(&q->w);
+    int err_no = 0;
+    int rc = vmop_from_agent(vm, agent_simple(&vm->agent, &q->w, q->id, op_deadline(vm),
+                                              &err_no, NULL, keep ? &q->reply : NULL,
+                                              &q->reply_len));
+    wire_writer_free(&q->w);
+    if (rc == VMOP_OK && err_no) {
+        *gerr = err_no;
+        free(q->reply);
+        q->reply = NULL;
+        return VMOP_GUEST;
+    }
+    wire_reader_init(&q->r, q->reply, rc == VMOP_OK ? q->reply_len : 0);
+    return rc;
+}
+
+/* A request whose RESULT carries nothing but the errno. */
+static int request_call(struct vm *vm, struct request *q, int *gerr)
+{
+    return request_send(vm, q, 0, gerr);
+}
+
+/* A request whose RESULT carries fields: on VMOP_OK read them from q->r, then end with
+ * request_done. */
+static int request_reply(struct vm *vm, struct request *q, int *gerr)
+{
+    return request_send(vm, q, 1, gerr);
+}
+
+/* Frees the reply: VMOP_OK when it decoded well (ok), else VMOP_PROTO. */
+static int request_done(struct request *q, int ok)
+{
+    free(q->reply);
+    q->reply = NULL;
+    return ok ? VMOP_OK : VMOP_PROTO;
 }
 
 /* ---- exec ---- */
@@ -100,13 +178,12 @@ static int exec_frame(struct agent_op *op, const struct wire_header *h, const ui
     return 0;
 }
 
-/* Builds the EXEC request for req into w under a new id; -1 (E2BIG) when too large. */
+/* Builds the EXEC request for req into q; -1 (E2BIG) when too large. */
 static int exec_request(struct vm *vm, const struct exec_req *req, uint32_t extra_flags,
-                        struct wire_writer *w, uint32_t *id)
+                        struct request *q)
 {
-    memset(w, 0, sizeof *w);
-    *id = agent_next_id(&vm->agent);
-    wire_begin(w, WIRE_EXEC, *id);
+    struct wire_writer *w = &q->w;
+    request_begin(vm, q, WIRE_EXEC);
     wire_put_u32(w, (req->has_stdin ? WIRE_EXEC_STDIN : 0) |
                         (req->env_clear ? WIRE_EXEC_ENV_CLEAR : 0) | extra_flags);
     wire_put_str(w, req->cwd ? req->cwd : "");
@@ -155,15 +232,13 @@ static int exec_outcome(struct exec_ctx *x, struct exec_res *res, int *gerr)
 int vm_exec(struct vm *vm, const struct exec_req *req, struct exec_res *res, int *gerr)
 {
     memset(res, 0, sizeof *res);
-    struct wire_writer w;
-    uint32_t id;
-    if (exec_request(vm, req, 0, &w, &id) < 0) {
+    struct request q;
+    if (exec_request(vm, req, 0, &q) < 0) {
         *gerr = E2BIG;
         return VMOP_GUEST;
     }
     struct exec_ctx x = {0};
     struct agent_op op = {0};
-    op.id = id;
     op.in_fd = -1;
     op.has_input = req->has_stdin;
     op.in_data = req->stdin_data;
@@ -171,9 +246,7 @@ int vm_exec(struct vm *vm, const struct exec_req *req, struct exec_res *res, int
     op.on_frame = exec_frame;
     op.ctx = &x;
     int64_t t0 = now_ns();
-    agent_queue(&vm->agent, &w);
-    wire_writer_free(&w);
-    int rc = settle(vm, agent_run(&vm->agent, &op, op_deadline(vm)));
+    int rc = request_stream(vm, &q, &op);
     res->duration = (double)(now_ns() - t0) / 1e9;
     if (rc != VMOP_OK) {
         buf_free(&x.out);
@@ -185,9 +258,6 @@ int vm_exec(struct vm *vm, const struct exec_req *req, struct exec_res *res, int
 
 /* ---- exec in the background (vm:run_async) ---- */
 
-static int simple(struct vm *vm, struct wire_writer *w, uint32_t id, int *gerr, uint8_t **extra,
-                  size_t *extra_len);
-
 struct vm_proc {
     struct agent_op op;
     struct exec_ctx x;
@@ -197,31 +267,29 @@ struct vm_proc {
 
 int vm_exec_start(struct vm *vm, const struct exec_req *req, struct vm_proc **out, int *gerr)
 {
-    struct wire_writer w;
-    uint32_t id;
-    if (req->has_stdin || exec_request(vm, req, WIRE_EXEC_PID, &w, &id) < 0) {
+    struct request q;
+    if (req->has_stdin || exec_request(vm, req, WIRE_EXEC_PID, &q) < 0) {
         *gerr = req->has_stdin ? EINVAL : E2BIG;
         return VMOP_GUEST;
     }
     struct vm_proc *p = xcalloc(1, sizeof *p);
-    p->op.id = id;
+    p->op.id = q.id;
     p->op.in_fd = -1;
     p->op.on_frame = exec_frame;
     p->op.ctx = &p->x;
     p->serial = vm->agent.serial;
     p->t0 = now_ns();
     if (agent_bg_add(&vm->agent, &p->op) < 0) {
-        wire_writer_free(&w);
+        wire_writer_free(&q.w);
         free(p);
         *gerr = EAGAIN;
         return VMOP_GUEST;
     }
-    agent_queue(&vm->agent, &w);
-    wire_writer_free(&w);
+    request_queue(vm, &q);
     /* wait for the PID (or a failure to start), so the caller can use it at once */
     int rc = VMOP_OK;
     while (!p->x.pid && !p->op.done && rc == VMOP_OK)
-        rc = settle(vm, agent_wait_bg(&vm->agent, &p->op, op_deadline(vm), 1));
+        rc = vmop_from_agent(vm, agent_wait_bg(&vm->agent, &p->op, op_deadline(vm), 1));
     if (rc != VMOP_OK) {
         agent_bg_remove(&vm->agent, &p->op);
         buf_free(&p->x.out);
@@ -273,7 +341,7 @@ int vm_proc_wait(struct vm *vm, struct vm_proc *p, double timeout, struct exec_r
         timed_out = 1;
         r = agent_wait_bg(&vm->agent, &p->op, now_ns() + 10000000000LL, 0);
     }
-    int rc = r == AGENT_OK ? VMOP_OK : settle(vm, r);
+    int rc = r == AGENT_OK ? VMOP_OK : vmop_from_agent(vm, r);
     res->duration = (double)(now_ns() - p->t0) / 1e9;
     if (rc != VMOP_OK)
         return rc;
@@ -288,12 +356,11 @@ int vm_proc_signal(struct vm *vm, struct vm_proc *p, int sig, int *gerr)
 {
     if (!vm_proc_alive(vm, p))
         return VMOP_DEAD;
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_KILL, id);
-    wire_put_u32(&w, p->op.id);
-    wire_put_i32(&w, sig);
-    return simple(vm, &w, id, gerr, NULL, NULL);
+    struct request q;
+    request_begin(vm, &q, WIRE_KILL);
+    wire_put_u32(&q.w, p->op.id);
+    wire_put_i32(&q.w, sig);
+    return request_call(vm, &q, gerr);
 }
 
 void vm_proc_free(struct vm *vm, struct vm_proc *p)
@@ -346,20 +413,15 @@ static int read_frame(struct agent_op *op, const struct wire_header *h, const ui
 
 int vm_read_file(struct vm *vm, const char *path, char **data, size_t *len, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_READ_FILE, id);
-    wire_put_str(&w, path);
-    wire_finish(&w);
+    struct request q;
+    request_begin(vm, &q, WIRE_READ_FILE);
+    wire_put_str(&q.w, path);
     struct read_ctx x = {0};
     struct agent_op op = {0};
-    op.id = id;
     op.in_fd = -1;
     op.on_frame = read_frame;
     op.ctx = &x;
-    agent_queue(&vm->agent, &w);
-    wire_writer_free(&w);
-    int rc = settle(vm, agent_run(&vm->agent, &op, op_deadline(vm)));
+    int rc = request_stream(vm, &q, &op);
     if (rc == VMOP_OK && x.err_no) {
         *gerr = x.err_no;
         rc = VMOP_GUEST;
@@ -389,25 +451,20 @@ static int result_frame(struct agent_op *op, const struct wire_header *h, const 
 int vm_write_file(struct vm *vm, const char *path, const void *data, size_t len, int src_fd,
                   unsigned mode, int keep_mode, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_WRITE_FILE, id);
-    wire_put_str(&w, path);
-    wire_put_u32(&w, mode);
-    wire_put_u32(&w, keep_mode ? WIRE_WF_KEEP_MODE : 0);
-    wire_finish(&w);
+    struct request q;
+    request_begin(vm, &q, WIRE_WRITE_FILE);
+    wire_put_str(&q.w, path);
+    wire_put_u32(&q.w, mode);
+    wire_put_u32(&q.w, keep_mode ? WIRE_WF_KEEP_MODE : 0);
     int err_no = 0;
     struct agent_op op = {0};
-    op.id = id;
     op.has_input = 1;
     op.in_fd = src_fd;
     op.in_data = data;
     op.in_len = len;
     op.on_frame = result_frame;
     op.ctx = &err_no;
-    agent_queue(&vm->agent, &w);
-    wire_writer_free(&w);
-    int rc = settle(vm, agent_run(&vm->agent, &op, op_deadline(vm)));
+    int rc = request_stream(vm, &q, &op);
     if (rc != VMOP_OK)
         return rc;
     if (op.in_error)
@@ -419,48 +476,23 @@ int vm_write_file(struct vm *vm, const char *path, const void *data, size_t len,
     return VMOP_OK;
 }
 
-/* ---- simple requests ---- */
-
-static int simple(struct vm *vm, struct wire_writer *w, uint32_t id, int *gerr, uint8_t **extra,
-                  size_t *extra_len)
-{
-    wire_finish(w);
-    int err_no = 0;
-    int rc = settle(vm, agent_simple(&vm->agent, w, id, op_deadline(vm), &err_no, NULL, extra,
-                                     extra_len));
-    wire_writer_free(w);
-    if (rc == VMOP_OK && err_no) {
-        *gerr = err_no;
-        if (extra) {
-            free(*extra);
-            *extra = NULL;
-        }
-        return VMOP_GUEST;
-    }
-    return rc;
-}
+/* ---- paths ---- */
 
 int vm_stat_path(struct vm *vm, const char *path, struct vm_stat *st, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_STAT, id);
-    wire_put_str(&w, path);
-    wire_put_u8(&w, 0);
-    uint8_t *extra = NULL;
-    size_t n = 0;
-    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    struct request q;
+    request_begin(vm, &q, WIRE_STAT);
+    wire_put_str(&q.w, path);
+    wire_put_u8(&q.w, 0);
+    int rc = request_reply(vm, &q, gerr);
     if (rc != VMOP_OK)
         return rc;
-    struct wire_reader r;
-    wire_reader_init(&r, extra, n);
-    st->type = wire_get_u8(&r);
-    st->size = wire_get_u64(&r);
-    st->mtime_s = wire_get_i64(&r);
-    st->mtime_ns = wire_get_u32(&r);
-    st->perm = wire_get_u32(&r);
-    free(extra);
-    return wire_reader_ok(&r) ? VMOP_OK : VMOP_PROTO;
+    st->type = wire_get_u8(&q.r);
+    st->size = wire_get_u64(&q.r);
+    st->mtime_s = wire_get_i64(&q.r);
+    st->mtime_ns = wire_get_u32(&q.r);
+    st->perm = wire_get_u32(&q.r);
+    return request_done(&q, wire_reader_ok(&q.r));
 }
 
 static int cmp_dirent(const void *a, const void *b)
@@ -470,30 +502,24 @@ static int cmp_dirent(const void *a, const void *b)
 
 int vm_listdir(struct vm *vm, const char *path, struct vm_dirent **ents, size_t *count, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_LISTDIR, id);
-    wire_put_str(&w, path);
-    uint8_t *extra = NULL;
-    size_t n = 0;
-    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    struct request q;
+    request_begin(vm, &q, WIRE_LISTDIR);
+    wire_put_str(&q.w, path);
+    int rc = request_reply(vm, &q, gerr);
     if (rc != VMOP_OK)
         return rc;
-    struct wire_reader r;
-    wire_reader_init(&r, extra, n);
-    uint32_t k = wire_get_u32(&r);
-    if (k > n) /* each entry needs at least 5 bytes */
+    uint32_t k = wire_get_u32(&q.r);
+    if (k > q.reply_len) /* each entry needs at least 5 bytes */
         k = 0;
     struct vm_dirent *e = xcalloc(k ? k : 1, sizeof *e);
     uint32_t got = 0;
-    for (; got < k && wire_reader_ok(&r); got++) {
-        e[got].name = wire_get_str(&r);
-        e[got].type = wire_get_u8(&r);
+    for (; got < k && wire_reader_ok(&q.r); got++) {
+        e[got].name = wire_get_str(&q.r);
+        e[got].type = wire_get_u8(&q.r);
         if (!e[got].name)
             break;
     }
-    free(extra);
-    if (!wire_reader_ok(&r)) {
+    if (request_done(&q, wire_reader_ok(&q.r)) != VMOP_OK) {
         for (uint32_t i = 0; i < got; i++)
             free(e[i].name);
         free(e);
@@ -507,32 +533,29 @@ int vm_listdir(struct vm *vm, const char *path, struct vm_dirent **ents, size_t 
 
 int vm_mkdir(struct vm *vm, const char *path, unsigned perm, int parents, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_MKDIR, id);
-    wire_put_str(&w, path);
-    wire_put_u32(&w, perm);
-    wire_put_u8(&w, (uint8_t)(parents != 0));
-    return simple(vm, &w, id, gerr, NULL, NULL);
+    struct request q;
+    request_begin(vm, &q, WIRE_MKDIR);
+    wire_put_str(&q.w, path);
+    wire_put_u32(&q.w, perm);
+    wire_put_u8(&q.w, (uint8_t)(parents != 0));
+    return request_call(vm, &q, gerr);
 }
 
 int vm_unlink(struct vm *vm, const char *path, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_UNLINK, id);
-    wire_put_str(&w, path);
-    return simple(vm, &w, id, gerr, NULL, NULL);
+    struct request q;
+    request_begin(vm, &q, WIRE_UNLINK);
+    wire_put_str(&q.w, path);
+    return request_call(vm, &q, gerr);
 }
 
 int vm_rename(struct vm *vm, const char *from, const char *to, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_RENAME, id);
-    wire_put_str(&w, from);
-    wire_put_str(&w, to);
-    return simple(vm, &w, id, gerr, NULL, NULL);
+    struct request q;
+    request_begin(vm, &q, WIRE_RENAME);
+    wire_put_str(&q.w, from);
+    wire_put_str(&q.w, to);
+    return request_call(vm, &q, gerr);
 }
 
 /* ---- file handles ---- */
@@ -540,48 +563,34 @@ int vm_rename(struct vm *vm, const char *from, const char *to, int *gerr)
 int vm_open_file(struct vm *vm, const char *path, unsigned flags, unsigned perm,
                  uint32_t *handle, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_OPEN, id);
-    wire_put_str(&w, path);
-    wire_put_u32(&w, flags);
-    wire_put_u32(&w, perm);
-    uint8_t *extra = NULL;
-    size_t n = 0;
-    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    struct request q;
+    request_begin(vm, &q, WIRE_OPEN);
+    wire_put_str(&q.w, path);
+    wire_put_u32(&q.w, flags);
+    wire_put_u32(&q.w, perm);
+    int rc = request_reply(vm, &q, gerr);
     if (rc != VMOP_OK)
         return rc;
-    struct wire_reader r;
-    wire_reader_init(&r, extra, n);
-    *handle = wire_get_u32(&r);
-    free(extra);
-    return wire_reader_ok(&r) && *handle != 0 ? VMOP_OK : VMOP_PROTO;
+    *handle = wire_get_u32(&q.r);
+    return request_done(&q, wire_reader_ok(&q.r) && *handle != 0);
 }
 
 /* One HREAD round: up to max (<= WIRE_CHUNK) bytes appended to out; *got = count. */
 static int hread_once(struct vm *vm, uint32_t handle, uint32_t max, struct buf *out,
                       uint32_t *got, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_HREAD, id);
-    wire_put_u32(&w, handle);
-    wire_put_u32(&w, max);
-    uint8_t *extra = NULL;
-    size_t n = 0;
-    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    struct request q;
+    request_begin(vm, &q, WIRE_HREAD);
+    wire_put_u32(&q.w, handle);
+    wire_put_u32(&q.w, max);
+    int rc = request_reply(vm, &q, gerr);
     if (rc != VMOP_OK)
         return rc;
-    struct wire_reader r;
-    wire_reader_init(&r, extra, n);
-    const uint8_t *p = wire_get_bytes(&r, got);
-    if (!wire_reader_at_end(&r) || *got > max) {
-        free(extra);
-        return VMOP_PROTO;
-    }
-    buf_append(out, p, *got);
-    free(extra);
-    return VMOP_OK;
+    const uint8_t *p = wire_get_bytes(&q.r, got);
+    int ok = wire_reader_at_end(&q.r) && *got <= max;
+    if (ok)
+        buf_append(out, p, *got);
+    return request_done(&q, ok);
 }
 
 int vm_hread(struct vm *vm, uint32_t handle, size_t max, char **data, size_t *len, int *gerr)
@@ -612,23 +621,17 @@ int vm_hwrite(struct vm *vm, uint32_t handle, const void *data, size_t len, size
     *written = 0;
     while (done < len) {
         size_t want = len - done < WIRE_CHUNK ? len - done : WIRE_CHUNK;
-        struct wire_writer w = {0};
-        uint32_t id = agent_next_id(&vm->agent);
-        wire_begin(&w, WIRE_HWRITE, id);
-        wire_put_u32(&w, handle);
-        wire_put_bytes(&w, p + done, want);
-        uint8_t *extra = NULL;
-        size_t n = 0;
-        int rc = simple(vm, &w, id, gerr, &extra, &n);
+        struct request q;
+        request_begin(vm, &q, WIRE_HWRITE);
+        wire_put_u32(&q.w, handle);
+        wire_put_bytes(&q.w, p + done, want);
+        int rc = request_reply(vm, &q, gerr);
         if (rc == VMOP_GUEST && done > 0)
             break; /* report what went in; the error shows again on the next write */
         if (rc != VMOP_OK)
             return rc;
-        struct wire_reader r;
-        wire_reader_init(&r, extra, n);
-        uint32_t k = wire_get_u32(&r);
-        free(extra);
-        if (!wire_reader_at_end(&r) || k > want)
+        uint32_t k = wire_get_u32(&q.r);
+        if (request_done(&q, wire_reader_at_end(&q.r) && k <= want) != VMOP_OK)
             return VMOP_PROTO;
         done += k;
         if (k < want)
@@ -641,31 +644,24 @@ int vm_hwrite(struct vm *vm, uint32_t handle, const void *data, size_t len, size
 int vm_hseek(struct vm *vm, uint32_t handle, int64_t offset, int whence, uint64_t *pos,
              int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_HSEEK, id);
-    wire_put_u32(&w, handle);
-    wire_put_i64(&w, offset);
-    wire_put_u8(&w, (uint8_t)whence);
-    uint8_t *extra = NULL;
-    size_t n = 0;
-    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    struct request q;
+    request_begin(vm, &q, WIRE_HSEEK);
+    wire_put_u32(&q.w, handle);
+    wire_put_i64(&q.w, offset);
+    wire_put_u8(&q.w, (uint8_t)whence);
+    int rc = request_reply(vm, &q, gerr);
     if (rc != VMOP_OK)
         return rc;
-    struct wire_reader r;
-    wire_reader_init(&r, extra, n);
-    *pos = wire_get_u64(&r);
-    free(extra);
-    return wire_reader_at_end(&r) ? VMOP_OK : VMOP_PROTO;
+    *pos = wire_get_u64(&q.r);
+    return request_done(&q, wire_reader_at_end(&q.r));
 }
 
 int vm_hclose(struct vm *vm, uint32_t handle, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_HCLOSE, id);
-    wire_put_u32(&w, handle);
-    return simple(vm, &w, id, gerr, NULL, NULL);
+    struct request q;
+    request_begin(vm, &q, WIRE_HCLOSE);
+    wire_put_u32(&q.w, handle);
+    return request_call(vm, &q, gerr);
 }
 
 /* The answer arrives later under an id nobody waits for, and agent_run drops it. */
@@ -673,41 +669,31 @@ void vm_hclose_nowait(struct vm *vm, uint32_t handle)
 {
     if (vm->agent.fd < 0 || vm->agent.dead)
         return;
-    struct wire_writer w = {0};
-    wire_begin(&w, WIRE_HCLOSE, agent_next_id(&vm->agent));
-    wire_put_u32(&w, handle);
-    if (wire_finish(&w) == 0)
-        agent_queue(&vm->agent, &w);
-    wire_writer_free(&w);
+    struct request q;
+    request_begin(vm, &q, WIRE_HCLOSE);
+    wire_put_u32(&q.w, handle);
+    request_queue(vm, &q);
 }
 
 /* ---- the guest clock ---- */
 
 int vm_get_time(struct vm *vm, int64_t *sec, uint32_t *nsec, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_GET_TIME, id);
-    uint8_t *extra = NULL;
-    size_t n = 0;
-    int rc = simple(vm, &w, id, gerr, &extra, &n);
+    struct request q;
+    request_begin(vm, &q, WIRE_GET_TIME);
+    int rc = request_reply(vm, &q, gerr);
     if (rc != VMOP_OK)
         return rc;
-    struct wire_reader r;
-    wire_reader_init(&r, extra, n);
-    *sec = wire_get_i64(&r);
-    *nsec = wire_get_u32(&r);
-    int ok = wire_reader_at_end(&r) && *nsec < 1000000000u;
-    free(extra);
-    return ok ? VMOP_OK : VMOP_PROTO;
+    *sec = wire_get_i64(&q.r);
+    *nsec = wire_get_u32(&q.r);
+    return request_done(&q, wire_reader_at_end(&q.r) && *nsec < 1000000000u);
 }
 
 int vm_set_time(struct vm *vm, int64_t sec, uint32_t nsec, int *gerr)
 {
-    struct wire_writer w = {0};
-    uint32_t id = agent_next_id(&vm->agent);
-    wire_begin(&w, WIRE_SET_TIME, id);
-    wire_put_i64(&w, sec);
-    wire_put_u32(&w, nsec);
-    return simple(vm, &w, id, gerr, NULL, NULL);
+    struct request q;
+    request_begin(vm, &q, WIRE_SET_TIME);
+    wire_put_i64(&q.w, sec);
+    wire_put_u32(&q.w, nsec);
+    return request_call(vm, &q, gerr);
 }
