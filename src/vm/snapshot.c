@@ -162,9 +162,24 @@ static json_t *build_meta(const struct vm *vm, const char *fixture)
                      vm->nic_slots, "sections");
 }
 
+/* A snapshot file being written: its sections go through one compressor, and the
+ * metadata collects one entry per section. */
+struct snap_out {
+    int fd;           /* the temp file */
+    ZSTD_CCtx *z;
+    json_t *meta;
+    uint64_t written; /* bytes in the file so far */
+    uint8_t *buf;     /* IO_CHUNK bytes for reading the sources */
+};
+
+/* Compresses n bytes into the current section (end: and closes the section). */
+static int snap_compress(struct snap_out *so, const void *data, size_t n, int end)
+{
+    return compress_chunk(so->z, so->fd, data, n, end, &so->written);
+}
+
 /* Appends the overlay of each writable disk as its own section (the VM is stopped). */
-static int save_disks(struct vm *vm, ZSTD_CCtx *z, int out, json_t *meta, uint64_t *written,
-                      uint8_t *buf, char *err, size_t errlen)
+static int save_disks(struct vm *vm, struct snap_out *so, char *err, size_t errlen)
 {
     for (size_t i = 0; i < vm->n_disks; i++) {
         const struct vm_disk *d = &vm->disks[i];
@@ -175,23 +190,73 @@ static int save_disks(struct vm *vm, ZSTD_CCtx *z, int out, json_t *meta, uint64
             snprintf(err, errlen, "disk %s: cannot read %s: %s", d->id, d->file, strerror(errno));
             return -1;
         }
-        uint64_t raw = 0, before = *written;
+        uint64_t raw = 0, before = so->written;
         ssize_t n;
-        while ((n = read(in, buf, IO_CHUNK)) > 0) {
+        while ((n = read(in, so->buf, IO_CHUNK)) > 0) {
             raw += (uint64_t)n;
-            if (compress_chunk(z, out, buf, (size_t)n, 0, written) < 0)
+            if (snap_compress(so, so->buf, (size_t)n, 0) < 0)
                 break;
         }
         close(in);
-        if (n != 0 || compress_chunk(z, out, NULL, 0, 1, written) < 0) {
+        if (n != 0 || snap_compress(so, NULL, 0, 1) < 0) {
             snprintf(err, errlen, "disk %s: writing its section: %s", d->id, strerror(errno));
             return -1;
         }
-        json_array_append_new(json_object_get(meta, "sections"),
+        json_array_append_new(json_object_get(so->meta, "sections"),
                               json_pack("{s:s, s:s, s:I, s:I}", "kind", "disk", "id", d->id,
                                         "length", (json_int_t)raw, "zbytes",
-                                        (json_int_t)(*written - before)));
+                                        (json_int_t)(so->written - before)));
     }
+    return 0;
+}
+
+/* Streams the VM's migration into the file as the first section: QEMU writes it into
+ * the pipe p (the caller closes what is left of it) and we compress it as it comes. */
+static int save_migration(struct vm *vm, struct snap_out *so, int p[2], int64_t deadline,
+                          char *err, size_t errlen)
+{
+    uint64_t raw = 0, start = so->written;
+    json_t *r;
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    if (!(r = qmp_exec_fd(vm->qmp, "getfd", json_pack("{s:s}", "fdname", "provsnap"), p[1],
+                          deadline, err, errlen)))
+        return -1;
+    json_decref(r);
+    close(p[1]);
+    p[1] = -1;
+    if (!(r = qmp_exec(vm->qmp, "migrate", json_pack("{s:s}", "uri", "fd:provsnap"), deadline,
+                       err, errlen)))
+        return -1;
+    json_decref(r);
+    for (;;) {
+        ssize_t n = read(p[0], so->buf, IO_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "reading the migration stream: %s", strerror(errno));
+            return -1;
+        }
+        if (n == 0)
+            break;
+        raw += (uint64_t)n;
+        if (snap_compress(so, so->buf, (size_t)n, 0) < 0) {
+            snprintf(err, errlen, "writing snapshot: %s", strerror(errno));
+            return -1;
+        }
+    }
+    if (snap_compress(so, NULL, 0, 1) < 0) {
+        snprintf(err, errlen, "writing snapshot: %s", strerror(errno));
+        return -1;
+    }
+    if (wait_migration(vm, deadline, err, errlen) < 0)
+        return -1;
+    json_array_append_new(json_object_get(so->meta, "sections"),
+                          json_pack("{s:s, s:I, s:I}", "kind", "migration", "length",
+                                    (json_int_t)raw, "zbytes",
+                                    (json_int_t)(so->written - start)));
     return 0;
 }
 
@@ -209,66 +274,26 @@ int vm_snapshot_save(struct vm *vm, const char *path, const char *fixture, uint6
         return -1;
     }
     int p[2] = {-1, -1};
-    ZSTD_CCtx *z = ZSTD_createCCtx();
-    ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 3);
-    json_t *meta = build_meta(vm, fixture);
-    json_object_set_new(meta, "disks", vm_disks_to_meta(vm));
+    struct snap_out so = {out, ZSTD_createCCtx(), build_meta(vm, fixture), 8 + SNAP_META_SIZE,
+                          xmalloc(IO_CHUNK)};
+    ZSTD_CCtx_setParameter(so.z, ZSTD_c_compressionLevel, 3);
+    json_object_set_new(so.meta, "disks", vm_disks_to_meta(vm));
     int rc = -1, was_running = vm->state == VM_BOOTED;
     int64_t deadline = now_ns() + 600000000000LL;
-    uint64_t raw = 0, written = 8 + SNAP_META_SIZE;
-    uint8_t *buf = xmalloc(IO_CHUNK);
     json_t *r;
 
-    if (write_meta(out, meta, err, errlen) < 0 || lseek(out, 8 + SNAP_META_SIZE, SEEK_SET) < 0)
+    if (write_meta(out, so.meta, err, errlen) < 0 ||
+        lseek(out, 8 + SNAP_META_SIZE, SEEK_SET) < 0)
         goto done;
     if (was_running) {
         if (!(r = qmp_exec(vm->qmp, "stop", NULL, deadline, err, errlen)))
             goto done;
         json_decref(r);
     }
-    if (pipe2(p, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
+    if (save_migration(vm, &so, p, deadline, err, errlen) < 0 ||
+        save_disks(vm, &so, err, errlen) < 0)
         goto resume;
-    }
-    if (!(r = qmp_exec_fd(vm->qmp, "getfd", json_pack("{s:s}", "fdname", "provsnap"), p[1],
-                          deadline, err, errlen)))
-        goto resume;
-    json_decref(r);
-    close(p[1]);
-    p[1] = -1;
-    if (!(r = qmp_exec(vm->qmp, "migrate", json_pack("{s:s}", "uri", "fd:provsnap"), deadline,
-                       err, errlen)))
-        goto resume;
-    json_decref(r);
-    for (;;) {
-        ssize_t n = read(p[0], buf, IO_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "reading the migration stream: %s", strerror(errno));
-            goto resume;
-        }
-        if (n == 0)
-            break;
-        raw += (uint64_t)n;
-        if (compress_chunk(z, out, buf, (size_t)n, 0, &written) < 0) {
-            snprintf(err, errlen, "writing snapshot: %s", strerror(errno));
-            goto resume;
-        }
-    }
-    if (compress_chunk(z, out, NULL, 0, 1, &written) < 0) {
-        snprintf(err, errlen, "writing snapshot: %s", strerror(errno));
-        goto resume;
-    }
-    if (wait_migration(vm, deadline, err, errlen) < 0)
-        goto resume;
-    json_array_append_new(json_object_get(meta, "sections"),
-                          json_pack("{s:s, s:I, s:I}", "kind", "migration", "length",
-                                    (json_int_t)raw, "zbytes",
-                                    (json_int_t)(written - 8 - SNAP_META_SIZE)));
-    if (save_disks(vm, z, out, meta, &written, buf, err, errlen) < 0)
-        goto resume;
-    if (write_meta(out, meta, err, errlen) < 0 || fsync(out) < 0)
+    if (write_meta(out, so.meta, err, errlen) < 0 || fsync(out) < 0)
         goto resume;
     rc = 0;
 resume:
@@ -282,9 +307,9 @@ resume:
         json_decref(r);
     }
 done:
-    free(buf);
-    json_decref(meta);
-    ZSTD_freeCCtx(z);
+    free(so.buf);
+    json_decref(so.meta);
+    ZSTD_freeCCtx(so.z);
     if (p[0] >= 0)
         close(p[0]);
     if (p[1] >= 0)
@@ -299,7 +324,7 @@ done:
     free(tmp);
     if (rc == 0 && bytes) {
         struct stat st;
-        *bytes = stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : written;
+        *bytes = stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : so.written;
     }
     return rc;
 }
