@@ -326,10 +326,9 @@ static int parse_disks(struct loader *ld, const char *pkey, const struct toml_va
     return 0;
 }
 
-static int parse_profile(struct loader *ld, const char *name, const char *pkey,
-                         const struct toml_value *t, const char *dir, struct profile *p)
+/* The values a profile has before its table is read. */
+static void profile_defaults(struct profile *p, const char *name, const char *dir)
 {
-    static const char *const machines[] = {"auto", "microvm", "q35", NULL};
     memset(p, 0, sizeof *p);
     p->name = xstrdup(name);
     p->dir = xstrdup(dir);
@@ -339,80 +338,63 @@ static int parse_profile(struct loader *ld, const char *name, const char *pkey,
     p->machine = xstrdup("auto");
     p->nic_slots = 4;
     p->guest_os = xstrdup("linux");
-    char *build_out = NULL;
-    int pline = ld->line, pcol = ld->col; /* the caller put the cursor on the profile */
-    if (!name_ok(name, 1))
-        return fail(ld, pkey, "invalid profile name \"%s\"", name);
-    if (want_type(ld, pkey, t, TOML_TABLE) < 0)
-        return -1;
-    for (size_t i = 0; i < t->n_keys && !ld->failed; i++) {
-        const char *k = t->keys[i];
-        const struct toml_value *v = t->vals[i];
-        char key[600];
-        snprintf(key, sizeof key, "%s.%s", pkey, k);
-        at_key(ld, t, i);
-        if (!strcmp(k, "kernel"))
-            get_string(ld, key, v, &p->kernel);
-        else if (!strcmp(k, "initrd"))
-            get_string(ld, key, v, &p->initrd);
-        else if (!strcmp(k, "cmdline"))
-            get_string(ld, key, v, &p->cmdline);
-        else if (!strcmp(k, "cmdline_file"))
-            get_string(ld, key, v, &p->cmdline_file);
-        else if (!strcmp(k, "build"))
-            get_string(ld, key, v, &p->build);
-        else if (!strcmp(k, "build_out")) {
-            if (get_string(ld, key, v, &build_out) == 0 && strstr(build_out, "{out}"))
-                fail(ld, key, "`{out}` cannot be used inside build_out");
-        } else if (!strcmp(k, "memory"))
-            get_size(ld, key, v, &p->memory);
-        else if (!strcmp(k, "cpus"))
-            get_int_range(ld, key, v, 1, 64, &p->cpus);
-        else if (!strcmp(k, "inject_agent"))
-            get_bool(ld, key, v, &p->inject_agent);
-        else if (!strcmp(k, "agent_overlay_path"))
-            get_string(ld, key, v, &p->agent_overlay_path);
-        else if (!strcmp(k, "agent_boot_timeout")) {
-            if (get_duration(ld, key, v, &p->agent_boot_timeout) == 0 &&
-                p->agent_boot_timeout <= 0)
-                fail(ld, key, "must be greater than 0");
-        } else if (!strcmp(k, "disks"))
-            parse_disks(ld, pkey, v, p);
-        else if (!strcmp(k, "guest_os"))
-            get_string(ld, key, v, &p->guest_os);
-        else if (!strcmp(k, "machine"))
-            get_enum(ld, key, v, machines, &p->machine);
-        else if (!strcmp(k, "nic_slots"))
-            get_int_range(ld, key, v, 1, 8, &p->nic_slots);
-        else if (!strcmp(k, "modules_dir"))
-            get_string(ld, key, v, &p->modules_dir);
-        else if (!strcmp(k, "console_log_max")) {
-            if (get_size(ld, key, v, &p->console_log_max) == 0 &&
-                p->console_log_max < (64u << 10))
-                fail(ld, key, "must be at least 64K");
-        }
-        else
-            fail(ld, key, "unknown key");
+}
+
+/* Reads key k (dotted: key) of the profile table pkey into p; build_out is kept aside
+ * until the table is read. Problems are recorded in ld. */
+static void profile_key(struct loader *ld, const char *pkey, const char *key, const char *k,
+                        const struct toml_value *v, struct profile *p, char **build_out)
+{
+    static const char *const machines[] = {"auto", "microvm", "q35", NULL};
+    if (!strcmp(k, "kernel"))
+        get_string(ld, key, v, &p->kernel);
+    else if (!strcmp(k, "initrd"))
+        get_string(ld, key, v, &p->initrd);
+    else if (!strcmp(k, "cmdline"))
+        get_string(ld, key, v, &p->cmdline);
+    else if (!strcmp(k, "cmdline_file"))
+        get_string(ld, key, v, &p->cmdline_file);
+    else if (!strcmp(k, "build"))
+        get_string(ld, key, v, &p->build);
+    else if (!strcmp(k, "build_out")) {
+        if (get_string(ld, key, v, build_out) == 0 && strstr(*build_out, "{out}"))
+            fail(ld, key, "`{out}` cannot be used inside build_out");
+    } else if (!strcmp(k, "memory"))
+        get_size(ld, key, v, &p->memory);
+    else if (!strcmp(k, "cpus"))
+        get_int_range(ld, key, v, 1, 64, &p->cpus);
+    else if (!strcmp(k, "inject_agent"))
+        get_bool(ld, key, v, &p->inject_agent);
+    else if (!strcmp(k, "agent_overlay_path"))
+        get_string(ld, key, v, &p->agent_overlay_path);
+    else if (!strcmp(k, "agent_boot_timeout")) {
+        if (get_duration(ld, key, v, &p->agent_boot_timeout) == 0 &&
+            p->agent_boot_timeout <= 0)
+            fail(ld, key, "must be greater than 0");
+    } else if (!strcmp(k, "disks"))
+        parse_disks(ld, pkey, v, p);
+    else if (!strcmp(k, "guest_os"))
+        get_string(ld, key, v, &p->guest_os);
+    else if (!strcmp(k, "machine"))
+        get_enum(ld, key, v, machines, &p->machine);
+    else if (!strcmp(k, "nic_slots"))
+        get_int_range(ld, key, v, 1, 8, &p->nic_slots);
+    else if (!strcmp(k, "modules_dir"))
+        get_string(ld, key, v, &p->modules_dir);
+    else if (!strcmp(k, "console_log_max")) {
+        if (get_size(ld, key, v, &p->console_log_max) == 0 &&
+            p->console_log_max < (64u << 10))
+            fail(ld, key, "must be at least 64K");
     }
-    if (ld->failed) {
-        free(build_out);
-        return -1;
-    }
-    at(ld, pline, pcol);
-    if (!p->kernel)
-        fail(ld, pkey, "missing required key `kernel`");
-    else if (!p->cmdline && !p->cmdline_file)
-        fail(ld, pkey, "needs `cmdline` or `cmdline_file`");
-    if (ld->failed) {
-        free(build_out);
-        return -1;
-    }
-    if (build_out) {
-        p->out = path_resolve(dir, build_out);
-        free(build_out);
-    } else {
-        p->out = default_out(name);
-    }
+    else
+        fail(ld, key, "unknown key");
+}
+
+/* Once the table is read: the build directory (build_out against dir, else the
+ * default), then {out} expanded and every path resolved against the profile's dir. */
+static void profile_resolve(struct profile *p, const char *build_out)
+{
+    p->out = build_out ? path_resolve(p->dir, build_out) : default_out(p->name);
     strip_trailing_slash(p->out);
     if (p->build) {
         char *e = expand_out(p->build, p->out);
@@ -435,7 +417,35 @@ static int parse_profile(struct loader *ld, const char *name, const char *pkey,
     fix_path(&p->modules_dir, p);
     for (size_t i = 0; i < p->n_disks; i++)
         fix_path(&p->disks[i].path, p);
-    return 0;
+}
+
+static int parse_profile(struct loader *ld, const char *name, const char *pkey,
+                         const struct toml_value *t, const char *dir, struct profile *p)
+{
+    profile_defaults(p, name, dir);
+    char *build_out = NULL;
+    int pline = ld->line, pcol = ld->col; /* the caller put the cursor on the profile */
+    if (!name_ok(name, 1))
+        return fail(ld, pkey, "invalid profile name \"%s\"", name);
+    if (want_type(ld, pkey, t, TOML_TABLE) < 0)
+        return -1;
+    for (size_t i = 0; i < t->n_keys && !ld->failed; i++) {
+        char key[600];
+        snprintf(key, sizeof key, "%s.%s", pkey, t->keys[i]);
+        at_key(ld, t, i);
+        profile_key(ld, pkey, key, t->keys[i], t->vals[i], p, &build_out);
+    }
+    if (!ld->failed) {
+        at(ld, pline, pcol);
+        if (!p->kernel)
+            fail(ld, pkey, "missing required key `kernel`");
+        else if (!p->cmdline && !p->cmdline_file)
+            fail(ld, pkey, "needs `cmdline` or `cmdline_file`");
+    }
+    if (!ld->failed)
+        profile_resolve(p, build_out);
+    free(build_out);
+    return ld->failed ? -1 : 0;
 }
 
 static void profile_free(struct profile *p)
