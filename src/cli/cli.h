@@ -40,5 +40,9 @@ int cli_path_taken(const char *path);                   /* anything there (lstat
 int cli_write_text(const char *path, const char *text, size_t len); /* mkdir -p, atomic; 0 or 2 */
 int lsp_setup_check(const char *dir, int force, const char *cmd); /* 0, or 2 naming the file */
 int lsp_setup_write(const char *dir);                   /* the two lsp-setup files; 0 or 2 */
+/* The arguments of init and lsp-setup, [DIR] [--force] (DIR defaults to "."): -1 to go
+ * on, else the exit status (0 after printing usage for --help, 2 after a usage error). */
+int cli_dir_force_args(int argc, char **argv, const char *cmd, const char *usage,
+                       const char **dir, int *force);
 
 #endif

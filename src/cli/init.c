@@ -163,23 +163,11 @@ static int dir_has_entries(const char *dir)
 
 int cmd_init(int argc, char **argv)
 {
-    const char *dir = NULL;
-    int force = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(INIT_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--force"))
-            force = 1;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage_error("init", "unknown option '%s'", argv[i]);
-        else if (!dir)
-            dir = argv[i];
-        else
-            return cli_usage_error("init", "unexpected argument '%s'", argv[i]);
-    }
-    if (!dir)
-        dir = ".";
+    const char *dir;
+    int force;
+    int done = cli_dir_force_args(argc, argv, "init", INIT_USAGE, &dir, &force);
+    if (done >= 0)
+        return done;
 
     int full = dir_has_entries(dir);
     if (full < 0)

@@ -97,6 +97,29 @@ int cli_write_text(const char *path, const char *text, size_t len)
     return 0;
 }
 
+int cli_dir_force_args(int argc, char **argv, const char *cmd, const char *usage,
+                       const char **dir, int *force)
+{
+    *dir = NULL;
+    *force = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--force"))
+            *force = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        else if (!*dir)
+            *dir = argv[i];
+        else
+            return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+    }
+    if (!*dir)
+        *dir = ".";
+    return -1;
+}
+
 int lsp_setup_write(const char *dir)
 {
     for (size_t i = 0; i < N_LSP_FILES; i++) {
@@ -111,24 +134,12 @@ int lsp_setup_write(const char *dir)
 
 int cmd_lsp_setup(int argc, char **argv)
 {
-    const char *dir = NULL;
-    int force = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(LSP_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--force"))
-            force = 1;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage_error("lsp-setup", "unknown option '%s'", argv[i]);
-        else if (!dir)
-            dir = argv[i];
-        else
-            return cli_usage_error("lsp-setup", "unexpected argument '%s'", argv[i]);
-    }
-    if (!dir)
-        dir = ".";
-    int rc = lsp_setup_check(dir, force, "lsp-setup");
+    const char *dir;
+    int force;
+    int rc = cli_dir_force_args(argc, argv, "lsp-setup", LSP_USAGE, &dir, &force);
+    if (rc >= 0)
+        return rc;
+    rc = lsp_setup_check(dir, force, "lsp-setup");
     if (rc)
         return rc;
     return lsp_setup_write(dir);

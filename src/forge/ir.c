@@ -479,48 +479,45 @@ static void check_mount_source(struct vctx *c, const json_t *m, const char *mpat
     free(path);
 }
 
-static void check_mounts(struct vctx *c, const json_t *app, const char *apath)
+/* The optional array obj.key whose elements are objects with the given keys: each is
+ * type- and key-checked, then check_one checks its fields (i is its index). */
+static void check_objects(struct vctx *c, const json_t *obj, const char *path, const char *key,
+                          const char *const *keys,
+                          void (*check_one)(struct vctx *, const json_t *, const char *, size_t))
 {
-    static const char *const modes[] = {"ro", "rw", NULL};
-    const json_t *arr = field(c, app, apath, "mounts", JSON_ARRAY, 0);
+    const json_t *arr = field(c, obj, path, key, JSON_ARRAY, 0);
     if (!arr)
         return;
-    char *ap = sub(apath, "mounts");
+    char *ap = sub(path, key);
     size_t i;
-    json_t *m;
-    json_array_foreach(arr, i, m) {
+    json_t *el;
+    json_array_foreach(arr, i, el) {
         char *p = idx(ap, i);
-        if (check_type(c, m, p, JSON_OBJECT)) {
-            check_keys(c, m, p, mount_keys);
-            string_field(c, m, p, "target", 1, 1);
-            check_mount_source(c, m, p);
-            enum_field(c, m, p, "mode", modes, 1);
+        if (check_type(c, el, p, JSON_OBJECT)) {
+            check_keys(c, el, p, keys);
+            check_one(c, el, p, i);
         }
         free(p);
     }
     free(ap);
 }
 
-static void check_ports(struct vctx *c, const json_t *net, const char *npath)
+static void check_mount(struct vctx *c, const json_t *m, const char *p, size_t i)
+{
+    static const char *const modes[] = {"ro", "rw", NULL};
+    (void)i;
+    string_field(c, m, p, "target", 1, 1);
+    check_mount_source(c, m, p);
+    enum_field(c, m, p, "mode", modes, 1);
+}
+
+static void check_port(struct vctx *c, const json_t *port, const char *p, size_t i)
 {
     static const char *const protos[] = {"tcp", "udp", NULL};
-    const json_t *arr = field(c, net, npath, "ports", JSON_ARRAY, 0);
-    if (!arr)
-        return;
-    char *ap = sub(npath, "ports");
-    size_t i;
-    json_t *port;
-    json_array_foreach(arr, i, port) {
-        char *p = idx(ap, i);
-        if (check_type(c, port, p, JSON_OBJECT)) {
-            check_keys(c, port, p, port_keys);
-            int_field(c, port, p, "guest", 1, 65535, 1);
-            int_field(c, port, p, "host", 1, 65535, 1);
-            enum_field(c, port, p, "proto", protos, 0);
-        }
-        free(p);
-    }
-    free(ap);
+    (void)i;
+    int_field(c, port, p, "guest", 1, 65535, 1);
+    int_field(c, port, p, "host", 1, 65535, 1);
+    enum_field(c, port, p, "proto", protos, 0);
 }
 
 static void check_network(struct vctx *c, const json_t *app, const char *apath)
@@ -533,7 +530,7 @@ static void check_network(struct vctx *c, const json_t *app, const char *apath)
     if (check_type(c, net, path, JSON_OBJECT)) {
         check_keys(c, net, path, network_keys);
         const char *mode = enum_field(c, net, path, "mode", modes, 1);
-        check_ports(c, net, path);
+        check_objects(c, net, path, "ports", port_keys, check_port);
         const json_t *ports = json_object_get(net, "ports");
         if (mode && !strcmp(mode, "none") && json_is_array(ports) && json_array_size(ports)) {
             char *p = sub(path, "ports");
@@ -568,7 +565,7 @@ static void check_app(struct vctx *c, const json_t *app, const char *path)
     check_image(c, app, path);
     check_entrypoint(c, app, path);
     check_env(c, app, path);
-    check_mounts(c, app, path);
+    check_objects(c, app, path, "mounts", mount_keys, check_mount);
     check_network(c, app, path);
     check_resources(c, app, path);
 }
@@ -593,38 +590,27 @@ static void check_apps(struct vctx *c, const json_t *root)
     }
 }
 
-static void check_volumes(struct vctx *c, const json_t *root)
+/* The i-th of the workload's volumes (c->volumes); a name declared before is an error. */
+static void check_volume(struct vctx *c, const json_t *vol, const char *p, size_t i)
 {
-    const json_t *arr = field(c, root, "", "volumes", JSON_ARRAY, 0);
-    if (!arr)
-        return;
-    size_t i;
-    json_t *vol;
-    json_array_foreach(arr, i, vol) {
-        char *p = idx(".volumes", i);
-        if (check_type(c, vol, p, JSON_OBJECT)) {
-            check_keys(c, vol, p, volume_keys);
-            id_field(c, vol, p, "name");
-            int_field(c, vol, p, "size_mb", 1, CJSON_MAX_INT, 1);
-            const json_t *persist = field(c, vol, p, "persist", BOOL_TYPE, 0);
-            char *pp = sub(p, "persist");
-            if (json_is_true(persist))
-                forge_errors_add(c->errs, "E_PERSIST_DEFERRED", pp,
-                                 "persistent volumes are reserved for a later version");
-            free(pp);
-            const json_t *name = json_object_get(vol, "name");
-            for (size_t j = 0; json_is_string(name) && j < i; j++) {
-                const json_t *prev = json_object_get(json_array_get(arr, j), "name");
-                if (json_is_string(prev) && json_equal((json_t *)prev, (json_t *)name)) {
-                    char *np = sub(p, "name");
-                    forge_errors_add(c->errs, "E_MALFORMED_MANIFEST", np,
-                                     "volume '%s' is declared twice", json_string_value(name));
-                    free(np);
-                    break;
-                }
-            }
+    id_field(c, vol, p, "name");
+    int_field(c, vol, p, "size_mb", 1, CJSON_MAX_INT, 1);
+    const json_t *persist = field(c, vol, p, "persist", BOOL_TYPE, 0);
+    char *pp = sub(p, "persist");
+    if (json_is_true(persist))
+        forge_errors_add(c->errs, "E_PERSIST_DEFERRED", pp,
+                         "persistent volumes are reserved for a later version");
+    free(pp);
+    const json_t *name = json_object_get(vol, "name");
+    for (size_t j = 0; json_is_string(name) && j < i; j++) {
+        const json_t *prev = json_object_get(json_array_get(c->volumes, j), "name");
+        if (json_is_string(prev) && json_equal((json_t *)prev, (json_t *)name)) {
+            char *np = sub(p, "name");
+            forge_errors_add(c->errs, "E_MALFORMED_MANIFEST", np,
+                             "volume '%s' is declared twice", json_string_value(name));
+            free(np);
+            break;
         }
-        free(p);
     }
 }
 
@@ -639,7 +625,7 @@ int ir_validate(const json_t *ir, const char *manifest_dir, struct forge_errors 
     check_version(&c, ir);
     id_field(&c, ir, "", "id");
     check_apps(&c, ir);
-    check_volumes(&c, ir);
+    check_objects(&c, ir, "", "volumes", volume_keys, check_volume);
     const json_t *ext = field(&c, ir, "", "extensions", JSON_OBJECT, 0);
     if (ext)
         check_keys(&c, ext, ".extensions", (const char *const[]){NULL});
