@@ -446,6 +446,19 @@ static int listen_unix(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+/* Starts server_main with every signal blocked (the thread inherits the mask). */
+static int start_thread(struct nbd_server *s, char *err, size_t errlen)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&s->thread, NULL, server_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc)
+        snprintf(err, errlen, "nbd thread: %s", strerror(rc));
+    return rc ? -1 : 0;
+}
+
 struct nbd_server *nbd_start(const struct nbd_opts *o, char *err, size_t errlen)
 {
     struct nbd_store *st = store_open(o->backing, o->readonly, o->hold_limit, err, errlen);
@@ -454,25 +467,19 @@ struct nbd_server *nbd_start(const struct nbd_opts *o, char *err, size_t errlen)
     struct nbd_server *s = xcalloc(1, sizeof *s);
     s->st = st;
     s->path = xstrdup(o->socket_path);
+    s->lfd = -1;
     s->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    s->lfd = s->stopfd < 0 ? -1 : listen_unix(o->socket_path, err, errlen);
-    if (s->stopfd < 0)
+    if (s->stopfd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
-    int rc = s->lfd < 0 ? -1 : 0;
-    if (rc == 0) {
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        rc = pthread_create(&s->thread, NULL, server_main, s);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (rc) {
-            snprintf(err, errlen, "nbd thread: %s", strerror(rc));
-            close(s->lfd);
-            unlink(s->path);
-        }
+        goto fail;
     }
-    if (rc == 0)
+    if ((s->lfd = listen_unix(o->socket_path, err, errlen)) < 0)
+        goto fail;
+    if (start_thread(s, err, errlen) == 0)
         return s;
+    close(s->lfd);
+    unlink(s->path);
+fail:
     if (s->stopfd >= 0)
         close(s->stopfd);
     store_close(st);

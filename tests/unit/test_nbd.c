@@ -577,6 +577,54 @@ done:
     nbd_stop(s);
 }
 
+/* nbd_start refuses a missing backing file, an overlong socket path, a taken one. */
+static void start_errors(void)
+{
+    char err[256] = "", longp[200];
+    struct nbd_opts o = {.backing = "/nonexistent/disk", .socket_path = sock_path};
+    CHECK(nbd_start(&o, err, sizeof err) == NULL);
+    CHECK_STR_CONTAINS(err, "cannot open disk /nonexistent/disk");
+    struct nbd_server *s = start(4096, 0);
+    if (s == NULL)
+        return;
+    memset(longp, 'x', sizeof longp - 1);
+    longp[sizeof longp - 1] = 0;
+    o = (struct nbd_opts){.backing = disk_path, .socket_path = longp};
+    CHECK(nbd_start(&o, err, sizeof err) == NULL);
+    CHECK_STR_CONTAINS(err, "nbd socket path too long");
+    o.socket_path = sock_path;
+    CHECK(nbd_start(&o, err, sizeof err) == NULL);   /* the running server has it */
+    CHECK_STR_CONTAINS(err, "Address already in use");
+    nbd_stop(s);
+    CHECK(access(sock_path, F_OK) != 0);               /* stop removed the socket */
+}
+
+/* A read-only export says so and refuses writes with EPERM, host writes too. */
+static void readonly_export(void)
+{
+    unlink(disk_path);
+    int dfd = open(disk_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(dfd >= 0 && ftruncate(dfd, 8192) == 0);
+    close(dfd);
+    char err[256] = "";
+    struct nbd_opts o = {.backing = disk_path, .socket_path = sock_path, .readonly = 1};
+    struct nbd_server *s = nbd_start(&o, err, sizeof err);
+    if (!CHECK_MSG(s != NULL, "%s", err))
+        return;
+    int fd = raw_greet();
+    unsigned char r[10], h[28] = {0x25, 0x60, 0x95, 0x13, 0, 0, 0, 1};
+    raw_option(fd, 1, "", 0);
+    CHECK(raw_read(fd, r, 10) == 0 && r[9] == (1 | 2 | 4 | 8));
+    be32(h + 24, 4);
+    write_all(fd, h, 28);
+    write_all(fd, "abcd", 4);
+    CHECK(raw_read(fd, h, 16) == 0 && rd32(h + 4) == 1);
+    CHECK_EQ_INT(raw_request(fd, 0, 3, 0, 0), 0);
+    close(fd);
+    CHECK_EQ_INT(nbd_write(s, 0, "abcd", 4), -EPERM);
+    nbd_stop(s);
+}
+
 /* Random bytes after the handshake, some behind a valid request magic: the server may
  * answer or drop, never crash or hang, and serves a proper client afterwards. */
 static void raw_garbage(void)
@@ -622,6 +670,8 @@ int main(void)
     RUN(raw_options);
     RUN(raw_requests);
     RUN(raw_garbage);
+    RUN(start_errors);
+    RUN(readonly_export);
     if (have_qemu) {
         RUN(handshake_size);
         RUN(power_cut);
