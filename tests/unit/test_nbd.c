@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +83,12 @@ struct qio {
     size_t seen;      /* output bytes already returned */
     int prompts;      /* prompts seen so far */
     char *last;       /* the last command's output */
+    char out[300];    /* its stdout and stderr */
 };
 
-static pid_t spawn(char *const argv[], int in_fd)
+static pid_t spawn(char *const argv[], int in_fd, const char *out_file)
 {
-    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int out = open(out_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out < 0)
         return -1;
     pid_t pid = fork();
@@ -106,7 +109,7 @@ static char *qio_wait_prompt(struct qio *q)
 {
     for (int i = 0; i < 1500; i++) {
         size_t n = 0;
-        char *all = (char *)tl_slurp(out_path, &n);
+        char *all = (char *)tl_slurp(q->out, &n);
         char *p = all && n > q->seen ? strstr(all + q->seen, "qemu-io> ") : NULL;
         if (p) {
             char *text = xstrndup(all + q->seen, (size_t)(p - all) - q->seen);
@@ -123,13 +126,15 @@ static char *qio_wait_prompt(struct qio *q)
 
 static int qio_open(struct qio *q, const char *cache)
 {
+    static int sessions;
     int p[2];
     memset(q, 0, sizeof *q);
+    snprintf(q->out, sizeof q->out, "%s/qio-%d.txt", dir, ++sessions);
     if (pipe2(p, O_CLOEXEC) < 0)
         return -1;
     char *url = xasprintf("nbd+unix:///?socket=%s", sock_path);
     char *argv[] = {"qemu-io", "-f", "raw", "-t", (char *)cache, url, NULL};
-    q->pid = spawn(argv, p[0]);
+    q->pid = spawn(argv, p[0], q->out);
     close(p[0]);
     free(url);
     q->in = p[1];
@@ -176,7 +181,7 @@ static void handshake_size(void)
         return;
     char *url = xasprintf("nbd+unix:///?socket=%s", sock_path);
     char *argv[] = {"qemu-img", "info", "--output=json", url, NULL};
-    int rc = reap(spawn(argv, -1), 15000);
+    int rc = reap(spawn(argv, -1, out_path), 15000);
     size_t n = 0;
     char *out = (char *)tl_slurp(out_path, &n);
     CHECK_EQ_INT(rc, 0);
@@ -383,6 +388,33 @@ static void host_access(void)
     CHECK_EQ_INT(nbd_read(s, (1 << 20) - 512, buf, 1024), -EINVAL);
     CHECK_EQ_INT(nbd_write(s, 1 << 20, buf, 1), -EINVAL);
     CHECK_EQ_INT(qio_close(&q), 0);
+done:
+    nbd_stop(s);
+}
+
+/* Two qemu-io sessions at once (a restarted QEMU while the old one lingers) share one
+ * disk: what one writes, the other reads; a flush from either applies both. */
+static void two_clients(void)
+{
+    struct nbd_server *s = start(1 << 20, 0);
+    struct qio a, b;
+    if (s == NULL || !CHECK(qio_open(&a, "writeback") == 0))
+        goto done;
+    int ok_b = qio_open(&b, "writeback") == 0;
+    CHECK(ok_b);
+    if (ok_b) {
+        CHECK(qio_ok(qio(&b, "write -P 0x77 0 4k"), "wrote", 4096));
+        CHECK(qio_ok(qio(&b, "read -P 0x77 0 4k"), "read", 4096));
+    }
+    CHECK(qio_ok(qio(&a, "read -P 0x77 0 4k"), "read", 4096));
+    CHECK(!strstr(qio(&a, "flush"), "failed"));
+    CHECK(backing_is(0, 4096, 0x77));
+    struct nbd_stats st;
+    nbd_stats(s, &st);
+    CHECK_EQ_U64(st.connections, 2);
+    if (ok_b)
+        CHECK_EQ_INT(qio_close(&b), 0);
+    CHECK_EQ_INT(qio_close(&a), 0);
 done:
     nbd_stop(s);
 }
@@ -658,6 +690,70 @@ static void raw_garbage(void)
     nbd_stop(s);
 }
 
+/* The Lua thread's calls while a client writes and reads: no race, no crash, and after
+ * a flush the guest's view and the backing file agree. */
+static atomic_int hammering;
+
+static void *hammer(void *arg)
+{
+    struct nbd_server *s = arg;
+    unsigned char buf[8192];
+    struct nbd_policy p;
+    struct nbd_stats st;
+    for (int i = 0; hammering; i++) {
+        if (i % 7 == 0)
+            nbd_power_cut(s);
+        nbd_fail_range(s, (uint64_t)(i % 64) * 8, i % 3 ? 0 : 8);
+        nbd_read(s, (uint64_t)(i % 60) * 4096, buf, sizeof buf);
+        if (i % 11 == 0)
+            nbd_write(s, (uint64_t)(i % 100) * 512, buf, 512);
+        nbd_policy(s, &p);
+        nbd_stats(s, &st);
+    }
+    return NULL;
+}
+
+static void concurrent(void)
+{
+    struct nbd_server *s = start(256 * 1024, 0);
+    int fd = s ? raw_transmission() : -1;
+    if (!CHECK(fd >= 0))
+        goto done;
+    pthread_t th;
+    hammering = 1;
+    pthread_create(&th, NULL, hammer, s);
+    unsigned char h[28] = {0x25, 0x60, 0x95, 0x13}, r[16], data[6000];
+    int answered = 0;
+    for (int i = 0; i < 400; i++) {
+        memset(data, i, sizeof data);
+        h[7] = i % 3 ? 1 : 0;                        /* WRITE, WRITE, READ, ... */
+        h[5] = i % 5 == 0;                           /* FUA on some */
+        be64(h + 16, (uint64_t)(i * 977) % (250 * 1024));
+        be32(h + 24, sizeof data);
+        write_all(fd, h, 28);
+        if (h[7] == 1)
+            write_all(fd, data, sizeof data);
+        if (raw_read(fd, r, 16) < 0)
+            break;
+        if (h[7] == 0 && rd32(r + 4) == 0 && raw_read(fd, data, sizeof data) < 0)
+            break;
+        answered++;
+    }
+    hammering = 0;
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(answered, 400);
+    close(fd);
+    CHECK_EQ_INT(nbd_flush(s), 0);
+    size_t n = 0;
+    unsigned char *file = tl_slurp(disk_path, &n), *view = xmalloc(256 * 1024);
+    CHECK(nbd_read(s, 0, view, 256 * 1024) == 0 && n == 256 * 1024 &&
+          memcmp(file, view, n) == 0);
+    free(file);
+    free(view);
+done:
+    nbd_stop(s);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -672,6 +768,7 @@ int main(void)
     RUN(raw_garbage);
     RUN(start_errors);
     RUN(readonly_export);
+    RUN(concurrent);
     if (have_qemu) {
         RUN(handshake_size);
         RUN(power_cut);
@@ -682,6 +779,7 @@ int main(void)
         RUN(hold_limit);
         RUN(delay);
         RUN(host_access);
+        RUN(two_clients);
     } else {
         printf("qemu-io/qemu-img not installed: the QEMU client tests are skipped\n");
     }
