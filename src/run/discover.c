@@ -3,6 +3,7 @@
  * time; and, after the run, the rerun state rewritten from this run's failures. Kept
  * apart from runner.c, which only schedules what this file selects. */
 #include "discover.h"
+#include "since.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -195,5 +196,7 @@ int run_collect_files(const struct run_opts *ro, const struct config *cfg,
         no_test_files(ro, cfg);
         return 2;
     }
+    if (ro->select_changed) /* --since, --watch */
+        since_select(cfg, &ro->changed, *files, n);
     return -1;
 }

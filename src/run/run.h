@@ -34,6 +34,12 @@ struct run_opts {
     uint64_t pool_memory; /* --mem (0 = 80 % of MemTotal) */
     int pool_cpus;        /* --cpus (0 = online CPUs) */
     double cpu_overcommit; /* --cpu-overcommit (0 = 1) */
+    const char *since;      /* --since REF (since.c) */
+    int watch;              /* --watch (watch.c) */
+    /* --since and --watch: run only the test files these canonical paths affect
+     * (since_select); off when select_changed is 0 */
+    int select_changed;
+    struct strv changed;
     /* per worker: run only these tests (--rerun-failed); empty = all */
     struct strv only_tests;
     /* decided at startup */

@@ -21,13 +21,18 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The summary's note when --filter kept no file (exit 0: nothing failed). */
+/* The summary's note when --filter or --since kept no file (exit 0: nothing failed). */
 static void no_filter_match(FILE *out, const struct run_opts *ro)
 {
     fputs("no test matched", out);
     for (size_t i = 0; i < ro->filters.n; i++) {
         char *shown = utf8_escape(ro->filters.v[i]);
         fprintf(out, "%s --filter '%s'", i ? " or" : "", shown);
+        free(shown);
+    }
+    if (ro->since) {
+        char *shown = utf8_escape(ro->since);
+        fprintf(out, "%s --since '%s'", ro->filters.n ? " and" : "", shown);
         free(shown);
     }
     fputc('\n', out);
@@ -66,7 +71,7 @@ static int summarize(const struct run_opts *ro, FILE *report, struct file_result
     if (ro->json) {
         report_summary_json(report, n, passed, failed, skipped, t.interrupted, dur, exit_code);
     } else {
-        if (n == 0 && ro->filters.n)
+        if (n == 0 && (ro->filters.n || ro->since))
             no_filter_match(report, ro);
         fprintf(report, "%zu file%s in %.2fs\n", n, n == 1 ? "" : "s", (double)dur / 1e9);
         if (g_interrupted)
