@@ -27,8 +27,8 @@ const struct profile *cli_find_profile(const struct config *cfg, const char *nam
 extern const char cli_run_flags[]; /* the test-run flag list, for `provium --help` */
 
 /* console.c, shared with repl.c: preflight (as ro asks), the profile's build (p may be
- * NULL; skipped with no_build) and a host_env with a fresh scratch dir. On failure it
- * has printed why, freed ro->agent_bin and returns -1. */
+ * NULL; skipped with no_build) and, unless env is NULL, a host_env with a fresh scratch
+ * dir. On failure it has printed why, freed ro->agent_bin and returns -1. */
 struct run_opts;
 struct host_env;
 int cli_session_env(const struct config *cfg, const struct profile *p, int no_build,

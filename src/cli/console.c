@@ -59,7 +59,7 @@ int cli_session_env(const struct config *cfg, const struct profile *p, int no_bu
 {
     if (run_preflight(ro, cfg, need_agent) < 0 ||
         (p && !no_build && profile_build(cfg, p, NULL, NULL) < 0) ||
-        host_env_init(env, cfg, ro, NULL) < 0) {
+        (env && host_env_init(env, cfg, ro, NULL) < 0)) {
         free(ro->agent_bin);
         ro->agent_bin = NULL;
         return -1;

@@ -7,10 +7,9 @@
 #include "cli.h"
 
 #include "fixture/fixture.h"
-#include "lua/lapi.h"
 #include "lua/lfixture.h"
-#include "lua/llab.h"
 #include "run/build.h"
+#include "run/lstate.h"
 #include "run/run.h"
 #include "vm/snapshot.h"
 
@@ -193,24 +192,10 @@ static void print_event(void *ud, const char *kind, void *obj)
     json_decref(o);
 }
 
-static int fixture_build(struct config *cfg, const char *name, int rebuild, const char *accel_flag,
-                         int no_build)
+/* Is the fixture of this key cached? With rebuild its entry is evicted first (and
+ * the answer is no). */
+static int cached_unless_rebuild(const struct config *cfg, const char *key, int rebuild)
 {
-    /* the profiles' builds come first: the key covers the kernels they produce */
-    struct run_opts ro = {0};
-    ro.accel_flag = accel_flag;
-    if (run_preflight(&ro, cfg, 1) < 0)
-        return 2;
-    if (!no_build && profiles_build_all(cfg, NULL, NULL) < 0) {
-        free(ro.agent_bin);
-        return 2;
-    }
-    char key[65], err[4096];
-    if (fixture_key(cfg, name, key, err, sizeof err) < 0) {
-        warnx_p("%s", err);
-        free(ro.agent_bin);
-        return 2;
-    }
     char *entry = cache_entry_path(cfg, key, 0), *lab = cache_entry_path(cfg, key, 1);
     int cached = file_exists(entry) || file_exists(lab);
     if (rebuild) {
@@ -219,37 +204,45 @@ static int fixture_build(struct config *cfg, const char *name, int rebuild, cons
     }
     free(entry);
     free(lab);
-    struct host_env env;
-    if (!rebuild && cached) {
-        printf("already built: %s\n", name);
-        free(ro.agent_bin);
-        return 0;
-    }
-    if (host_env_init(&env, cfg, &ro, NULL) < 0) {
-        free(ro.agent_bin);
-        return 2;
-    }
-    struct lua_host h = {0};
-    h.env = &env;
-    char *fx = fixture_find(cfg, name);
-    h.file = fx ? fx : name;
-    h.rel_path = name;
-    h.emit = print_event;
-    lua_State *L = luaL_newstate();
-    lapi_open(L, &h);
-    int rc = lfixture_ensure(L, name, err, sizeof err) == 0 ? LUA_OK : LUA_ERRRUN;
-    if (rc != LUA_OK)
+    return cached && !rebuild;
+}
+
+static int fixture_build(struct config *cfg, const char *name, int rebuild, const char *accel_flag,
+                         int no_build)
+{
+    struct run_opts ro = {0};
+    ro.accel_flag = accel_flag;
+    char key[65], err[4096];
+    char *fx = NULL;
+    struct lstate *s = NULL;
+    int rc = 2;
+    /* the profiles' builds come first: the key covers the kernels they produce */
+    if (run_preflight(&ro, cfg, 1) < 0 || (!no_build && profiles_build_all(cfg, NULL, NULL) < 0))
+        goto done;
+    if (fixture_key(cfg, name, key, err, sizeof err) < 0) {
         warnx_p("%s", err);
-    else
+        goto done;
+    }
+    if (cached_unless_rebuild(cfg, key, rebuild)) {
+        printf("already built: %s\n", name);
+        rc = 0;
+        goto done;
+    }
+    fx = fixture_find(cfg, name);
+    if (!(s = lstate_open(cfg, &ro, NULL, fx ? fx : name, name, print_event, NULL)))
+        goto done;
+    if (lfixture_ensure(s->L, name, err, sizeof err) == 0) {
         printf("built: %s\n", name);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-    llab_teardown(L, -1, 0);
-    lua_close(L);
-    rm_rf(env.scratch);
-    free(env.scratch);
-    free(env.agent_bin);
+        rc = 0;
+    } else {
+        warnx_p("%s", err);
+        rc = 1;
+    }
+done:
+    lstate_close(s, 0);
     free(fx);
-    return rc == LUA_OK ? 0 : 1;
+    free(ro.agent_bin);
+    return rc;
 }
 
 static volatile sig_atomic_t g_signal;

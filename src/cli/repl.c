@@ -1,7 +1,7 @@
 /* repl.c - `provium repl [PROFILE]`: a Lua prompt with the whole test API.
  *
- * The Lua state is set up the way a worker sets up a test file (lapi_open with a
- * host_env of its own: accelerator, agent, private 0700 scratch directory), with a
+ * The Lua state is set up the way a worker sets up a test file (lstate_open: lapi_open
+ * with a host_env of its own: accelerator, agent, private 0700 scratch directory), with a
  * `provium` lab and a global `vm` booted from PROFILE (or restored from --fixture).
  * Lines are evaluated like the standalone `lua` prompt: `return <line>` first so
  * expressions print, else the line as a statement, continuing with `>> ` while the
@@ -13,8 +13,8 @@
 
 #include "config/config.h"
 #include "lua/lapi.h"
-#include "lua/llab.h"
 #include "run/build.h"
+#include "run/lstate.h"
 #include "run/run.h"
 #include "vm/vm.h"
 
@@ -510,87 +510,74 @@ static int repl_loop(lua_State *L, struct input *in)
     }
 }
 
-int cmd_repl(int argc, char **argv)
+struct repl_args {
+    const char *config_path, *profile_name, *name, *fixture_arg;
+    int no_build;
+};
+
+/* Parses the command line into a; -1 to go on, else the exit code (--help: 0, a usage
+ * error: 2, printed). */
+static int parse_repl_args(int argc, char **argv, struct repl_args *a)
 {
-    const char *config_path = NULL, *profile_name = NULL, *name = NULL, *fixture_arg = NULL;
-    int no_build = 0, err = 0;
+    int err = 0;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *arg = argv[i];
         const char *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             fputs(REPL_USAGE, stdout);
             return 0;
         } else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
-            config_path = v;
+            a->config_path = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--name", &err)))
-            name = v;
+            a->name = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--fixture", &err)))
-            fixture_arg = v;
+            a->fixture_arg = v;
         else if (err)
             return 2;
-        else if (!strcmp(a, "--no-build"))
-            no_build = 1;
-        else if (a[0] == '-')
-            return cli_usage_error("repl", "unknown option '%s'", a);
-        else if (!profile_name)
-            profile_name = a;
+        else if (!strcmp(arg, "--no-build"))
+            a->no_build = 1;
+        else if (arg[0] == '-')
+            return cli_usage_error("repl", "unknown option '%s'", arg);
+        else if (!a->profile_name)
+            a->profile_name = arg;
         else
-            return cli_usage_error("repl", "unexpected argument '%s'", a);
+            return cli_usage_error("repl", "unexpected argument '%s'", arg);
     }
+    return -1;
+}
 
-    char cerr[4096];
-    struct config *cfg = config_load(config_path, cerr, sizeof cerr);
-    if (!cfg) {
-        warnx_p("%s", cerr);
-        return 2;
-    }
-    /* the profile: named, or the only one; a fixture brings its own */
-    const struct profile *p = NULL;
-    if (profile_name)
-        p = cli_find_profile(cfg, profile_name);
+/* The session's profile: named, or the only one; a fixture brings its own (*p may stay
+ * NULL then). -1 (printed) when there is none to boot. */
+static int pick_profile(const struct config *cfg, const struct repl_args *a,
+                        const struct profile **p)
+{
+    *p = NULL;
+    if (a->profile_name)
+        *p = cli_find_profile(cfg, a->profile_name);
     else if (cfg->n_profiles == 1)
-        p = &cfg->profiles[0];
-    else if (!fixture_arg) {
+        *p = &cfg->profiles[0];
+    else if (!a->fixture_arg) {
         char *names = config_profile_names(cfg);
         warnx_p("repl: %s; name one (known: %s)",
                 cfg->n_profiles ? "several profiles" : "provium.toml defines no profile", names);
         free(names);
     }
-    struct run_opts ro = {0};
-    struct host_env env;
-    if ((!p && (profile_name || !fixture_arg)) ||
-        cli_session_env(cfg, p, no_build, 1, &ro, &env) < 0) {
-        config_free(cfg);
-        return 2;
-    }
-    env.qemu_own_pgrp = 1; /* Ctrl-C at the prompt is ours, not QEMU's */
-    char *cwd = path_resolve(NULL, ".");
-    char *file = path_join(cwd, "(repl)"); /* relative host paths resolve against cwd */
-    free(cwd);
-    struct lua_host h = {0};
-    h.env = &env;
-    h.file = file;
-    h.rel_path = "(repl)";
-    h.emit = on_event;
+    return !*p && (a->profile_name || !a->fixture_arg) ? -1 : 0;
+}
 
-    struct sigaction old[4];
-    install_signals(old);
-    signal(SIGPIPE, SIG_IGN);
-    lua_State *L = luaL_newstate();
-    lapi_open(L, &h);
-    lua_getglobal(L, "os");
-    lua_pushcfunction(L, repl_os_exit);
-    lua_setfield(L, -2, "exit");
-    lua_pop(L, 1);
-
-    char *fixture = fixture_arg ? fixture_name(cfg, fixture_arg) : NULL;
+/* Boots `vm` (or restores it from the fixture), then runs the prompt; returns the
+ * session's exit code. */
+static int session(struct lstate *s, const struct config *cfg, const struct profile *p,
+                   const struct repl_args *a)
+{
+    char *fixture = a->fixture_arg ? fixture_name(cfg, a->fixture_arg) : NULL;
     if (fixture)
         warnx_p("restoring fixture `%s`", fixture);
     else
-        warnx_p("booting `%s` (%s)", name ? name : p->name, env.accel);
+        warnx_p("booting `%s` (%s)", a->name ? a->name : p->name, s->env.accel);
     int64_t t0 = now_ns();
     int rc;
-    int started = start_vm(L, &env, name, p, fixture);
+    int started = start_vm(s->L, &s->env, a->name, p, fixture);
     if (g_stop || g_int)
         rc = 130; /* interrupted while booting */
     else if (started < 0)
@@ -601,26 +588,59 @@ int cmd_repl(int argc, char **argv)
         if (in.tty)
             warnx_p("`vm` is ready (%.1fs); `provium` is the lab. "
                     ".exit or Ctrl-D quits.", (double)(now_ns() - t0) / 1e9);
-        rc = repl_loop(L, &in);
+        rc = repl_loop(s->L, &in);
         input_close(&in);
     }
-    if (rc == 130)
-    {
+    if (rc == 130) {
         if (isatty(STDERR_FILENO)) {
             fputc('\n', stdout); /* end the prompt's line */
             fflush(stdout);
         }
         warnx_p("%s; shutting the VMs down", g_stop ? strsignal(g_stop) : "interrupted");
     }
-    /* every VM the session made lives in the file lab; lua_close frees the rest */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-    llab_teardown(L, -1, 0);
-    lua_close(L);
-    restore_signals(old);
-    rm_rf(env.scratch);
-    free(env.scratch);
-    free(file);
     free(fixture);
+    return rc;
+}
+
+int cmd_repl(int argc, char **argv)
+{
+    struct repl_args a = {0};
+    int rc = parse_repl_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    char cerr[4096];
+    struct config *cfg = config_load(a.config_path, cerr, sizeof cerr);
+    if (!cfg) {
+        warnx_p("%s", cerr);
+        return 2;
+    }
+    const struct profile *p;
+    struct run_opts ro = {0};
+    struct lstate *s = NULL;
+    char *file = NULL;
+    rc = 2;
+    if (pick_profile(cfg, &a, &p) < 0 || cli_session_env(cfg, p, a.no_build, 1, &ro, NULL) < 0)
+        goto done;
+    char *cwd = path_resolve(NULL, ".");
+    file = path_join(cwd, "(repl)"); /* relative host paths resolve against cwd */
+    free(cwd);
+    if (!(s = lstate_open(cfg, &ro, NULL, file, "(repl)", on_event, NULL)))
+        goto done;
+    s->env.qemu_own_pgrp = 1; /* Ctrl-C at the prompt is ours, not QEMU's */
+    struct sigaction old[4];
+    install_signals(old);
+    signal(SIGPIPE, SIG_IGN);
+    lua_getglobal(s->L, "os");
+    lua_pushcfunction(s->L, repl_os_exit);
+    lua_setfield(s->L, -2, "exit");
+    lua_pop(s->L, 1);
+    rc = session(s, cfg, p, &a);
+    lstate_close(s, 0); /* every VM the session made shuts down, with our handlers on */
+    s = NULL;
+    restore_signals(old);
+done:
+    lstate_close(s, 0);
+    free(file);
     free(ro.agent_bin);
     config_free(cfg);
     return rc;

@@ -3,6 +3,7 @@
  * Order of work: load and run the chunk (registering tests), apply filters, run each
  * test in a scoped lab with its own deadline, tear the scoped lab down, and finally
  * the file lab. Every outcome is an event written as one JSON line to the parent. */
+#include "lstate.h"
 #include "run.h"
 #include "watchdog.h"
 
@@ -244,29 +245,21 @@ static const char *error_text(lua_State *L, int idx)
     return lapi_report_text(L, idx); /* any value; NUL bytes kept visible */
 }
 
-/* Runs the test whose entry table is at `entry`. */
-static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int entry)
+/* ---- one test ---- */
+
+/* What one test came to. */
+struct outcome {
+    int failed, skipped;
+    const char *reason, *log; /* from its context (Lua strings, on the stack) */
+    char *message;            /* why it failed */
+    char *console;            /* its labs' console excerpts, when it failed */
+    int64_t dur;
+};
+
+/* The test's meta.timeout (seconds, or a duration string) when positive, else dflt. */
+static double test_timeout(lua_State *L, int meta, double dflt)
 {
-    lua_getfield(L, entry, "name");
-    const char *name = lua_tostring(L, -1);
-    char *shown = utf8_escape(name); /* the name in every event */
-    lua_getfield(L, entry, "meta");
-    int meta = lua_gettop(L);
-    json_t *mj = meta_json(L, meta);
-
-    const char *why = filter_reason(L, meta, w->ro);
-    if (why) {
-        emit(w, "test_skipped",
-             json_pack("{s:s, s:o, s:O}", "name", shown, "reason", json_text(why), "meta", mj));
-        json_decref(mj);
-        free(shown);
-        lua_settop(L, entry);
-        return;
-    }
-    lua_settop(L, meta);
-    emit(w, "test_started", json_pack("{s:s, s:O}", "name", shown, "meta", mj));
-
-    double timeout = h->file_timeout;
+    double timeout = dflt;
     if (lua_getfield(L, meta, "timeout") != LUA_TNIL) {
         double d = 0;
         if (lua_type(L, -1) == LUA_TNUMBER)
@@ -277,8 +270,13 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
             timeout = d;
     }
     lua_pop(L, 1);
+    return timeout;
+}
 
-    /* scoped lab test:<name>, child of the file lab */
+/* Pushes the file lab and the test's scoped lab test:<name>, its child, which becomes
+ * `provium`; returns the scoped lab's index (the file lab is just below it). */
+static int enter_test_lab(lua_State *L, struct lua_host *h, const char *name)
+{
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->file_lab_ref);
     int file_lab = lua_gettop(L);
     char *lab_name = xasprintf("test:%s", name);
@@ -287,7 +285,14 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
     int scoped = lua_gettop(L);
     lua_pushvalue(L, scoped);
     lua_setglobal(L, "provium");
+    return scoped;
+}
 
+/* Calls the body of the test at entry with its context, under the deadline; leaves the
+ * context at *ctx (and the error above it on failure), returns lua_pcall's status. */
+static int call_body(lua_State *L, struct lua_host *h, int entry, const char *name,
+                     double timeout, int *ctx, int64_t *dur)
+{
     int64_t t0 = now_ns();
     h->timed_out = 0;
     h->env->deadline_ns = timeout > 0 ? t0 + (int64_t)(timeout * 1e9) : 0;
@@ -295,54 +300,101 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
         lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1000);
         watchdog_arm(L, deadline_hook, h->env->deadline_ns);
     }
-
     lua_getfield(L, entry, "fn");
     ltest_push_context(L, entry);
-    int ctx = lua_gettop(L);
-    lua_pushvalue(L, ctx);
-    lua_insert(L, ctx - 1); /* keep a copy of ctx below fn */
-    ctx--;
+    int c = lua_gettop(L);
+    lua_pushvalue(L, c);
+    lua_insert(L, c - 1); /* keep a copy of ctx below fn */
+    *ctx = c - 1;
     h->current_test = name;
     int rc = lua_pcall(L, 1, 0, 0);
     h->current_test = NULL;
     watchdog_disarm(); /* before the hook goes: the watchdog sets none after this */
     lua_sethook(L, NULL, 0, 0);
-    int64_t dur = now_ns() - t0;
+    *dur = now_ns() - t0;
     if (h->env->deadline_ns && now_ns() >= h->env->deadline_ns)
         h->timed_out = 1;
     h->env->deadline_ns = 0;
     lfile_close_test_files(L); /* before the scoped lab's VMs go */
     lproc_end_test(L, name);
+    return rc;
+}
 
-    const char *reason, *log;
-    int skipped;
-    int failed = ltest_context_state(L, ctx, &reason, &log, &skipped);
-    char *message = NULL;
+/* The verdict: the context's state, the body's error (t:skip raises a sentinel), the
+ * deadline. */
+static void judge(lua_State *L, const struct lua_host *h, int ctx, int rc, struct outcome *o)
+{
+    o->failed = ltest_context_state(L, ctx, &o->reason, &o->log, &o->skipped);
     if (h->timed_out) {
-        failed = 1;
-        skipped = 0;
-        message = xstrdup("test timeout exceeded");
+        o->failed = 1;
+        o->skipped = 0;
+        o->message = xstrdup("test timeout exceeded");
     } else if (rc != LUA_OK) {
         const char *e = error_text(L, -1);
-        if (skipped && !strcmp(e, LTEST_SKIP_SENTINEL)) {
+        if (o->skipped && !strcmp(e, LTEST_SKIP_SENTINEL)) {
             /* t:skip */
         } else {
-            skipped = 0;
-            failed = 1;
-            message = xstrdup(reason ? reason : e);
+            o->skipped = 0;
+            o->failed = 1;
+            o->message = xstrdup(o->reason ? o->reason : e);
         }
-    } else if (failed) {
-        message = xstrdup(reason ? reason : "assertion failed");
+    } else if (o->failed) {
+        o->message = xstrdup(o->reason ? o->reason : "assertion failed");
     }
-    if (failed)
-        skipped = 0;
+    if (o->failed)
+        o->skipped = 0;
+}
 
-    char *console = NULL;
-    if (failed) {
+/* test_skipped, test_failed or test_passed. Guest output, t:log text and names may
+ * hold any bytes: escaped, never dropped. */
+static void emit_outcome(struct worker *w, const char *shown, json_t *mj, const struct outcome *o)
+{
+    if (o->skipped)
+        emit(w, "test_skipped",
+             json_pack("{s:s, s:o, s:O, s:o}", "name", shown, "reason",
+                       json_text(o->reason ? o->reason : "skipped"), "meta", mj, "log",
+                       json_text(o->log)));
+    else if (o->failed)
+        emit(w, "test_failed",
+             json_pack("{s:s, s:I, s:o, s:o, s:O, s:o}", "name", shown, "duration_ns",
+                       (json_int_t)o->dur, "reason", json_text(o->message), "console_excerpt",
+                       json_text(o->console ? o->console : ""), "meta", mj, "log",
+                       json_text(o->log)));
+    else
+        emit(w, "test_passed", json_pack("{s:s, s:O, s:I, s:o}", "name", shown, "meta", mj,
+                                         "duration_ns", (json_int_t)o->dur, "log",
+                                         json_text(o->log)));
+}
+
+/* Runs the test whose entry table is at `entry`, unless a filter skips it. */
+static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int entry)
+{
+    lua_getfield(L, entry, "name");
+    const char *name = lua_tostring(L, -1);
+    char *shown = utf8_escape(name); /* the name in every event */
+    lua_getfield(L, entry, "meta");
+    int meta = lua_gettop(L);
+    json_t *mj = meta_json(L, meta);
+    struct outcome o = {0};
+
+    const char *why = filter_reason(L, meta, w->ro);
+    if (why) {
+        emit(w, "test_skipped",
+             json_pack("{s:s, s:o, s:O}", "name", shown, "reason", json_text(why), "meta", mj));
+        goto done;
+    }
+    lua_settop(L, meta);
+    emit(w, "test_started", json_pack("{s:s, s:O}", "name", shown, "meta", mj));
+    double timeout = test_timeout(L, meta, h->file_timeout);
+    int scoped = enter_test_lab(L, h, name), file_lab = scoped - 1;
+    int ctx;
+    int rc = call_body(L, h, entry, name, timeout, &ctx, &o.dur);
+    judge(L, h, ctx, rc, &o);
+    if (o.failed) {
         struct buf b = {0};
         llab_collect_consoles(L, scoped, &b);
         llab_collect_consoles(L, file_lab, &b);
-        console = buf_cstr(&b);
+        o.console = buf_cstr(&b);
     }
     /* tear down the scoped lab; on timeout the whole file lab goes too */
     llab_teardown(L, scoped, h->timed_out);
@@ -350,27 +402,18 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
         llab_teardown(L, file_lab, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->file_lab_ref);
     lua_setglobal(L, "provium");
-
-    /* guest output, t:log text and names may hold any bytes: escaped, never dropped */
-    if (skipped)
-        emit(w, "test_skipped",
-             json_pack("{s:s, s:o, s:O, s:o}", "name", shown, "reason",
-                       json_text(reason ? reason : "skipped"), "meta", mj, "log", json_text(log)));
-    else if (failed)
-        emit(w, "test_failed",
-             json_pack("{s:s, s:I, s:o, s:o, s:O, s:o}", "name", shown, "duration_ns",
-                       (json_int_t)dur, "reason", json_text(message), "console_excerpt",
-                       json_text(console ? console : ""), "meta", mj, "log", json_text(log)));
-    else
-        emit(w, "test_passed", json_pack("{s:s, s:O, s:I, s:o}", "name", shown, "meta", mj,
-                                         "duration_ns", (json_int_t)dur, "log", json_text(log)));
-    free(message);
-    free(console);
+    emit_outcome(w, shown, mj, &o);
+done:
+    free(o.message);
+    free(o.console);
     free(shown);
     json_decref(mj);
     lua_settop(L, entry);
-    lua_gc(L, LUA_GCCOLLECT);
+    if (!why)
+        lua_gc(L, LUA_GCCOLLECT);
 }
+
+/* ---- the file ---- */
 
 /* --rerun-failed narrows a file to the tests that failed last time (recorded with
  * their names as reported, escaped). */
@@ -392,120 +435,148 @@ static int message_handler(lua_State *L)
     return 1;
 }
 
-int worker_run(const struct run_opts *ro, const struct config *cfg, const char *abs_path,
-               const char *rel_path, const char *scratch, int evfd, int replyfd)
+/* Loads and runs the file's chunk, which registers its tests; on failure the error
+ * (as report text) is left on top. */
+static int run_chunk(lua_State *L, const char *abs_path)
 {
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, SIG_DFL); /* SIGTERM and SIGHUP: the watchdog's (runner.c starts it) */
-    struct worker w = {evfd, replyfd, ro, rel_path};
-    struct host_env env;
-    host_env_init(&env, cfg, ro, scratch);
-    if (replyfd >= 0) {
-        env.pool_acquire = pool_acquire;
-        env.pool_claim = pool_claim;
-        env.pool_release = pool_release;
-        env.pool_ud = &w;
-    }
-
-    struct lua_host h = {0};
-    h.env = &env;
-    h.file = abs_path;
-    h.rel_path = rel_path;
-    h.emit = emit;
-    h.emit_ud = &w;
-    g_hook_host = &h;
-
-    lua_State *L = luaL_newstate();
-    lapi_open(L, &h);
-
     lua_pushcfunction(L, message_handler);
     int mh = lua_gettop(L);
     int rc = luaL_loadfile(L, abs_path);
     if (rc == LUA_OK)
         rc = lua_pcall(L, 0, 0, mh);
-    if (rc != LUA_OK) {
-        const char *msg = error_text(L, -1);
-        struct buf b = {0};
-        lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-        llab_collect_consoles(L, -1, &b);
-        llab_teardown(L, -1, 1);
-        emit(&w, "chunk_error", json_pack("{s:o, s:o}", "error", json_text(msg),
-                                          "console_excerpt", json_text(b.len ? buf_cstr(&b) : "")));
-        buf_free(&b);
-        lua_close(L);
-        free(env.scratch);
-        return 1;
-    }
-    lua_settop(L, mh - 1);
+    if (rc == LUA_OK)
+        lua_settop(L, mh - 1);
+    return rc;
+}
 
-    /* announce the registered tests (names and metas) so a crash can report them */
+/* The chunk failed: the VMs it started are killed and chunk_error carries their
+ * consoles. Closes s; returns the worker's exit code. */
+static int chunk_failed(struct lstate *s, struct worker *w)
+{
+    lua_State *L = s->L;
+    json_t *o = json_pack("{s:o}", "error", json_text(error_text(L, -1)));
+    struct buf b = {0};
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->host.file_lab_ref);
+    llab_collect_consoles(L, -1, &b);
+    lstate_close(s, 1);
+    json_object_set_new(o, "console_excerpt", json_text(b.len ? buf_cstr(&b) : ""));
+    emit(w, "chunk_error", o);
+    buf_free(&b);
+    return 1;
+}
+
+/* Announces the tests this worker will run (names and metas) so that a crash can
+ * report them. */
+static void announce_tests(lua_State *L, struct worker *w, int tests, lua_Integer n)
+{
     json_t *names = json_array(), *metas = json_array();
-    lua_getfield(L, LUA_REGISTRYINDEX, "provium.tests");
-    int tests = lua_gettop(L);
-    lua_Integer n = lua_istable(L, tests) ? luaL_len(L, tests) : 0;
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, tests, i);
         lua_getfield(L, -1, "name");
         lua_getfield(L, -2, "meta");
-        if (selected(ro, lua_tostring(L, -2))) {
+        if (selected(w->ro, lua_tostring(L, -2))) {
             json_array_append_new(names, json_text(lua_tostring(L, -2)));
             json_array_append_new(metas, meta_json(L, lua_gettop(L)));
         }
         lua_pop(L, 3);
     }
-    emit(&w, "tests_registered", json_pack("{s:o, s:o}", "names", names, "metas", metas));
+    emit(w, "tests_registered", json_pack("{s:o, s:o}", "names", names, "metas", metas));
+}
 
+/* A test that does not run: failed when the file lab's baseline could not be taken or
+ * restored (reset_error), else skipped with the file's todo reason. */
+static void not_run(lua_State *L, struct worker *w, int entry, const char *reset_error,
+                    const char *todo)
+{
+    lua_getfield(L, entry, "name");
+    if (reset_error) {
+        emit(w, "test_failed", json_pack("{s:o, s:i, s:o, s:s, s:{}, s:s}", "name",
+                                         json_text(lua_tostring(L, -1)), "duration_ns", 0,
+                                         "reason", json_text(reset_error), "console_excerpt",
+                                         "", "meta", "log", ""));
+        return;
+    }
+    lua_getfield(L, entry, "meta");
+    json_t *mj = meta_json(L, lua_gettop(L));
+    emit(w, "test_skipped", json_pack("{s:o, s:o, s:o}", "name", json_text(lua_tostring(L, -2)),
+                                      "reason", json_text(todo), "meta", mj));
+}
+
+/* provium.reset_between_tests: a baseline of the file lab, restored after each test.
+ * NULL with *reset_error set when it cannot be taken. */
+static char *take_baseline(lua_State *L, const struct lua_host *h, char **reset_error)
+{
+    char err[8192];
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->file_lab_ref);
+    char *baseline = llabsnap_take(L, -1, NULL, err, sizeof err);
+    lua_pop(L, 1);
+    if (!baseline)
+        *reset_error = xasprintf("reset_between_tests: baseline snapshot: %s", err);
+    return baseline;
+}
+
+static void reset_to_baseline(lua_State *L, const struct lua_host *h, const char *baseline,
+                              char **reset_error)
+{
+    char err[8192];
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->file_lab_ref);
+    if (llabsnap_reset(L, -1, baseline, err, sizeof err) < 0)
+        *reset_error = xasprintf("reset_between_tests: restoring the baseline: %s", err);
+}
+
+/* Runs the registered tests in order (those --rerun-failed selects). */
+static void run_tests(lua_State *L, struct worker *w, struct lua_host *h)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "provium.tests");
+    int tests = lua_gettop(L);
+    lua_Integer n = lua_istable(L, tests) ? luaL_len(L, tests) : 0;
+    announce_tests(L, w, tests, n);
     lua_getfield(L, LUA_REGISTRYINDEX, "provium.todo");
     const char *todo = lua_tostring(L, -1);
-    /* provium.reset_between_tests: a baseline of the file lab, restored after each test */
     char *baseline = NULL, *reset_error = NULL;
-    if (h.reset_between_tests && !todo && n > 0) {
-        char err[8192];
-        lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-        baseline = llabsnap_take(L, -1, NULL, err, sizeof err);
-        lua_pop(L, 1);
-        if (!baseline)
-            reset_error = xasprintf("reset_between_tests: baseline snapshot: %s", err);
-    }
+    if (h->reset_between_tests && !todo && n > 0)
+        baseline = take_baseline(L, h, &reset_error);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, tests, i);
         int entry = lua_gettop(L);
         lua_getfield(L, entry, "name");
-        int wanted = selected(ro, lua_tostring(L, -1));
+        int wanted = selected(w->ro, lua_tostring(L, -1));
         lua_pop(L, 1);
         if (!wanted) {
             /* --rerun-failed: this one passed last time */
-        } else if (reset_error) {
-            lua_getfield(L, entry, "name");
-            emit(&w, "test_failed", json_pack("{s:o, s:i, s:o, s:s, s:{}, s:s}", "name",
-                                              json_text(lua_tostring(L, -1)), "duration_ns", 0,
-                                              "reason", json_text(reset_error), "console_excerpt",
-                                              "", "meta", "log", ""));
-        } else if (todo) {
-            lua_getfield(L, entry, "name");
-            lua_getfield(L, entry, "meta");
-            json_t *mj = meta_json(L, lua_gettop(L));
-            emit(&w, "test_skipped", json_pack("{s:o, s:o, s:o}", "name",
-                                               json_text(lua_tostring(L, -2)), "reason",
-                                               json_text(todo), "meta", mj));
+        } else if (reset_error || todo) {
+            not_run(L, w, entry, reset_error, todo);
         } else {
-            run_one_test(L, &w, &h, entry);
-            if (baseline && i < n) {
-                char err[8192];
-                lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-                if (llabsnap_reset(L, -1, baseline, err, sizeof err) < 0)
-                    reset_error = xasprintf("reset_between_tests: restoring the baseline: %s", err);
-            }
+            run_one_test(L, w, h, entry);
+            if (baseline && i < n)
+                reset_to_baseline(L, h, baseline, &reset_error);
         }
         lua_settop(L, entry - 1);
     }
     free(baseline);
     free(reset_error);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h.file_lab_ref);
-    llab_teardown(L, -1, 0);
-    lua_pop(L, 1);
-    lua_close(L);
-    free(env.scratch);
+}
+
+int worker_run(const struct run_opts *ro, const struct config *cfg, const char *abs_path,
+               const char *rel_path, const char *scratch, int evfd, int replyfd)
+{
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, SIG_DFL); /* SIGTERM and SIGHUP: the watchdog's (jobs.c starts it) */
+    struct worker w = {evfd, replyfd, ro, rel_path};
+    struct lstate *s = lstate_open(cfg, ro, scratch, abs_path, rel_path, emit, &w);
+    if (!s)
+        return 1;
+    if (replyfd >= 0) {
+        s->env.pool_acquire = pool_acquire;
+        s->env.pool_claim = pool_claim;
+        s->env.pool_release = pool_release;
+        s->env.pool_ud = &w;
+    }
+    g_hook_host = &s->host;
+    if (run_chunk(s->L, abs_path) != LUA_OK)
+        return chunk_failed(s, &w);
+    run_tests(s->L, &w, &s->host);
+    lstate_close(s, 0);
     /* the parent counts a worker that ends without this (os.exit, abort) as crashed */
     emit(&w, "file_done", NULL);
     return 0;
