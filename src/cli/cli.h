@@ -22,6 +22,8 @@ const char *cli_flag_value(int argc, char **argv, int *i, const char *name, int 
 
 struct config;
 struct profile;
+/* config_load of path (NULL: ./provium.toml), else prints why and returns NULL. */
+struct config *cli_load_config(const char *path);
 /* The profile called name, else prints "unknown profile `X` (known: ...)" and NULL. */
 const struct profile *cli_find_profile(const struct config *cfg, const char *name);
 extern const char cli_run_flags[]; /* the test-run flag list, for `provium --help` */

@@ -192,82 +192,94 @@ static int run_qemu(char **argv)
     return 0;
 }
 
-int cmd_console(int argc, char **argv)
+struct console_args {
+    const char *config_path, *profile_name, *cmdline;
+    uint64_t mem; /* 0: the profile's */
+    int cpus;     /* 0: the profile's */
+    int agent, print_command, no_build;
+    int extra;    /* the first QEMU argument after `--` (argc: none) */
+};
+
+/* --mem SIZE and --cpus N: 1 when argv[*i] was one, 0 when not, 2 on a bad value
+ * (printed). */
+static int resource_flag(int argc, char **argv, int *i, struct console_args *a, int *err)
 {
-    const char *config_path = NULL, *profile_name = NULL, *cmdline = NULL;
-    uint64_t mem = 0;
-    int cpus = 0, agent = 0, print_command = 0, no_build = 0, err = 0;
-    int extra = argc; /* first QEMU argument after `--` */
+    const char *v;
+    if ((v = cli_flag_value(argc, argv, i, "--mem", err))) {
+        if (units_parse_size(v, &a->mem) < 0)
+            return cli_usage_error("console", "invalid size: %s", v);
+        if (a->mem < (32u << 20))
+            return cli_usage_error("console", "--mem must be at least 32M");
+        return 1;
+    }
+    if ((v = cli_flag_value(argc, argv, i, "--cpus", err))) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 64)
+            return cli_usage_error("console", "--cpus must be an integer from 1 to 64, got '%s'", v);
+        a->cpus = (int)n;
+        return 1;
+    }
+    return 0;
+}
+
+/* Parses the command line into a; -1 to go on, else the exit code (--help: 0, a usage
+ * error: 2, printed). */
+static int parse_console_args(int argc, char **argv, struct console_args *a)
+{
+    int err = 0, taken;
+    a->extra = argc;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *arg = argv[i];
         const char *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
             fputs(CONSOLE_USAGE, stdout);
             return 0;
-        } else if (!strcmp(a, "--")) {
-            extra = i + 1;
+        } else if (!strcmp(arg, "--")) {
+            a->extra = i + 1;
             break;
         } else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
-            config_path = v;
+            a->config_path = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--cmdline", &err)))
-            cmdline = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--mem", &err))) {
-            if (units_parse_size(v, &mem) < 0)
-                return cli_usage_error("console", "invalid size: %s", v);
-            if (mem < (32u << 20))
-                return cli_usage_error("console", "--mem must be at least 32M");
-        } else if ((v = cli_flag_value(argc, argv, &i, "--cpus", &err))) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 64)
-                return cli_usage_error("console", "--cpus must be an integer from 1 to 64, got '%s'", v);
-            cpus = (int)n;
-        } else if (err)
+            a->cmdline = v;
+        else if ((taken = resource_flag(argc, argv, &i, a, &err)) == 2)
             return 2;
-        else if (!strcmp(a, "--agent"))
-            agent = 1;
-        else if (!strcmp(a, "--print-command"))
-            print_command = 1;
-        else if (!strcmp(a, "--no-build"))
-            no_build = 1;
-        else if (a[0] == '-')
-            return cli_usage_error("console", "unknown option '%s'", a);
-        else if (!profile_name)
-            profile_name = a;
+        else if (taken)
+            continue;
+        else if (err)
+            return 2;
+        else if (!strcmp(arg, "--agent"))
+            a->agent = 1;
+        else if (!strcmp(arg, "--print-command"))
+            a->print_command = 1;
+        else if (!strcmp(arg, "--no-build"))
+            a->no_build = 1;
+        else if (arg[0] == '-')
+            return cli_usage_error("console", "unknown option '%s'", arg);
+        else if (!a->profile_name)
+            a->profile_name = arg;
         else
-            return cli_usage_error("console", "unexpected argument '%s'", a);
+            return cli_usage_error("console", "unexpected argument '%s'", arg);
     }
-    if (!profile_name)
+    if (!a->profile_name)
         return cli_usage_error("console", "missing PROFILE");
+    return -1;
+}
 
-    char cerr[4096];
-    struct config *cfg = config_load(config_path, cerr, sizeof cerr);
-    if (!cfg) {
-        warnx_p("%s", cerr);
-        return 2;
-    }
-    const struct profile *p = cli_find_profile(cfg, profile_name);
-    /* --print-command needs no QEMU on this machine, only the accelerator decision */
-    struct run_opts ro = {0};
-    ro.no_preflight = print_command;
-    struct host_env env;
-    if (!p || cli_session_env(cfg, p, no_build, agent, &ro, &env) < 0) {
-        config_free(cfg);
-        return 2;
-    }
-    struct vm *vm = vm_new(&env, p->name, p, mem ? mem : p->memory, cpus ? cpus : p->cpus);
-    if (cmdline)
-        vm->opts.cmdline = xstrdup(cmdline);
+/* QEMU's command line for vm, then the arguments after `--`: printed (--print-command)
+ * or run on this terminal. Returns the exit code. */
+static int console_qemu(struct vm *vm, const struct console_args *a, int argc, char **argv)
+{
     struct strv qargv = {0};
     char verr[8192];
     int rc = 0;
-    if (vm_console_argv(vm, agent, &qargv, verr, sizeof verr) < 0) {
+    if (vm_console_argv(vm, a->agent, &qargv, verr, sizeof verr) < 0) {
         warnx_p("%s", verr);
         rc = 2;
     } else {
-        for (int i = extra; i < argc; i++)
+        for (int i = a->extra; i < argc; i++)
             strv_push(&qargv, argv[i]);
-        if (print_command) {
+        if (a->print_command) {
             for (size_t i = 0; i < qargv.n; i++) {
                 if (i)
                     fputc(' ', stdout);
@@ -276,17 +288,43 @@ int cmd_console(int argc, char **argv)
             fputc('\n', stdout);
         } else {
             warnx_p("console of `%s` (%s); Ctrl-A X quits, Ctrl-A C is the "
-                    "QEMU monitor", p->name, env.accel);
+                    "QEMU monitor", vm->name, vm->env->accel);
             rc = run_qemu(qargv.v);
         }
     }
+    strv_free(&qargv);
+    return rc;
+}
+
+int cmd_console(int argc, char **argv)
+{
+    struct console_args a = {0};
+    int rc = parse_console_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    struct config *cfg = cli_load_config(a.config_path);
+    if (!cfg)
+        return 2;
+    const struct profile *p = cli_find_profile(cfg, a.profile_name);
+    /* --print-command needs no QEMU on this machine, only the accelerator decision */
+    struct run_opts ro = {0};
+    ro.no_preflight = a.print_command;
+    struct host_env env = {0};
+    struct vm *vm = NULL;
+    rc = 2;
+    if (!p || cli_session_env(cfg, p, a.no_build, a.agent, &ro, &env) < 0)
+        goto done;
+    vm = vm_new(&env, p->name, p, a.mem ? a.mem : p->memory, a.cpus ? a.cpus : p->cpus);
+    if (a.cmdline)
+        vm->opts.cmdline = xstrdup(a.cmdline);
+    rc = console_qemu(vm, &a, argc, argv);
     /* the printed command may name the assembled initrd: keep what it needs */
-    if (print_command && rc == 0 && agent)
+    if (a.print_command && rc == 0 && a.agent)
         warnx_p("the command uses files in %s; remove it when done",
                 env.scratch);
     else
         rm_rf(env.scratch);
-    strv_free(&qargv);
+done:
     vm_free(vm);
     free(env.scratch);
     free(ro.agent_bin);

@@ -327,12 +327,9 @@ int cmd_fixture(int argc, char **argv)
         return cli_usage_error("fixture", "missing subcommand (list, build, rebuild, clean, stale)");
     if (!verb_usage)
         return cli_usage_error("fixture", "unknown subcommand '%s'", verb);
-    char cerr[4096];
-    struct config *cfg = config_load(config_path, cerr, sizeof cerr);
-    if (!cfg) {
-        warnx_p("%s", cerr);
+    struct config *cfg = cli_load_config(config_path);
+    if (!cfg)
         return 2;
-    }
     int rc;
     int needs_target = !strcmp(verb, "build") || !strcmp(verb, "rebuild");
     if (needs_target && !target)

@@ -42,10 +42,8 @@ int cmd_list(int argc, char **argv)
         } else
             strv_push(&paths, argv[i]);
     }
-    char cerr[4096];
-    struct config *cfg = config_load(config_path, cerr, sizeof cerr);
+    struct config *cfg = cli_load_config(config_path);
     if (!cfg) {
-        warnx_p("%s", cerr);
         strv_free(&paths);
         return 2;
     }

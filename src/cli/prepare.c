@@ -31,12 +31,9 @@ int cmd_prepare(int argc, char **argv)
         else
             return cli_usage_error("prepare", "unexpected argument '%s'", argv[i]);
     }
-    char cerr[4096];
-    struct config *cfg = config_load(config_path, cerr, sizeof cerr);
-    if (!cfg) {
-        warnx_p("%s", cerr);
+    struct config *cfg = cli_load_config(config_path);
+    if (!cfg)
         return 2;
-    }
     int rc = 0;
     if (profile) {
         const struct profile *p = config_profile(cfg, profile);

@@ -608,12 +608,9 @@ int cmd_repl(int argc, char **argv)
     int rc = parse_repl_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    char cerr[4096];
-    struct config *cfg = config_load(a.config_path, cerr, sizeof cerr);
-    if (!cfg) {
-        warnx_p("%s", cerr);
+    struct config *cfg = cli_load_config(a.config_path);
+    if (!cfg)
         return 2;
-    }
     const struct profile *p;
     struct run_opts ro = {0};
     struct lstate *s = NULL;

@@ -2,6 +2,7 @@
  * the runner. Flags take their value as the next argument or after `=`. */
 #include "cli.h"
 
+#include "config/config.h"
 #include "run/run.h"
 #include "util/units.h"
 
@@ -68,6 +69,95 @@ const char *cli_flag_value(int argc, char **argv, int *i, const char *name, int 
     return argv[++*i];
 }
 
+struct config *cli_load_config(const char *path)
+{
+    char err[4096];
+    struct config *cfg = config_load(path, err, sizeof err);
+    if (!cfg)
+        warnx_p("%s", err);
+    return cfg;
+}
+
+/* A count up to 4096 (--jobs, --cpus) into *out: 1, else 2 (usage error printed). */
+static int count_value(const char *flag, const char *v, int *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 1 || n > 4096)
+        return cli_usage_error(NULL, "%s must be a positive integer, got '%s'", flag, v);
+    *out = (int)n;
+    return 1;
+}
+
+/* The flags with a value: 1 when argv[*i] was one (its value taken), 0 when it is not
+ * (*err set when it was one without its value), 2 on a bad value (printed). */
+static int value_flag(int argc, char **argv, int *i, struct run_opts *ro, int *err)
+{
+    const char *v;
+    if ((v = cli_flag_value(argc, argv, i, "--config", err)))
+        ro->config_path = v;
+    else if ((v = cli_flag_value(argc, argv, i, "--filter", err)))
+        strv_push(&ro->filters, v);
+    else if ((v = cli_flag_value(argc, argv, i, "--tag-meta", err)))
+        strv_push(&ro->tag_meta, v);
+    else if ((v = cli_flag_value(argc, argv, i, "--no-tag-meta", err)))
+        strv_push(&ro->no_tag_meta, v);
+    else if ((v = cli_flag_value(argc, argv, i, "--tag", err)))
+        strv_push(&ro->tags, v);
+    else if ((v = cli_flag_value(argc, argv, i, "--no-tag", err)))
+        strv_push(&ro->no_tags, v);
+    else if ((v = cli_flag_value(argc, argv, i, "--jobs", err)))
+        return count_value("--jobs", v, &ro->jobs);
+    else if ((v = cli_flag_value(argc, argv, i, "--timeout", err))) {
+        if (units_parse_duration(v, 0, &ro->file_timeout) < 0)
+            return cli_usage_error(NULL, "invalid duration: %s", v);
+    } else if ((v = cli_flag_value(argc, argv, i, "--junit", err)))
+        ro->junit = v;
+    else if ((v = cli_flag_value(argc, argv, i, "--events", err)))
+        ro->events = v;
+    else if ((v = cli_flag_value(argc, argv, i, "--accel", err)))
+        ro->accel_flag = v;
+    else if ((v = cli_flag_value(argc, argv, i, "--mem", err))) {
+        if (units_parse_size(v, &ro->pool_memory) < 0 || ro->pool_memory == 0)
+            return cli_usage_error(NULL, "invalid size: %s", v);
+    } else if ((v = cli_flag_value(argc, argv, i, "--cpus", err)))
+        return count_value("--cpus", v, &ro->pool_cpus);
+    else if ((v = cli_flag_value(argc, argv, i, "--cpu-overcommit", err))) {
+        char *end;
+        ro->cpu_overcommit = strtod(v, &end);
+        if (*end || !(ro->cpu_overcommit > 0))
+            return cli_usage_error(NULL, "--cpu-overcommit must be a positive number, got '%s'", v);
+    } else
+        return 0;
+    return 1;
+}
+
+/* The flags without a value: 1 when a was one, else 0. */
+static int switch_flag(const char *a, struct run_opts *ro)
+{
+    if (!strcmp(a, "--include-slow"))
+        ro->include_slow = 1;
+    else if (!strcmp(a, "--fail-fast"))
+        ro->fail_fast = 1;
+    else if (!strcmp(a, "--rerun-failed"))
+        ro->rerun_failed = 1;
+    else if (!strcmp(a, "--json"))
+        ro->json = 1;
+    else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+        ro->verbose++;
+    else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+        ro->quiet = 1;
+    else if (!strcmp(a, "--no-progress"))
+        ro->no_progress = 1;
+    else if (!strcmp(a, "--no-build"))
+        ro->no_build = 1;
+    else if (!strcmp(a, "--no-preflight"))
+        ro->no_preflight = 1;
+    else
+        return 0;
+    return 1;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_opts ro = {0};
@@ -75,86 +165,20 @@ int cmd_run(int argc, char **argv)
     int err = 0, rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v;
+        int taken;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(RUN_USAGE, stdout);
             fputs(cli_run_flags, stdout);
             goto out;
-        } else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
-            ro.config_path = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--filter", &err)))
-            strv_push(&ro.filters, v);
-        else if ((v = cli_flag_value(argc, argv, &i, "--tag-meta", &err)))
-            strv_push(&ro.tag_meta, v);
-        else if ((v = cli_flag_value(argc, argv, &i, "--no-tag-meta", &err)))
-            strv_push(&ro.no_tag_meta, v);
-        else if ((v = cli_flag_value(argc, argv, &i, "--tag", &err)))
-            strv_push(&ro.tags, v);
-        else if ((v = cli_flag_value(argc, argv, &i, "--no-tag", &err)))
-            strv_push(&ro.no_tags, v);
-        else if ((v = cli_flag_value(argc, argv, &i, "--jobs", &err))) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 4096) {
-                rc = cli_usage_error(NULL, "--jobs must be a positive integer, got '%s'", v);
-                goto out;
-            }
-            ro.jobs = (int)n;
-        } else if ((v = cli_flag_value(argc, argv, &i, "--timeout", &err))) {
-            if (units_parse_duration(v, 0, &ro.file_timeout) < 0) {
-                rc = cli_usage_error(NULL, "invalid duration: %s", v);
-                goto out;
-            }
-        } else if ((v = cli_flag_value(argc, argv, &i, "--junit", &err)))
-            ro.junit = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--events", &err)))
-            ro.events = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--accel", &err)))
-            ro.accel_flag = v;
-        else if ((v = cli_flag_value(argc, argv, &i, "--mem", &err))) {
-            uint64_t bytes;
-            if (units_parse_size(v, &bytes) < 0 || bytes == 0) {
-                rc = cli_usage_error(NULL, "invalid size: %s", v);
-                goto out;
-            }
-            ro.pool_memory = bytes;
-        } else if ((v = cli_flag_value(argc, argv, &i, "--cpus", &err))) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 4096) {
-                rc = cli_usage_error(NULL, "--cpus must be a positive integer, got '%s'", v);
-                goto out;
-            }
-            ro.pool_cpus = (int)n;
-        } else if ((v = cli_flag_value(argc, argv, &i, "--cpu-overcommit", &err))) {
-            char *end;
-            double f = strtod(v, &end);
-            if (*end || !(f > 0)) {
-                rc = cli_usage_error(NULL, "--cpu-overcommit must be a positive number, got '%s'", v);
-                goto out;
-            }
-            ro.cpu_overcommit = f;
-        }
+        } else if ((taken = value_flag(argc, argv, &i, &ro, &err)) == 2) {
+            rc = 2;
+            goto out;
+        } else if (taken)
+            continue;
         else if (err)
             break;
-        else if (!strcmp(a, "--include-slow"))
-            ro.include_slow = 1;
-        else if (!strcmp(a, "--fail-fast"))
-            ro.fail_fast = 1;
-        else if (!strcmp(a, "--rerun-failed"))
-            ro.rerun_failed = 1;
-        else if (!strcmp(a, "--json"))
-            ro.json = 1;
-        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
-            ro.verbose++;
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
-            ro.quiet = 1;
-        else if (!strcmp(a, "--no-progress"))
-            ro.no_progress = 1;
-        else if (!strcmp(a, "--no-build"))
-            ro.no_build = 1;
-        else if (!strcmp(a, "--no-preflight"))
-            ro.no_preflight = 1;
+        else if (switch_flag(a, &ro))
+            continue;
         else if (a[0] == '-' && a[1]) {
             rc = cli_usage_error(NULL, "unknown option '%s'", a);
             goto out;
