@@ -803,6 +803,17 @@ function Bridge:capture(opts) end
 ---@return Nic
 function Bridge:nic(vm) end
 
+---Lets this bridge's members reach `other`'s subnet by address: provium installs the
+---route in each member (via the gateway 10.213.K.1, the switch) and forwards. One way:
+---answers need `other:route(this)`.
+---@param other Bridge|string a Bridge or its name
+---@return Bridge self
+function Bridge:route(other) end
+
+---Names of the bridges this one routes to, in route order.
+---@return string[]
+function Bridge:routes() end
+
 ---Scope-end hook: detach all, stop the switch.
 function Bridge:close() end
 

@@ -5,6 +5,7 @@
 
 #include "lbatch.h"
 #include "lbridge.h"
+#include "lbridge_route.h"
 #include "lbridge_rules.h"
 #include "lclock.h"
 #include "lconsole.h"
@@ -148,7 +149,6 @@ static const char *const VM_LATER[] = {"wakeup",  "power_button", "disk",
 static const char *const PROC_LATER[] = {"stdin_write", "close_stdin", "stdout_stream",
                                          "stderr_stream", "close", NULL};
 static const char *const CONSOLE_LATER[] = {"write", NULL};
-static const char *const BRIDGE_LATER[] = {"route", "routes", NULL};
 
 static const struct {
     const char *mt, *prefix;
@@ -158,7 +158,6 @@ static const struct {
     {"provium.Vm", "vm", VM_LATER},
     {"provium.Process", "proc", PROC_LATER},
     {"provium.Console", "console", CONSOLE_LATER},
-    {"provium.Bridge", "bridge", BRIDGE_LATER},
 };
 
 /* Reports are C strings, which would end at the first NUL byte of a message or a log
@@ -299,6 +298,7 @@ void lapi_open(lua_State *L, struct lua_host *h)
     lbridge_open(L);
     /* then each file's own classes and its methods on those */
     lbridge_rules_open(L);
+    lbridge_route_open(L);
     lsnap_open(L);
     llabsnap_open(L);
     lfile_open(L);

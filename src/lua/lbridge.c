@@ -19,6 +19,7 @@
 
 #include "lbridge_guest.h"
 #include "lbridge_int.h"
+#include "lbridge_route.h"
 #include "llab.h"
 #include "lvm.h"
 
@@ -115,7 +116,7 @@ int lbridge_vm_memberships(lua_State *L, struct vm *vm, struct membership *m, in
 /* ---- lab:bridge ---- */
 
 /* Pushes the bridge named `name` visible from the lab at lab (here or a parent). */
-static int find_bridge(lua_State *L, int lab, const char *name)
+int lbridge_find(lua_State *L, int lab, const char *name)
 {
     lua_pushvalue(L, lab);
     for (;;) {
@@ -183,7 +184,7 @@ static int lab_bridge_l(lua_State *L)
     const char *name = luaL_checkstring(L, 2);
     if (!lua_isnoneornil(L, 3))
         return lapi_raise(L, "lab:bridge", "options are reserved; pass none");
-    if (find_bridge(L, 1, name))
+    if (lbridge_find(L, 1, name))
         return 1;
     if (!llab_valid_name(name))
         return lapi_raise(L, "lab:bridge", "invalid name '%s'", name);
@@ -368,7 +369,8 @@ static int bridge_attach_l(lua_State *L)
         int slot = lowest_free_slot(L, 1), nic = lowest_free_nic(L, vm);
         add_member(L, 1, -1, slot, nic);
         lua_pop(L, 1);
-        if (bring_up(L, b, vm, slot, nic, 1, err, sizeof err) < 0)
+        if (bring_up(L, b, vm, slot, nic, 1, err, sizeof err) < 0 ||
+            lbridge_route_member(L, 1, vm, nic, err, sizeof err) < 0)
             return lapi_raise(L, "bridge:attach", "%s", err);
         if (b->uplink && vm->state == VM_BOOTED && lbridge_guest_uplink(vm, 1, err, sizeof err) < 0)
             return lapi_raise(L, "bridge:attach", "%s", err);
@@ -586,6 +588,8 @@ int lbridge_vm_booted(lua_State *L, struct vm *vm, int fresh, char *err, size_t 
         rc = bring_up(L, m[i].b, vm, m[i].slot, m[i].nic, fresh, err, errlen);
     for (int i = 0; i < n && rc == 0 && fresh; i++)
         rc = lbridge_guest_write_hosts(L, m[i].bridge_idx, NULL, err, errlen);
+    for (int i = 0; i < n && rc == 0 && fresh; i++)
+        rc = lbridge_route_member(L, m[i].bridge_idx, vm, m[i].nic, err, errlen);
     if (rc == 0 && fresh && n && lbridge_guest_uplinked(L, vm))
         rc = lbridge_guest_uplink(vm, 1, err, errlen);
     lua_settop(L, top);

@@ -91,6 +91,21 @@ int lbridge_guest_uplink(struct vm *vm, int on, char *err, size_t errlen)
     return guest_sh(vm, on ? up : down, err, errlen);
 }
 
+/* Routes to the subnets 10.213.to_k[i].0/24 via the gateway 10.213.gw_k.1 on ethN
+ * (b:route; the switch is the gateway). */
+int lbridge_guest_routes(struct vm *vm, int nic, int gw_k, const int *to_k, int n, char *err,
+                         size_t errlen)
+{
+    struct buf s = {0};
+    buf_puts(&s, "set -e\n");
+    for (int i = 0; i < n; i++)
+        buf_printf(&s, "ip route replace 10.213.%d.0/24 via 10.213.%d.1 dev eth%d\n", to_k[i],
+                   gw_k, nic);
+    int rc = guest_sh(vm, buf_cstr(&s), err, errlen);
+    buf_free(&s);
+    return rc;
+}
+
 static int strv_has(const struct strv *v, const char *s)
 {
     for (size_t i = 0; i < v->n; i++)

@@ -17,6 +17,9 @@ int lbridge_guest_up(struct vm *vm, const struct lbridge *b, int slot, int nic, 
 int lbridge_guest_down(struct vm *vm, int nic, char *err, size_t errlen);
 /* The uplink NIC `up0` configured (on) or down again. */
 int lbridge_guest_uplink(struct vm *vm, int on, char *err, size_t errlen);
+/* Routes to the subnets 10.213.to_k[i].0/24 via the gateway 10.213.gw_k.1 on ethN. */
+int lbridge_guest_routes(struct vm *vm, int nic, int gw_k, const int *to_k, int n, char *err,
+                         size_t errlen);
 /* Is vm on a bridge whose uplink is enabled? */
 int lbridge_guest_uplinked(lua_State *L, struct vm *vm);
 /* Rewrites /etc/hosts of every member of the bridge at idx, plus extra. */

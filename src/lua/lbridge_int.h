@@ -32,5 +32,8 @@ void lbridge_address_of(const struct lbridge *b, int slot, char out[24]);
 /* Fills m with the memberships of vm in NIC order; the Bridges are pushed on the
  * stack (caller pops to top). Returns the count. */
 int lbridge_vm_memberships(lua_State *L, struct vm *vm, struct membership *m, int max);
+/* Pushes the bridge named `name` visible from the lab at lab (here or a parent); 0
+ * (nothing pushed) when there is none. */
+int lbridge_find(lua_State *L, int lab, const char *name);
 
 #endif
