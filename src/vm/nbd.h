@@ -48,7 +48,9 @@
  * - delay(ms): every request waits ms before it is served (requests are served in
  *   turn, so they queue behind each other like on a slow disk). The wait polls the stop
  *   eventfd, so nbd_stop() never waits for it.
- * Checks run in that order; a request failed by the policy changes nothing.
+ * A request goes through: the delay, the bounds and read-only checks (which neither
+ * count for fail_after nor fail by the policy), fail_after, fail_reads/fail_writes,
+ * fail_range, then the hold limit. A request failed on the way changes nothing.
  *
  * Host access (d:read_sectors / d:write_sectors): nbd_read() sees the guest's view,
  * held writes included. nbd_write() is durable at once: it goes to the backing file
@@ -67,7 +69,8 @@
  *   (cache.no-flush) would swallow the guest's flushes, and writethrough
  *   (cache.writeback=off) sends every write with FUA, so nothing would be held. Give
  *   the device werror=report,rerror=report: QEMU's default werror=enospc pauses the VM
- *   on the hold limit's ENOSPC instead of passing it to the guest.
+ *   on the hold limit's ENOSPC instead of passing it to the guest (seen: the guest's
+ *   dd hung; with werror=report it got EIO, virtio-blk having no ENOSPC status).
  * - serve a raw file: the export's size is the backing file's size, fixed at start,
  *   and QEMU's qcow2 driver cannot grow a file behind NBD. A mediated writable disk
  *   should be a private raw copy (`qemu-img convert -O raw`, sparse) in the VM's
