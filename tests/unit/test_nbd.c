@@ -5,8 +5,9 @@
  * reads a line per wake-up of its main loop) so that a power cut can fall between its
  * commands while it stays connected; each command's output is the text up to the next
  * "qemu-io> " prompt. qemu-img info checks the handshake. The raw-protocol tests speak
- * NBD by hand to check bounds and that a malformed client is dropped, not obeyed. Every
- * test skips (passes with a note) when qemu-io or qemu-img is not installed. */
+ * NBD by hand to check bounds and that a malformed client is dropped, not obeyed, and
+ * race the host-side calls against a client's I/O (run it under -fsanitize=thread to
+ * see the locking). The QEMU tests skip (with a note) when qemu-io or qemu-img is missing. */
 #include "tests/unit/testlib.h"
 #include "util/util.h"
 #include "vm/nbd.h"
