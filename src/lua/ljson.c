@@ -16,7 +16,49 @@
 
 #define MAX_DEPTH 128
 
-static json_t *to_json(lua_State *L, int idx, int depth);
+/* Encoding raises on a value JSON cannot hold, possibly deep inside a table whose
+ * containers already exist. So every json_t is attached to its parent as soon as it is
+ * made, and the root lives in a box userdata whose __gc drops it: a raise leaves the
+ * partial tree to the collector instead of leaking it. */
+#define JBOX_MT "provium.JsonBox"
+
+struct jbox {
+    json_t *j;
+};
+
+static int jbox_gc_l(lua_State *L)
+{
+    struct jbox *b = luaL_checkudata(L, 1, JBOX_MT);
+    json_decref(b->j);
+    b->j = NULL;
+    return 0;
+}
+
+/* Pushes a box owning j (a new reference). */
+static struct jbox *push_box(lua_State *L, json_t *j)
+{
+    struct jbox *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->j = NULL;
+    if (luaL_newmetatable(L, JBOX_MT)) {
+        lua_pushcfunction(L, jbox_gc_l);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    b->j = j;
+    return b;
+}
+
+/* Attaches the new value v to parent: appended to an array, or member key of an object. */
+static json_t *attach(json_t *parent, const char *key, json_t *v)
+{
+    if (key)
+        json_object_set_new(parent, key, v);
+    else
+        json_array_append_new(parent, v);
+    return v;
+}
+
+static void to_json(lua_State *L, int idx, int depth, json_t *parent, const char *key);
 
 static int is_array(lua_State *L, int idx, lua_Integer *max_out)
 {
@@ -37,79 +79,82 @@ static int is_array(lua_State *L, int idx, lua_Integer *max_out)
     return count > 0;
 }
 
-static json_t *table_to_json(lua_State *L, int idx, int depth)
+static void table_to_json(lua_State *L, int idx, int depth, json_t *parent, const char *key)
 {
     lua_Integer n;
     if (is_array(L, idx, &n)) {
         if (n > 100000000)
             luaL_error(L, "json.encode: array too sparse");
-        json_t *a = json_array();
+        json_t *a = attach(parent, key, json_array());
         for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, idx, i);
-            json_array_append_new(a, lua_isnil(L, -1) ? json_null() : to_json(L, lua_gettop(L), depth + 1));
+            to_json(L, lua_gettop(L), depth + 1, a, NULL);
             lua_pop(L, 1);
         }
-        return a;
+        return;
     }
-    json_t *o = json_object();
+    json_t *o = attach(parent, key, json_object());
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         int vidx = lua_gettop(L);
         int kt = lua_type(L, -2);
-        const char *key;
-        if (kt == LUA_TSTRING) {
-            key = lua_tostring(L, -2);
-        } else if (kt == LUA_TNUMBER || kt == LUA_TBOOLEAN) {
-            key = luaL_tolstring(L, -2, NULL);
-        } else {
-            json_decref(o);
+        const char *k = NULL;
+        if (kt == LUA_TSTRING)
+            k = lua_tostring(L, -2);
+        else if (kt == LUA_TNUMBER || kt == LUA_TBOOLEAN)
+            k = luaL_tolstring(L, -2, NULL);
+        else
             luaL_error(L, "json.encode: unsupported key type %s", luaL_typename(L, -2));
-            return NULL;
-        }
-        json_object_set_new(o, key, to_json(L, vidx, depth + 1));
+        to_json(L, vidx, depth + 1, o, k);
         lua_settop(L, vidx - 1);
     }
-    return o;
 }
 
-static json_t *to_json(lua_State *L, int idx, int depth)
+/* Encodes the value at idx and attaches it to parent (under key when an object). */
+static void to_json(lua_State *L, int idx, int depth, json_t *parent, const char *key)
 {
     if (depth > MAX_DEPTH)
         luaL_error(L, "json.encode: nesting too deep (cycle?)");
     switch (lua_type(L, idx)) {
     case LUA_TNIL:
-        return json_null();
+        attach(parent, key, json_null());
+        return;
     case LUA_TBOOLEAN:
-        return json_boolean(lua_toboolean(L, idx));
+        attach(parent, key, json_boolean(lua_toboolean(L, idx)));
+        return;
     case LUA_TNUMBER:
-        if (lua_isinteger(L, idx))
-            return json_integer(lua_tointeger(L, idx));
+        if (lua_isinteger(L, idx)) {
+            attach(parent, key, json_integer(lua_tointeger(L, idx)));
+            return;
+        }
         if (!isfinite(lua_tonumber(L, idx)))
             luaL_error(L, "json.encode: cannot encode %s", lua_tostring(L, idx));
-        return json_real(lua_tonumber(L, idx));
+        attach(parent, key, json_real(lua_tonumber(L, idx)));
+        return;
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
         json_t *j = json_stringn(s, n);
         if (!j)
             luaL_error(L, "json.encode: string is not valid UTF-8");
-        return j;
+        attach(parent, key, j);
+        return;
     }
     case LUA_TTABLE:
         luaL_checkstack(L, 8, "json.encode");
-        return table_to_json(L, idx, depth);
+        table_to_json(L, idx, depth, parent, key);
+        return;
     default:
         luaL_error(L, "json.encode: cannot encode a %s", luaL_typename(L, idx));
-        return NULL;
     }
 }
 
 static int json_encode_l(lua_State *L)
 {
     luaL_checkany(L, 1);
-    json_t *j = to_json(L, 1, 0);
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    json_decref(j);
+    struct jbox *box = push_box(L, json_array()); /* the root goes in as element 0 */
+    to_json(L, 1, 0, box->j, NULL);
+    char *s = json_dumps(json_array_get(box->j, 0), JSON_COMPACT | JSON_ENCODE_ANY);
     if (!s)
         return luaL_error(L, "json.encode: encoding failed");
     lua_pushstring(L, s);
@@ -152,7 +197,7 @@ static void push_json(lua_State *L, json_t *j)
     }
     case JSON_OBJECT: {
         lua_newtable(L);
-        const char *k;
+        const char *k = NULL;
         json_t *v;
         json_object_foreach(j, k, v)
         {
@@ -241,8 +286,8 @@ static int json_decode_l(lua_State *L)
     free(wrapped);
     if (!j)
         return luaL_error(L, "json.decode: %s at line %d column %d", e.text, e.line, e.column);
+    push_box(L, j); /* pushing the tables may raise (memory) */
     push_json(L, j);
-    json_decref(j);
     return 1;
 }
 

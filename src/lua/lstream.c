@@ -291,41 +291,52 @@ static struct lstream *new_stream(lua_State *L, int vm_idx)
     return s;
 }
 
-/* Opens path in the guest for a stream positioned by `start`:
- * "end" (default), "beginning"/"start", a byte offset, or negative = before EOF. */
+/* Where a stream positioned by the `start` value at start_idx begins: "end" (default),
+ * "beginning"/"start", a byte offset, or negative = before EOF; without start_idx at
+ * byte `at`. Raises for anything else, before a guest handle is opened. */
+static int check_start(lua_State *L, const char *method, int start_idx, int64_t at,
+                       int64_t *off)
+{
+    *off = 0;
+    if (start_idx && lua_type(L, start_idx) == LUA_TSTRING) {
+        const char *st = lua_tostring(L, start_idx);
+        if (!strcmp(st, "beginning") || !strcmp(st, "start"))
+            return WIRE_SEEK_SET;
+        if (strcmp(st, "end") != 0)
+            lapi_raise(L, method, "start must be \"end\", \"beginning\", a byte offset or "
+                                  "a negative count from the end");
+        return WIRE_SEEK_END;
+    }
+    if (start_idx && lua_isinteger(L, start_idx)) {
+        *off = lua_tointeger(L, start_idx);
+        return *off < 0 ? WIRE_SEEK_END : WIRE_SEEK_SET;
+    }
+    if (!start_idx) {
+        *off = at;
+        return WIRE_SEEK_SET;
+    }
+    return WIRE_SEEK_END;
+}
+
+/* Opens path in the guest for a stream positioned by `start` (check_start). */
 static int open_guest_stream(lua_State *L, const char *method, struct vm *vm, const char *path,
                              int start_idx, int64_t at)
 {
+    int64_t off;
+    int whence = check_start(L, method, start_idx, at, &off);
+    /* the Stream first, so nothing can raise between the open and the Stream holding it */
+    struct lstream *s = new_stream(L, 1);
     uint32_t handle = 0;
     int gerr = 0;
     int rc = vm_open_file(vm, path, WIRE_OPEN_READ, 0, &handle, &gerr);
     if (rc != VMOP_OK)
         return lapi_raise_vmop(L, method, vm, rc, gerr, path);
-    int64_t off = 0;
-    int whence = WIRE_SEEK_END;
-    if (start_idx && lua_type(L, start_idx) == LUA_TSTRING) {
-        const char *st = lua_tostring(L, start_idx);
-        if (!strcmp(st, "beginning") || !strcmp(st, "start"))
-            whence = WIRE_SEEK_SET;
-        else if (strcmp(st, "end") != 0) {
-            vm_hclose(vm, handle, &gerr);
-            return lapi_raise(L, method, "start must be \"end\", \"beginning\", a byte offset or "
-                                         "a negative count from the end");
-        }
-    } else if (start_idx && lua_isinteger(L, start_idx)) {
-        off = lua_tointeger(L, start_idx);
-        whence = off < 0 ? WIRE_SEEK_END : WIRE_SEEK_SET;
-    } else if (!start_idx) {
-        off = at;
-        whence = WIRE_SEEK_SET;
-    }
     uint64_t pos;
     rc = vm_hseek(vm, handle, off, whence, &pos, &gerr);
     if (rc != VMOP_OK) {
         vm_hclose(vm, handle, &gerr);
         return lapi_raise_vmop(L, method, vm, rc, gerr, path);
     }
-    struct lstream *s = new_stream(L, 1);
     s->handle = handle;
     lfile_track(L, -1, &s->h, LHANDLE_STREAM, path);
     return 1;
