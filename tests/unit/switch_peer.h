@@ -1,7 +1,7 @@
 /* switch_peer.h - the test side of the switch's ports, shared by test_switch.c
- * (forwarding, rules, counters, framing, captures) and test_switch_impair.c (loss,
- * latency, bandwidth, bounded queues), which are two programs so each stays well under
- * five seconds on a loaded machine, ASan included.
+ * (forwarding, rules, counters, framing, captures), test_switch_impair.c (loss,
+ * latency, bandwidth) and test_switch_queues.c (the bounded queues): three programs so
+ * each stays well under five seconds on a loaded machine, ASan included.
  *
  * Each "VM" is our end of a socketpair standing in for the connected `-netdev stream`
  * socket QEMU serves (vm.c hands the other end to sw_add_port), speaking the same

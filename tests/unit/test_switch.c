@@ -2,8 +2,8 @@
  * switch_rules.c) without VMs: flooding, MAC learning, partitions (one way), isolation,
  * cable pulls, per-port counters, the stream framing, the rules' bookkeeping and pcap
  * captures (parsed here, and listed by `tcpdump -r` when tcpdump is installed). The
- * ports are socketpairs (switch_peer.h); loss, latency, bandwidth and the bounded queues
- * are test_switch_impair.c. */
+ * ports are socketpairs (switch_peer.h); loss, latency and bandwidth are
+ * test_switch_impair.c, the bounded queues test_switch_queues.c. */
 #include "tests/unit/switch_peer.h"
 
 #include "net/switch_int.h"
