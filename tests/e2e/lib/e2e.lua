@@ -52,6 +52,18 @@ memory = "256M"
   return work, write
 end
 
+-- Removes the host directory `path` (rm -rf) when this test file's Lua state closes,
+-- after its last test, whichever of its tests ran: the end-of-file cleanup of a copy
+-- made at file scope, without a last "clean up" test that --rerun-failed would skip.
+-- (Nothing runs when the worker is killed, as before.)
+local doomed = setmetatable({}, {__gc = function(list)
+  for _, p in ipairs(list) do os.execute("rm -rf " .. shell_quote(p)) end
+end})
+function M.remove_when_done(path)
+  doomed[#doomed + 1] = path
+  return path
+end
+
 -- Runs provium in dir with an events file; returns the output, the exit code and the
 -- fixture events as "kind:fixture" joined by commas.
 function M.run_with_fixture_events(dir, env, ...)
