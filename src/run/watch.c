@@ -379,6 +379,16 @@ static int next_change(struct watch *w, struct run_opts *ro)
     }
 }
 
+/* One run. runner_main frees ro->agent_bin but leaves the pointer, which the next run
+ * would free again when its setup fails before preflight (a broken provium.toml). */
+static int run_once(struct run_opts *ro)
+{
+    int rc = runner_main(ro);
+    ro->agent_bin = NULL;
+    fflush(stdout); /* the report before our lines on stderr */
+    return rc;
+}
+
 int watch_main(struct run_opts *ro)
 {
     struct watch w = {.ifd = -1, .sfd = -1};
@@ -395,8 +405,7 @@ int watch_main(struct run_opts *ro)
         goto done;
     }
     watch_refresh(&w, ro); /* before the first run: its changes are seen too */
-    rc = runner_main(ro);
-    fflush(stdout); /* the report before our lines on stderr */
+    rc = run_once(ro);
     sigprocmask(SIG_BLOCK, &stop, &old);
     w.sfd = signalfd(-1, &stop, SFD_CLOEXEC);
     ro->rerun_failed = 0; /* later runs select by change */
@@ -407,8 +416,7 @@ int watch_main(struct run_opts *ro)
             break;
         ro->jobs = jobs;
         sigprocmask(SIG_SETMASK, &old, NULL);
-        rc = runner_main(ro);
-        fflush(stdout);
+        rc = run_once(ro);
         sigprocmask(SIG_BLOCK, &stop, NULL);
     }
     if (w.sfd < 0)
