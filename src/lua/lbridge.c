@@ -668,9 +668,10 @@ json_t *lbridge_to_json(lua_State *L, int idx, const char *lab_path)
                                                "to", r[i].to, "latency_ms", r[i].latency_ms,
                                                "loss_pct", r[i].loss_pct, "bandwidth_bps",
                                                (json_int_t)r[i].bandwidth_bps));
-    return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:o}", "name", b->name, "lab",
-                     lab_path, "subnet_index", b->index, "subnet", subnet, "members", members,
-                     "partitions", cuts, "isolated", iso, "uplink", b->uplink, "rules", rules);
+    return json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:o, s:o}", "name", b->name,
+                     "lab", lab_path, "subnet_index", b->index, "subnet", subnet, "members",
+                     members, "partitions", cuts, "isolated", iso, "uplink", b->uplink, "rules",
+                     rules, "routes", lbridge_route_json(L, idx));
 }
 
 void lbridge_open(lua_State *L)

@@ -10,7 +10,9 @@
  *
  * State: the Bridge's uservalue table holds routes = {<Bridge>, ...} in route order;
  * routes() lists their names, leaving out bridges closed since (the switch forgot
- * those routes when they closed). */
+ * those routes when they closed). A lab snapshot records each bridge's routes as the
+ * target subnet indexes; a restore routes again between the bridges it brings back
+ * (the guests kept their routes), so a lab fixture keeps its routes. */
 #include "lbridge_route.h"
 
 #include "lbridge.h"
@@ -162,6 +164,59 @@ static int bridge_routes_l(lua_State *L)
         lua_rawseti(L, -2, ++n);
     }
     return 1;
+}
+
+json_t *lbridge_route_json(lua_State *L, int idx)
+{
+    json_t *out = json_array();
+    int rl = push_routes(L, idx);
+    for (lua_Integer k = 1; k <= luaL_len(L, rl); k++) {
+        lua_rawgeti(L, rl, k);
+        const struct lbridge *o = lbridge_check(L, -1);
+        lua_pop(L, 1);
+        if (o->sw >= 0)
+            json_array_append_new(out, json_integer(o->index));
+    }
+    lua_pop(L, 1);
+    return out;
+}
+
+/* Pushes the Bridge of list whose subnet index is k; 0 (nothing pushed) when none. */
+static int push_by_index(lua_State *L, int list, int k)
+{
+    for (lua_Integer i = 1; i <= luaL_len(L, list); i++) {
+        lua_rawgeti(L, list, i);
+        if (lbridge_is(L, -1) && lbridge_check(L, -1)->index == k)
+            return 1;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+void lbridge_route_restore(lua_State *L, int list, json_t *records)
+{
+    list = lua_absindex(L, list);
+    size_t i, j;
+    json_t *rec, *k;
+    json_array_foreach(records, i, rec) {
+        if (lua_rawgeti(L, list, (lua_Integer)i + 1) != LUA_TUSERDATA) {
+            lua_pop(L, 1);
+            continue;
+        }
+        int from = lua_gettop(L);
+        struct lbridge *b = lbridge_check(L, from);
+        int rl = push_routes(L, from);
+        json_array_foreach(json_object_get(rec, "routes"), j, k) {
+            if (!push_by_index(L, list, (int)json_integer_value(k)))
+                continue;
+            struct lbridge *o = lbridge_check(L, -1);
+            if (sw_route(b->sw, b->index, o->sw, o->index, 1) == 0)
+                lua_rawseti(L, rl, luaL_len(L, rl) + 1);
+            else
+                lua_pop(L, 1);
+        }
+        lua_settop(L, from - 1);
+    }
 }
 
 void lbridge_route_open(lua_State *L)

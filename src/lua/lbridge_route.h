@@ -5,6 +5,7 @@
 
 #include "lapi.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
 struct vm;
@@ -15,5 +16,11 @@ void lbridge_route_open(lua_State *L);
  * bridge; nothing when it is not booted. -1 with err when the guest did not do it. */
 int lbridge_route_member(lua_State *L, int idx, struct vm *vm, int nic, char *err,
                          size_t errlen);
+
+/* Lab snapshots: the subnet indexes the bridge at idx routes to (its lab.json
+ * "routes"); and, once the recorded bridges are back (list: the new Bridges in the
+ * order of records), their routes again in the switch: the guests kept theirs. */
+json_t *lbridge_route_json(lua_State *L, int idx);
+void lbridge_route_restore(lua_State *L, int list, json_t *records);
 
 #endif

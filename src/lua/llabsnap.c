@@ -12,12 +12,13 @@
  *                 "state": "booted|paused|created|shutdown", "file"}, ...]
  *    "bridges": [{"name", "lab", "subnet_index", "subnet", "members": [{"vm", "slot",
  *                 "nic"}], "partitions": [{"from", "to"}], "isolated", "uplink",
- *                 "rules"}, ...]}
+ *                 "rules", "routes": [subnet index, ...]}, ...]}
  * `lab` is the sub-lab path relative to the snapshotted lab ("" for itself). The
  * LabSnapshot userdata itself is lsnap.c's. */
 #include "llabsnap.h"
 
 #include "lbridge.h"
+#include "lbridge_route.h"
 #include "lbridge_rules.h"
 #include "lfile.h"
 #include "llab.h"
@@ -443,6 +444,8 @@ static void restore_bridges(lua_State *L, int lab_idx, json_t *bridges)
 {
     size_t i;
     json_t *rec;
+    lua_newtable(L); /* the new Bridges in record order, for their routes */
+    int made = lua_gettop(L);
     json_array_foreach(bridges, i, rec) {
         const char *name = json_string_value(json_object_get(rec, "name"));
         const char *lab = json_string_value(json_object_get(rec, "lab"));
@@ -450,6 +453,8 @@ static void restore_bridges(lua_State *L, int lab_idx, json_t *bridges)
         int l = lua_gettop(L);
         lbridge_new(L, l, name, (int)json_integer_value(json_object_get(rec, "subnet_index")));
         int b = lua_gettop(L);
+        lua_pushvalue(L, b);
+        lua_rawseti(L, made, (lua_Integer)i + 1);
         size_t k;
         json_t *m;
         json_array_foreach(json_object_get(rec, "members"), k, m) {
@@ -479,6 +484,8 @@ static void restore_bridges(lua_State *L, int lab_idx, json_t *bridges)
                          json_number_value(json_object_get(m, "bandwidth_bps")));
         lua_settop(L, l - 1);
     }
+    lbridge_route_restore(L, made, bridges);
+    lua_pop(L, 1);
 }
 
 /* Closes every bridge of the tree at lab and forgets them (reset_between_tests). */

@@ -2,13 +2,15 @@
 -- lan2:route(lan1) a member of lan1 pings a member of lan2 by address, with no setup
 -- inside the guests. Provium installs `10.213.K.0/24 via <gateway>` in the members and
 -- the worker's switch is the gateway (10.213.K.1 on each routed bridge) and forwards.
-local lan1 = provium:bridge("lan1")
-local lan2 = provium:bridge("lan2")
-local a = provium:vm("a", "base")
-local b = provium:vm("b", "base")
+-- in a sub-lab, so the last test can snapshot it and restore it next to it
+local net = provium:lab("net")
+local lan1 = net:bridge("lan1")
+local lan2 = net:bridge("lan2")
+local a = net:vm("a", "base")
+local b = net:vm("b", "base")
 lan1:attach(a)
 lan2:attach(b)
-provium:boot()
+net:boot()
 
 local A, B = lan1:address(a), lan2:address(b)
 
@@ -79,4 +81,26 @@ test("route's arguments are checked", function(t)
   gone:close()
   t:assert_contains(t:assert_raises(function() lan1:route(gone) end), "bridge 'gone' is closed")
   t:assert_eq(table.concat(lan1:routes(), ","), "lan2")
+end)
+
+test("a lab snapshot records the routes; a restore routes again", function(t)
+  local saved = os.tmpname()
+  os.remove(saved)
+  t:assert_eq(net:snapshot(saved), saved)
+  local index = json.decode(assert(io.open(saved .. "/lab.json")):read("a"))
+  for _, rec in ipairs(index.bridges) do
+    t:assert_eq(#rec.routes, 1, rec.name .. "'s routes")
+  end
+  net:shutdown()
+  lan1:close()
+  lan2:close()
+  t:assert_eq(#lan1:routes(), 0, "a closed bridge routes nowhere")
+  local back = provium:lab("back")
+  back:restore(saved)
+  local l1, l2 = back.lan1, back.lan2
+  t:assert_eq(table.concat(l1:routes(), ","), "lan2")
+  t:assert_eq(table.concat(l2:routes(), ","), "lan1")
+  local r = ping(back.a, B)
+  t:assert(r:ok(), "the restored a does not reach the restored b: " .. r.stdout .. r.stderr)
+  os.execute("rm -rf '" .. saved .. "'")
 end)
