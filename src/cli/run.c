@@ -4,6 +4,8 @@
 
 #include "config/config.h"
 #include "run/run.h"
+#include "run/since.h"
+#include "run/watch.h"
 #include "util/units.h"
 
 #include <stdio.h>
@@ -31,6 +33,9 @@ const char cli_run_flags[] =
     "  --no-build             skip dynamic-profile builds\n"
     "  --no-preflight         skip preflight checks\n"
     "  --accel kvm|tcg|auto   acceleration policy\n"
+    "  --since REF            only the test files changed since git REF, or whose\n"
+    "                         helpers or fixtures changed (untracked files count)\n"
+    "  --watch                after the run, re-run the affected files on every change\n"
     "  --version, -h, --help\n";
 
 static const char RUN_USAGE[] =
@@ -117,6 +122,8 @@ static int value_flag(int argc, char **argv, int *i, struct run_opts *ro, int *e
         ro->events = v;
     else if ((v = cli_flag_value(argc, argv, i, "--accel", err)))
         ro->accel_flag = v;
+    else if ((v = cli_flag_value(argc, argv, i, "--since", err)))
+        ro->since = v;
     else if ((v = cli_flag_value(argc, argv, i, "--mem", err))) {
         if (units_parse_size(v, &ro->pool_memory) < 0 || ro->pool_memory == 0)
             return cli_usage_error(NULL, "invalid size: %s", v);
@@ -153,6 +160,8 @@ static int switch_flag(const char *a, struct run_opts *ro)
         ro->no_build = 1;
     else if (!strcmp(a, "--no-preflight"))
         ro->no_preflight = 1;
+    else if (!strcmp(a, "--watch"))
+        ro->watch = 1;
     else
         return 0;
     return 1;
@@ -193,8 +202,14 @@ int cmd_run(int argc, char **argv)
         rc = cli_usage_error(NULL, "-v and -q are mutually exclusive");
         goto out;
     }
+    char why[512];
+    if (ro.since && since_changed(ro.config_path, ro.since, &ro.changed, why, sizeof why) < 0) {
+        rc = cli_usage_error(NULL, "%s", why);
+        goto out;
+    }
+    ro.select_changed = ro.since != NULL;
     g_verbose = ro.verbose;
-    rc = runner_main(&ro);
+    rc = ro.watch ? watch_main(&ro) : runner_main(&ro);
 out:
     strv_free(&ro.paths);
     strv_free(&ro.filters);
@@ -202,5 +217,6 @@ out:
     strv_free(&ro.no_tags);
     strv_free(&ro.tag_meta);
     strv_free(&ro.no_tag_meta);
+    strv_free(&ro.changed);
     return rc;
 }

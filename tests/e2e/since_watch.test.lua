@@ -1,0 +1,225 @@
+-- since_watch.test.lua - `--since REF` and `--watch` (issue 12 part 6): which test files
+-- a change selects, through helpers and fixtures (transitively), and the watch loop's
+-- re-runs, its debounce and its end. Each test builds a private suite in a temp git
+-- repository whose files boot no VM (a fixture is only named, in code that never runs,
+-- which is all the scanner needs), and runs provium on it as a subprocess.
+local e2e = require("lib.e2e")
+local q = e2e.q
+
+-- Calls fn(dir) with a fresh temp directory, removed afterwards even when fn raises.
+local function with_tmp(fn)
+  local dir = e2e.host("mktemp -d"):gsub("%s+$", "")
+  assert(dir:match("^/.+"), "mktemp -d failed")
+  local ok, err = pcall(fn, dir)
+  e2e.host("rm -rf " .. q(dir))
+  if not ok then error(err, 0) end
+end
+
+local function write(path, text)
+  e2e.host("mkdir -p " .. q(path:match("^(.*)/[^/]*$")))
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+-- The suite, in tmp/repo (a git repository with one commit):
+--   a.test.lua requires lib.h1          b.test.lua requires lib.h2
+--   e.test.lua names fixture fx/top     c.test.lua depends on nothing
+--   fx/top.fixture.lua names fx/base;   fx/base.fixture.lua requires lib.h3
+--   lib/h3.lua requires lib.h4
+-- Returns the repository directory and a sh(cmd) running there.
+local function suite(tmp)
+  local repo = tmp .. "/repo"
+  write(repo .. "/provium.toml", '[provium]\nroots = ["tests"]\ncache_dir = "cache"\n')
+  write(repo .. "/.gitignore", "cache/\n")
+  local files = {
+    ["tests/lib/h1.lua"] = "return { v = 1 }\n",
+    ["tests/lib/h2.lua"] = "return { v = 2 }\n",
+    ["tests/lib/h3.lua"] = 'return require("lib.h4")\n',
+    ["tests/lib/h4.lua"] = "return { v = 4 }\n",
+    ["tests/fx/base.fixture.lua"] = 'local h = require("lib.h3")\nreturn vm:snapshot()\n',
+    ["tests/fx/top.fixture.lua"] = 'local vm = lab:vm_fixture("fx/base")\nreturn vm:snapshot()\n',
+    ["tests/a.test.lua"] = 'local h = require("lib.h1")\ntest("a", function(t) t:assert_eq(h.v, 1) end)\n',
+    ["tests/b.test.lua"] = 'local h = require("lib.h2")\ntest("b", function(t) t:assert_eq(h.v, 2) end)\n',
+    ["tests/c.test.lua"] = 'test("c", function(t) end)\n',
+    ["tests/e.test.lua"] = 'test("e", function(t)\n  if false then provium:vm_fixture("fx/top") end\nend)\n',
+  }
+  for path, text in pairs(files) do write(repo .. "/" .. path, text) end
+  local function sh(cmd)
+    return (e2e.host("cd " .. q(repo) .. " && " .. cmd .. " 2>&1"):gsub("%s+$", ""))
+  end
+  sh("git init -q . && git add -A && git -c user.name=t -c user.email=t@t commit -qm one")
+  return repo, sh
+end
+
+-- Private state for the sub-runs (rerun state, XDG cache) outside the repository.
+local function env(tmp)
+  return "XDG_CACHE_HOME=" .. q(tmp .. "/xdg") .. " PROVIUM_RERUN_STATE=" .. q(tmp .. "/rerun.json")
+end
+
+-- The files a report ran, sorted and joined by spaces ("a c" for tests/a and tests/c).
+local function ran(out)
+  local names = {}
+  for name in out:gmatch("\n?%u%u%u%u? +tests/(%w+)%.test%.lua") do names[#names + 1] = name end
+  table.sort(names)
+  return table.concat(names, " ")
+end
+
+test("--since REF runs the changed test files and those whose helpers or fixtures changed", function(t)
+  with_tmp(function(tmp)
+    local repo, sh = suite(tmp)
+    local function since(ref)
+      local out, code = e2e.provium({"--no-progress", "--since", ref}, repo, env(tmp))
+      t:log("--since " .. ref .. ":\n" .. out)
+      return out, code
+    end
+    -- a helper two requires below a fixture that another fixture names: only e
+    sh("echo '-- edited' >> tests/lib/h4.lua")
+    local out, code = since("HEAD")
+    t:assert_eq(code, 0)
+    t:assert_eq(ran(out), "e", "h4 -> h3 -> fx/base -> fx/top -> e")
+    t:assert_contains(out, "1 file in")
+    -- a helper a test requires itself, staged: b too; an untracked test file counts
+    sh("echo '-- edited' >> tests/lib/h2.lua && git add tests/lib/h2.lua")
+    write(repo .. "/tests/n.test.lua", 'test("n", function(t) end)\n')
+    t:assert_eq(ran((since("HEAD"))), "b e n")
+    -- a commit is a change since the ref before it, not since HEAD
+    sh("git add -A && git -c user.name=t -c user.email=t@t commit -qm two")
+    t:assert_eq(ran((since("HEAD~1"))), "b e n")
+    -- nothing changed: the report of a selection that keeps nothing, exit 0
+    out, code = since("HEAD")
+    t:assert_eq(code, 0)
+    t:assert_eq(ran(out), "")
+    t:assert_contains(out, "no test matched --since 'HEAD'")
+    t:assert_eq(e2e.last_line(out), "0 passed, 0 failed, 0 skipped")
+    -- provium.toml changed: every file
+    sh("echo '# edited' >> provium.toml")
+    t:assert_eq(ran((since("HEAD"))), "a b c e n")
+    -- an unknown ref is a usage error naming it
+    out, code = since("no-such-ref")
+    t:assert_eq(code, 2)
+    t:assert_contains(out, "provium: --since: unknown git ref 'no-such-ref' (see provium --help)")
+    t:assert_eq(ran(out), "")
+  end)
+end)
+
+-- Waits (up to secs) until the shell condition holds in dir; true when it did.
+local function wait_for(dir, cond, secs)
+  return e2e.host("cd " .. q(dir) .. " && for i in $(seq 1 " .. secs * 20 .. "); do if " .. cond
+    .. "; then echo yes; break; fi; sleep 0.05; done"):match("yes") ~= nil
+end
+
+-- How many summaries (last report lines) out.txt holds.
+local function summaries(tmp)
+  return e2e.count(e2e.read(tmp .. "/out.txt") or "", "%d+ passed, %d+ failed, %d+ skipped\n")
+end
+
+test("--watch re-runs the affected files per burst of changes and ends on Ctrl-C", function(t)
+  with_tmp(function(tmp)
+    local repo, sh = suite(tmp)
+    local tag = e2e.host("mktemp -u XXXXXXXXXX"):gsub("%s+$", "")
+    -- in the background, tagged so that every process of the run can be found
+    e2e.host("cd " .. q(repo) .. " && (PROVIUM_WATCH_TAG=" .. tag .. " " .. env(tmp) .. " "
+      .. q(e2e.exe) .. " --no-progress --watch > " .. q(tmp .. "/out.txt") .. " 2>&1 & echo $! > "
+      .. q(tmp .. "/pid") .. "; wait $!; echo $? > " .. q(tmp .. "/rc") .. ") > /dev/null 2>&1 &")
+    local function tagged()
+      return e2e.host("grep -l -s -a 'PROVIUM_WATCH_TAG=" .. tag .. "' /proc/[0-9]*/environ"
+        .. " | cut -d/ -f3 | tr '\\n' ' '"):gsub("%s+$", "")
+    end
+    local ok, err = pcall(function()
+      t:assert(wait_for(tmp, "grep -q 'watching for changes' out.txt", 60), "the first run ended")
+      local out = e2e.read(tmp .. "/out.txt")
+      t:assert_eq(ran(out), "a b c e", "the first run runs everything")
+      -- a burst: several writes to one helper within the debounce, one re-run of a only
+      sh("for i in 1 2 3; do echo \"-- $i\" >> tests/lib/h1.lua; sleep 0.05; done")
+      t:assert(wait_for(tmp, "[ $(grep -c 'passed, .* skipped$' out.txt) -ge 2 ]", 60), "a second run")
+      -- something no test depends on runs nothing; then one burst: a fixture's helper
+      -- (e) and a broken helper of b
+      sh("touch tests/notes.txt")
+      sh("sleep 1 && echo '-- edited' >> tests/lib/h4.lua && echo 'error(\"broken\")' >> tests/lib/h2.lua")
+      t:assert(wait_for(tmp, "[ $(grep -c 'passed, .* skipped$' out.txt) -ge 3 ]", 60), "a third run")
+      t:assert(wait_for(tmp, "[ $(grep -c 'watching for changes' out.txt) -ge 3 ]", 10), "watching again")
+      out = e2e.read(tmp .. "/out.txt")
+      t:log(out)
+      t:assert_eq(summaries(tmp), 3, "one run per burst, none for notes.txt")
+      local second = out:match("changed: tests/lib/h1%.lua\n(.-)provium: watching")
+      t:assert(second ~= nil, "the second run names the helper")
+      t:assert_eq(ran(second), "a")
+      local third = out:match("changed: tests/lib/h%d%.lua, tests/lib/h%d%.lua\n(.-)provium: watching")
+      t:assert(third ~= nil, "the third run names both helpers")
+      t:assert_eq(ran(third), "b e")
+      t:assert_contains(third, "ERR  tests/b.test.lua")
+      -- Ctrl-C between runs: the exit code is the last run's (1: b failed), nothing left
+      e2e.host("kill -INT $(cat " .. q(tmp .. "/pid") .. ")")
+      t:assert(wait_for(tmp, "[ -s rc ]", 10), "provium ended")
+      t:assert_eq(e2e.read(tmp .. "/rc"), "1\n")
+      t:assert_eq(tagged(), "", "no process of the run is left")
+    end)
+    local left = tagged()
+    if left ~= "" then e2e.host("kill -9 " .. left .. " 2>/dev/null; true") end
+    if not ok then error(err, 0) end
+  end)
+end)
+
+test("--watch: a provium.toml change runs every file, a broken one is reported and watched", function(t)
+  with_tmp(function(tmp)
+    local repo, sh = suite(tmp)
+    e2e.host("cd " .. q(repo) .. " && (" .. env(tmp) .. " " .. q(e2e.exe)
+      .. " --no-progress --watch tests/c.test.lua tests/a.test.lua > " .. q(tmp .. "/out.txt")
+      .. " 2>&1 & echo $! > " .. q(tmp .. "/pid") .. "; wait $!; echo $? > " .. q(tmp .. "/rc")
+      .. ") > /dev/null 2>&1 &")
+    local ok, err = pcall(function()
+      t:assert(wait_for(tmp, "grep -q 'watching for changes' out.txt", 60), "the first run ended")
+      sh("echo 'roots = [' >> provium.toml")
+      t:assert(wait_for(tmp, "[ $(grep -c 'watching for changes' out.txt) -ge 2 ]", 60), "still watching")
+      t:assert_contains(e2e.read(tmp .. "/out.txt"), "provium: provium.toml:")
+      sh("git checkout -q provium.toml")
+      t:assert(wait_for(tmp, "[ $(grep -c 'watching for changes' out.txt) -ge 3 ]", 60), "a run")
+      local out = e2e.read(tmp .. "/out.txt")
+      t:log(out)
+      t:assert_eq(summaries(tmp), 2, "the broken config ran nothing")
+      local last = out:match(".*changed: provium%.toml; running every file\n(.-)provium: watching")
+      t:assert(last ~= nil, "the config change is named")
+      t:assert_eq(ran(last), "a c", "every file of the PATHS")
+      e2e.host("kill -INT $(cat " .. q(tmp .. "/pid") .. ")")
+      t:assert(wait_for(tmp, "[ -s rc ]", 10), "provium ended")
+      t:assert_eq(e2e.read(tmp .. "/rc"), "0\n")
+    end)
+    e2e.host("[ -s " .. q(tmp .. "/rc") .. " ] || kill -9 $(cat " .. q(tmp .. "/pid") .. ") 2>/dev/null; true")
+    if not ok then error(err, 0) end
+  end)
+end)
+
+test("--watch: Ctrl-C during a re-run interrupts it as in any run (130, nothing left)", function(t)
+  with_tmp(function(tmp)
+    local repo, sh = suite(tmp)
+    local tag = e2e.host("mktemp -u XXXXXXXXXX"):gsub("%s+$", "")
+    e2e.host("cd " .. q(repo) .. " && (PROVIUM_WATCH_TAG=" .. tag .. " " .. env(tmp) .. " "
+      .. q(e2e.exe) .. " --no-progress --watch tests/c.test.lua > " .. q(tmp .. "/out.txt")
+      .. " 2>&1 & echo $! > " .. q(tmp .. "/pid") .. "; wait $!; echo $? > " .. q(tmp .. "/rc")
+      .. ") > /dev/null 2>&1 &")
+    local function tagged()
+      return e2e.host("grep -l -s -a 'PROVIUM_WATCH_TAG=" .. tag .. "' /proc/[0-9]*/environ"
+        .. " | cut -d/ -f3 | tr '\\n' ' '"):gsub("%s+$", "")
+    end
+    local ok, err = pcall(function()
+      t:assert(wait_for(tmp, "grep -q 'watching for changes' out.txt", 60), "the first run ended")
+      write(repo .. "/tests/c.test.lua", 'test("c", function(t) os.execute("sleep 31") end)\n')
+      t:assert(wait_for(tmp, "grep -l -s -a 'PROVIUM_WATCH_TAG=" .. tag
+        .. "' /proc/[0-9]*/environ | sed 's/environ$/cmdline/' | xargs -r grep -l -s -a 'sleep.31'"
+        .. " | grep -q .", 60), "the re-run is in its test")
+      e2e.host("kill -INT $(cat " .. q(tmp .. "/pid") .. ")")
+      t:assert(wait_for(tmp, "[ -s rc ]", 10), "provium ended")
+      local out = e2e.read(tmp .. "/out.txt")
+      t:log(out)
+      t:assert_eq(e2e.read(tmp .. "/rc"), "130\n")
+      t:assert_contains(out, "INT  tests/c.test.lua")
+      t:assert_contains(out, "interrupted by SIGINT: 1 file stopped, 0 not started")
+      t:assert_eq(e2e.count(out, "watching for changes"), 1, "the watch ended with the run")
+      t:assert_eq(tagged(), "", "no process of the run is left")
+    end)
+    local left = tagged()
+    if left ~= "" then e2e.host("kill -9 " .. left .. " 2>/dev/null; true") end
+    if not ok then error(err, 0) end
+  end)
+end)
