@@ -360,6 +360,13 @@ static int have_tcpdump(void)
     return system("PATH=$PATH:/usr/sbin:/sbin command -v tcpdump >/dev/null 2>&1") == 0;
 }
 
+/* The first 16-bit group of a tcpdump hex line ("\t0x0000:  0102 ..."), or ~0. */
+static unsigned long hex_first(const char *line)
+{
+    const char *p = strstr(line, ":  ");
+    return p ? strtoul(p + 3, NULL, 16) : ~0ul;
+}
+
 /* `tcpdump -r` lists the same frames: "SRC > DST, ethertype ..., length N:" and the
  * payload's first bytes (the tag) on the hex line after it. -Z root: as root, tcpdump
  * would switch to a user "tcpdump" that a bare install may lack; as anyone else it is
@@ -375,8 +382,7 @@ static void check_tcpdump(const char *path, const struct want *w, int n)
     while (p && fgets(line, sizeof line, p)) {
         if (line[0] == '\t') { /* the hex dump of frame i - 1: its first line holds the tag */
             if (hex && i <= n)
-                CHECK_MSG(strtoul(strstr(line, ":  ") ? strstr(line, ":  ") + 3 : "", NULL, 16) ==
-                              w[i - 1].tag, "tcpdump: frame %d: %s", i - 1, line);
+                CHECK_MSG(hex_first(line) == w[i - 1].tag, "tcpdump: frame %d: %s", i - 1, line);
             hex = 0;
             continue;
         }
