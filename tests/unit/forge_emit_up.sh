@@ -101,10 +101,12 @@ check2 "not an artifact" "$exe" forge up "$tmp/hp"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(60)' \
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close(); time.sleep(600)' \
     "$port" "$tmp/listening" &
 holder=$!
-i=0; while [ ! -e "$tmp/listening" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+# a loaded host can take seconds to start python: wait up to a minute, then insist
+i=0; while [ ! -e "$tmp/listening" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e "$tmp/listening" ] || { echo "FAIL: the port holder never listened"; kill "$holder"; exit 1; }
 check2 "QEMU: .*Could not set up host forwarding rule 'tcp::$port-:80'" "$exe" forge up "$hello" -p "$port:80"
 check2 "QEMU: .*Could not set up host forwarding rule" "$exe" forge up "$hello" -d -p "$port:80"
 kill "$holder"
