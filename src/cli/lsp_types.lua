@@ -266,6 +266,20 @@ function Lab:unpack(fmt, s) end
 ---@field kernel_cmdline_append? string tokens appended after it
 ---@field agent_timeout? Duration override `agent_boot_timeout`
 ---@field files? FileSpec[] injected into the initramfs
+---@field disks? DiskSpec[] extra disks after the profile's (ids share one namespace: `disk conflict: <id>`)
+
+---@class DiskSpec
+---@field path? string image (relative: to the calling file); exactly one of `path` and `scratch`
+---@field scratch? Size an empty disk of this size
+---@field id? string default `disk<N>` (N = its position after the profile's disks)
+---@field readonly? boolean
+---@field mediated? boolean served by provium's block server: writes held until the guest flushes (power_cut, fault policy)
+
+---@class AttachDiskOpts
+---@field id? string default `attached-<vm>`
+---@field size? Size blank qcow2 of this size (default 4G)
+---@field image? string a private overlay over this image (relative: to the calling file)
+---@field readonly? boolean use `image` itself, read-only
 
 ---@class RunOpts
 ---@field args? string[] exec the program directly with these arguments (no shell)
@@ -435,6 +449,16 @@ function Vm:console() end
 
 ---@return Clock
 function Vm:clock() end
+
+---The disk `id` (a profile disk, a `disks` boot option's, an attached one); raises `no disk '<id>'`.
+---@param id string
+---@return Disk
+function Vm:disk(id) end
+
+---Before boot: a disk the boot makes. On a booted or paused VM: hot-plug (machine q35 only).
+---@param opts? AttachDiskOpts
+---@return Disk
+function Vm:attach_disk(opts) end
 
 ---@return string
 function Vm:name() end
@@ -855,3 +879,87 @@ function Nic:address() end
 
 ---@return string
 function Nic:mac() end
+
+------------------------------------------------------------------------------------------
+-- Disk (§4.7)
+------------------------------------------------------------------------------------------
+
+---@alias DiskFault "eio_read"|"eio_write"|"slow"
+
+---@class DiskPolicy
+---@field fail_reads boolean
+---@field fail_writes boolean
+---@field fail_after? integer requests left before every one fails
+---@field fail_range_sector? integer
+---@field fail_range_count? integer
+---@field delay_ms? integer
+---@field power_cut? boolean the disk has no power until `vm:reset()` [ours]
+
+---A VM's disk (virtio-blk). Methods marked mediated raise `disk '<id>' is not mediated` on other disks.
+---@class Disk
+local Disk = {}
+
+---@return string
+function Disk:id() end
+
+---Virtual size in bytes.
+---@return integer
+function Disk:size() end
+
+---Hot-unplug (machine q35): returns once the guest let it go.
+function Disk:detach() end
+
+---@return boolean
+function Disk:is_detached() end
+
+---Host-side read of `n` 512-byte sectors of what the guest sees (held writes included).
+---@param sector integer
+---@param n integer
+---@return string
+function Disk:read_sectors(sector, n) end
+
+---Host-side write of whole 512-byte sectors; on a mediated disk durable at once.
+---@param sector integer
+---@param data string
+function Disk:write_sectors(sector, data) end
+
+---A fault on the host-side sector access only (`slow` adds 50 ms).
+---@param fault DiskFault
+function Disk:fault_inject(fault) end
+
+function Disk:clear_faults() end
+
+---@return DiskFault[]
+function Disk:active_faults() end
+
+---Mediated: discard every write the guest has not flushed; the disk then fails every
+---request until `vm:reset()` (the VM stays booted).
+function Disk:power_cut() end
+
+---Mediated: every guest read fails with EIO.
+---@param on? boolean default true
+function Disk:fail_reads(on) end
+
+---Mediated: every guest write fails with EIO.
+---@param on? boolean default true
+function Disk:fail_writes(on) end
+
+---Mediated: the next `n` guest reads and writes succeed, every request after fails.
+---@param n integer
+function Disk:fail_after(n) end
+
+---Mediated: guest I/O touching sectors [sector, sector+count) fails.
+---@param sector integer
+---@param count integer
+function Disk:fail_range(sector, count) end
+
+---Mediated: every guest request waits `ms` milliseconds.
+---@param ms integer
+function Disk:delay(ms) end
+
+---Mediated: clear the fault policy.
+function Disk:clear_policy() end
+
+---Mediated: the current policy.
+---@return DiskPolicy
+function Disk:fault_policy() end

@@ -9,6 +9,7 @@
 #include "lbridge_rules.h"
 #include "lclock.h"
 #include "lconsole.h"
+#include "ldisk.h"
 #include "lfile.h"
 #include "lfixture.h"
 #include "ljson.h"
@@ -143,9 +144,8 @@ void lapi_check_opts(lua_State *L, int idx, const char *method, const char *cons
  * LuaLS annotations (src/cli/lsp_types.lua) declare only real methods; the unit test
  * tests/unit/test_lapi_stubs.c keeps the two in step. */
 static const char *const LAB_LATER[] = {"barrier", NULL};
-static const char *const VM_LATER[] = {"wakeup",  "power_button", "disk",
-                                       "attach_disk", "syscall", "syscall_async",
-                                       "ioctl",   "read_mem",     "spawn_worker", NULL};
+static const char *const VM_LATER[] = {"wakeup", "power_button", "syscall", "syscall_async",
+                                       "ioctl",  "read_mem",     "spawn_worker", NULL};
 static const char *const PROC_LATER[] = {"stdin_write", "close_stdin", "stdout_stream",
                                          "stderr_stream", "close", NULL};
 static const char *const CONSOLE_LATER[] = {"write", NULL};
@@ -307,6 +307,7 @@ void lapi_open(lua_State *L, struct lua_host *h)
     lbatch_open(L);
     lclock_open(L);
     lconsole_open(L);
+    ldisk_open(L);
     lnic_open(L);
     lfixture_open(L);
     open_unsupported(L);

@@ -8,6 +8,7 @@
 #include "lvm.h"
 
 #include "lbridge.h"
+#include "ldisk.h"
 #include "lrunargs.h"
 
 #include "util/util.h"
@@ -211,8 +212,8 @@ static void parse_files_opt(lua_State *L, int t, struct vm *vm)
 
 /* vm:boot's options: what works, and what the spec lists that this build lacks. */
 static const char *const BOOT_OPTS[] = {"kernel_cmdline", "kernel_cmdline_append",
-                                        "agent_timeout", "files", NULL};
-static const char *const BOOT_OPTS_LATER[] = {"disks", "initial_time", "rng_seed", NULL};
+                                        "agent_timeout", "files", "disks", NULL};
+static const char *const BOOT_OPTS_LATER[] = {"initial_time", "rng_seed", NULL};
 
 static int vm_boot_l(lua_State *L)
 {
@@ -235,6 +236,7 @@ static int vm_boot_l(lua_State *L)
             vm->opts.agent_timeout = lapi_check_duration(L, -1, "vm:boot");
         lua_pop(L, 1);
         parse_files_opt(L, 2, vm);
+        ldisk_boot_opt(L, 2, vm);
     }
     char err[8192];
     if (vm_boot(vm, err, sizeof err) < 0) {

@@ -11,7 +11,7 @@
  * File format: a zstd skippable frame holding SNAP_META_SIZE bytes of JSON metadata
  * (padded with spaces, rewritten in place once the lengths are known), followed by the
  * sections, each its own zstd frame: the QEMU migration stream, then the qcow2 overlay
- * of each writable disk. The metadata lists the sections in order with their raw
+ * of each writable disk (the raw file of a mediated one). The metadata lists the sections in order with their raw
  * `length` and compressed `zbytes`, so a reader can seek to any of them; disks are
  * written back sparse. */
 #include "snapshot.h"
@@ -178,12 +178,16 @@ static int snap_compress(struct snap_out *so, const void *data, size_t n, int en
     return compress_chunk(so->z, so->fd, data, n, end, &so->written);
 }
 
-/* Appends the overlay of each writable disk as its own section (the VM is stopped). */
+/* Appends the overlay of each writable disk as its own section (the VM is stopped).
+ * A mediated disk's section is its raw file: stopping made QEMU flush it, so nothing
+ * is held (checked). */
 static int save_disks(struct vm *vm, struct snap_out *so, char *err, size_t errlen)
 {
+    if (vm_disks_snapshot_check(vm, 1, err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < vm->n_disks; i++) {
         const struct vm_disk *d = &vm->disks[i];
-        if (d->readonly)
+        if (d->readonly && !d->mediated)
             continue;
         int in = open(d->file, O_RDONLY | O_CLOEXEC);
         if (in < 0) {
@@ -282,7 +286,8 @@ int vm_snapshot_save(struct vm *vm, const char *path, const char *fixture, uint6
     int64_t deadline = now_ns() + 600000000000LL;
     json_t *r;
 
-    if (write_meta(out, so.meta, err, errlen) < 0 ||
+    if (vm_disks_snapshot_check(vm, 0, err, errlen) < 0 ||
+        write_meta(out, so.meta, err, errlen) < 0 ||
         lseek(out, 8 + SNAP_META_SIZE, SEEK_SET) < 0)
         goto done;
     if (was_running) {
@@ -438,7 +443,7 @@ int snapshot_extract_disks(struct vm *vm, const char *path, json_t *meta, char *
 {
     for (size_t i = 0; i < vm->n_disks; i++) {
         const struct vm_disk *d = &vm->disks[i];
-        if (d->readonly)
+        if (d->readonly && !d->mediated)
             continue;
         off_t off;
         uint64_t zb;

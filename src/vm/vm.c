@@ -67,6 +67,7 @@ static void boot_opts_free(struct vm_boot_opts *o)
         free(o->files[i].content);
     }
     free(o->files);
+    vm_disk_specs_free(o->disks, o->n_disks);
     memset(o, 0, sizeof *o);
 }
 
@@ -421,7 +422,7 @@ static int ensure_vm_dir(struct vm *vm, char *err, size_t errlen)
 static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, int incoming,
                       char *err, size_t errlen)
 {
-    if (ensure_vm_dir(vm, err, errlen) < 0)
+    if (ensure_vm_dir(vm, err, errlen) < 0 || vm_disks_serve(vm, err, errlen) < 0)
         return -1;
     char *sock = vm_sock_path(vm, "agent.sock");
     char *qmp_path = vm_sock_path(vm, "qmp.sock");
@@ -615,6 +616,7 @@ int vm_reset(struct vm *vm, char *err, size_t errlen)
     if (!r)
         return -1;
     json_decref(r);
+    vm_disks_power_on(vm); /* a power-cut mediated disk works again */
     /* a new agent will say hello on the same port: a new connection for our side, so
      * handles and processes of the old one are gone */
     int fd = vm->agent.fd;

@@ -62,16 +62,29 @@ struct vm_boot_opts {
     double agent_timeout; /* 0 = profile / default */
     struct vm_file *files;
     size_t n_files;
+    struct disk_spec *disks; /* boot option `disks`: after the profile's (disk.c) */
+    size_t n_disks;
 };
 
-/* A block device of a VM (disk.c). */
+/* A block device of a VM (disk.c; hot-plug and host access in vm_disk_hot.c). */
+struct nbd_server;
 struct vm_disk {
     char *id;
     char *image;  /* backing image (NULL for a scratch disk) */
-    char *file;   /* what QEMU opens: the private overlay, or the image when read-only */
+    char *file;   /* what QEMU opens: the private overlay, or the image when read-only;
+                     for a mediated disk the private raw file the NBD server serves */
     char *format; /* "qcow2" or "raw" */
     int readonly; /* read-only disks are not captured by snapshots */
+    int mediated; /* served by provium's NBD server (nbd.h) */
+    int hot_port; /* q35 root port it was hot-plugged into (1-based; 0 = cold) */
+    struct nbd_server *nbd;  /* while a mediated disk is served */
+    int cut;                 /* power_cut: a dead disk until vm:reset */
+    int64_t cut_fail_after;  /* the fail_after budget before the cut (-1: none) */
+    unsigned host_faults;    /* DISK_FAULT_*: host-side sector access only */
 };
+#define DISK_FAULT_EIO_READ 1u
+#define DISK_FAULT_EIO_WRITE 2u
+#define DISK_FAULT_SLOW 4u
 
 struct vm {
     struct host_env *env;
@@ -266,6 +279,17 @@ json_t *vm_disks_to_meta(const struct vm *vm);
 char *vm_disk_overlay_path(const struct vm *vm, const char *id);
 void vm_disks_argv(const struct vm *vm, struct strv *a, int micro);
 void vm_disks_free(struct vm *vm);
+void vm_disk_specs_free(struct disk_spec *s, size_t n);
+/* Starts the NBD server of every mediated disk not yet served (before QEMU starts). */
+int vm_disks_serve(struct vm *vm, char *err, size_t errlen);
+/* vm:reset: a power-cut disk gets its power back (its fail_after budget as before). */
+void vm_disks_power_on(struct vm *vm);
+/* vm:snapshot: refuses a power-cut disk (stopped = 0, before the VM stops) and a
+ * mediated disk still holding writes (stopped = 1: QEMU flushed when it stopped). */
+int vm_disks_snapshot_check(struct vm *vm, int stopped, char *err, size_t errlen);
+struct vm_disk *vm_disk_find(struct vm *vm, const char *id);
+/* Virtual size in bytes of an image file (qcow2 header, else the file size); 0 unknown. */
+uint64_t disk_image_size(const char *path);
 
 /* Accelerator decision: policy "auto"|"kvm"|"tcg". Fills out ("kvm"/"tcg") and, when
  * auto falls back to TCG, a reason. Returns -1 (err filled) when "kvm" is unusable. */
