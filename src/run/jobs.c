@@ -48,7 +48,7 @@ static void close_pipes(int p[2], int q[2])
 }
 
 /* In the child: the worker, in its own group, guarded by the watchdog. */
-static void exec_worker(struct job *j, const struct run_opts *ro, const struct config *cfg,
+__attribute__((noreturn)) static void exec_worker(struct job *j, const struct run_opts *ro, const struct config *cfg,
                         pid_t parent, int evfd, int replyfd)
 {
     setpgid(0, 0);

@@ -455,6 +455,7 @@ static int chunk_failed(struct lstate *s, struct worker *w)
 {
     lua_State *L = s->L;
     json_t *o = json_pack("{s:o}", "error", json_text(error_text(L, -1)));
+    g_hook_host = NULL; /* it goes with s */
     struct buf b = {0};
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->host.file_lab_ref);
     llab_collect_consoles(L, -1, &b);
@@ -576,6 +577,7 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
     if (run_chunk(s->L, abs_path) != LUA_OK)
         return chunk_failed(s, &w);
     run_tests(s->L, &w, &s->host);
+    g_hook_host = NULL; /* it goes with s */
     lstate_close(s, 0);
     /* the parent counts a worker that ends without this (os.exit, abort) as crashed */
     emit(&w, "file_done", NULL);
