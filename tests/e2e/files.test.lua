@@ -154,6 +154,9 @@ end)
 
 test("vm:console() gives the serial log and waits for text on it", function(t)
   local con = vm:console()
+  -- the image's init prints this on its own time after the agent answers: on a fresh
+  -- VM (this test alone) it may still be on its way
+  con:expect("provium-image: ready", 60)
   t:assert_contains(con:read_log(), "provium-image: ready")
   t:assert_eq(con:expect("ready"), "ready")
   vm:run("echo console-marker-42 > /dev/console")
@@ -213,7 +216,9 @@ test("streams: tail_file follows a growing file; read_until, expect, drain, next
   vm:run("echo ond >> /tmp/log")
   s:expect("second\n") -- found across two writes
   t:assert_eq(s:next(0.3), nil, "nothing new")
-  vm:run_async("for i in 1 2 3; do echo tick$i >> /tmp/log; sleep 0.1; done")
+  -- the writer ends before the drain starts: on a fresh, loaded VM (this test alone)
+  -- it may take longer than the drain's window to get going
+  vm:run_async("for i in 1 2 3; do echo tick$i >> /tmp/log; sleep 0.1; done"):wait()
   local got = table.concat(s:drain(1.5))
   t:assert_eq(got, "tick1\ntick2\ntick3\n")
   t:assert_contains(t:assert_raises(function() s:expect("never", 0.2) end), "'never' not seen")
