@@ -109,117 +109,105 @@ local function wait_for(dir, cond, secs)
     .. "; then echo yes; break; fi; sleep 0.05; done"):match("yes") ~= nil
 end
 
--- How many summaries (last report lines) out.txt holds.
-local function summaries(tmp)
-  return e2e.count(e2e.read(tmp .. "/out.txt") or "", "%d+ passed, %d+ failed, %d+ skipped\n")
-end
-
-test("--watch re-runs the affected files per burst of changes and ends on Ctrl-C", function(t)
+-- Calls fn(w) with `provium --no-progress --watch ARGS...` running in the background in a
+-- fresh suite (tmp/out.txt gets its output), tagged so that every process of the run can
+-- be found. w has repo, sh, out() (the output so far), wait_for(cond, secs) (in tmp),
+-- tagged() (the PIDs of the run still alive), stop() (SIGINT; the exit code once it
+-- ended, nil if not within 10 s). Whatever is left afterwards is killed.
+local function with_watch(args, fn)
   with_tmp(function(tmp)
     local repo, sh = suite(tmp)
     local tag = e2e.host("mktemp -u XXXXXXXXXX"):gsub("%s+$", "")
-    -- in the background, tagged so that every process of the run can be found
+    local quoted = {}
+    for i, a in ipairs(args) do quoted[i] = q(a) end
     e2e.host("cd " .. q(repo) .. " && (PROVIUM_WATCH_TAG=" .. tag .. " " .. env(tmp) .. " "
-      .. q(e2e.exe) .. " --no-progress --watch > " .. q(tmp .. "/out.txt") .. " 2>&1 & echo $! > "
-      .. q(tmp .. "/pid") .. "; wait $!; echo $? > " .. q(tmp .. "/rc") .. ") > /dev/null 2>&1 &")
-    local function tagged()
+      .. q(e2e.exe) .. " --no-progress --watch " .. table.concat(quoted, " ") .. " > "
+      .. q(tmp .. "/out.txt") .. " 2>&1 & echo $! > " .. q(tmp .. "/pid") .. "; wait $!; echo $? > "
+      .. q(tmp .. "/rc") .. ") > /dev/null 2>&1 &")
+    local w = {repo = repo, sh = sh, tag = tag}
+    function w.out() return e2e.read(tmp .. "/out.txt") or "" end
+    function w.wait_for(cond, secs) return wait_for(tmp, cond, secs) end
+    function w.tagged()
       return e2e.host("grep -l -s -a 'PROVIUM_WATCH_TAG=" .. tag .. "' /proc/[0-9]*/environ"
         .. " | cut -d/ -f3 | tr '\\n' ' '"):gsub("%s+$", "")
     end
-    local ok, err = pcall(function()
-      t:assert(wait_for(tmp, "grep -q 'watching for changes' out.txt", 60), "the first run ended")
-      local out = e2e.read(tmp .. "/out.txt")
-      t:assert_eq(ran(out), "a b c e", "the first run runs everything")
-      -- a burst: several writes to one helper within the debounce, one re-run of a only
-      sh("for i in 1 2 3; do echo \"-- $i\" >> tests/lib/h1.lua; sleep 0.05; done")
-      t:assert(wait_for(tmp, "[ $(grep -c 'passed, .* skipped$' out.txt) -ge 2 ]", 60), "a second run")
-      -- something no test depends on runs nothing; then one burst: a fixture's helper
-      -- (e) and a broken helper of b
-      sh("touch tests/notes.txt")
-      sh("sleep 1 && echo '-- edited' >> tests/lib/h4.lua && echo 'error(\"broken\")' >> tests/lib/h2.lua")
-      t:assert(wait_for(tmp, "[ $(grep -c 'passed, .* skipped$' out.txt) -ge 3 ]", 60), "a third run")
-      t:assert(wait_for(tmp, "[ $(grep -c 'watching for changes' out.txt) -ge 3 ]", 10), "watching again")
-      out = e2e.read(tmp .. "/out.txt")
-      t:log(out)
-      t:assert_eq(summaries(tmp), 3, "one run per burst, none for notes.txt")
-      local second = out:match("changed: tests/lib/h1%.lua\n(.-)provium: watching")
-      t:assert(second ~= nil, "the second run names the helper")
-      t:assert_eq(ran(second), "a")
-      local third = out:match("changed: tests/lib/h%d%.lua, tests/lib/h%d%.lua\n(.-)provium: watching")
-      t:assert(third ~= nil, "the third run names both helpers")
-      t:assert_eq(ran(third), "b e")
-      t:assert_contains(third, "ERR  tests/b.test.lua")
-      -- Ctrl-C between runs: the exit code is the last run's (1: b failed), nothing left
+    function w.stop()
       e2e.host("kill -INT $(cat " .. q(tmp .. "/pid") .. ")")
-      t:assert(wait_for(tmp, "[ -s rc ]", 10), "provium ended")
-      t:assert_eq(e2e.read(tmp .. "/rc"), "1\n")
-      t:assert_eq(tagged(), "", "no process of the run is left")
-    end)
-    local left = tagged()
+      if not wait_for(tmp, "[ -s rc ]", 10) then return nil end
+      return tonumber(e2e.read(tmp .. "/rc"))
+    end
+    local ok, err = pcall(fn, w)
+    local left = w.tagged()
     if left ~= "" then e2e.host("kill -9 " .. left .. " 2>/dev/null; true") end
     if not ok then error(err, 0) end
+  end)
+end
+
+-- How many summaries (last report lines) an output holds.
+local function summaries(out)
+  return e2e.count(out, "%d+ passed, %d+ failed, %d+ skipped\n")
+end
+
+test("--watch re-runs the affected files per burst of changes and ends on Ctrl-C", function(t)
+  with_watch({}, function(w)
+    t:assert(w.wait_for("grep -q 'watching for changes' out.txt", 60), "the first run ended")
+    t:assert_eq(ran(w.out()), "a b c e", "the first run runs everything")
+    -- a burst: several writes to one helper within the debounce, one re-run of a only
+    w.sh("for i in 1 2 3; do echo \"-- $i\" >> tests/lib/h1.lua; sleep 0.05; done")
+    t:assert(w.wait_for("[ $(grep -c 'passed, .* skipped$' out.txt) -ge 2 ]", 60), "a second run")
+    -- something no test depends on runs nothing; then one burst: a fixture's helper
+    -- (e) and a broken helper of b
+    w.sh("touch tests/notes.txt")
+    w.sh("sleep 1 && echo '-- edited' >> tests/lib/h4.lua && echo 'error(\"broken\")' >> tests/lib/h2.lua")
+    t:assert(w.wait_for("[ $(grep -c 'passed, .* skipped$' out.txt) -ge 3 ]", 60), "a third run")
+    t:assert(w.wait_for("[ $(grep -c 'watching for changes' out.txt) -ge 3 ]", 10), "watching again")
+    local out = w.out()
+    t:log(out)
+    t:assert_eq(summaries(out), 3, "one run per burst, none for notes.txt")
+    local second = out:match("changed: tests/lib/h1%.lua\n(.-)provium: watching")
+    t:assert(second ~= nil, "the second run names the helper")
+    t:assert_eq(ran(second), "a")
+    local third = out:match("changed: tests/lib/h%d%.lua, tests/lib/h%d%.lua\n(.-)provium: watching")
+    t:assert(third ~= nil, "the third run names both helpers")
+    t:assert_eq(ran(third), "b e")
+    t:assert_contains(third, "ERR  tests/b.test.lua")
+    -- Ctrl-C between runs: the exit code is the last run's (1: b failed), nothing left
+    t:assert_eq(w.stop(), 1)
+    t:assert_eq(w.tagged(), "", "no process of the run is left")
   end)
 end)
 
 test("--watch: a provium.toml change runs every file, a broken one is reported and watched", function(t)
-  with_tmp(function(tmp)
-    local repo, sh = suite(tmp)
-    e2e.host("cd " .. q(repo) .. " && (" .. env(tmp) .. " " .. q(e2e.exe)
-      .. " --no-progress --watch tests/c.test.lua tests/a.test.lua > " .. q(tmp .. "/out.txt")
-      .. " 2>&1 & echo $! > " .. q(tmp .. "/pid") .. "; wait $!; echo $? > " .. q(tmp .. "/rc")
-      .. ") > /dev/null 2>&1 &")
-    local ok, err = pcall(function()
-      t:assert(wait_for(tmp, "grep -q 'watching for changes' out.txt", 60), "the first run ended")
-      sh("echo 'roots = [' >> provium.toml")
-      t:assert(wait_for(tmp, "[ $(grep -c 'watching for changes' out.txt) -ge 2 ]", 60), "still watching")
-      t:assert_contains(e2e.read(tmp .. "/out.txt"), "provium: provium.toml:")
-      sh("git checkout -q provium.toml")
-      t:assert(wait_for(tmp, "[ $(grep -c 'watching for changes' out.txt) -ge 3 ]", 60), "a run")
-      local out = e2e.read(tmp .. "/out.txt")
-      t:log(out)
-      t:assert_eq(summaries(tmp), 2, "the broken config ran nothing")
-      local last = out:match(".*changed: provium%.toml; running every file\n(.-)provium: watching")
-      t:assert(last ~= nil, "the config change is named")
-      t:assert_eq(ran(last), "a c", "every file of the PATHS")
-      e2e.host("kill -INT $(cat " .. q(tmp .. "/pid") .. ")")
-      t:assert(wait_for(tmp, "[ -s rc ]", 10), "provium ended")
-      t:assert_eq(e2e.read(tmp .. "/rc"), "0\n")
-    end)
-    e2e.host("[ -s " .. q(tmp .. "/rc") .. " ] || kill -9 $(cat " .. q(tmp .. "/pid") .. ") 2>/dev/null; true")
-    if not ok then error(err, 0) end
+  with_watch({"tests/c.test.lua", "tests/a.test.lua"}, function(w)
+    t:assert(w.wait_for("grep -q 'watching for changes' out.txt", 60), "the first run ended")
+    w.sh("echo 'roots = [' >> provium.toml")
+    t:assert(w.wait_for("[ $(grep -c 'watching for changes' out.txt) -ge 2 ]", 60), "still watching")
+    t:assert_contains(w.out(), "provium: provium.toml:")
+    w.sh("git checkout -q provium.toml")
+    t:assert(w.wait_for("[ $(grep -c 'watching for changes' out.txt) -ge 3 ]", 60), "a run")
+    local out = w.out()
+    t:log(out)
+    t:assert_eq(summaries(out), 2, "the broken config ran nothing")
+    local last = out:match(".*changed: provium%.toml; running every file\n(.-)provium: watching")
+    t:assert(last ~= nil, "the config change is named")
+    t:assert_eq(ran(last), "a c", "every file of the PATHS")
+    t:assert_eq(w.stop(), 0)
   end)
 end)
 
 test("--watch: Ctrl-C during a re-run interrupts it as in any run (130, nothing left)", function(t)
-  with_tmp(function(tmp)
-    local repo, sh = suite(tmp)
-    local tag = e2e.host("mktemp -u XXXXXXXXXX"):gsub("%s+$", "")
-    e2e.host("cd " .. q(repo) .. " && (PROVIUM_WATCH_TAG=" .. tag .. " " .. env(tmp) .. " "
-      .. q(e2e.exe) .. " --no-progress --watch tests/c.test.lua > " .. q(tmp .. "/out.txt")
-      .. " 2>&1 & echo $! > " .. q(tmp .. "/pid") .. "; wait $!; echo $? > " .. q(tmp .. "/rc")
-      .. ") > /dev/null 2>&1 &")
-    local function tagged()
-      return e2e.host("grep -l -s -a 'PROVIUM_WATCH_TAG=" .. tag .. "' /proc/[0-9]*/environ"
-        .. " | cut -d/ -f3 | tr '\\n' ' '"):gsub("%s+$", "")
-    end
-    local ok, err = pcall(function()
-      t:assert(wait_for(tmp, "grep -q 'watching for changes' out.txt", 60), "the first run ended")
-      write(repo .. "/tests/c.test.lua", 'test("c", function(t) os.execute("sleep 31") end)\n')
-      t:assert(wait_for(tmp, "grep -l -s -a 'PROVIUM_WATCH_TAG=" .. tag
-        .. "' /proc/[0-9]*/environ | sed 's/environ$/cmdline/' | xargs -r grep -l -s -a 'sleep.31'"
-        .. " | grep -q .", 60), "the re-run is in its test")
-      e2e.host("kill -INT $(cat " .. q(tmp .. "/pid") .. ")")
-      t:assert(wait_for(tmp, "[ -s rc ]", 10), "provium ended")
-      local out = e2e.read(tmp .. "/out.txt")
-      t:log(out)
-      t:assert_eq(e2e.read(tmp .. "/rc"), "130\n")
-      t:assert_contains(out, "INT  tests/c.test.lua")
-      t:assert_contains(out, "interrupted by SIGINT: 1 file stopped, 0 not started")
-      t:assert_eq(e2e.count(out, "watching for changes"), 1, "the watch ended with the run")
-      t:assert_eq(tagged(), "", "no process of the run is left")
-    end)
-    local left = tagged()
-    if left ~= "" then e2e.host("kill -9 " .. left .. " 2>/dev/null; true") end
-    if not ok then error(err, 0) end
+  with_watch({"tests/c.test.lua"}, function(w)
+    t:assert(w.wait_for("grep -q 'watching for changes' out.txt", 60), "the first run ended")
+    write(w.repo .. "/tests/c.test.lua", 'test("c", function(t) os.execute("sleep 31") end)\n')
+    t:assert(w.wait_for("grep -l -s -a 'PROVIUM_WATCH_TAG=" .. w.tag
+      .. "' /proc/[0-9]*/environ | sed 's/environ$/cmdline/' | xargs -r grep -l -s -a 'sleep.31'"
+      .. " | grep -q .", 60), "the re-run is in its test")
+    t:assert_eq(w.stop(), 130)
+    local out = w.out()
+    t:log(out)
+    t:assert_contains(out, "INT  tests/c.test.lua")
+    t:assert_contains(out, "interrupted by SIGINT: 1 file stopped, 0 not started")
+    t:assert_eq(e2e.count(out, "watching for changes"), 1, "the watch ended with the run")
+    t:assert_eq(w.tagged(), "", "no process of the run is left")
   end)
 end)
