@@ -4,9 +4,11 @@
  *
  * Sector access goes where the guest's I/O goes, so the host sees what the guest sees:
  * a mediated disk through its NBD server (nbd_read/nbd_write), any other through QEMU's
- * own block layer with HMP `qemu-io -d <device>` (QEMU keeps qcow2 metadata cached, so
- * opening the overlay from another process would not be safe). Reads parse qemu-io's
- * `read -v` dump; writes hand it a file in the VM's directory (`write -s`). */
+ * own block layer: writes with HMP `qemu-io -d <device> "write -s FILE ..."` (QEMU keeps
+ * qcow2 metadata cached, so writing the overlay from another process would not be
+ * safe); reads flush the disk in QEMU first (HMP `flush`), then run the qemu-io program
+ * read-only and shared (-r -U) on the file and parse its `read -v` dump. HMP's qemu-io
+ * prints on QEMU's stdout, not in the monitor, so a write is read back. */
 #include "vm/vm_disk_hot.h"
 
 #include "vm/disk_int.h"
@@ -15,14 +17,16 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define QMP_WAIT_NS 10000000000LL
 #define UNPLUG_WAIT_NS 30000000000LL /* pciehp waits 5 s after the button; TCG is slow */
-#define HMP_CHUNK (1u << 20)         /* bytes per qemu-io read: its dump is ~5x that */
+#define HMP_CHUNK (4u << 20)         /* bytes per qemu-io read: its dump is ~5x that */
 
 static int qmp_do(struct vm *vm, const char *cmd, json_t *args, char *err, size_t errlen)
 {
@@ -169,20 +173,67 @@ uint64_t vm_disk_power_cut(struct vm_disk *d)
     return nbd_power_cut(d->nbd);
 }
 
-/* Runs `qemu-io -d disk-<id> "<cmd>"` in QEMU's monitor; its output (malloc'd). */
-static char *hmp_qemu_io(struct vm *vm, const struct vm_disk *d, const char *cmd, char *err,
-                         size_t errlen)
+/* Runs `qemu-io -d <device> "<cmd>"` in QEMU's monitor. QEMU prints qemu-io's output
+ * on its own stdout, so this only acts (write, flush). On q35 the drive belongs to the
+ * virtio-blk-pci proxy's child, named by its QOM path. */
+static int hmp_qemu_io(struct vm *vm, const struct vm_disk *d, const char *cmd, char *err,
+                       size_t errlen)
 {
-    char *line = xasprintf("qemu-io -d disk-%s \"%s\"", d->id, cmd);
+    char *line = strcmp(vm->machine, "microvm") == 0
+                     ? xasprintf("qemu-io -d disk-%s \"%s\"", d->id, cmd)
+                     : xasprintf("qemu-io -d /machine/peripheral/disk-%s/virtio-backend \"%s\"",
+                                 d->id, cmd);
     json_t *r = qmp_exec(vm->qmp, "human-monitor-command",
                          json_pack("{s:s}", "command-line", line), now_ns() + 60000000000LL, err,
                          errlen);
     free(line);
-    if (!r)
-        return NULL;
-    char *out = xstrdup(json_is_string(r) ? json_string_value(r) : "");
+    if (r && json_is_string(r) && json_string_length(r) > 0) { /* the monitor's own errors */
+        snprintf(err, errlen, "qemu-io: %.200s", json_string_value(r));
+        json_decref(r);
+        return -1;
+    }
     json_decref(r);
-    return out;
+    return r ? 0 : -1;
+}
+
+/* Runs the qemu-io program read-only and shared (-r -U: QEMU has the file open) on the
+ * disk's file with one command; its stdout and stderr (malloc'd) or NULL with err. */
+static char *qemu_io_read(const struct vm_disk *d, const char *cmd, char *err, size_t errlen)
+{
+    const char *bin = getenv("PROVIUM_QEMU_IO");
+    if (!bin || !*bin)
+        bin = "qemu-io";
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return NULL;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        execlp(bin, bin, "-r", "-U", "-f", d->format, "-c", cmd, d->file, (char *)NULL);
+        fprintf(stderr, "cannot run %s: %s", bin, strerror(errno));
+        _exit(127);
+    }
+    close(p[1]);
+    struct buf b = {0};
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(p[0], chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0)
+            buf_append(&b, chunk, (size_t)n);
+    close(p[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        size_t len = b.len ? strcspn(buf_cstr(&b), "\n") : 0;
+        snprintf(err, errlen, "qemu-io failed: %.*s", (int)(len > 200 ? 200 : len),
+                 len ? buf_cstr(&b) : "no output");
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_cstr(&b);
 }
 
 /* Fills out from qemu-io's dump lines "%08x:  hh hh ... (16)  ascii"; bytes found. */
@@ -206,43 +257,34 @@ static size_t parse_dump(const char *text, uint64_t off, size_t len, char *out)
     return got;
 }
 
-/* The first line of qemu-io's output, for an error message. */
-static void first_line(const char *text, char *err, size_t errlen)
-{
-    size_t n = strcspn(text, "\r\n");
-    snprintf(err, errlen, "qemu-io: %.*s", (int)(n > 200 ? 200 : n), n ? text : "no output");
-}
-
 static int need_qemu(const struct vm *vm, char *err, size_t errlen)
 {
     if (vm->qmp && (vm->state == VM_BOOTED || vm->state == VM_PAUSED))
         return 0;
-    snprintf(err, errlen, "the VM is not running (a disk that is not mediated is read "
+    snprintf(err, errlen, "the VM is not running (a disk that is not mediated is reached "
              "through QEMU)");
     return -1;
 }
 
-int vm_disk_read(struct vm *vm, const struct vm_disk *d, uint64_t off, size_t len, char *out,
-                 char *err, size_t errlen)
+/* Not mediated: QEMU flushes the disk (its qcow2 metadata reaches the file), then the
+ * qemu-io program reads the file. */
+static int read_through_qemu(struct vm *vm, const struct vm_disk *d, uint64_t off, size_t len,
+                             char *out, char *err, size_t errlen)
 {
-    if (d->nbd) {
-        int rc = nbd_read(d->nbd, off, out, len);
-        if (rc < 0)
-            snprintf(err, errlen, "%s (%s)", strerrorname_np(-rc), strerror(-rc));
-        return rc < 0 ? -1 : 0;
-    }
-    if (need_qemu(vm, err, errlen) < 0)
+    if (need_qemu(vm, err, errlen) < 0 || hmp_qemu_io(vm, d, "flush", err, errlen) < 0)
         return -1;
     for (size_t done = 0; done < len;) {
         size_t n = len - done > HMP_CHUNK ? HMP_CHUNK : len - done;
         char cmd[96];
         snprintf(cmd, sizeof cmd, "read -v %llu %zu", (unsigned long long)(off + done), n);
-        char *text = hmp_qemu_io(vm, d, cmd, err, errlen);
+        char *text = qemu_io_read(d, cmd, err, errlen);
         if (!text)
             return -1;
         size_t got = parse_dump(text, off + done, n, out + done);
-        if (got != n)
-            first_line(text, err, errlen);
+        if (got != n) {
+            size_t l = strcspn(text, "\n");
+            snprintf(err, errlen, "qemu-io: %.*s", (int)(l > 200 ? 200 : l), text);
+        }
         free(text);
         if (got != n)
             return -1;
@@ -251,37 +293,52 @@ int vm_disk_read(struct vm *vm, const struct vm_disk *d, uint64_t off, size_t le
     return 0;
 }
 
-int vm_disk_write(struct vm *vm, const struct vm_disk *d, uint64_t off, const char *data,
-                  size_t len, char *err, size_t errlen)
+int vm_disk_read(struct vm *vm, const struct vm_disk *d, uint64_t off, size_t len, char *out,
+                 char *err, size_t errlen)
 {
-    if (d->nbd) {
-        int rc = nbd_write(d->nbd, off, data, len);
-        if (rc < 0)
-            snprintf(err, errlen, "%s (%s)", strerrorname_np(-rc), strerror(-rc));
-        return rc < 0 ? -1 : 0;
-    }
+    if (!d->nbd)
+        return read_through_qemu(vm, d, off, len, out, err, errlen);
+    int rc = nbd_read(d->nbd, off, out, len);
+    if (rc < 0)
+        snprintf(err, errlen, "%s (%s)", strerrorname_np(-rc), strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
+/* Not mediated: QEMU writes from a file in the VM's directory (qemu-io `write -s`);
+ * qemu-io's answer goes to QEMU's stdout, so the write is read back to be sure. */
+static int write_through_qemu(struct vm *vm, const struct vm_disk *d, uint64_t off,
+                              const char *data, size_t len, char *err, size_t errlen)
+{
     if (need_qemu(vm, err, errlen) < 0)
         return -1;
     char *src = xasprintf("%s/sectors.tmp", vm->dir);
-    int rc = -1;
-    if (strchr(src, '"')) {
-        snprintf(err, errlen, "the VM's directory has a '\"' in its name");
-        goto done;
-    }
-    if (write_file_atomic(src, data, len, 0600) < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", src, strerror(errno));
-        goto done;
-    }
     char *cmd = xasprintf("write -s %s %llu %zu", src, (unsigned long long)off, len);
-    char *text = hmp_qemu_io(vm, d, cmd, err, errlen);
-    free(cmd);
-    if (text && strstr(text, "wrote "))
-        rc = 0;
-    else if (text)
-        first_line(text, err, errlen);
-    free(text);
-done:
+    char *back = xmalloc(len);
+    int rc = -1;
+    if (strchr(src, '"'))
+        snprintf(err, errlen, "the VM's directory has a '\"' in its name");
+    else if (write_file_atomic(src, data, len, 0600) < 0)
+        snprintf(err, errlen, "cannot write %s: %s", src, strerror(errno));
+    else if (hmp_qemu_io(vm, d, cmd, err, errlen) == 0 &&
+             read_through_qemu(vm, d, off, len, back, err, errlen) == 0) {
+        rc = memcmp(back, data, len) == 0 ? 0 : -1;
+        if (rc < 0)
+            snprintf(err, errlen, "EIO (the write did not reach the disk)");
+    }
     unlink(src);
     free(src);
+    free(cmd);
+    free(back);
     return rc;
+}
+
+int vm_disk_write(struct vm *vm, const struct vm_disk *d, uint64_t off, const char *data,
+                  size_t len, char *err, size_t errlen)
+{
+    if (!d->nbd)
+        return write_through_qemu(vm, d, off, data, len, err, errlen);
+    int rc = nbd_write(d->nbd, off, data, len);
+    if (rc < 0)
+        snprintf(err, errlen, "%s (%s)", strerrorname_np(-rc), strerror(-rc));
+    return rc < 0 ? -1 : 0;
 }
