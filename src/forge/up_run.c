@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -344,6 +345,40 @@ char *up_state_root(void)
 }
 
 /* --detach: QEMU in a session of its own, console into <state>/console.log. */
+/* Starts the detached QEMU with -daemonize: QEMU's first process exits only once its
+ * devices (host forwards included) are set up, 0 when they are, so its status is the
+ * answer whatever the host's load (a fixed wait misjudged a busy one). Its errors land in
+ * qemu.log; the daemon's PID comes from its -pidfile. -1 when QEMU did not start. */
+static pid_t start_daemon(struct strv *a, const char *dir)
+{
+    char *pidfile = path_join(dir, "qemu.pid"), *qlog = path_join(dir, "qemu.log");
+    pid_t pid = -1;
+    strv_push(a, "-daemonize");
+    strv_push(a, "-pidfile");
+    strv_push(a, pidfile);
+    int lfd = open(qlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    sigset_t cur;
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    pid_t first = spawn(a->v, -1, lfd, 1, &cur);
+    if (lfd >= 0)
+        close(lfd);
+    int st = 0;
+    if (first < 0)
+        goto done;
+    while (waitpid(first, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        goto done;
+    char *txt = read_file(pidfile, NULL);
+    if (txt != NULL && atoi(txt) > 0)
+        pid = (pid_t)atoi(txt);
+    free(txt);
+done:
+    free(pidfile);
+    free(qlog);
+    return pid;
+}
+
 static int detach_start(const char *artifact, const struct up_opts *o)
 {
     struct up_guest g = {0};
@@ -367,15 +402,15 @@ static int detach_start(const char *artifact, const struct up_opts *o)
         goto done;
     struct strv a = {0};
     qemu_argv(&g, &a, -1, log);
-    char *qlog = path_join(dir, "qemu.log");
-    int lfd = open(qlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    free(qlog);
-    sigset_t cur;
-    sigprocmask(SIG_SETMASK, NULL, &cur);
-    pid_t pid = spawn(a.v, -1, lfd, 1, &cur);
+    pid_t pid = start_daemon(&a, dir);
     strv_free(&a);
-    if (lfd >= 0)
-        close(lfd);
+    if (pid < 0) {
+        warnx_p("forge up: QEMU did not start");
+        char *ql = path_join(dir, "qemu.log");
+        warn_qemu_log(ql);
+        free(ql);
+        goto done;
+    }
     char *pidtxt = xasprintf("%d\n", (int)pid);
     json_t *ij = json_pack("{s:s,s:s,s:s}", "artifact", artifact, "name", o->name, "kernel",
                            g.kernel);
@@ -387,14 +422,6 @@ static int detach_start(const char *artifact, const struct up_opts *o)
     free(infof);
     free(pidtxt);
     free(info);
-    sleep_ms(300);
-    if (pid < 0 || waitpid(pid, NULL, WNOHANG) == pid) {
-        warnx_p("forge up: QEMU did not start");
-        char *ql = path_join(dir, "qemu.log");
-        warn_qemu_log(ql);
-        free(ql);
-        goto done;
-    }
     printf("%s\n", o->name);
     rc = FORGE_EXIT_OK;
 done:
