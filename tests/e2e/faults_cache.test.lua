@@ -9,7 +9,8 @@
 local e2e = require("lib.e2e")
 local q = e2e.q
 
-local work = e2e.private_case("cachefaults")
+-- one private copy for the whole file, removed after its last test
+local work = e2e.remove_when_done(e2e.private_case("cachefaults"))
 
 local start_with_default_sigint = [[
 import os, signal, sys
@@ -92,9 +93,4 @@ test("vm:snapshot(path) writes a private file", function(t)
   vm:snapshot(path)
   t:assert_eq(e2e.host("stat -c %a " .. q(path)), "600\n")
   t:assert_eq(e2e.host("ls -A " .. q(work) .. " | grep '^\\.snap' | wc -l"), "0\n")
-end)
-
-test("clean up the private copy", function(t)
-  e2e.host("rm -rf " .. q(work))
-  t:assert(io.open(work .. "/provium.toml") == nil, "removed")
 end)
