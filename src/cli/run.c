@@ -34,7 +34,8 @@ const char cli_run_flags[] =
     "  --no-preflight         skip preflight checks\n"
     "  --accel kvm|tcg|auto   acceleration policy\n"
     "  --since REF            only the test files changed since git REF, or whose\n"
-    "                         helpers or fixtures changed (untracked files count)\n"
+    "                         helpers or fixtures changed (untracked files count);\n"
+    "                         a FILE instead: the files modified after it\n"
     "  --watch                after the run, re-run the affected files on every change\n"
     "  --version, -h, --help\n";
 

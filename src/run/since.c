@@ -2,7 +2,9 @@
  *
  * The changed set is made of canonical absolute paths: from git (`git diff --name-only`
  * against REF, which covers committed, staged and unstaged changes, plus the untracked
- * files git does not ignore) or from inotify. A test file runs when it is in the set or
+ * files git does not ignore) or from inotify. The spec's older form, `--since FILE`, is
+ * kept: an argument that is no git ref but names a file selects the project's files
+ * modified after it. A test file runs when it is in the set or
  * when one of the files it depends on is; those come from the fixture key's scanner
  * (fixture_file_deps: helpers it requires, push_file/depends_on_file host files, fixture
  * files, transitively), so a selection never disagrees with what invalidates a fixture. */
@@ -13,9 +15,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,6 +93,35 @@ static void push_names(const char *top, struct buf *names, struct strv *out)
     }
 }
 
+/* --since FILE (the spec's older form): every file below the project directory
+ * (hidden directories skipped) modified after FILE was. */
+static struct timespec newer_than;
+static struct strv *newer_out;
+
+static int collect_newer(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+    if (type == FTW_D && f->level > 0 && path[f->base] == '.')
+        return FTW_SKIP_SUBTREE;
+    if (type == FTW_F && (st->st_mtim.tv_sec > newer_than.tv_sec ||
+                          (st->st_mtim.tv_sec == newer_than.tv_sec &&
+                           st->st_mtim.tv_nsec > newer_than.tv_nsec)))
+        strv_push(newer_out, since_canon(path));
+    return FTW_CONTINUE;
+}
+
+static int newer_than_file(const char *dir, const char *file, struct strv *out)
+{
+    struct stat st;
+    if (stat(file, &st) < 0 || !S_ISREG(st.st_mode))
+        return -1;
+    newer_than = st.st_mtim;
+    newer_out = out;
+    char *real = since_canon(dir);
+    int rc = nftw(real, collect_newer, 32, FTW_PHYS | FTW_ACTIONRETVAL) < 0 ? -1 : 0;
+    free(real);
+    return rc;
+}
+
 int since_changed(const char *config_path, const char *ref, struct strv *out, char *err,
                   size_t errlen)
 {
@@ -102,7 +135,10 @@ int since_changed(const char *config_path, const char *ref, struct strv *out, ch
         goto done;
     }
     if (st != 0 || top.len < 2) {
-        snprintf(err, errlen, "--since: %s is not inside a git work tree", dir);
+        if (newer_than_file(dir, ref, out) == 0)
+            rc = 0;
+        else
+            snprintf(err, errlen, "--since: %s is not inside a git work tree", dir);
         goto done;
     }
     top.data[--top.len] = 0; /* the newline */
@@ -112,7 +148,10 @@ int since_changed(const char *config_path, const char *ref, struct strv *out, ch
                                                             spec, NULL}, &sha);
     free(spec);
     if (st != 0 || sha.len < 2) {
-        snprintf(err, errlen, "--since: unknown git ref '%s'", ref);
+        if (newer_than_file(dir, ref, out) == 0)
+            rc = 0;
+        else
+            snprintf(err, errlen, "--since: unknown git ref '%s'", ref);
         goto done;
     }
     sha.data[--sha.len] = 0;
