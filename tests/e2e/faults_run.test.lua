@@ -9,7 +9,8 @@
 local e2e = require("lib.e2e")
 local q = e2e.q
 
-local work = e2e.private_case("runfaults")
+-- one private copy for the whole file, removed after its last test
+local work = e2e.remove_when_done(e2e.private_case("runfaults"))
 local tmp = work .. "/tmp" -- TMPDIR of the sub-runs
 e2e.host("mkdir " .. q(tmp))
 
@@ -205,9 +206,4 @@ test("a test timeout ends a body blocked in os.execute or io.popen", function(t)
   t:assert_contains(out, "  ok the next test runs")
   t:assert(secs < 20, "no body overran its timeout")
   t:assert_eq(sh("pgrep -f 'sleep 20[;] echo late' || true"), "", "the popen'd command is gone")
-end)
-
-test("clean up the private copy", function(t)
-  e2e.host("rm -rf " .. q(work))
-  t:assert(io.open(work .. "/provium.toml") == nil, "removed")
 end)
