@@ -368,7 +368,8 @@ function Vm:restore(snap_or_path) end
 ---@return RunResult
 function Vm:run(cmd, opts_or_args) end
 
----Starts a command without waiting for it (same argument forms as `run`, no `timeout`).
+---Starts a command without waiting for it (same argument forms as `run`, no `timeout`);
+---without `stdin` its stdin stays open for `p:stdin_write` until `p:close_stdin()`/`p:wait()`.
 ---@param cmd string
 ---@param opts_or_args? RunOpts|string[]
 ---@return Process
@@ -507,11 +508,13 @@ function RunResult:assert_ok() end
 ---@return boolean
 function RunResult:ok() end
 
----A command started with `vm:run_async`.
+---A command started with `vm:run_async`. Its stdin is a pipe that stays open until
+---`close_stdin()` or `wait()` (with `stdin = "..."` it gets that string, then EOF).
 ---@class Process
 local Process = {}
 
----Waits for exit (forever by default); on timeout the group is killed and status is `timed_out`.
+---Closes stdin first, then waits for exit (forever by default); on timeout the group is
+---killed and status is `timed_out`. The result holds the whole output, also what streams read.
 ---@param timeout? Duration
 ---@return RunResult
 function Process:wait(timeout) end
@@ -534,6 +537,25 @@ function Process:status() end
 
 ---Scope-end hook: TERM to the group, then KILL after 2 s; a no-op once waited.
 function Process:close() end
+
+---Feeds stdin; returns `#data` once the agent has it (it buffers up to 16 MiB the process
+---has not read, beyond that this waits for the process). Raises `broken pipe: the process
+---has exited` once the exit is known, and after `close_stdin()` or `wait()`.
+---@param data string
+---@return integer n
+function Process:stdin_write(data) end
+
+---The process reads EOF after what was written; a no-op when already closed or waited.
+function Process:close_stdin() end
+
+---A live Stream of stdout from its first byte (open it before `wait`); it ends after the
+---last byte once the process exited.
+---@return Stream
+function Process:stdout_stream() end
+
+---A live Stream of stderr, like `stdout_stream`.
+---@return Stream
+function Process:stderr_stream() end
 
 ------------------------------------------------------------------------------------------
 -- Stream (§4.4)

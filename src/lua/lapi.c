@@ -146,8 +146,6 @@ void lapi_check_opts(lua_State *L, int idx, const char *method, const char *cons
 static const char *const LAB_LATER[] = {"barrier", NULL};
 static const char *const VM_LATER[] = {"wakeup", "power_button", "syscall", "syscall_async",
                                        "ioctl",  "read_mem",     "spawn_worker", NULL};
-static const char *const PROC_LATER[] = {"stdin_write", "close_stdin", "stdout_stream",
-                                         "stderr_stream", "close", NULL};
 static const char *const CONSOLE_LATER[] = {"write", NULL};
 
 static const struct {
@@ -156,7 +154,6 @@ static const struct {
 } UNSUPPORTED[] = {
     {"provium.Lab", "lab", LAB_LATER},
     {"provium.Vm", "vm", VM_LATER},
-    {"provium.Process", "proc", PROC_LATER},
     {"provium.Console", "console", CONSOLE_LATER},
 };
 

@@ -1,4 +1,5 @@
-/* lproc.c - the Process userdata: vm:run_async(cmd, ...) and p:wait/kill/signal/pid.
+/* lproc.c - the Process userdata: vm:run_async(cmd, ...) and p:wait/kill/signal/pid,
+ * p:stdin_write/close_stdin and p:stdout_stream/stderr_stream.
  *
  * A Process is a guest process started through the agent without waiting for it; its
  * output collects in the background while other guest calls run (vm_proc in
@@ -6,14 +7,23 @@
  * timeout the process group is killed and the status is `timed_out`. A process still
  * running when the test that started it ends, or closed with p:close(), gets TERM (its
  * group), then KILL after 2 s (spec §3.2, §4.3); one whose Process is collected is
- * killed at once. The Process keeps its Vm in its uservalue. */
+ * killed at once. The Process keeps its Vm in its uservalue.
+ *
+ * stdin: a pipe that stays open until p:close_stdin() or p:wait() (which closes it
+ * first); `stdin = "..."` writes the string and closes it at once. stdin_write after
+ * close_stdin, after wait, or once the exit is known raises. Output streams read the
+ * same buffers as the RunResult, by position and from the first byte, so the
+ * RunResult still has everything a stream returned; once a stream is open the output
+ * outlives the wait (or close), and the stream ends after its last byte. */
 #include "lproc.h"
 
 #include "lrunargs.h"
+#include "lstream.h"
 #include "lvm.h"
 
 #include "util/util.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +38,10 @@ struct lproc {
     uint32_t handle;
     int64_t pid;
     int exited;
+    int stdin_closed;
+    int keep;              /* a stream is open: the output outlives the guest process */
+    int have_last;         /* last holds it (after wait, close or the test's end) */
+    struct exec_res last;
 };
 
 static struct lproc *check_proc(lua_State *L)
@@ -46,6 +60,32 @@ static void forget(lua_State *L, int idx)
     lua_pushnil(L);
     lua_rawset(L, -3);
     lua_pop(L, 1);
+}
+
+/* Lets the guest process go. With a stream open, its output stays in u->last: the
+ * result of a wait (res, moved) or else what had arrived. Frees res. */
+static void release(struct lproc *u, struct exec_res *res)
+{
+    if (u->keep && !u->have_last && res) {
+        u->last = *res;
+        memset(res, 0, sizeof *res);
+    } else if (u->keep && !u->have_last) {
+        const char *d[2];
+        size_t n[2];
+        vm_proc_output(u->p, 1, &d[0], &n[0]);
+        vm_proc_output(u->p, 2, &d[1], &n[1]);
+        u->last.out = xmalloc(n[0] + 1);
+        u->last.err = xmalloc(n[1] + 1);
+        memcpy(u->last.out, n[0] ? d[0] : "", n[0]);
+        memcpy(u->last.err, n[1] ? d[1] : "", n[1]);
+        u->last.out_len = n[0];
+        u->last.err_len = n[1];
+    }
+    u->have_last |= u->keep;
+    if (res)
+        exec_res_free(res);
+    vm_proc_free(u->vm, u->p);
+    u->p = NULL;
 }
 
 /* Kills the process group (within 5 s; not at all when talk is pointless) and frees. */
@@ -79,17 +119,42 @@ static void term_then_kill(lua_State *L, struct lproc **us, size_t n, int talk)
             vm_proc_signal(us[i]->vm, us[i]->p, -SIGTERM, &gerr);
     for (size_t i = 0; i < n; i++) {
         struct lproc *u = us[i];
+        struct exec_res res;
+        int waited = 0;
         if (talk && u->vm->state == VM_BOOTED && vm_proc_running(u->vm, u->p)) {
             double left = (double)(grace - now_ns()) / 1e9;
-            struct exec_res res;
-            if (vm_proc_wait(u->vm, u->p, left > 0.01 ? left : 0.01, &res, &gerr) == VMOP_OK)
-                exec_res_free(&res);
+            waited = vm_proc_wait(u->vm, u->p, left > 0.01 ? left : 0.01, &res, &gerr) ==
+                     VMOP_OK;
         }
-        vm_proc_free(u->vm, u->p);
-        u->p = NULL;
+        release(u, waited ? &res : NULL);
         u->exited = 1;
     }
     env->deadline_ns = saved;
+}
+
+/* Raises for what a stdin call (method) returned. */
+static void stdin_failed(lua_State *L, struct lproc *u, const char *method, int rc, int gerr)
+{
+    if (rc == VMOP_TIMEOUT) {
+        lhost(L)->timed_out = 1;
+        lapi_raise(L, method, "test timeout exceeded");
+    }
+    if (rc == VMOP_GUEST && gerr == EPIPE)
+        lapi_raise(L, method, "broken pipe: the process has exited");
+    lapi_raise_vmop(L, method, u->vm, rc, gerr, NULL);
+}
+
+/* run_async{stdin = s}: s goes in and stdin is closed; a process that exits before
+ * taking it all is not an error (as vm:run). */
+static void feed_stdin(lua_State *L, struct lproc *u, const struct exec_req *req)
+{
+    int gerr = 0;
+    int rc = vm_proc_stdin_write(u->vm, u->p, req->stdin_data, req->stdin_len, &gerr);
+    if (rc == VMOP_OK || (rc == VMOP_GUEST && gerr == EPIPE))
+        rc = vm_proc_close_stdin(u->vm, u->p);
+    u->stdin_closed = 1;
+    if (rc != VMOP_OK)
+        stdin_failed(L, u, "vm:run_async", rc, gerr);
 }
 
 /* vm:run_async(cmd, ...) */
@@ -98,8 +163,6 @@ static int vm_run_async_l(lua_State *L)
     struct vm *vm = lvm_need_booted(L, 1, "vm:run_async");
     struct exec_req req = {0};
     lrunargs_parse(L, "vm:run_async", 1, &req); /* the strings belong to a userdata */
-    if (req.has_stdin)
-        return lapi_raise(L, "vm:run_async", "no `stdin` here");
     /* the Process first: once the guest process runs, nothing may raise before it is held */
     struct lproc *u = lua_newuserdatauv(L, sizeof *u, 1);
     memset(u, 0, sizeof *u);
@@ -125,6 +188,8 @@ static int vm_run_async_l(lua_State *L)
         lua_pushboolean(L, 1);
     lua_rawset(L, -3);
     lua_pop(L, 1);
+    if (req.has_stdin)
+        feed_stdin(L, u, &req);
     return 1;
 }
 
@@ -142,21 +207,97 @@ static int proc_wait_l(lua_State *L)
         return lapi_raise(L, "proc:wait", "the process was already waited for");
     struct exec_res res;
     int gerr = 0;
-    int rc = vm_proc_wait(u->vm, u->p, timeout, &res, &gerr);
+    int rc = vm_proc_close_stdin(u->vm, u->p); /* a process reading stdin sees its end */
+    u->stdin_closed = 1;
+    if (rc == VMOP_OK)
+        rc = vm_proc_wait(u->vm, u->p, timeout, &res, &gerr);
     if (rc == VMOP_TIMEOUT) {
         lhost(L)->timed_out = 1;
         return lapi_raise(L, "proc:wait", "test timeout exceeded");
     }
-    vm_proc_free(u->vm, u->p);
-    u->p = NULL;
+    if (rc == VMOP_OK)
+        lvm_push_result(L, &res);
+    release(u, rc == VMOP_OK ? &res : NULL);
     u->exited = 1;
     forget(L, 1);
     if (rc != VMOP_OK)
         return lapi_raise_vmop(L, "proc:wait", u->vm, rc, gerr, NULL);
-    lvm_push_result(L, &res);
-    exec_res_free(&res);
     return 1;
 }
+
+/* p:stdin_write(data) -> #data, once the agent has it. */
+static int proc_stdin_write_l(lua_State *L)
+{
+    struct lproc *u = check_proc(L);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    if (!u->p)
+        return lapi_raise(L, "proc:stdin_write", "the process was already waited for");
+    if (u->stdin_closed)
+        return lapi_raise(L, "proc:stdin_write", "stdin is closed (close_stdin or stdin=)");
+    int gerr = 0;
+    int rc = vm_proc_stdin_write(u->vm, u->p, data, len, &gerr);
+    if (rc != VMOP_OK)
+        stdin_failed(L, u, "proc:stdin_write", rc, gerr);
+    lua_pushinteger(L, (lua_Integer)len);
+    return 1;
+}
+
+/* p:close_stdin(): the process reads EOF once it has read what was written; again, or
+ * after wait, a no-op. */
+static int proc_close_stdin_l(lua_State *L)
+{
+    struct lproc *u = check_proc(L);
+    if (!u->p || u->stdin_closed)
+        return 0;
+    u->stdin_closed = 1;
+    int rc = vm_proc_close_stdin(u->vm, u->p);
+    if (rc != VMOP_OK)
+        stdin_failed(L, u, "proc:close_stdin", rc, 0);
+    return 0;
+}
+
+/* A Stream's pull (lstream.h): the output past *pos, live while the process runs. */
+static int proc_pull(lua_State *L, int idx, int which, uint64_t *pos, struct buf *out)
+{
+    struct lproc *u = lua_touserdata(L, idx);
+    lua_getiuservalue(L, idx, 1);
+    struct vm *vm = lvm_test(L, -1);
+    lua_pop(L, 1);
+    const char *data = NULL;
+    size_t len = 0;
+    int ended = 1;
+    if (u->p && vm) {
+        ended = !vm_proc_running(vm, u->p); /* first: the exit comes after the output */
+        vm_proc_output(u->p, which, &data, &len);
+    } else if (u->have_last) {
+        data = which == 2 ? u->last.err : u->last.out;
+        len = which == 2 ? u->last.err_len : u->last.out_len;
+    }
+    if (*pos < len) {
+        buf_append(out, data + *pos, len - *pos);
+        *pos = len;
+        return 0;
+    }
+    return ended ? -1 : 0;
+}
+
+static int open_stream(lua_State *L, int which, const char *method)
+{
+    struct lproc *u = check_proc(L);
+    if (!u->p && !u->have_last)
+        return lapi_raise(L, method, "the process was already waited for: its output is "
+                                     "in the RunResult (open streams before wait)");
+    u->keep = 1;
+    char what[160];
+    snprintf(what, sizeof what, "%s of process %d on %s", which == 2 ? "stderr" : "stdout",
+             (int)u->pid, u->vm->name);
+    lua_getiuservalue(L, 1, 1);
+    return lstream_source(L, -1, 1, proc_pull, which, what);
+}
+
+static int proc_stdout_stream_l(lua_State *L) { return open_stream(L, 1, "proc:stdout_stream"); }
+static int proc_stderr_stream_l(lua_State *L) { return open_stream(L, 2, "proc:stderr_stream"); }
 
 /* Signal names as p:kill/p:signal take them: "term", "TERM", "sigterm", "SIGTERM", 15. */
 static int check_signal(lua_State *L, int idx, int dflt, const char *method)
@@ -256,6 +397,7 @@ static int proc_gc_l(lua_State *L)
     u->vm = lvm_test(L, -1);
     if (u->vm)
         kill_and_free(L, u, 1);
+    exec_res_free(&u->last);
     return 0;
 }
 
@@ -297,7 +439,9 @@ void lproc_open(lua_State *L)
     static const luaL_Reg methods[] = {
         {"wait", proc_wait_l}, {"kill", proc_kill_l}, {"signal", proc_signal_l},
         {"pid", proc_pid_l}, {"handle", proc_handle_l}, {"status", proc_status_l},
-        {"close", proc_close_l}, {NULL, NULL}};
+        {"close", proc_close_l}, {"stdin_write", proc_stdin_write_l},
+        {"close_stdin", proc_close_stdin_l}, {"stdout_stream", proc_stdout_stream_l},
+        {"stderr_stream", proc_stderr_stream_l}, {NULL, NULL}};
     static const luaL_Reg metamethods[] = {
         {"__tostring", proc_tostring_l}, {"__gc", proc_gc_l}, {NULL, NULL}};
     static const luaL_Reg vm_methods[] = {{"run_async", vm_run_async_l}, {NULL, NULL}};

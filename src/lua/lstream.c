@@ -1,10 +1,11 @@
-/* lstream.c - the Stream userdata: vm:tail_file, vm:fd_stream, f:tail_stream and
- * console:read.
+/* lstream.c - the Stream userdata: vm:tail_file, vm:fd_stream, f:tail_stream,
+ * console:read and a process's output (p:stdout_stream, through lstream_source).
  *
  * A Stream yields bytes as they appear: from a guest file through an agent handle of
  * its own (HREAD in a polling loop, so a growing file is followed), from a host file
  * (a capture), or from the VM's bounded console log (vm/conlog.h, by position, so a
- * rotation is followed). next() returns the next chunk, read_until()/expect() up to
+ * rotation is followed), or from a source object (user value 2) read by position
+ * through its pull function. next() returns the next chunk, read_until()/expect() up to
  * and including a plain byte pattern (matches split across chunks are found), drain()
  * what arrives before a deadline. Streams are handles (lfile.h): snapshots refuse
  * while one is open, the test that opened one closes it, and a restore or a dead VM
@@ -38,6 +39,9 @@ struct lstream {
     int inert;        /* a capture into the user's file: only close() does anything */
     int console;      /* the VM's console log (vm/conlog.h), read from con_pos on */
     uint64_t con_pos;
+    lstream_pull_fn src_pull; /* a source object's stream (user value 2), else NULL */
+    int src_which;
+    uint64_t src_pos;
     struct buf pending; /* read from the source, not yet returned */
 };
 
@@ -74,6 +78,12 @@ static int pull(lua_State *L, struct lstream *s)
 {
     if (!s->h.open || s->inert)
         return -1;
+    if (s->src_pull) {
+        lua_getiuservalue(L, 1, 2);
+        int r = s->src_pull(L, lua_gettop(L), s->src_which, &s->src_pos, &s->pending);
+        lua_pop(L, 1);
+        return r;
+    }
     if (s->console) {
         lua_getiuservalue(L, 1, 1);
         struct vm *cvm = lvm_test(L, -1);
@@ -232,7 +242,8 @@ static int stream_close_l(lua_State *L)
 static int stream_eof_l(lua_State *L)
 {
     struct lstream *s = check_stream(L);
-    int ended = !s->h.open || (s->handle && !lfile_handle_vm(L, 1));
+    int ended = !s->h.open || (s->handle && !lfile_handle_vm(L, 1)) ||
+                (s->src_pull && !s->pending.len && pull(L, s) < 0);
     lua_pushboolean(L, ended && !s->pending.len);
     return 1;
 }
@@ -277,7 +288,7 @@ static int stream_gc_l(lua_State *L)
 static struct lstream *new_stream(lua_State *L, int vm_idx)
 {
     vm_idx = vm_idx ? lua_absindex(L, vm_idx) : 0;
-    struct lstream *s = lua_newuserdatauv(L, sizeof *s, 1);
+    struct lstream *s = lua_newuserdatauv(L, sizeof *s, 2);
     memset(s, 0, sizeof *s);
     s->host_fd = -1;
     s->capture = -1;
@@ -409,6 +420,24 @@ int lstream_capture(lua_State *L, const char *method, int vm_idx, int cap_id,
         s->h.what = xstrdup(what);
         lfile_handle_site(L, &s->h);
     }
+    return 1;
+}
+
+/* A stream of the source object at src_idx (kept as user value 2), read through pull;
+ * host-side, so not a guest handle: it ends when pull says so, or with close(). */
+int lstream_source(lua_State *L, int vm_idx, int src_idx, lstream_pull_fn pull, int which,
+                   const char *what)
+{
+    src_idx = lua_absindex(L, src_idx);
+    struct lstream *s = new_stream(L, vm_idx);
+    lua_pushvalue(L, src_idx);
+    lua_setiuservalue(L, -2, 2);
+    s->src_pull = pull;
+    s->src_which = which;
+    s->h.kind = LHANDLE_STREAM;
+    s->h.open = 1;
+    s->h.what = xstrdup(what);
+    lfile_handle_site(L, &s->h);
     return 1;
 }
 

@@ -14,6 +14,16 @@ int lstream_from_file(lua_State *L, int vm_idx, const char *path, int64_t pos,
                       const char *method);
 /* The console log of the Vm at vm_idx from now on; pushes the Stream. */
 int lstream_console(lua_State *L, int vm_idx);
+/* A source read by position (a process's output, lproc.c): appends what is past *pos
+ * to out and advances *pos; returns 0, or -1 when nothing is left and nothing will
+ * come. src_idx is the source object; which tells its streams apart. */
+struct buf;
+typedef int (*lstream_pull_fn)(lua_State *L, int src_idx, int which, uint64_t *pos,
+                               struct buf *out);
+/* A Stream of the source object at src_idx through pull (not a guest handle: no
+ * snapshot refusal, not closed at test end); pushes it. */
+int lstream_source(lua_State *L, int vm_idx, int src_idx, lstream_pull_fn pull, int which,
+                   const char *what);
 /* A capture written by the switch (cap_id) into path: with follow the Stream yields its
  * pcap bytes, header first; else it only serves close. vm_idx: the captured NIC's VM
  * (a handle of that VM), or 0 for a bridge capture (counted by its bridge); errors

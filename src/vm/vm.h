@@ -209,6 +209,17 @@ int vm_proc_running(struct vm *vm, struct vm_proc *p);
 int vm_proc_wait(struct vm *vm, struct vm_proc *p, double timeout, struct exec_res *res,
                  int *gerr);
 int vm_proc_signal(struct vm *vm, struct vm_proc *p, int sig, int *gerr);
+/* Its stdin is a pipe kept open until vm_proc_close_stdin. A write queues the bytes
+ * as DATA frames and returns once the agent has them (it buffers up to 16 MiB the
+ * process has not read; beyond that the write waits for the process to read); one
+ * after close, or once the exit is known, is VMOP_GUEST with EPIPE. */
+int vm_proc_stdin_write(struct vm *vm, struct vm_proc *p, const void *data, size_t len,
+                        int *gerr);
+int vm_proc_close_stdin(struct vm *vm, struct vm_proc *p);
+/* Everything the process wrote so far to stdout (which = 1) or stderr (2), up to the
+ * 64 MiB cap; complete once vm_proc_running (which takes what arrives within 1 ms)
+ * says it exited. */
+void vm_proc_output(const struct vm_proc *p, int which, const char **data, size_t *len);
 void vm_proc_free(struct vm *vm, struct vm_proc *p);
 void exec_res_free(struct exec_res *r);
 int vm_read_file(struct vm *vm, const char *path, char **data, size_t *len, int *gerr);

@@ -263,13 +263,16 @@ struct vm_proc {
     struct exec_ctx x;
     uint64_t serial; /* the agent connection it belongs to */
     int64_t t0;
+    int stdin_closed; /* the empty DATA went out */
 };
 
+/* The process's stdin stays open (WIRE_EXEC_STDIN) until vm_proc_close_stdin;
+ * req->stdin_data is the caller's to write (vm_proc_stdin_write). */
 int vm_exec_start(struct vm *vm, const struct exec_req *req, struct vm_proc **out, int *gerr)
 {
     struct request q;
-    if (req->has_stdin || exec_request(vm, req, WIRE_EXEC_PID, &q) < 0) {
-        *gerr = req->has_stdin ? EINVAL : E2BIG;
+    if (exec_request(vm, req, WIRE_EXEC_PID | WIRE_EXEC_STDIN, &q) < 0) {
+        *gerr = E2BIG;
         return VMOP_GUEST;
     }
     struct vm_proc *p = xcalloc(1, sizeof *p);
@@ -320,7 +323,7 @@ int vm_proc_running(struct vm *vm, struct vm_proc *p)
     if (!vm_proc_alive(vm, p))
         return 0;
     if (!p->op.done)
-        agent_wait_bg(&vm->agent, &p->op, now_ns(), 0); /* take what has arrived */
+        agent_wait_bg(&vm->agent, &p->op, now_ns() + 1000000, 0); /* what comes in 1 ms */
     return !p->op.done;
 }
 
@@ -361,6 +364,82 @@ int vm_proc_signal(struct vm *vm, struct vm_proc *p, int sig, int *gerr)
     wire_put_u32(&q.w, p->op.id);
     wire_put_i32(&q.w, sig);
     return request_call(vm, &q, gerr);
+}
+
+/* ---- a background process's stdin and output ---- */
+
+#define STDIN_QUEUED_MAX (1u << 20) /* stdin_write waits while more is unsent */
+
+/* Queues one DATA frame for id: raw bytes, or the empty one that ends a stream. */
+static void queue_data(struct vm *vm, uint32_t id, const void *p, size_t n)
+{
+    struct wire_writer w = {0};
+    w.len = WIRE_HEADER_SIZE + n;
+    w.buf = xmalloc(w.len);
+    struct wire_header h = {(uint32_t)n, WIRE_DATA, 0, id};
+    wire_encode_header(w.buf, &h);
+    if (n)
+        memcpy(w.buf + WIRE_HEADER_SIZE, p, n);
+    agent_queue(&vm->agent, &w);
+    free(w.buf);
+}
+
+/* Moves queued bytes to the agent (reading its frames meanwhile) until at most limit
+ * are left, the process has exited (the rest goes with later traffic) or the test
+ * deadline passes. */
+static int flush_queued(struct vm *vm, struct vm_proc *p, size_t limit)
+{
+    struct agent_conn *c = &vm->agent;
+    while (c->out.len - c->out.off > limit && !p->op.done) {
+        int64_t until = now_ns() + 20000000LL;
+        if (op_deadline(vm) && op_deadline(vm) < until)
+            until = op_deadline(vm);
+        int r = agent_wait_bg(c, &p->op, until, 1);
+        if (r == AGENT_DEADLINE && op_deadline(vm) && now_ns() >= op_deadline(vm))
+            return VMOP_TIMEOUT;
+        if (r != AGENT_OK && r != AGENT_DEADLINE)
+            return vmop_from_agent(vm, r);
+    }
+    return VMOP_OK;
+}
+
+int vm_proc_stdin_write(struct vm *vm, struct vm_proc *p, const void *data, size_t len,
+                        int *gerr)
+{
+    if (!vm_proc_alive(vm, p))
+        return VMOP_DEAD;
+    if (p->stdin_closed || !vm_proc_running(vm, p)) {
+        *gerr = EPIPE;
+        return VMOP_GUEST;
+    }
+    const char *d = data;
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off < WIRE_CHUNK ? len - off : WIRE_CHUNK;
+        queue_data(vm, p->op.id, d + off, n);
+        off += n;
+        int rc = flush_queued(vm, p, STDIN_QUEUED_MAX);
+        if (rc != VMOP_OK)
+            return rc;
+    }
+    return flush_queued(vm, p, 0);
+}
+
+int vm_proc_close_stdin(struct vm *vm, struct vm_proc *p)
+{
+    if (p->stdin_closed || !vm_proc_alive(vm, p))
+        return VMOP_OK;
+    p->stdin_closed = 1;
+    if (p->op.done)
+        return VMOP_OK;
+    queue_data(vm, p->op.id, NULL, 0);
+    return flush_queued(vm, p, 0);
+}
+
+void vm_proc_output(const struct vm_proc *p, int which, const char **data, size_t *len)
+{
+    const struct buf *b = which == 2 ? &p->x.err : &p->x.out;
+    *data = b->data;
+    *len = b->len;
 }
 
 void vm_proc_free(struct vm *vm, struct vm_proc *p)
