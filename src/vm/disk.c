@@ -389,9 +389,12 @@ static void push_backend(const struct vm_disk *d, struct strv *a)
 
 void vm_disks_argv(const struct vm *vm, struct strv *a, int micro)
 {
+    /* at fixed slots past the automatic ones, which so stay where they were (a snapshot's
+     * devices must be where its stream expects them) */
     for (int i = 0; !micro && i < DISK_HOT_PORTS; i++) {
         strv_push(a, "-device");
-        strv_pushf(a, "pcie-root-port,id=provium-hp%d,bus=pcie.0,chassis=%d", i, i + 1);
+        strv_pushf(a, "pcie-root-port,id=provium-hp%d,bus=pcie.0,chassis=%d,addr=0x%x", i,
+                   i + 1, 0x18 + i);
     }
     for (size_t i = 0; i < vm->n_disks; i++) {
         const struct vm_disk *d = &vm->disks[i];
