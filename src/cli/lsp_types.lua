@@ -217,6 +217,17 @@ function Lab:restore(snap_or_dir) end
 ---@param opts ClaimOpts
 function Lab:claim(opts) end
 
+---Run-wide rendezvous: true once `count` arrivals (test files of this run) reach `name`.
+---False, with the reason, on timeout (default 60 s) or when another arrival names a
+---different count (every file waiting there then gets false at once). A test deadline
+---reached while waiting raises `test timeout exceeded`.
+---@param name string
+---@param count integer
+---@param timeout? number|string seconds, or a duration such as "30s"
+---@return boolean ok
+---@return string? why "timeout: ..." or "count mismatch: ..."
+function Lab:barrier(name, count, timeout) end
+
 ---Adds a VM, bridge or lab to this lab.
 ---@param x Vm|Bridge|Lab
 function Lab:include(x) end

@@ -3,6 +3,7 @@
  * installs every global and class a test file sees (each file registers its own). */
 #include "lapi.h"
 
+#include "lbarrier.h"
 #include "lbatch.h"
 #include "lbridge.h"
 #include "lbridge_route.h"
@@ -143,7 +144,7 @@ void lapi_check_opts(lua_State *L, int idx, const char *method, const char *cons
  * value"). A method implemented later simply takes precedence over its stub. The
  * LuaLS annotations (src/cli/lsp_types.lua) declare only real methods; the unit test
  * tests/unit/test_lapi_stubs.c keeps the two in step. */
-static const char *const LAB_LATER[] = {"barrier", NULL};
+static const char *const LAB_LATER[] = {NULL};
 static const char *const VM_LATER[] = {"wakeup", "power_button", "syscall", "syscall_async",
                                        "ioctl",  "read_mem",     "spawn_worker", NULL};
 static const char *const CONSOLE_LATER[] = {"write", NULL};
@@ -302,6 +303,7 @@ void lapi_open(lua_State *L, struct lua_host *h)
     lstream_open(L);
     lproc_open(L);
     lbatch_open(L);
+    lbarrier_open(L);
     lclock_open(L);
     lconsole_open(L);
     ldisk_open(L);

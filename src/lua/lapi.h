@@ -47,6 +47,11 @@ struct lua_host {
     const char *fixture_name; /* the fixture being built, recorded in snapshots */
     char *snapshot_prefix;    /* fixture builds: default snapshot paths start here */
     const char *current_test; /* name of the test whose body is running, else NULL */
+    /* lab:barrier through the run's broker (the worker's parent; NULL outside a run):
+     * blocks until `count` arrivals of `name` (1), the deadline (CLOCK_MONOTONIC) or a
+     * count mismatch (0, why says which), or the broker is gone (-1, why). */
+    int (*barrier)(struct lua_host *h, const char *name, int count, int64_t deadline_ns,
+                   char *why, size_t whylen);
 };
 
 /* Returns the host attached to L. */

@@ -1,10 +1,12 @@
 /* events.c - the parent's event I/O: the --events stream it writes (one JSON line per
  * event, one write(2) each, so runs sharing an O_APPEND file interleave cleanly) and
  * the JSON lines each worker writes on its pipe, split into lines and dispatched: pool
- * requests to runner_pool.c, test results to results.c, everything else forwarded. */
+ * requests to runner_pool.c, barrier arrivals to runner_barrier.c, test results to
+ * results.c, everything else forwarded. */
 #include "events.h"
 
 #include "results.h"
+#include "runner_barrier.h"
 #include "runner_pool.h"
 
 #include <errno.h>
@@ -98,6 +100,10 @@ static void handle_event(struct job *j, json_t *o, const struct run_opts *ro)
     }
     if (!strcmp(kind, "pool_release")) {
         job_pool_release(j, o);
+        return; /* internal */
+    }
+    if (!strcmp(kind, "barrier_wait")) {
+        job_barrier_wait(j, o);
         return; /* internal */
     }
     if (!result_note_event(j->res, kind, o))

@@ -1,15 +1,16 @@
 /* jobs.c - the parent's job loop: start a worker per file (fork, its own process
  * group, its scratch directory, pipes for events and pool answers), wait on the
  * running ones (their event pipes and pidfds, 200 ms at most), enforce the file
- * timeout, reap and settle each file, stop everything on an interruption. The
- * worker's group is what a timeout or an interruption kills: its QEMUs and whatever
- * its tests started. Events are events.c, results results.c, pool answers
- * runner_pool.c. */
+ * timeout, reap and settle each file, answer barrier timeouts (runner_barrier.c), stop
+ * everything on an interruption. The worker's group is what a timeout or an
+ * interruption kills: its QEMUs and whatever its tests started. Events are events.c,
+ * results results.c, pool answers runner_pool.c. */
 #include "jobs.h"
 
 #include "events.h"
 #include "progress.h"
 #include "results.h"
+#include "runner_barrier.h"
 #include "runner_pool.h"
 #include "run/watchdog.h"
 
@@ -163,6 +164,7 @@ static void finish_job(struct job *j, int status)
     pool_give(&g_pool, j->held);
     j->held = (struct pool_amount){0, 0};
     j->waiting = 0;
+    barriers_forget(j); /* a file that died at a barrier no longer counts there */
     if (j->claimed)
         run_event("claim_released",
                  json_pack("{s:s, s:o}", "path", j->res->path, "amount", pool_amount_json(j->claim)));
@@ -217,9 +219,11 @@ struct sched {
 static const char *start_blocked(struct sched *s)
 {
     struct pool_amount base = {POOL_FILE_MEMORY, 0};
+    /* while a file waits at a barrier (idle until others arrive) pressure holds none back */
+    int pressure = s->running && !barriers_next_deadline() && psi_high();
     const char *why = s->running >= (size_t)s->ro->jobs ? "jobs_limit"
                       : !pool_fits(&g_pool, base)         ? "pool_full"
-                      : s->running && psi_high()          ? "psi_pressure"
+                      : pressure                          ? "psi_pressure"
                                                           : NULL;
     if (why && (!s->blocked || strcmp(s->blocked, why))) {
         run_event("file_blocked",
@@ -285,7 +289,14 @@ static void wait_for_workers(struct sched *s)
     }
     progress_show(&s->pg, s->done, s->n, s->running, s->n - s->next, s->res, s->n);
     pool_state_event(s);
-    poll(pf, np, 200);
+    int ms = 200;
+    int64_t until = barriers_next_deadline(); /* a barrier's timeout answered on time */
+    if (until) {
+        int64_t left = (until - now_ns()) / 1000000 + 1;
+        if (left < ms)
+            ms = left > 0 ? (int)left : 0;
+    }
+    poll(pf, np, ms);
     free(pf);
 }
 
@@ -368,6 +379,7 @@ void run_files(const struct run_opts *ro, const struct config *cfg, struct found
             s.stop_new = 1;
         }
         reap_workers(&s);
+        barriers_expire(now_ns());
     }
     progress_clear(&s.pg);
     free(s.jobs);

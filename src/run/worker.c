@@ -50,7 +50,23 @@ static void emit(void *ud, const char *kind, void *obj)
     free(s);
 }
 
-/* ---- the run's pool, through the parent ---- */
+/* ---- the run's pool and barriers, through the parent ---- */
+
+/* Blocks until the parent's next answer line (without its newline; "" when the parent
+ * is gone). */
+static void read_answer(struct worker *w, char *line, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap - 1) {
+        ssize_t r = read(w->replyfd, line + n, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = 0;
+}
 
 /* Asks the parent for memory and vCPUs and blocks until it answers "ok" or "err <why>".
  * Time spent waiting is given back to the test's deadline: pool waits never count. */
@@ -61,16 +77,7 @@ static int pool_ask(struct host_env *env, const char *kind, uint64_t memory, int
     emit(w, kind, json_pack("{s:I, s:i}", "memory_bytes", (json_int_t)memory, "cpus", cpus));
     int64_t t0 = now_ns();
     char line[2048];
-    size_t n = 0;
-    while (n < sizeof line - 1) {
-        ssize_t r = read(w->replyfd, line + n, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0 || line[n] == '\n')
-            break;
-        n++;
-    }
-    line[n] = 0;
+    read_answer(w, line, sizeof line);
     if (env->deadline_ns)
         env->deadline_ns += now_ns() - t0;
     watchdog_extend(now_ns() - t0);
@@ -96,6 +103,23 @@ static void pool_release(struct host_env *env, uint64_t memory, int cpus)
 {
     emit(env->pool_ud, "pool_release",
          json_pack("{s:I, s:i}", "memory_bytes", (json_int_t)memory, "cpus", cpus));
+}
+
+/* lab:barrier: arrives at `name` and blocks until the parent (runner_barrier.c)
+ * answers: released, the deadline passed (it answers then, so the test's deadline
+ * still cuts the wait) or a count mismatch. Barrier waits count against deadlines. */
+static int barrier_wait(struct lua_host *h, const char *name, int count, int64_t deadline_ns,
+                        char *why, size_t whylen)
+{
+    struct worker *w = h->emit_ud;
+    emit(w, "barrier_wait", json_pack("{s:s, s:i, s:I}", "name", name, "count", count,
+                                      "deadline_ns", (json_int_t)deadline_ns));
+    char line[2048];
+    read_answer(w, line, sizeof line);
+    if (!strcmp(line, "ok"))
+        return 1;
+    snprintf(why, whylen, "%s", !strncmp(line, "err ", 4) ? line + 4 : "the run's scheduler went away");
+    return strncmp(line, "err ", 4) ? -1 : 0;
 }
 
 /* ---- deadline enforcement for pure-Lua loops (and, set by the watchdog at the
@@ -572,6 +596,7 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
         s->env.pool_claim = pool_claim;
         s->env.pool_release = pool_release;
         s->env.pool_ud = &w;
+        s->host.barrier = barrier_wait;
     }
     g_hook_host = &s->host;
     if (run_chunk(s->L, abs_path) != LUA_OK)
