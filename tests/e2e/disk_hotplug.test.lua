@@ -84,3 +84,25 @@ test("attach_disk checks its options", function(t)
   t:assert(not ok)
   t:assert_contains(err, "vm:disk: no disk 'nope'")
 end)
+
+test("a snapshot carries a hot-plugged disk; the restored VM has it where it was", function(t)
+  local d = vm:attach_disk({id = "snapd", size = "4M"})
+  local dev = wait_dev("snapd", true)
+  vm:run("printf 'in-the-snapshot' | dd of=" .. dev .. " bs=512 conv=sync,fsync 2>/dev/null"):assert_ok()
+  local s = vm:snapshot()
+  local r = provium:vm("hr", "q35")
+  r:restore(s)
+  local rdev
+  local out = r:run("for d in /sys/block/vd*; do echo ${d##*/} $(cat $d/serial); done"):assert_ok().stdout
+  for name, serial in out:gmatch("(%S+) (%S+)") do
+    if serial == "snapd" then rdev = "/dev/" .. name end
+  end
+  t:assert(rdev, "no disk snapd in the restored VM: " .. out)
+  t:assert_eq(r:run("dd if=" .. rdev .. " bs=512 count=1 iflag=direct 2>/dev/null | head -c 15"):assert_ok().stdout,
+    "in-the-snapshot")
+  t:assert_eq(r:disk("snapd"):read_sectors(0, 1):sub(1, 15), "in-the-snapshot")
+  -- and it can be unplugged there too
+  r:disk("snapd"):detach()
+  r:shutdown()
+  d:detach()
+end)
