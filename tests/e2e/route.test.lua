@@ -14,6 +14,14 @@ net:boot()
 
 local A, B = lan1:address(a), lan2:address(b)
 
+-- Routes only accumulate here, so every test that needs routes sets them up itself
+-- (route() again changes nothing): any test may run alone (--rerun-failed) or after
+-- any subset of those before it.
+local function route_both_ways()
+  lan1:route(lan2)
+  lan2:route(lan1)
+end
+
 -- a generous wait when the answer should come (TCG guests on a loaded host are slow),
 -- a short one when it should not
 local function ping(from, to, wait)
@@ -38,6 +46,7 @@ test("a route is one way: lan1:route(lan2) carries a's echo to b, b cannot answe
 end)
 
 test("routes both ways: a and b ping each other by address, one hop apart", function(t)
+  lan1:route(lan2) -- what the test before set up
   lan2:route("lan1") -- a Bridge or its name
   t:assert_eq(table.concat(lan2:routes(), ","), "lan1")
   local r = ping(a, B)
@@ -51,6 +60,7 @@ test("routes both ways: a and b ping each other by address, one hop apart", func
 end)
 
 test("members attached later and guests booted again get the routes", function(t)
+  route_both_ways()
   lan1:detach(a) -- the link goes down and takes the route with it
   t:assert(not a:run("ip route"):assert_ok().stdout:find("10.213.1.0/24", 1, true),
     "the route outlived the detach")
@@ -63,6 +73,7 @@ test("members attached later and guests booted again get the routes", function(t
 end)
 
 test("the switch's rules still apply to routed traffic", function(t)
+  route_both_ways()
   lan2:isolate(b)
   t:assert(not ping(a, B, 1):ok(), "a reached b, isolated on lan2")
   lan2:unisolate(b)
@@ -73,6 +84,7 @@ test("the switch's rules still apply to routed traffic", function(t)
 end)
 
 test("route's arguments are checked", function(t)
+  route_both_ways()
   t:assert_contains(t:assert_raises(function() lan1:route(lan1) end), "cannot route to itself")
   t:assert_contains(t:assert_raises(function() lan1:route("nowhere") end),
     "no bridge named 'nowhere'")
@@ -84,6 +96,7 @@ test("route's arguments are checked", function(t)
 end)
 
 test("a lab snapshot records the routes; a restore routes again", function(t)
+  route_both_ways()
   local saved = os.tmpname()
   os.remove(saved)
   t:assert_eq(net:snapshot(saved), saved)
