@@ -354,7 +354,7 @@ function Vm:shutdown() end
 ---Scope-end hook: the same as shutdown.
 function Vm:close() end
 
----Stops the vCPUs.
+---Stops the vCPUs (QEMU flushes every disk: a mediated disk's held writes become durable).
 function Vm:pause() end
 
 ---Continues the vCPUs.
@@ -364,7 +364,9 @@ function Vm:resume() end
 function Vm:reset() end
 
 ---Saves the VM (booted or paused) to `path` or private scratch; the VM keeps running.
----A fixture returns `vm:snapshot()`.
+---A fixture returns `vm:snapshot()`. Mediated disks are supported: stopping the vCPUs makes
+---QEMU flush them (held writes become durable) and their raw files are saved; a disk whose
+---power is cut is refused (`disk '<id>' is mediated and had its power cut`).
 ---@param path? string
 ---@return Snapshot
 function Vm:snapshot(path) end
