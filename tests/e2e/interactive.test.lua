@@ -159,7 +159,7 @@ test("unknown or ambiguous profiles and failing builds exit 2 before any boot", 
     local out, code = e2e.provium({cmd, "nope", "--config", config})
     t:assert_eq(code, 2)
     -- the known profiles, sorted: the e2e config's first and last ones frame the list
-    t:assert(out:find("unknown profile `nope` %(known: base, debroot, disky, [^)]*, notbz, panics%)") ~= nil, out)
+    t:assert(out:find("unknown profile `nope` %(known: base, debroot, disky, [^)]*, notbz, panics, q35%)") ~= nil, out)
     local out2, code2 = e2e.provium({cmd, "bad", "--config", build_cases})
     t:assert_eq(code2, 2)
     t:assert_contains(out2, "building-bad")
@@ -167,7 +167,7 @@ test("unknown or ambiguous profiles and failing builds exit 2 before any boot", 
   end
   local out, code = e2e.provium({"repl", "--config", config})
   t:assert_eq(code, 2)
-  t:assert(out:find("several profiles; name one %(known: base, debroot, disky, [^)]*, notbz, panics%)") ~= nil, out)
+  t:assert(out:find("several profiles; name one %(known: base, debroot, disky, [^)]*, notbz, panics, q35%)") ~= nil, out)
   local out2, code2 = e2e.provium({"console", "--config", config})
   t:assert_eq(code2, 2)
   t:assert_contains(out2, "missing PROFILE")
