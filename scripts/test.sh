@@ -62,6 +62,18 @@ if [ $rc -ne 0 ] && ! grep -qE '^[0-9]+ passed, [1-9][0-9]* failed' "$log/fuzzru
   total_fail=$((total_fail + 1))
 fi
 
+echo "== spec method list (scripts/spec_methods.py --check: tests/e2e/lib/spec_methods.lua vs the spec)"
+# spec_coverage.test.lua calls every method of that list; the list must follow the spec
+if [ -f ../shared/spec/provium-api.md ]; then
+  if scripts/spec_methods.py --check > "$log/specm" 2>&1; then
+    sed 's/^/  /' "$log/specm"; total_pass=$((total_pass + 1))
+  else
+    sed 's/^/  /' "$log/specm" | tail -40; total_fail=$((total_fail + 1))
+  fi
+else
+  echo "  skipped: no ../shared/spec/provium-api.md beside the project"
+fi
+
 echo "== end-to-end suites (real VMs; the host binary built with ASan/UBSan)"
 # Several files boot two VMs at once; with a vCPU pool of 2 (this machine's CPUs) two
 # such files could hold one vCPU each and wait for the other: the pool would refuse one
