@@ -139,7 +139,7 @@ static int disk_detach_l(lua_State *L)
 {
     struct vm *vm;
     struct vm_disk *d = need_disk(L, "disk:detach", &vm);
-    if (vm->state != VM_BOOTED && vm->state != VM_PAUSED)
+    if (vm->state != VM_BOOTED) /* the guest must answer the unplug */
         return lapi_raise(L, "disk:detach", "%s", lvm_state_error(vm->state));
     if (strcmp(vm->machine, "q35") != 0)
         return lapi_raise(L, "disk:detach", "hot-unplug needs machine q35 (VM %s runs %s)",
