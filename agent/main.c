@@ -198,6 +198,7 @@ static void handle_port_input(void)
 static void reset_requests(void)
 {
     agent.reset_pending = 0;
+    batch_abort();
     exec_abort_all();
     files_abort_all();
     wire_inbuf_free(&agent.in);
@@ -282,6 +283,7 @@ static int serve_fd(int fd)
     agent.connected = 1;
     send_hello();
     event_loop();
+    batch_abort();
     exec_abort_all();
     files_abort_all();
     return agent.exit_code;

@@ -191,7 +191,7 @@ function Lab:lab_fixture(path) end
 ---@param host_path string
 function Lab:depends_on_file(host_path) end
 
----Boots every `created` VM in the tree in parallel.
+---Boots every `created` VM in the tree in parallel, with one joint pool reservation for all of them.
 ---@return Lab
 function Lab:boot() end
 

@@ -288,8 +288,37 @@ static int vm_resume_l(lua_State *L)
     return 1;
 }
 
+/* One joint pool reservation for all of vms: each one's memory + 100 MiB (as vm.c's
+ * pool_charge) and vCPUs in a single request, granted or queued whole, so two files
+ * booting labs never each hold a part while waiting for the rest. Each VM then holds
+ * its share (pool_charge skips a VM already charged) until its QEMU exits. */
+static int pool_charge_joint(lua_State *L, struct vm **vms, size_t n, char *err,
+                             size_t errlen)
+{
+    struct host_env *env = lhost(L)->env;
+    uint64_t memory = 0;
+    int cpus = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!vms[i]->pool_memory) {
+            memory += vms[i]->memory + (100ull << 20);
+            cpus += vms[i]->cpus;
+        }
+    if (!env->pool_acquire || env->pool_exempt || !memory)
+        return 0;
+    if (env->pool_acquire(env, memory, cpus, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!vms[i]->pool_memory) {
+            vms[i]->pool_memory = vms[i]->memory + (100ull << 20);
+            vms[i]->pool_cpus = vms[i]->cpus;
+        }
+    return 0;
+}
+
 int lvm_boot_all(lua_State *L, struct vm **vms, size_t n, char *err, size_t errlen)
 {
+    if (pool_charge_joint(L, vms, n, err, errlen) < 0)
+        return -1;
     /* start every QEMU first, so the guests boot side by side; then wait for each */
     int rc = 0;
     size_t started = 0;
@@ -313,7 +342,10 @@ int lvm_boot_all(lua_State *L, struct vm **vms, size_t n, char *err, size_t errl
         if (lbridge_vm_booted(L, vms[i], 1, err, errlen) < 0)
             rc = -1;
     }
-    /* a failure leaves none of them half up */
+    /* a failure leaves none of them half up, and the unstarted ones' shares go back */
+    for (size_t i = started; i < n; i++)
+        if (vms[i]->qemu_pid <= 0)
+            vm_pool_uncharge(vms[i]);
     for (size_t i = 0; rc < 0 && i < started; i++)
         if (vms[i]->qemu_pid > 0) {
             vm_kill(vms[i]);

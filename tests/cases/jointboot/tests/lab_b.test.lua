@@ -1,0 +1,2 @@
+-- one of two files booting a two-VM lab at once (lib/twovms.lua)
+require("lib.twovms")
