@@ -20,6 +20,14 @@
 #define AGENT_VERSION "0.1.0"
 #define AGENT_LOG_PREFIX "provium-agent: "
 
+/* A reply taken instead of sent (batch.c runs requests into answers this way): the
+ * payload of the last frame conn_send was given while agent.capture pointed here. */
+struct capture {
+    uint8_t *p;
+    size_t len, cap;
+    unsigned frames;
+};
+
 struct agent {
     int guest_mode;    /* 1: serving the virtio port inside a VM; 0: --fd test mode */
     int port_fd;       /* the connection; -1 while the port is not open */
@@ -31,6 +39,7 @@ struct agent {
     int sigchld_fd;    /* read end of the SIGCHLD self-pipe */
     struct wire_inbuf in;
     struct wire_writer out;
+    struct capture *capture; /* set: conn_send stores instead of sending */
 };
 
 extern struct agent agent;
@@ -73,6 +82,12 @@ void send_hello(void);
 ssize_t conn_read_some(void);
 void conn_input_tidy(void);
 void conn_lost(const char *why);
+
+/* ---- batch.c: BATCH requests ---- */
+
+void batch_start(uint32_t id, struct wire_reader *r);
+int batch_has_id(uint32_t id);
+void batch_abort(void); /* the connection is gone: forget the running batch */
 
 /* ---- port.c: the virtio-serial port in a guest ---- */
 

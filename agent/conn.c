@@ -81,8 +81,32 @@ struct wire_writer *conn_begin_result(uint32_t id, int err, const char *msg)
     return w;
 }
 
+/* Keeps the frame's payload (and the appended bytes) in agent.capture. */
+static int capture_frame(struct wire_writer *w, const void *data, size_t n)
+{
+    struct capture *c = agent.capture;
+    if (wire_finish(w) < 0)
+        return -1;
+    size_t len = w->len - WIRE_HEADER_SIZE + n;
+    if (len > c->cap) {
+        uint8_t *p = realloc(c->p, len);
+        if (!p)
+            abort(); /* at most a frame: nothing sensible to do without it */
+        c->p = p;
+        c->cap = len;
+    }
+    memcpy(c->p, w->buf + WIRE_HEADER_SIZE, w->len - WIRE_HEADER_SIZE);
+    if (n)
+        memcpy(c->p + w->len - WIRE_HEADER_SIZE, data, n);
+    c->len = len;
+    c->frames++;
+    return 0;
+}
+
 int conn_send_with_data(struct wire_writer *w, const void *data, size_t n)
 {
+    if (agent.capture)
+        return capture_frame(w, data, n);
     if (!agent.connected || agent.port_fd < 0)
         return -1;
     if (wire_finish(w) < 0 || w->len - WIRE_HEADER_SIZE + n > WIRE_MAX_PAYLOAD) {

@@ -1,10 +1,10 @@
 /* dispatch.c - turning one request frame into one operation.
  *
- * Decodes the frame type, routes EXEC/KILL to exec.c and the file operations and
- * handles to files.c, and answers the small system requests (PING, SET_TIME, HOSTNAME,
- * POWEROFF) itself. Every decode goes through the bounds-checked wire_get_* helpers
- * and ends with wire_reader_at_end(), so a malformed frame gets RESULT EINVAL instead
- * of a crash. */
+ * Decodes the frame type, routes EXEC/KILL to exec.c, the file operations and
+ * handles to files.c, BATCH to batch.c, and answers the small system requests (PING,
+ * SET_TIME, HOSTNAME, POWEROFF) itself. Every decode goes through the bounds-checked
+ * wire_get_* helpers and ends with wire_reader_at_end(), so a malformed frame gets
+ * RESULT EINVAL instead of a crash. */
 #include "agent.h"
 #include "exec.h"
 #include "files.h"
@@ -78,6 +78,7 @@ static void do_poweroff(uint32_t id, struct wire_reader *r)
         return;
     }
     reply_ok(id);
+    batch_abort();
     exec_abort_all();
     files_abort_all();
     if (!agent.guest_mode) {
@@ -103,7 +104,7 @@ static void do_data(uint32_t id, const uint8_t *payload, size_t n)
  * frames could not be told apart. */
 static int id_busy(uint32_t id)
 {
-    return exec_has_id(id) || files_has_id(id);
+    return exec_has_id(id) || files_has_id(id) || batch_has_id(id);
 }
 
 void dispatch_frame(const struct wire_header *h, const uint8_t *payload)
@@ -113,7 +114,8 @@ void dispatch_frame(const struct wire_header *h, const uint8_t *payload)
     uint16_t t = h->type;
     if (agent.guest_mode)
         boot_follow_pid1_root();
-    if ((t == WIRE_EXEC || t == WIRE_READ_FILE || t == WIRE_WRITE_FILE) && id_busy(h->id)) {
+    if ((t == WIRE_EXEC || t == WIRE_READ_FILE || t == WIRE_WRITE_FILE || t == WIRE_BATCH) &&
+        id_busy(h->id)) {
         reply_error(h->id, EINVAL, "request id %u is already in use", h->id);
         return;
     }
@@ -138,6 +140,7 @@ void dispatch_frame(const struct wire_header *h, const uint8_t *payload)
     case WIRE_GET_TIME: do_get_time(h->id, &r); break;
     case WIRE_HOSTNAME: do_hostname(h->id, &r); break;
     case WIRE_POWEROFF: do_poweroff(h->id, &r); break;
+    case WIRE_BATCH: batch_start(h->id, &r); break;
     default:
         reply_error(h->id, EINVAL, "unexpected %s frame from the host", wire_type_name(t));
         break;

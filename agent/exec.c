@@ -37,6 +37,7 @@ struct exec_session {
     int in_eof;     /* ... and has sent the empty one: close when the buffer drains */
     uint8_t *in_buf; /* stdin the child has not read yet: in_buf[in_off..in_len) */
     size_t in_off, in_len, in_cap;
+    struct exec_capture *cap; /* a batched run: output and exit go there */
 };
 
 struct exec_request {
@@ -252,19 +253,20 @@ static struct exec_session *add_session(uint32_t id, pid_t pid, const struct exe
     return s;
 }
 
-void exec_start(uint32_t id, struct wire_reader *r)
+/* Returns 1 when a session started, 0 when it answered an error. */
+static int start(uint32_t id, struct wire_reader *r, struct exec_capture *cap)
 {
     struct exec_request q;
     if (parse_request(r, &q) < 0) {
         free_request(&q);
         reply_malformed(id, WIRE_EXEC);
-        return;
+        return 0;
     }
     int err = check_cwd(q.cwd);
     if (err) {
         reply_error(id, err, "cwd %s: %s", q.cwd, strerror(err));
         free_request(&q);
-        return;
+        return 0;
     }
     char **env = build_env(&q);
     int pipes[3][2];
@@ -281,8 +283,8 @@ void exec_start(uint32_t id, struct wire_reader *r)
         reply_error(id, err, "cannot start %s: %s", q.argv[0], strerror(err));
     } else {
         setpgid(pid, pid); /* also here, so a kill(-pid) right away cannot miss */
-        add_session(id, pid, &q, pipes);
-        if (q.flags & WIRE_EXEC_PID) {
+        add_session(id, pid, &q, pipes)->cap = cap;
+        if ((q.flags & WIRE_EXEC_PID) && !cap) {
             /* run_async wants the guest PID: OUTPUT on stream 0 with a u32 */
             struct wire_writer *w = conn_begin(WIRE_OUTPUT, id);
             wire_put_u8(w, 0);
@@ -295,6 +297,14 @@ void exec_start(uint32_t id, struct wire_reader *r)
         close_pipes(pipes);
     free(env);
     free_request(&q);
+    return !err;
+}
+
+void exec_start(uint32_t id, struct wire_reader *r) { start(id, r, NULL); }
+
+int exec_start_captured(uint32_t id, struct wire_reader *r, struct exec_capture *cap)
+{
+    return start(id, r, cap);
 }
 
 /* ---- stdin ---- */
@@ -407,8 +417,30 @@ size_t exec_stdin_pending(void)
 
 /* ---- output ---- */
 
+/* A batched run's output: kept while out + err fit the limit, counted always. */
+static void capture_output(struct exec_capture *c, uint8_t stream, const uint8_t *p, size_t n)
+{
+    c->total += n;
+    if (c->total > c->limit)
+        return;
+    uint8_t **b = stream == 2 ? &c->err : &c->out;
+    size_t *len = stream == 2 ? &c->err_len : &c->out_len;
+    uint8_t *nb = realloc(*b, *len + n);
+    if (!nb) { /* counted as too large */
+        c->total = c->limit + 1;
+        return;
+    }
+    memcpy(nb + *len, p, n);
+    *b = nb;
+    *len += n;
+}
+
 static void send_output(struct exec_session *s, uint8_t stream, const uint8_t *p, size_t n)
 {
+    if (s->cap) {
+        capture_output(s->cap, stream, p, n);
+        return;
+    }
     struct wire_writer *w = conn_begin(WIRE_OUTPUT, s->id);
     wire_put_u8(w, stream);
     wire_put_u32(w, (uint32_t)n); /* the length of the bytes field; the data follows */
@@ -504,6 +536,12 @@ static void send_exit(struct exec_session *s)
         status = WIRE_STATUS_SIGNALLED;
     else
         code = WEXITSTATUS(s->wstatus);
+    if (s->cap) {
+        s->cap->status = status;
+        s->cap->code = code;
+        s->cap->signal = sig;
+        return;
+    }
     struct wire_writer *w = conn_begin(WIRE_EXIT, s->id);
     wire_put_u8(w, status);
     wire_put_i32(w, code);
@@ -532,7 +570,10 @@ void exec_finish_exited(void)
         drain_stream(s, &s->err_fd, 2);
         send_exit(s);
         *pp = s->next;
+        struct exec_capture *cap = s->cap;
         free_session(s);
+        if (cap) /* after the unlink: a new session goes in at the head, ahead of pp */
+            cap->on_exit(cap);
     }
 }
 

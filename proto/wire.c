@@ -86,6 +86,7 @@ static void put_fixed(struct wire_writer *w, uint64_t v, int n)
 }
 
 void wire_put_u8(struct wire_writer *w, uint8_t v) { put_fixed(w, v, 1); }
+void wire_put_u16(struct wire_writer *w, uint16_t v) { put_fixed(w, v, 2); }
 void wire_put_u32(struct wire_writer *w, uint32_t v) { put_fixed(w, v, 4); }
 void wire_put_i32(struct wire_writer *w, int32_t v) { put_fixed(w, (uint32_t)v, 4); }
 void wire_put_u64(struct wire_writer *w, uint64_t v) { put_fixed(w, v, 8); }
@@ -153,6 +154,7 @@ static uint64_t get_fixed(struct wire_reader *r, int n)
 }
 
 uint8_t wire_get_u8(struct wire_reader *r) { return (uint8_t)get_fixed(r, 1); }
+uint16_t wire_get_u16(struct wire_reader *r) { return (uint16_t)get_fixed(r, 2); }
 uint32_t wire_get_u32(struct wire_reader *r) { return (uint32_t)get_fixed(r, 4); }
 int32_t wire_get_i32(struct wire_reader *r) { return (int32_t)(uint32_t)get_fixed(r, 4); }
 uint64_t wire_get_u64(struct wire_reader *r) { return get_fixed(r, 8); }
@@ -193,6 +195,14 @@ char *wire_get_str(struct wire_reader *r)
 
 int wire_reader_ok(const struct wire_reader *r) { return !r->failed; }
 int wire_reader_at_end(const struct wire_reader *r) { return !r->failed && r->pos == r->len; }
+
+int wire_batch_next(struct wire_reader *r, struct wire_batch_req *q)
+{
+    q->type = wire_get_u16(r);
+    q->req = wire_get_bytes(r, &q->req_len);
+    q->data = wire_get_bytes(r, &q->data_len);
+    return wire_reader_ok(r) ? 0 : -1;
+}
 
 /* ---- incremental input ---- */
 
@@ -259,7 +269,7 @@ const char *wire_type_name(uint16_t type)
                                   "OUTPUT",   "EXIT",   "READ_FILE", "WRITE_FILE", "STAT",
                                   "LISTDIR",  "MKDIR",  "UNLINK",  "RENAME",   "SET_TIME",
                                   "HOSTNAME", "POWEROFF", "KILL",  "RESULT",   "OPEN",
-                                  "HREAD",    "HWRITE", "HSEEK",   "HCLOSE", "GET_TIME"};
+                                  "HREAD",    "HWRITE", "HSEEK",   "HCLOSE", "GET_TIME", "BATCH"};
     _Static_assert(sizeof(names) / sizeof(names[0]) == WIRE_TYPE_MAX + 1, "one name per type");
     return type <= WIRE_TYPE_MAX ? names[type] : "?";
 }

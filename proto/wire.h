@@ -57,6 +57,24 @@
  *              WIRE_MAX_HANDLES are open at once (EMFILE beyond). OPEN needs READ, WRITE
  *              or APPEND; EXCLUSIVE implies CREATE; a file it creates gets exactly perm.
  *
+ *   BATCH      h->a      : u32 count (<= WIRE_BATCH_MAX), count*(u16 type, bytes request,
+ *                          bytes data)               -> RESULT + u32 count, count*bytes answer
+ *              Several requests in one frame, run in order, answered in one RESULT
+ *              (vm:batch). type is EXEC, READ_FILE, WRITE_FILE, STAT, LISTDIR, MKDIR,
+ *              UNLINK or RENAME and request is that type's own payload; data is what
+ *              would follow as DATA frames (WRITE_FILE's contents, EXEC's stdin with
+ *              WIRE_EXEC_STDIN), empty otherwise. WIRE_EXEC_PID is refused. Each answer
+ *              is a RESULT payload of its own (i32 errno, bytes message, fields); EXEC
+ *              answers u8 status, i32 code, i32 signal, u64 duration_ns, bytes stdout,
+ *              bytes stderr (no OUTPUT/EXIT frames), READ_FILE answers bytes data. A
+ *              failed request does not stop the next. The whole RESULT fits one frame:
+ *              every answer not yet made keeps WIRE_BATCH_ROOM bytes (room for an error
+ *              or a small answer), and an answer that does not fit what is left (a
+ *              run's output, a file, a listing) is errno EMSGSIZE, "output too large for
+ *              a batch". A malformed envelope is one EINVAL RESULT; a malformed request
+ *              inside is that request's EINVAL answer. One batch runs at a time (EBUSY);
+ *              its runs are sessions like EXEC's, so the agent keeps serving meanwhile.
+ *
  *   RESULT     a->h      : i32 errno (0 = ok), bytes message, then op-specific fields
  *
  *   DATA       both ways : the whole payload is raw bytes (no length prefix), so a
@@ -68,7 +86,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_PROTOCOL_VERSION 1
+#define WIRE_PROTOCOL_VERSION 2 /* 2: BATCH */
 #define WIRE_HEADER_SIZE 12
 #define WIRE_MAX_PAYLOAD (1u << 20) /* 1 MiB: a frame never exceeds this */
 #define WIRE_CHUNK (256u * 1024)    /* preferred size of a DATA/OUTPUT chunk */
@@ -99,7 +117,8 @@ enum wire_type {
     WIRE_HSEEK = 22,
     WIRE_HCLOSE = 23,
     WIRE_GET_TIME = 24,
-    WIRE_TYPE_MAX = 24
+    WIRE_BATCH = 25,
+    WIRE_TYPE_MAX = 25
 };
 
 /* EXEC flags */
@@ -124,6 +143,10 @@ enum wire_type {
 #define WIRE_SEEK_SET 0
 #define WIRE_SEEK_CUR 1
 #define WIRE_SEEK_END 2
+
+/* BATCH */
+#define WIRE_BATCH_MAX 1024  /* requests in one BATCH frame */
+#define WIRE_BATCH_ROOM 252  /* bytes each answer not yet made keeps in the RESULT */
 
 /* EXIT status */
 #define WIRE_STATUS_EXITED 0
@@ -172,6 +195,7 @@ int wire_decode_header(const uint8_t in[WIRE_HEADER_SIZE], struct wire_header *h
  * frame (header + payload) in w->buf[0..w->len), or -1 if anything failed. */
 void wire_begin(struct wire_writer *w, uint16_t type, uint32_t id);
 void wire_put_u8(struct wire_writer *w, uint8_t v);
+void wire_put_u16(struct wire_writer *w, uint16_t v);
 void wire_put_u32(struct wire_writer *w, uint32_t v);
 void wire_put_i32(struct wire_writer *w, int32_t v);
 void wire_put_u64(struct wire_writer *w, uint64_t v);
@@ -187,6 +211,7 @@ void wire_writer_free(struct wire_writer *w);
  * NUL bytes (returns NULL and sets failed). */
 void wire_reader_init(struct wire_reader *r, const void *payload, size_t len);
 uint8_t wire_get_u8(struct wire_reader *r);
+uint16_t wire_get_u16(struct wire_reader *r);
 uint32_t wire_get_u32(struct wire_reader *r);
 int32_t wire_get_i32(struct wire_reader *r);
 uint64_t wire_get_u64(struct wire_reader *r);
@@ -195,6 +220,15 @@ const uint8_t *wire_get_bytes(struct wire_reader *r, uint32_t *n);
 char *wire_get_str(struct wire_reader *r);
 int wire_reader_ok(const struct wire_reader *r);     /* no overrun so far */
 int wire_reader_at_end(const struct wire_reader *r); /* ok and every byte consumed */
+
+/* One request of a BATCH payload (after its u32 count): 0, or -1 (r->failed set) when
+ * the bytes run out. The pointers point into the payload. */
+struct wire_batch_req {
+    uint16_t type;
+    const uint8_t *req, *data;
+    uint32_t req_len, data_len;
+};
+int wire_batch_next(struct wire_reader *r, struct wire_batch_req *q);
 
 /* Incremental frame assembly from a byte stream (used by both sides' event loops).
  * Feed bytes with wire_inbuf_append; pull complete frames with wire_inbuf_next, which

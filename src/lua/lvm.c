@@ -574,6 +574,13 @@ static int vm_stat_l(lua_State *L)
     int rc = vm_stat_path(vm, path, &st, &gerr);
     if (rc != VMOP_OK)
         return lapi_raise_vmop(L, "vm:stat", vm, rc, gerr, path);
+    lvm_push_stat(L, &st);
+    return 1;
+}
+
+void lvm_push_stat(lua_State *L, const struct vm_stat *s)
+{
+    const struct vm_stat st = *s;
     lua_createtable(L, 0, 5);
     lua_pushinteger(L, (lua_Integer)st.size);
     lua_setfield(L, -2, "size");
@@ -585,7 +592,6 @@ static int vm_stat_l(lua_State *L)
     lua_setfield(L, -2, "perm");
     lua_pushstring(L, wire_entry_name(st.type));
     lua_setfield(L, -2, "entry_type");
-    return 1;
 }
 
 static int vm_exists_l(lua_State *L)
@@ -615,6 +621,12 @@ static int vm_listdir_l(lua_State *L)
     int rc = vm_listdir(vm, path, &e, &n, &gerr);
     if (rc != VMOP_OK)
         return lapi_raise_vmop(L, "vm:listdir", vm, rc, gerr, path);
+    lvm_push_dirents(L, e, n);
+    return 1;
+}
+
+void lvm_push_dirents(lua_State *L, struct vm_dirent *e, size_t n)
+{
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 2);
@@ -626,7 +638,6 @@ static int vm_listdir_l(lua_State *L)
         free(e[i].name);
     }
     free(e);
-    return 1;
 }
 
 static int vm_mkdir_l(lua_State *L)

@@ -33,5 +33,8 @@ void lvm_emit_spawned(lua_State *L, struct vm *vm, int restored);
 int lvm_boot_all(lua_State *L, struct vm **vms, size_t n, char *err, size_t errlen);
 /* Pushes a RunResult for r. */
 void lvm_push_result(lua_State *L, const struct exec_res *r);
+/* vm:stat's table; vm:listdir's list (frees e and its names). */
+void lvm_push_stat(lua_State *L, const struct vm_stat *st);
+void lvm_push_dirents(lua_State *L, struct vm_dirent *e, size_t n);
 
 #endif

@@ -7,6 +7,7 @@
  * exec, read_file, write_file), and turns the reply into C values. A lost connection
  * marks the VM dead; the worker's test deadline cuts any wait short. */
 #include "vm.h"
+#include "vm_batch.h"
 
 #include "util/util.h"
 
@@ -28,8 +29,8 @@ const char *wire_entry_name(int type)
 static int64_t op_deadline(const struct vm *vm) { return vm->env->deadline_ns; }
 
 /* Maps an agent_run result to VMOP_*, marking the VM dead (or shut down) when the
- * connection failed. */
-static int vmop_from_agent(struct vm *vm, int rc)
+ * connection failed (also vm_batch.c's). */
+int vmop_from_agent(struct vm *vm, int rc)
 {
     if (rc == AGENT_OK)
         return VMOP_OK;
@@ -184,6 +185,17 @@ static int exec_request(struct vm *vm, const struct exec_req *req, uint32_t extr
 {
     struct wire_writer *w = &q->w;
     request_begin(vm, q, WIRE_EXEC);
+    vm_put_exec_fields(w, req, extra_flags);
+    if (wire_finish(w) < 0) {
+        wire_writer_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* EXEC's fields for req (vm_batch.c's too). */
+void vm_put_exec_fields(struct wire_writer *w, const struct exec_req *req, uint32_t extra_flags)
+{
     wire_put_u32(w, (req->has_stdin ? WIRE_EXEC_STDIN : 0) |
                         (req->env_clear ? WIRE_EXEC_ENV_CLEAR : 0) | extra_flags);
     wire_put_str(w, req->cwd ? req->cwd : "");
@@ -200,11 +212,6 @@ static int exec_request(struct vm *vm, const struct exec_req *req, uint32_t extr
     for (uint32_t i = 0; i < envc; i++)
         wire_put_str(w, req->env[i]);
     wire_put_u64(w, req->timeout > 0 ? (uint64_t)(req->timeout * 1000.0 + 0.5) : 0);
-    if (wire_finish(w) < 0) {
-        wire_writer_free(w);
-        return -1;
-    }
-    return 0;
 }
 
 /* Moves a finished exec's outcome into res (frees x's buffers). */

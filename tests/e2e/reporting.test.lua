@@ -129,7 +129,7 @@ test("usage errors exit 2 and point at --help", function(t)
   t:assert_contains(out, "unknown option '--bogus-flag'")
   t:assert_contains(out, "--help")
   local v = e2e.provium({"--version"})
-  t:assert_contains(v, "provium 0.1.0 (agent protocol 1)")
+  t:assert_contains(v, "provium 0.1.0 (agent protocol 2)")
 end)
 
 test("prepare builds without QEMU; a failed build stops the run with exit 2", function(t)

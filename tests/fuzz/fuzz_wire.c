@@ -93,6 +93,14 @@ static void decode_payload(uint16_t type, const uint8_t *p, size_t n)
         break;
     case WIRE_GET_TIME:
         break;
+    case WIRE_BATCH: { /* the envelope, then each request decoded as its own type */
+        uint32_t n = wire_get_u32(&r);
+        struct wire_batch_req q;
+        for (uint32_t i = 0; i < n && i <= WIRE_BATCH_MAX && wire_batch_next(&r, &q) == 0; i++)
+            if (q.type != WIRE_BATCH)
+                decode_payload(q.type, q.req, q.req_len);
+        break;
+    }
     default:
         free(wire_get_str(&r));
         wire_get_u64(&r);

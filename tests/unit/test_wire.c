@@ -215,7 +215,7 @@ static void handle_messages(void)
         const char *name;
     } names[] = {{WIRE_OPEN, "OPEN"},   {WIRE_HREAD, "HREAD"}, {WIRE_HWRITE, "HWRITE"},
                  {WIRE_HSEEK, "HSEEK"}, {WIRE_HCLOSE, "HCLOSE"}, {WIRE_RESULT, "RESULT"},
-                 {WIRE_KILL, "KILL"}, {WIRE_GET_TIME, "GET_TIME"}};
+                 {WIRE_KILL, "KILL"}, {WIRE_GET_TIME, "GET_TIME"}, {WIRE_BATCH, "BATCH"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         CHECK_STR_EQ(wire_type_name(names[i].type), names[i].name);
         uint8_t hdr[WIRE_HEADER_SIZE];
@@ -228,12 +228,39 @@ static void handle_messages(void)
     CHECK_EQ_INT(WIRE_RESULT, 18);
     CHECK_EQ_INT(WIRE_OPEN, 19);
     CHECK_EQ_INT(WIRE_HCLOSE, 23);
-    CHECK_EQ_INT(WIRE_TYPE_MAX, WIRE_GET_TIME);
+    CHECK_EQ_INT(WIRE_GET_TIME, 24);
+    CHECK_EQ_INT(WIRE_TYPE_MAX, WIRE_BATCH);
+}
+
+/* BATCH's envelope: (u16 type, bytes request, bytes data) per request. */
+static void batch_requests(void)
+{
+    struct wire_writer w = {0};
+    wire_put_u16(&w, WIRE_STAT);
+    wire_put_bytes(&w, "ab", 2);
+    wire_put_bytes(&w, "", 0);
+    wire_put_u16(&w, WIRE_WRITE_FILE);
+    wire_put_bytes(&w, "x", 1);
+    wire_put_bytes(&w, "data", 4);
+    wire_put_u16(&w, WIRE_STAT); /* cut short: no data field */
+    wire_put_bytes(&w, "", 0);
+    struct wire_reader r;
+    wire_reader_init(&r, w.buf, w.len);
+    struct wire_batch_req q;
+    CHECK_EQ_INT(wire_batch_next(&r, &q), 0);
+    CHECK(q.type == WIRE_STAT && q.req_len == 2 && !memcmp(q.req, "ab", 2) && q.data_len == 0);
+    CHECK_EQ_INT(wire_batch_next(&r, &q), 0);
+    CHECK(q.type == WIRE_WRITE_FILE && q.req_len == 1 && q.data_len == 4 &&
+          !memcmp(q.data, "data", 4));
+    CHECK_EQ_INT(wire_batch_next(&r, &q), -1);
+    CHECK(!wire_reader_ok(&r));
+    wire_writer_free(&w);
 }
 
 int main(void)
 {
     RUN(roundtrip_fields);
+    RUN(batch_requests);
     RUN(overrun_is_flagged);
     RUN(header_limits);
     RUN(inbuf_reassembles_split_frames);
