@@ -1,5 +1,5 @@
 #!/bin/sh
-# run-all.sh - runs boot.sh, roundtrip.sh, transfer.sh, restore.sh, forge_compile.sh and forge_up.sh in turn and prints one
+# run-all.sh - runs boot.sh, roundtrip.sh, batch.sh, transfer.sh, restore.sh, forge_compile.sh and forge_up.sh in turn and prints one
 # summary block with every figure and ratio at the end. A bench that fails is
 # reported in the summary and the others still run (exit status 1 then).
 # The knobs of each script (BENCH_N, BENCH_ROUNDS, BENCH_MIB, BENCH_REPS) pass through.
@@ -14,7 +14,7 @@ export BENCH_RESULTS
 echo "provium bench: $(uname -m), $(nproc) CPUs, $(qemu-system-x86_64 --version | head -1)"
 echo "provium bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 status=0
-for b in boot roundtrip transfer restore forge_compile forge_up; do
+for b in boot roundtrip batch transfer restore forge_compile forge_up; do
     echo
     echo "---- $b ----"
     if ! "$ROOT/bench/$b.sh"; then

@@ -12,6 +12,7 @@ Subcommands:
   roundtrip-report REPORT_JSON RESULTS
   transfer-report REPORT_JSON HOST_FILE RESULTS
   restore-report REPORT_JSON RESULTS
+  batch-report REPORT_JSON RESULTS
       print the tables; RESULTS ('' = none) gets KEY=VALUE lines appended.
   summary RESULTS
       the final block of run-all.sh.
@@ -297,6 +298,33 @@ def restore_report(report, results):
                           ("restore.snapshot_share_pct", "%.1f" % share)])
 
 
+def batch_report(report, results):
+    payloads, failures = read_report(report)
+    if failures:
+        sys.stderr.write("bench: the batch suite failed:\n  %s\n" % "\n  ".join(failures))
+        sys.exit(1)
+    d = merged(payloads)
+    n = d["calls"]
+    single = [x / 1e6 for x in d["single_ns"]]
+    batch = [x / 1e6 for x in d["batch_ns"]]
+    ratio = statistics.median(single) / statistics.median(batch)
+    print()
+    print("batch: %d stat(\"/\") calls, ms per round       n   median     best  per call" % n)
+    print("  one by one (%d round trips)          %4d %8s %8s %9s" % (
+        n, len(single), fmt(statistics.median(single), 2), fmt(min(single), 2),
+        fmt(statistics.median(single) / n, 3)))
+    print("  vm:batch (one round trip)            %4d %8s %8s %9s" % (
+        len(batch), fmt(statistics.median(batch), 2), fmt(min(batch), 2),
+        fmt(statistics.median(batch) / n, 3)))
+    print("  ratio one by one / batch (medians): %.1fx" % ratio)
+    print("  clock: %s, one reading costs %.3f ms (in both rows)"
+          % (d.get("clock"), d.get("clock_overhead_ns", 0) / 1e6))
+    add_results(results, [("batch.calls", n),
+                          ("batch.single.median_ms", "%.2f" % statistics.median(single)),
+                          ("batch.batch.median_ms", "%.2f" % statistics.median(batch)),
+                          ("batch.ratio", "%.1f" % ratio)])
+
+
 def summary(results):
     r = {}
     if os.path.exists(results):
@@ -330,6 +358,10 @@ def summary(results):
     if "transfer.guestdd_mbs" in r:
         print("  guest dd    %6s          (dd in the guest, /tmp file -> /dev/null)" % g("transfer.guestdd_mbs"))
     print("  content check: %s; target >= 200 MB/s" % g("transfer.sha_ok"))
+    if "batch.ratio" in r:
+        print("batch (%s stats; median ms): one by one %s, vm:batch %s, ratio %sx" % (
+            g("batch.calls"), g("batch.single.median_ms"), g("batch.batch.median_ms"),
+            g("batch.ratio")))
     print("restore (p50 ms): restore %s, cold boot %s, ratio %sx (targets <= 250 ms, >= 15x)" % (
         g("restore.p50_ms"), g("restore.cold_p50_ms"), g("restore.ratio")))
     print("  snapshot %s ms, %s %% of guest RAM on disk (target <= 12 %%)" % (
@@ -365,6 +397,8 @@ def main():
         transfer_report(a[1], a[2], a[3])
     elif cmd == "restore-report":
         restore_report(a[1], a[2])
+    elif cmd == "batch-report":
+        batch_report(a[1], a[2])
     elif cmd == "summary":
         summary(a[1])
     else:

@@ -9,7 +9,7 @@
 
 ROOT=$(cd "$(dirname "$BENCH_SELF")/.." && pwd)
 cd "$ROOT"
-PROVIUM="$ROOT/build/provium"
+PROVIUM="${BENCH_PROVIUM:-$ROOT/build/provium}" # BENCH_PROVIUM: another build's binary
 BENCH_CFG="$ROOT/bench/provium.toml"
 BENCH_PY="$ROOT/bench/lib/bench.py"
 
