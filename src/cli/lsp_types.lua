@@ -449,6 +449,8 @@ function Vm:tail_file(path, opts) end
 function Vm:fd_stream(file) end
 
 ---Runs the calls made on `b` in one round trip; answers come in call order.
+---All answers share one 1 MiB frame: one that does not fit (a run's output, a file)
+---is `{err = "vm:run: output too large for a batch ..."}`; the call still ran.
 ---@param fn fun(b: Batch)
 ---@return BatchResult[]
 function Vm:batch(fn) end
