@@ -112,6 +112,14 @@ void boot_default_env(void);
 /* Before each request: chroot to PID 1's root if it switch_rooted since (a no-op else). */
 void boot_follow_pid1_root(void);
 
+/* ---- button.c: the ACPI power button when nothing else watches it ---- */
+
+/* Opens the "Power Button" input devices (guest mode, after the modules loaded). */
+void button_open(void);
+void button_add_pollfds(struct pollset *ps);
+/* After poll: a press powers the guest off unless another process watches the button. */
+void button_service(void);
+
 static inline int64_t now_ms(void)
 {
     struct timespec ts;

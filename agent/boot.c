@@ -2,7 +2,8 @@
  *
  * The image's initrd gets an overlay with /sbin/provium-agent and the kernel boots with
  * rdinit=/sbin/provium-agent, so before anything else runs the agent mounts the basic
- * filesystems, loads the virtio modules the kernel lacks (listed in load order in
+ * filesystems, mixes the boot option rng_seed into the RNG, loads the virtio modules
+ * the kernel lacks (and the ACPI power button's; listed in load order in
  * /.provium/modules.list, a private tree that needs nothing of the image) and then hands PID 1 to the image's own init if it has
  * one: PID 1 execs that init, and a forked child carries on as the agent. Without an
  * init the agent stays PID 1 and reaps orphans itself (the loop's waitpid(-1) does it).
@@ -28,6 +29,7 @@
 /* where the overlay lists its modules (image/overlay.h); the second is an older overlay's */
 static const char *const modules_lists[] = {"/.provium/modules.list", "/etc/provium/modules.list"};
 #define INIT_PARAM "provium.init="
+#define RNG_SEED_PARAM "provium.rng_seed="
 #define ROOT_WAIT_PARAM "provium.root_wait="
 #define ROOT_WAIT_DEFAULT_S 60
 #define RAMFS_MAGIC 0x858458f6 /* linux/magic.h, which musl-gcc cannot see */
@@ -323,12 +325,50 @@ static void watch_pid1_root(void)
     boot_follow_pid1_root();
 }
 
+/* ---- the boot option rng_seed ---- */
+
+/* provium.rng_seed=N (vm:boot{rng_seed=}): written to /dev/urandom, which mixes it into
+ * the pool without crediting any entropy, so it changes what the guest draws but never
+ * makes it predictable. The kernel log says so (dmesg), for the host to check. */
+static void mix_rng_seed(void)
+{
+    char *v = cmdline_value(RNG_SEED_PARAM);
+    if (!v)
+        return;
+    char *end;
+    errno = 0;
+    long long seed = strtoll(v, &end, 10);
+    if (errno || end == v || *end) {
+        agent_log(RNG_SEED_PARAM "%s is not an integer; ignored", v);
+        free(v);
+        return;
+    }
+    free(v);
+    unsigned char bytes[8];
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (unsigned char)((unsigned long long)seed >> (8 * i));
+    int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, bytes, sizeof bytes) != (ssize_t)sizeof bytes) {
+        agent_log("/dev/urandom: %s; rng_seed not mixed in", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    close(fd);
+    fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        dprintf(fd, "<6>provium-agent: rng_seed %lld mixed into the guest RNG\n", seed);
+        close(fd);
+    }
+}
+
 void boot_guest(void)
 {
     mount_basics();
     boot_ensure_std_fds("/dev/console");
     boot_cloexec_inherited_fds();
     open_console_log();
+    mix_rng_seed();
     load_modules();
     if (getpid() != 1) /* started by some other init: the PID-1 part is not ours */
         return;

@@ -229,6 +229,7 @@ static void event_loop(void)
             pollset_add(&ps, agent.port_fd, POLLIN, &port_rev);
         exec_add_pollfds(&ps);
         files_add_pollfds(&ps);
+        button_add_pollfds(&ps);
 
         int n = poll(ps.fds, ps.n, poll_timeout());
         if (n < 0 && errno != EINTR) {
@@ -244,6 +245,7 @@ static void event_loop(void)
         }
         exec_service();
         files_service();
+        button_service();
         exec_finish_exited();
         exec_check_deadlines();
         if (port_rev && agent.connected)
@@ -310,6 +312,7 @@ static void serve_guest(void)
     agent_set_oom_score_adj("-1000");
     setup_signals();
     boot_default_env();
+    button_open();
     port_open_initial();
     for (;;)
         event_loop();

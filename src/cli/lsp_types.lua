@@ -278,6 +278,8 @@ function Lab:unpack(fmt, s) end
 ---@field agent_timeout? Duration override `agent_boot_timeout`
 ---@field files? FileSpec[] injected into the initramfs
 ---@field disks? DiskSpec[] extra disks after the profile's (ids share one namespace: `disk conflict: <id>`)
+---@field initial_time? number the guest's wall clock at boot, epoch seconds (the RTC starts there too)
+---@field rng_seed? integer mixed into the guest RNG by the agent (not determinism); dmesg says `provium-agent: rng_seed <n> mixed into the guest RNG`
 
 ---@class DiskSpec
 ---@field path? string image (relative: to the calling file); exactly one of `path` and `scratch`
@@ -362,6 +364,16 @@ function Vm:resume() end
 
 ---Hard reset; returns once the agent answers again.
 function Vm:reset() end
+
+---Presses the ACPI power button and returns at once; the VM becomes `shutdown` once the
+---guest powers off (systemd-logind, acpid, or the agent when nothing else watches the button).
+---@return Vm
+function Vm:power_button() end
+
+---Wakes a guest suspended to RAM (`echo mem > /sys/power/state`); machine q35 only.
+---Raises `the guest is not suspended` otherwise.
+---@return Vm
+function Vm:wakeup() end
 
 ---Saves the VM (booted or paused) to `path` or private scratch; the VM keeps running.
 ---A fixture returns `vm:snapshot()`. Mediated disks are supported: stopping the vCPUs makes
@@ -646,7 +658,7 @@ function File:fd() end
 ---@return Stream
 function File:tail_stream() end
 
----The VM's serial console.
+---The VM's serial console; the log also holds what the guest writes to /dev/hvc0.
 ---@class Console
 local Console = {}
 
@@ -662,6 +674,11 @@ function Console:read_log() end
 ---@param timeout? Duration
 ---@return string
 function Console:expect(pattern, timeout) end
+
+---Types into the serial console (ttyS0); waits up to `timeout` (default 10 s) for the guest to take it.
+---@param data string
+---@param opts? {timeout?: Duration}
+function Console:write(data, opts) end
 
 function Console:close() end
 

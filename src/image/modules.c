@@ -20,8 +20,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* plus the ACPI power button and evdev, through which the agent sees it (agent/button.c) */
 const char *const provium_virtio_modules[] = {
-    "virtio_mmio", "virtio_pci", "virtio_console", "virtio_net", "virtio_blk", "virtio_rng", NULL,
+    "virtio_mmio", "virtio_pci", "virtio_console", "virtio_net", "virtio_blk", "virtio_rng",
+    "button", "evdev", NULL,
 };
 
 struct dep_line {

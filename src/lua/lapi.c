@@ -17,6 +17,7 @@
 #include "llab.h"
 #include "llabsnap.h"
 #include "lnic.h"
+#include "lpower.h"
 #include "lproc.h"
 #include "lsnap.h"
 #include "lstream.h"
@@ -145,9 +146,9 @@ void lapi_check_opts(lua_State *L, int idx, const char *method, const char *cons
  * LuaLS annotations (src/cli/lsp_types.lua) declare only real methods; the unit test
  * tests/unit/test_lapi_stubs.c keeps the two in step. */
 static const char *const LAB_LATER[] = {NULL};
-static const char *const VM_LATER[] = {"wakeup", "power_button", "syscall", "syscall_async",
-                                       "ioctl",  "read_mem",     "spawn_worker", NULL};
-static const char *const CONSOLE_LATER[] = {"write", NULL};
+static const char *const VM_LATER[] = {"syscall", "syscall_async", "ioctl", "read_mem",
+                                       "spawn_worker", NULL};
+static const char *const CONSOLE_LATER[] = {NULL};
 
 static const struct {
     const char *mt, *prefix;
@@ -306,6 +307,7 @@ void lapi_open(lua_State *L, struct lua_host *h)
     lbarrier_open(L);
     lclock_open(L);
     lconsole_open(L);
+    lpower_open(L);
     ldisk_open(L);
     lnic_open(L);
     lfixture_open(L);

@@ -4,8 +4,10 @@
  * console_log_max bytes, kept across restores). read_log() returns all that is kept;
  * expect(pattern, timeout?) looks for a plain byte string in the whole log first, then
  * only in new output (default 30 s), so matches split across writes or across a
- * rotation are found; read() is a Stream of the output from now on. Typing (write) is
- * not supported yet. */
+ * rotation are found; read() is a Stream of the output from now on. The log holds the
+ * serial port (ttyS0) and the virtio console (hvc0) both. write(data, {timeout=}?)
+ * types into the serial console: QEMU hands the bytes to the guest's UART as the guest
+ * reads them, so it waits (default 10 s) only when a guest reads nothing for long. */
 #include "lconsole.h"
 
 #include "lstream.h"
@@ -15,6 +17,7 @@
 
 #include "vm/conlog.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +84,41 @@ static int console_expect_l(lua_State *L)
     }
 }
 
+/* console:write(data, {timeout=}?) */
+static int console_write_l(lua_State *L)
+{
+    struct vm *vm = console_vm(L);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    double timeout = 10;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        static const char *const known[] = {"timeout", NULL};
+        lapi_check_opts(L, 3, "console:write", known, NULL);
+        if (lua_getfield(L, 3, "timeout") != LUA_TNIL)
+            timeout = lapi_check_duration(L, -1, "console:write");
+        lua_pop(L, 1);
+    }
+    if (vm->state != VM_BOOTED)
+        return lapi_raise(L, "console:write", "%s", lvm_state_error(vm->state));
+    struct lua_host *h = lhost(L);
+    int64_t deadline = now_ns() + (int64_t)(timeout * 1e9);
+    int by_test = h->env->deadline_ns && h->env->deadline_ns < deadline;
+    if (by_test)
+        deadline = h->env->deadline_ns;
+    size_t written;
+    if (vm_console_write(vm, data, len, deadline, &written) == 0)
+        return 0;
+    if (errno != ETIMEDOUT)
+        return lapi_raise(L, "console:write", "the console of VM '%s' is closed", vm->name);
+    if (by_test) {
+        h->timed_out = 1;
+        return lapi_raise(L, "console:write", "test timeout exceeded");
+    }
+    return lapi_raise(L, "console:write", "the guest took %zu of %zu bytes within %gs",
+                      written, len, timeout);
+}
+
 /* console:read() -> Stream of the live output */
 static int console_read_l(lua_State *L)
 {
@@ -113,6 +151,7 @@ void lconsole_open(lua_State *L)
     static const luaL_Reg methods[] = {{"read_log", console_read_log_l},
                                        {"read", console_read_l},
                                        {"expect", console_expect_l},
+                                       {"write", console_write_l},
                                        {"close", console_close_l},
                                        {NULL, NULL}};
     static const luaL_Reg metamethods[] = {{"__tostring", console_tostring_l}, {NULL, NULL}};

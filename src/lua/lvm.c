@@ -9,6 +9,7 @@
 
 #include "lbridge.h"
 #include "ldisk.h"
+#include "lpower.h"
 #include "lrunargs.h"
 
 #include "util/util.h"
@@ -212,8 +213,9 @@ static void parse_files_opt(lua_State *L, int t, struct vm *vm)
 
 /* vm:boot's options: what works, and what the spec lists that this build lacks. */
 static const char *const BOOT_OPTS[] = {"kernel_cmdline", "kernel_cmdline_append",
-                                        "agent_timeout", "files", "disks", NULL};
-static const char *const BOOT_OPTS_LATER[] = {"initial_time", "rng_seed", NULL};
+                                        "agent_timeout", "files", "disks",
+                                        "initial_time", "rng_seed", NULL};
+static const char *const BOOT_OPTS_LATER[] = {NULL};
 
 static int vm_boot_l(lua_State *L)
 {
@@ -235,6 +237,7 @@ static int vm_boot_l(lua_State *L)
         if (lua_getfield(L, 2, "agent_timeout") != LUA_TNIL)
             vm->opts.agent_timeout = lapi_check_duration(L, -1, "vm:boot");
         lua_pop(L, 1);
+        lpower_boot_opts(L, 2, vm); /* before the files and disks allocate */
         parse_files_opt(L, 2, vm);
         ldisk_boot_opt(L, 2, vm);
     }

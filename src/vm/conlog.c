@@ -1,5 +1,6 @@
-/* conlog.c - a VM's bounded console log: the socket QEMU writes the serial console
- * into, the thread that drains it, and the two rotating files (see conlog.h).
+/* conlog.c - a VM's bounded console log: the sockets QEMU writes the serial console
+ * and the virtio console (hvc0) into, the thread that drains them, the two rotating
+ * files (see conlog.h), and typing into the serial console (conlog_write).
  *
  * Bytes go to console.log until it holds cap/2; then it is renamed console.log.1
  * (the older segment is dropped) and a new console.log starts. Counters: `total` is
@@ -22,14 +23,15 @@
 #define DRAIN_CHUNK (64u << 10)
 #define DRAIN_MAX (1u << 20)      /* per drain call, so a reader never spins on a flood */
 #define SOCK_BUF (1 << 20)        /* what QEMU can write before the thread must catch up */
+#define CONLOG_NSRC 2             /* the serial port (ttyS0) and the virtio console (hvc0) */
 
 struct conlog {
     pthread_mutex_t mu;
     char *path, *old_path;
     int cur_fd, old_fd;           /* console.log and console.log.1 (-1: none) */
     uint64_t cap, total, cur_len, old_len;
-    int sock;                     /* our end of QEMU's console socket, -1 when none */
-    int eof;                      /* QEMU closed its end */
+    int sock[CONLOG_NSRC];        /* our ends of QEMU's console sockets, -1 when none */
+    int eof[CONLOG_NSRC];         /* QEMU closed that end */
     int wake;                     /* eventfd: stop the thread */
     int running;
     pthread_t thread;
@@ -51,7 +53,7 @@ struct conlog *conlog_new(const char *path, uint64_t cap)
     c->cap = cap ? cap : CONLOG_DEFAULT_MAX;
     if (c->cap < CONLOG_MIN_MAX)
         c->cap = CONLOG_MIN_MAX;
-    c->sock = -1;
+    c->sock[0] = c->sock[1] = -1;
     c->wake = -1;
     return c;
 }
@@ -119,23 +121,36 @@ static void append_locked(struct conlog *c, const char *p, size_t len)
     }
 }
 
-/* Moves what QEMU wrote so far from the socket into the files. */
-static void drain_locked(struct conlog *c)
+/* Moves what QEMU wrote so far from one socket into the files. */
+static size_t drain_one_locked(struct conlog *c, int i, size_t budget)
 {
     size_t moved = 0;
-    while (c->sock >= 0 && !c->eof && moved < DRAIN_MAX) {
-        ssize_t n = read(c->sock, c->rbuf, sizeof c->rbuf);
+    while (c->sock[i] >= 0 && !c->eof[i] && moved < budget) {
+        ssize_t n = read(c->sock[i], c->rbuf, sizeof c->rbuf);
         if (n > 0) {
             append_locked(c, c->rbuf, (size_t)n);
             moved += (size_t)n;
         } else if (n == 0) {
-            c->eof = 1;
+            c->eof[i] = 1;
         } else if (errno != EINTR) {
             if (errno != EAGAIN)
-                c->eof = 1;
-            return;
+                c->eof[i] = 1;
+            break;
         }
     }
+    return moved;
+}
+
+/* Both sockets, in turns, so neither starves the other; DRAIN_MAX per call. */
+static void drain_locked(struct conlog *c)
+{
+    size_t moved = 0, step;
+    do {
+        step = 0;
+        for (int i = 0; i < CONLOG_NSRC; i++)
+            step += drain_one_locked(c, i, DRAIN_CHUNK);
+        moved += step;
+    } while (step > 0 && moved < DRAIN_MAX);
 }
 
 static uint64_t start_locked(const struct conlog *c)
@@ -217,14 +232,17 @@ static void *drain_thread(void *arg)
 {
     struct conlog *c = arg;
     for (;;) {
-        struct pollfd p[2] = {{c->sock, POLLIN, 0}, {c->wake, POLLIN, 0}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        struct pollfd p[CONLOG_NSRC + 1];
+        for (int i = 0; i < CONLOG_NSRC; i++)
+            p[i] = (struct pollfd){c->eof[i] ? -1 : c->sock[i], POLLIN, 0};
+        p[CONLOG_NSRC] = (struct pollfd){c->wake, POLLIN, 0};
+        if (poll(p, CONLOG_NSRC + 1, -1) < 0 && errno != EINTR)
             break;
-        if (p[1].revents)
+        if (p[CONLOG_NSRC].revents)
             break;
         pthread_mutex_lock(&c->mu);
         drain_locked(c);
-        int eof = c->eof;
+        int eof = c->eof[0] && (c->sock[1] < 0 || c->eof[1]);
         pthread_mutex_unlock(&c->mu);
         if (eof)
             break;
@@ -232,9 +250,9 @@ static void *drain_thread(void *arg)
     return NULL;
 }
 
-int conlog_attach(struct conlog *c)
+/* A socket pair: ours (non-blocking) in mine, QEMU's returned; -1 with errno. */
+static int make_pair(int *mine)
 {
-    conlog_detach(c);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
@@ -242,25 +260,47 @@ int conlog_attach(struct conlog *c)
     setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
     setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-    c->wake = eventfd(0, EFD_CLOEXEC);
-    if (c->wake < 0)
+    *mine = sv[0];
+    return sv[1];
+}
+
+static void close_socks(struct conlog *c)
+{
+    for (int i = 0; i < CONLOG_NSRC; i++) {
+        if (c->sock[i] >= 0)
+            close(c->sock[i]);
+        c->sock[i] = -1;
+        c->eof[i] = 0;
+    }
+}
+
+int conlog_attach(struct conlog *c, int *hvc_fd)
+{
+    conlog_detach(c);
+    int qemu[CONLOG_NSRC] = {-1, -1};
+    int e = 0;
+    if ((qemu[0] = make_pair(&c->sock[0])) < 0 ||
+        (hvc_fd && (qemu[1] = make_pair(&c->sock[1])) < 0) ||
+        (c->wake = eventfd(0, EFD_CLOEXEC)) < 0) {
+        e = errno;
         goto fail;
-    c->sock = sv[0];
-    c->eof = 0;
+    }
     if (pthread_create(&c->thread, NULL, drain_thread, c) != 0) {
-        errno = EAGAIN;
+        e = EAGAIN;
         goto fail;
     }
     c->running = 1;
-    return sv[1];
-fail:;
-    int e = errno;
-    close(sv[0]);
-    close(sv[1]);
+    if (hvc_fd)
+        *hvc_fd = qemu[1];
+    return qemu[0];
+fail:
+    for (int i = 0; i < CONLOG_NSRC; i++)
+        if (qemu[i] >= 0)
+            close(qemu[i]);
+    close_socks(c);
     if (c->wake >= 0)
         close(c->wake);
     c->wake = -1;
-    c->sock = -1;
     errno = e;
     return -1;
 }
@@ -277,11 +317,46 @@ void conlog_detach(struct conlog *c)
     }
     pthread_mutex_lock(&c->mu);
     drain_locked(c);
-    if (c->sock >= 0)
-        close(c->sock);
-    c->sock = -1;
+    close_socks(c);
     pthread_mutex_unlock(&c->mu);
     if (c->wake >= 0)
         close(c->wake);
     c->wake = -1;
+}
+
+/* ---- typing into the serial console ---- */
+
+/* One non-blocking send under the mutex (the socket may be closed by a detach). */
+static ssize_t send_some(struct conlog *c, const char *p, size_t len)
+{
+    pthread_mutex_lock(&c->mu);
+    ssize_t n = -1;
+    if (c->sock[0] < 0 || c->eof[0])
+        errno = EPIPE;
+    else
+        n = send(c->sock[0], p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+int conlog_write(struct conlog *c, const void *data, size_t len, int64_t deadline_ns,
+                 size_t *written)
+{
+    const char *p = data;
+    *written = 0;
+    while (*written < len) {
+        ssize_t n = send_some(c, p + *written, len - *written);
+        if (n > 0) {
+            *written += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return -1;
+        if (now_ns() >= deadline_ns) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        sleep_ms(5); /* QEMU takes input as fast as the guest's UART drains it */
+    }
+    return 0;
 }

@@ -1,5 +1,6 @@
-/* conlog.h - a VM's console log, bounded: QEMU writes the serial console into a socket
- * and a host thread appends it to two files that together hold at most `cap` bytes.
+/* conlog.h - a VM's console log, bounded: QEMU writes the serial console (ttyS0) and
+ * the virtio console (hvc0) into two sockets and a host thread appends both, in the
+ * order their chunks arrive, to two files that together hold at most `cap` bytes.
  *
  * The log lives in <vm dir>/console.log (newest bytes) and console.log.1 (the segment
  * before); when console.log reaches cap/2 it becomes console.log.1 (replacing the old
@@ -32,13 +33,21 @@ struct conlog *conlog_new(const char *path, uint64_t cap);
 /* Stops the reader thread (draining what is left) and frees everything. NULL is fine. */
 void conlog_free(struct conlog *c);
 
-/* Makes a socket pair for a new QEMU and starts the thread reading it (a thread of a
- * QEMU before is stopped first). Returns QEMU's end (close-on-exec: the child clears
- * the flag; the caller closes it after fork), -1 with errno on failure. */
-int conlog_attach(struct conlog *c);
+/* Makes a socket pair for a new QEMU's serial port, and one for its virtio console when
+ * hvc_fd is not NULL, and starts the thread reading them (a thread of a QEMU before is
+ * stopped first). Returns QEMU's end of the serial pair and puts the virtio console's
+ * in *hvc_fd (close-on-exec: the child clears the flag; the caller closes them after
+ * fork); -1 with errno on failure. */
+int conlog_attach(struct conlog *c, int *hvc_fd);
 /* Stops the reader thread after draining the socket; the log stays readable. */
 void conlog_detach(struct conlog *c);
 
+/* Types into the serial console: the bytes go to QEMU's end of the serial socket,
+ * which QEMU feeds to the guest's UART as fast as the guest reads it. Waits for room
+ * until deadline_ns; *written says how much went in. -1 with errno (ETIMEDOUT, EPIPE:
+ * no QEMU attached) when not all of it did. */
+int conlog_write(struct conlog *c, const void *data, size_t len, int64_t deadline_ns,
+                 size_t *written);
 /* Appends bytes as if the console printed them (rotating as needed). */
 void conlog_append(struct conlog *c, const void *data, size_t len);
 /* Drains the socket, then appends to out the bytes from position *pos on (at most max;

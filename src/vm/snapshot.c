@@ -154,12 +154,13 @@ static int wait_migration(struct vm *vm, int64_t deadline, char *err, size_t err
 
 static json_t *build_meta(const struct vm *vm, const char *fixture)
 {
-    return json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s, s:I, s:i, s:s, s:s, s:i, s:[]}", "format",
-                     SNAP_FORMAT, "provium_version", PROVIUM_VERSION, "protocol",
+    /* hvc: the QEMU has the virtio console, so a restore must add it too */
+    return json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s, s:I, s:i, s:s, s:s, s:i, s:b, s:[]}",
+                     "format", SNAP_FORMAT, "provium_version", PROVIUM_VERSION, "protocol",
                      WIRE_PROTOCOL_VERSION, "fixture", fixture, "vm_name", vm->name, "profile",
                      vm->profile->name, "memory", (json_int_t)vm->memory, "cpus", vm->cpus,
                      "machine", vm->machine, "accel", vm->env->accel, "nic_slots",
-                     vm->nic_slots, "sections");
+                     vm->nic_slots, "hvc", !vm->no_hvc, "sections");
 }
 
 /* A snapshot file being written: its sections go through one compressor, and the

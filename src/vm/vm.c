@@ -202,7 +202,7 @@ static void push_nics(const struct vm *vm, struct strv *a, int micro)
 /* console: `provium console` - serial and monitor multiplexed on stdio, no QMP, and the
  * agent port only when the agent is injected. */
 static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const char *cmdline,
-                       int incoming, int console, int con_fd)
+                       int incoming, int console, int con_fd, int hvc_fd)
 {
     const struct config *cfg = vm->env->cfg;
     int micro = !strcmp(vm->machine, "microvm");
@@ -252,6 +252,7 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
     strv_push(a, "-serial");
     strv_push(a, "chardev:con0");
     push_agent_port(vm, a, micro);
+    vm_power_argv(vm, a, hvc_fd, incoming); /* hvc0, initial_time */
     strv_push(a, "-device");
     strv_push(a, micro ? "virtio-rng-device" : "virtio-rng-pci");
     push_nics(vm, a, micro);
@@ -265,8 +266,9 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
     }
 }
 
-/* con_fd: QEMU's end of the console socket, inherited by QEMU alone. */
-static pid_t spawn_qemu(struct vm *vm, char **argv, int con_fd, char *err, size_t errlen)
+/* con_fd, hvc_fd: QEMU's ends of the console sockets, inherited by QEMU alone. */
+static pid_t spawn_qemu(struct vm *vm, char **argv, int con_fd, int hvc_fd, char *err,
+                        size_t errlen)
 {
     char *log = xasprintf("%s/qemu.log", vm->dir);
     int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -292,6 +294,8 @@ static pid_t spawn_qemu(struct vm *vm, char **argv, int con_fd, char *err, size_
             dup2(logfd, 2);
         }
         fcntl(con_fd, F_SETFD, 0);
+        if (hvc_fd >= 0)
+            fcntl(hvc_fd, F_SETFD, 0);
         if (vm->dir_fd >= 0)
             fcntl(vm->dir_fd, F_SETFD, 0); /* socket paths may go through it */
         signal(SIGPIPE, SIG_DFL);
@@ -340,10 +344,10 @@ void vm_pool_uncharge(struct vm *vm)
 
 
 /* Sends the host's wall clock and the VM's name; both are best effort. */
-static void sync_guest(struct vm *vm, int64_t deadline)
+static void sync_guest(struct vm *vm, int64_t deadline, int at_boot)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    vm_guest_clock(vm, at_boot, &ts); /* the host's, or initial_time at boot */
     struct wire_writer w = {0};
     uint32_t id = agent_next_id(&vm->agent);
     wire_begin(&w, WIRE_SET_TIME, id);
@@ -433,7 +437,8 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
         free(qmp_path);
         return -1;
     }
-    int con_fd = conlog_attach(vm->con);
+    int hvc_fd = -1;
+    int con_fd = conlog_attach(vm->con, vm->no_hvc ? NULL : &hvc_fd);
     if (con_fd < 0) {
         snprintf(err, errlen, "console socket: %s", strerror(errno));
         vm_pool_uncharge(vm);
@@ -442,7 +447,7 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
         return -1;
     }
     struct strv argv = {0};
-    build_argv(vm, &argv, initrd, cmdline, incoming, 0, con_fd);
+    build_argv(vm, &argv, initrd, cmdline, incoming, 0, con_fd, hvc_fd);
     if (g_verbose > 1) {
         struct buf line = {0};
         for (size_t i = 0; i < argv.n; i++)
@@ -450,8 +455,10 @@ static int start_qemu(struct vm *vm, const char *initrd, const char *cmdline, in
         warnx_p("qemu:%s", buf_cstr(&line));
         buf_free(&line);
     }
-    vm->qemu_pid = spawn_qemu(vm, argv.v, con_fd, err, errlen);
+    vm->qemu_pid = spawn_qemu(vm, argv.v, con_fd, hvc_fd, err, errlen);
     close(con_fd);
+    if (hvc_fd >= 0)
+        close(hvc_fd);
     strv_free(&argv);
     if (vm->qemu_pid < 0) {
         vm_pool_uncharge(vm);
@@ -532,7 +539,7 @@ int vm_console_argv(struct vm *vm, int with_agent, struct strv *argv, char *err,
     /* `provium console` forks QEMU itself: it inherits the directory for socket paths */
     if (vm->dir_fd >= 0)
         fcntl(vm->dir_fd, F_SETFD, 0);
-    build_argv(vm, argv, initrd, cmdline, 0, 1, -1);
+    build_argv(vm, argv, initrd, cmdline, 0, 1, -1, -1);
     free(initrd);
     free(cmdline);
     return 0;
@@ -544,6 +551,8 @@ int vm_boot_start(struct vm *vm, char *err, size_t errlen)
     if (prepare_boot(vm, &cmdline, &initrd, err, errlen) < 0)
         return -1;
     vm->boot_t0 = now_ns();
+    vm->no_hvc = 0;
+    vm->power_button_ns = 0;
     int rc = start_qemu(vm, initrd, cmdline, 0, err, errlen);
     free(initrd);
     free(cmdline);
@@ -594,7 +603,7 @@ int vm_boot_finish(struct vm *vm, char *err, size_t errlen)
         return fail_boot(vm, err, errlen, "VM %s: agent speaks protocol %u, expected %u",
                          vm->name, proto, WIRE_PROTOCOL_VERSION);
     vm->agent.qmp = vm->qmp; /* from now on the port closing means the agent exited */
-    sync_guest(vm, now_ns() + 10000000000LL);
+    sync_guest(vm, now_ns() + 10000000000LL, 1);
     vm->boot_ns = now_ns() - t0;
     vm->state = VM_BOOTED;
     return 0;
@@ -687,6 +696,8 @@ int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
         vm->nic_slots = (int)json_integer_value(json_object_get(meta, "nic_slots"));
     vm->cpus = (int)json_integer_value(json_object_get(meta, "cpus"));
     snprintf(vm->machine, sizeof vm->machine, "%s", machine ? machine : "microvm");
+    vm->no_hvc = !json_is_true(json_object_get(meta, "hvc")); /* same devices as saved */
+    vm->power_button_ns = 0;
     if (!file_exists(p->kernel)) {
         snprintf(err, errlen, "missing kernel: %s", p->kernel);
         json_decref(meta);
@@ -712,7 +723,7 @@ int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
     wire_writer_free(&w);
     if (rc != AGENT_OK)
         return fail_boot(vm, err, errlen, "restoring %s: the agent did not answer", path);
-    sync_guest(vm, now_ns() + 10000000000LL);
+    sync_guest(vm, now_ns() + 10000000000LL, 0);
     vm->boot_ns = now_ns() - t0;
     vm->state = VM_BOOTED;
     return 0;

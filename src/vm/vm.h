@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Process-wide facts every VM needs; one per worker process. */
 struct host_env {
@@ -64,6 +65,10 @@ struct vm_boot_opts {
     size_t n_files;
     struct disk_spec *disks; /* boot option `disks`: after the profile's (disk.c) */
     size_t n_disks;
+    int has_initial_time; /* initial_time: the guest clock at boot (vm_power.c) */
+    double initial_time;  /* epoch seconds */
+    int has_rng_seed;     /* rng_seed: provium.rng_seed= for the agent to mix in */
+    int64_t rng_seed;
 };
 
 /* A block device of a VM (disk.c; hot-plug and host access in vm_disk_hot.c). */
@@ -119,6 +124,8 @@ struct vm {
     int stop_quit;   /* QMP quit was sent */
     int stop_exited; /* QEMU is gone (reaped by the shutdown wait) */
     int stop_killed; /* QEMU did not stop within 3 s and was killed */
+    int no_hvc;      /* restored from a snapshot of a QEMU without the virtio console */
+    int64_t power_button_ns; /* when vm:power_button was pressed (0 = not since boot) */
 };
 
 /* Result codes of guest operations. */
@@ -171,6 +178,24 @@ void vm_refresh_state(struct vm *vm);
 void vm_kill(struct vm *vm);
 /* Last `max` bytes of the console log (malloc'd, never NULL). */
 char *vm_console_tail(const struct vm *vm, size_t max);
+
+/* ---- power and boot-time options (vm_power.c) ---- */
+/* The ACPI power button (QMP system_powerdown); returns at once. The guest decides:
+ * once it powers off, the VM is `shutdown` (vm_lost waits longer for that). -1 with err. */
+int vm_power_button(struct vm *vm, char *err, size_t errlen);
+/* Wakes a guest suspended to RAM (QMP system_wakeup) and returns once QEMU runs it
+ * again; -1 with err on a machine without S3 (microvm) or a guest not suspended. */
+int vm_wakeup(struct vm *vm, char *err, size_t errlen);
+/* QEMU arguments of these features for a fresh boot or a restore: the virtio console
+ * (hvc0) on the agent's virtio-serial bus when hvc_fd >= 0, and the RTC at initial_time
+ * (q35 has S3 by default in QEMU 7.2; microvm has none). */
+void vm_power_argv(const struct vm *vm, struct strv *a, int hvc_fd, int incoming);
+/* The wall clock the guest gets after the agent's hello: initial_time plus the time
+ * since QEMU started (at_boot, when the option is set), else the host's. */
+void vm_guest_clock(const struct vm *vm, int at_boot, struct timespec *ts);
+/* Types into the serial console (see conlog_write); -1 with errno. */
+int vm_console_write(struct vm *vm, const void *data, size_t len, int64_t deadline_ns,
+                     size_t *written);
 
 /* ---- guest operations ---- */
 struct exec_req {

@@ -1,7 +1,8 @@
 /* vm_initrd.c - what a fresh boot hands the kernel: the resolved command line
- * (cmdline_file, cmdline, appended tokens, console=, rdinit=, tsc_early_khz=) and the
- * initrd (prelude + base + agent overlay + `files` segment). Kept apart from vm.c,
- * which starts QEMU, because it only writes files and strings. */
+ * (cmdline_file, cmdline, appended tokens, console=, rdinit=, tsc_early_khz=,
+ * provium.rng_seed=) and the initrd (prelude + base + agent overlay + `files`
+ * segment). Kept apart from vm.c, which starts QEMU, because it only writes files and
+ * strings. */
 #include "vm.h"
 
 #include "image/cpio.h"
@@ -96,6 +97,8 @@ char *vm_resolve_cmdline(struct vm *vm, char *err, size_t errlen)
     }
     if (!strcmp(vm->env->accel, "tcg") && vm->env->tsc_khz && !has_token(buf_cstr(&b), "tsc_early_khz="))
         buf_printf(&b, " tsc_early_khz=%u", vm->env->tsc_khz);
+    if (vm->opts.has_rng_seed) /* the agent mixes it into the guest RNG (agent/boot.c) */
+        buf_printf(&b, " provium.rng_seed=%lld", (long long)vm->opts.rng_seed);
     return buf_cstr(&b);
 }
 

@@ -153,10 +153,13 @@ void vm_shutdown(struct vm *vm)
 }
 
 /* QEMU went away without being asked, or the agent link broke: a guest that powered
- * itself off leaves the VM `shutdown` (QEMU reaped), anything else `dead` (spec §1). */
+ * itself off leaves the VM `shutdown` (QEMU reaped), anything else `dead` (spec §1).
+ * After vm:power_button the guest's init may stop the agent well before it powers off,
+ * so then the wait for the power-off is 15 s instead of 1. */
 void vm_lost(struct vm *vm)
 {
-    if (vm->qmp && qmp_guest_powered_off(vm->qmp, now_ns() + 1000000000LL)) {
+    int64_t wait = vm->power_button_ns ? 15000000000LL : 1000000000LL;
+    if (vm->qmp && qmp_guest_powered_off(vm->qmp, now_ns() + wait)) {
         vm_reap_qemu(vm, 2000);
         close_channels(vm);
         snprintf(vm->dead_reason, sizeof vm->dead_reason, "the guest powered off");

@@ -1,9 +1,11 @@
 /* test_conlog.c - the bounded console log (src/vm/conlog.c): rotation keeps the files
  * under the cap and the newest bytes, positions survive rotations, and bytes written
- * into QEMU's end of the socket are drained by the thread (and by a reader at once). */
+ * into QEMU's end of the socket are drained by the thread (and by a reader at once);
+ * the virtio console's socket shares the log, and typing reaches QEMU's serial end. */
 #include "tests/unit/testlib.h"
 #include "vm/conlog.h"
 
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,7 +106,7 @@ static void socket_is_drained(void)
 {
     char *path = xasprintf("%s/c.log", dir);
     struct conlog *c = conlog_new(path, 128 * KiB);
-    int fd = conlog_attach(c);
+    int fd = conlog_attach(c, NULL);
     CHECK(fd >= 0);
     uint64_t lines = 100000; /* 1.3 MB through the socket */
     for (uint64_t i = 0; i < lines; i++) {
@@ -132,7 +134,7 @@ static void socket_is_drained(void)
     CHECK_EQ_U64(sz, lines * 13 + 13);
     /* QEMU exits and a new one attaches: the log goes on (kept across restores) */
     close(fd);
-    fd = conlog_attach(c);
+    fd = conlog_attach(c, NULL);
     CHECK(fd >= 0);
     CHECK(write(fd, "second-qemu\n", 12) == 12);
     close(fd);
@@ -147,6 +149,41 @@ static void socket_is_drained(void)
     free(path);
 }
 
+/* The virtio console's socket goes into the same log; typing reaches QEMU's serial end. */
+static void hvc_and_typing(void)
+{
+    char *path = xasprintf("%s/d.log", dir);
+    struct conlog *c = conlog_new(path, 128 * KiB);
+    int hvc = -1;
+    int fd = conlog_attach(c, &hvc);
+    CHECK(fd >= 0 && hvc >= 0);
+    CHECK(write(fd, "serial\n", 7) == 7);
+    CHECK_EQ_U64(conlog_end(c), 7);
+    CHECK(write(hvc, "hvc0\n", 5) == 5);
+    CHECK_EQ_U64(conlog_end(c), 12);
+    size_t written = 0;
+    CHECK(conlog_write(c, "typed", 5, now_ns() + 1000000000LL, &written) == 0);
+    CHECK(written == 5);
+    char in[8] = {0};
+    CHECK(read(fd, in, sizeof in) == 5 && memcmp(in, "typed", 5) == 0);
+    /* nobody reads: the socket fills and the write times out, saying how much went in */
+    static char big[4 << 20];
+    CHECK(conlog_write(c, big, sizeof big, now_ns() + 50000000LL, &written) < 0);
+    CHECK(errno == ETIMEDOUT && written > 0 && written < sizeof big);
+    close(fd);
+    close(hvc);
+    conlog_detach(c);
+    uint64_t pos = 0;
+    size_t len;
+    char *all = read_all(c, &pos, &len);
+    CHECK(tl_str_eq(all, "serial\nhvc0\n"));
+    free(all);
+    /* detached: typing has nowhere to go */
+    CHECK(conlog_write(c, "x", 1, now_ns() + 1000000000LL, &written) < 0 && errno == EPIPE);
+    conlog_free(c);
+    free(path);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -156,6 +193,7 @@ int main(void)
     RUN(rotation_keeps_the_newest);
     RUN(small_caps_are_raised);
     RUN(socket_is_drained);
+    RUN(hvc_and_typing);
     rm_rf(dir);
     return TEST_SUMMARY();
 }
