@@ -15,6 +15,7 @@
  * killed) while waiting is forgotten: it no longer counts. */
 #include "runner_barrier.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,7 +81,7 @@ void job_barrier_wait(struct job *j, json_t *o)
     const char *name = json_string_value(json_object_get(o, "name"));
     json_int_t count = json_integer_value(json_object_get(o, "count"));
     int64_t deadline = (int64_t)json_integer_value(json_object_get(o, "deadline_ns"));
-    if (!name || !*name || count < 1 || count > 1000000) {
+    if (!name || !*name || count < 1 || count > INT_MAX) {
         answer(j, xstrdup("err a malformed barrier request"));
         return;
     }
