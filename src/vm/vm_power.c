@@ -45,6 +45,25 @@ static int run_status(struct vm *vm, char *out, size_t outlen, char *err, size_t
     return 0;
 }
 
+/* Suspending resets the guest's virtio devices, which closes the agent's port (QMP
+ * VSERPORT_CHANGE); the driver opens it again as the guest resumes, and QEMU may report
+ * that up to a second late. Until then the VM would look `dead` (agent exited), so the
+ * wake-up waits for the open. */
+static int wait_port_reopened(struct vm *vm, int64_t deadline, char *err, size_t errlen)
+{
+    if (!vm->agent.qmp)
+        return 0;
+    while (qmp_poll(vm->qmp) == 0 && qmp_agent_port_closed(vm->qmp)) {
+        if (now_ns() >= deadline) {
+            snprintf(err, errlen, "the agent's port did not open again within 10 s of the "
+                                  "wake-up");
+            return -1;
+        }
+        sleep_ms(10);
+    }
+    return 0;
+}
+
 int vm_wakeup(struct vm *vm, char *err, size_t errlen)
 {
     char st[32];
@@ -68,13 +87,14 @@ int vm_wakeup(struct vm *vm, char *err, size_t errlen)
         if (run_status(vm, st, sizeof st, err, errlen) < 0)
             return -1;
         if (strcmp(st, "suspended") != 0)
-            return 0;
+            break;
         if (now_ns() >= deadline) {
             snprintf(err, errlen, "the guest is still suspended 10 s after the wake-up");
             return -1;
         }
         sleep_ms(10);
     }
+    return wait_port_reopened(vm, deadline, err, errlen);
 }
 
 /* "YYYY-MM-DDTHH:MM:SS" (UTC) for QEMU's -rtc base=. */

@@ -2,7 +2,7 @@
 -- vm:power_button (ACPI; whoever watches the button powers the guest off: acpid, or
 -- the agent when nothing else does), vm:wakeup (S3 on q35), initial_time, rng_seed,
 -- the virtio console (hvc0) in the console log, and console:write (typing into ttyS0:
--- the image's console shell, a `read` prompt).
+-- the image's console shell, a `read` prompt, a busybox getty login).
 
 local function wait_shutdown(vm)
   wait_until(function() return vm:state() == "shutdown" end,
@@ -60,15 +60,26 @@ test("initial_time, rng_seed, hvc0, typing, and the power button on microvm", fu
 end)
 
 -- The agent as PID 1 (provium.init= names no executable, so it keeps PID 1): nobody else
--- reads ttyS0, a `read` prompt gets the typed line, and with nothing watching the power
--- button the agent powers the guest off itself.
-test("a read prompt, and the agent as PID 1 powers off", function(t)
-  local vm = provium:vm("pid1", "base"):boot({kernel_cmdline_append = "provium.init=none"})
+-- reads ttyS0, a `read` prompt gets the typed line, a busybox getty logs root in (empty
+-- password), and with nothing watching the power button the agent powers the guest off.
+test("a read prompt, a getty login, and the agent as PID 1 powers off", function(t)
+  local vm = provium:vm("pid1", "base"):boot({
+    kernel_cmdline_append = "provium.init=none",
+    files = {{path = "/etc/passwd", content = "root::0:0:root:/root:/bin/sh\n"}},
+  })
   t:assert_eq(vm:run("cat /proc/1/comm").stdout, "provium-agent\n")
   local p = vm:run_async("sh -c 'read x < /dev/ttyS0; echo got:$x > /tmp/r'")
   vm:console():write("hello\n")
   t:assert_eq(p:wait(30).exit_code, 0)
   t:assert_eq(vm:read_file("/tmp/r"), "got:hello\n")
+  -- getty must lead its session: setsid forks it out of the agent's process group
+  vm:run("setsid getty -L 0 ttyS0 vt100"):assert_ok()
+  vm:console():expect("pid1 login:", 30)
+  vm:console():write("root\n")
+  vm:console():expect("/root # ", 30) -- typed before the prompt, login would flush it
+  vm:console():write("echo logged-in-$((6*7)) > /tmp/login\n")
+  wait_until(function() return vm:exists("/tmp/login") end, {timeout = 30, desc = "login shell ran"})
+  t:assert_eq(vm:read_file("/tmp/login"), "logged-in-42\n")
   vm:power_button()
   wait_shutdown(vm)
   t:assert_contains(vm:console():read_log(), "power button: nothing else watches it; powering off")
@@ -83,6 +94,7 @@ test("wakeup from suspend to RAM on q35", function(t)
   vm:console():expect("suspending", 30)
   wait_until(function() return pcall(vm.wakeup, vm) end, {timeout = 30, desc = "wakeup accepted"})
   vm:console():expect("resumed:0", 30)
+  t:assert_eq(vm:state(), "booted") -- the agent's port, closed by the suspend, is open again
   t:assert_eq(p:wait(30).exit_code, 0)
   t:assert_eq(vm:run("echo awake").stdout, "awake\n")
 end)
