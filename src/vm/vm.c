@@ -654,6 +654,27 @@ int vm_set_running(struct vm *vm, int run, char *err, size_t errlen)
     return 0;
 }
 
+/* QEMU for a restore, with the profile's command line and initrd although the migration
+ * brings the running guest: a later vm:reset() reboots from them (QEMU's firmware loads
+ * the kernel and initrd it was started with), so it gets the profile's boot — the
+ * original boot's own options (files, cmdline appends) are not in the snapshot. */
+static int start_restored_qemu(struct vm *vm, char *err, size_t errlen)
+{
+    const struct profile *p = vm->profile;
+    char *cmdline = vm_resolve_cmdline(vm, err, errlen), *initrd = NULL;
+    int rc = -1;
+    if (!cmdline)
+        goto done;
+    initrd = vm_assemble_initrd(vm, err, errlen);
+    if (!initrd && (p->initrd || vm_injects_agent(vm)))
+        goto done;
+    rc = start_qemu(vm, initrd, cmdline, 1, err, errlen);
+done:
+    free(initrd);
+    free(cmdline);
+    return rc;
+}
+
 int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
 {
     char merr[512];
@@ -704,7 +725,7 @@ int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
         return -1;
     }
     int64_t t0 = now_ns();
-    if (start_qemu(vm, NULL, "console=ttyS0", 1, err, errlen) < 0) {
+    if (start_restored_qemu(vm, err, errlen) < 0) {
         json_decref(meta);
         return -1;
     }

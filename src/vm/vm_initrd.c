@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- command line ---- */
 
@@ -196,6 +197,20 @@ static char *prelude_for(struct vm *vm, char *err, size_t errlen)
     return path;
 }
 
+/* Without a `files` segment the assembled initrd depends on the profile alone (its base,
+ * this process's agent overlay), so one copy per profile serves every boot and every
+ * restore of the process: <scratch>/initrd-<hex of the profile name>.img. */
+static char *shared_initrd_path(const struct vm *vm)
+{
+    const char *dir = vm->env->scratch ? vm->env->scratch : vm->dir;
+    struct buf b = {0};
+    buf_printf(&b, "%s/initrd-", dir);
+    for (const unsigned char *c = (const unsigned char *)vm->profile->name; *c; c++)
+        buf_printf(&b, "%02x", *c);
+    buf_puts(&b, ".img");
+    return buf_cstr(&b); /* the buffer's memory, now the caller's */
+}
+
 char *vm_assemble_initrd(struct vm *vm, char *err, size_t errlen)
 {
     const struct profile *p = vm->profile;
@@ -219,11 +234,21 @@ char *vm_assemble_initrd(struct vm *vm, char *err, size_t errlen)
     parts.prelude = prelude;
     parts.overlay = overlay;
     parts.files = files;
-    out = xasprintf("%s/initrd.img", vm->dir);
-    if (initrd_assemble(out, &parts, err, errlen) < 0) {
+    out = files ? xasprintf("%s/initrd.img", vm->dir) : shared_initrd_path(vm);
+    if (!files && file_exists(out))
+        goto done; /* this process assembled the profile's initrd before */
+    char *tmp = xasprintf("%s.tmp", out);
+    int failed = initrd_assemble(tmp, &parts, err, errlen) < 0;
+    if (!failed && rename(tmp, out) < 0) {
+        snprintf(err, errlen, "%s: %s", out, strerror(errno));
+        failed = 1;
+    }
+    if (failed) {
+        unlink(tmp);
         free(out);
         out = NULL;
     }
+    free(tmp);
 done:
     free(prelude);
     free(overlay);
