@@ -51,7 +51,7 @@ test("vm:boot refuses unknown options before booting", function(t)
   local vm = provium:vm("v", "base")
   api_error(t, function() vm:boot({kernel_cmdline_apend = "quiet"}) end, "vm:boot",
     "unknown option `kernel_cmdline_apend`")
-  api_error(t, function() vm:boot({rng_seed = 7}) end, "vm:boot", "option `rng_seed`: not supported")
+  api_error(t, function() vm:boot({rng_seed = "seven"}) end, "vm:boot", "option `rng_seed` must be an integer")
   api_error(t, function() vm:boot({[1] = "x"}) end, "vm:boot", "unknown option `1`")
   t:assert_eq(vm:state(), "created")
   api_error(t, function() provium:vm("w", "base", {memroy = "1G"}) end, "lab:vm", "unknown option `memroy`")

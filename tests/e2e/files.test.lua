@@ -163,7 +163,6 @@ test("vm:console() gives the serial log and waits for text on it", function(t)
   con:expect("console-marker-42", 5)
   t:assert_contains(t:assert_raises(function() con:expect("never-there", 0.3) end),
     "'never-there' not seen on the console of VM 'files' within 0.3s")
-  t:assert_contains(t:assert_raises(function() con:write("x") end), "console:write: not supported")
 end)
 
 test("vm:run_async starts a process; wait collects it while other calls go on", function(t)
