@@ -573,17 +573,7 @@ int vm_stat_path(struct vm *vm, const char *path, struct vm_stat *st, int *gerr)
     int rc = request_reply(vm, &q, gerr);
     if (rc != VMOP_OK)
         return rc;
-    st->type = wire_get_u8(&q.r);
-    st->size = wire_get_u64(&q.r);
-    st->mtime_s = wire_get_i64(&q.r);
-    st->mtime_ns = wire_get_u32(&q.r);
-    st->perm = wire_get_u32(&q.r);
-    return request_done(&q, wire_reader_ok(&q.r));
-}
-
-static int cmp_dirent(const void *a, const void *b)
-{
-    return strcmp(((const struct vm_dirent *)a)->name, ((const struct vm_dirent *)b)->name);
+    return request_done(&q, vm_batch_get_stat(&q.r, st) == VMOP_OK);
 }
 
 int vm_listdir(struct vm *vm, const char *path, struct vm_dirent **ents, size_t *count, int *gerr)
@@ -594,27 +584,8 @@ int vm_listdir(struct vm *vm, const char *path, struct vm_dirent **ents, size_t 
     int rc = request_reply(vm, &q, gerr);
     if (rc != VMOP_OK)
         return rc;
-    uint32_t k = wire_get_u32(&q.r);
-    if (k > q.reply_len) /* each entry needs at least 5 bytes */
-        k = 0;
-    struct vm_dirent *e = xcalloc(k ? k : 1, sizeof *e);
-    uint32_t got = 0;
-    for (; got < k && wire_reader_ok(&q.r); got++) {
-        e[got].name = wire_get_str(&q.r);
-        e[got].type = wire_get_u8(&q.r);
-        if (!e[got].name)
-            break;
-    }
-    if (request_done(&q, wire_reader_ok(&q.r)) != VMOP_OK) {
-        for (uint32_t i = 0; i < got; i++)
-            free(e[i].name);
-        free(e);
-        return VMOP_PROTO;
-    }
-    qsort(e, got, sizeof *e, cmp_dirent);
-    *ents = e;
-    *count = got;
-    return VMOP_OK;
+    /* the same decoding as a batch's answer (vm_batch.c): entries sorted by name */
+    return request_done(&q, vm_batch_get_listdir(&q.r, ents, count) == VMOP_OK);
 }
 
 int vm_mkdir(struct vm *vm, const char *path, unsigned perm, int parents, int *gerr)

@@ -2,6 +2,7 @@
  * against the real agent (agent/batch.c), built for the host and served over a
  * socketpair, plus raw frames for what the host never sends: malformed envelopes and
  * requests, a type that cannot be batched, a second batch while one runs. */
+#include "tests/unit/agent_harness.h"
 #include "tests/unit/testlib.h"
 #include "util/util.h"
 #include "vm/vm_batch.h"
@@ -14,32 +15,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static struct host_env env;
-static struct vm *vm;
-static pid_t agent_pid;
-static char *dir;
-
-static void start_agent(const char *bin)
-{
-    int sv[2];
-    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
-    agent_pid = fork();
-    if (agent_pid == 0) {
-        dup2(sv[1], 3);
-        execl(bin, bin, "--fd", "3", (char *)NULL);
-        _exit(127);
-    }
-    close(sv[1]);
-    fcntl(sv[0], F_SETFL, O_NONBLOCK);
-    static struct profile prof = {.name = "host"};
-    vm = vm_new(&env, "unit", &prof, 1 << 20, 1);
-    agent_conn_init(&vm->agent, sv[0], -1);
-    uint32_t proto = 0;
-    CHECK_EQ_INT(agent_wait_hello(&vm->agent, now_ns() + 5000000000LL, &proto), AGENT_OK);
-    CHECK_EQ_INT(proto, WIRE_PROTOCOL_VERSION);
-    vm->state = VM_BOOTED;
-}
 
 static char *path_in(const char *name) { return path_join(dir, name); }
 
