@@ -200,6 +200,16 @@ int vm_batch_answer(const struct vm_batch *b, uint32_t i, struct wire_reader *r,
     return VMOP_OK;
 }
 
+/* n bytes of p, NUL-terminated after them (p may be NULL when n is 0). */
+static char *bytes_dup(const uint8_t *p, uint32_t n)
+{
+    char *d = xmalloc((size_t)n + 1);
+    if (n)
+        memcpy(d, p, n);
+    d[n] = 0;
+    return d;
+}
+
 int vm_batch_get_exec(struct wire_reader *r, struct exec_res *res)
 {
     memset(res, 0, sizeof *res);
@@ -212,8 +222,8 @@ int vm_batch_get_exec(struct wire_reader *r, struct exec_res *res)
     const uint8_t *e = wire_get_bytes(r, &ne);
     if (!wire_reader_at_end(r))
         return VMOP_PROTO;
-    res->out = xstrndup(o ? (const char *)o : "", no);
-    res->err = xstrndup(e ? (const char *)e : "", ne);
+    res->out = bytes_dup(o, no); /* output may hold NUL bytes: not a string copy */
+    res->err = bytes_dup(e, ne);
     res->out_len = no;
     res->err_len = ne;
     return VMOP_OK;

@@ -100,6 +100,7 @@ test("an answer too big for the frame is that call's error; the rest stand", fun
   t:assert_eq(vm:read_file("/tmp/ran"), "done\n", "the run did run")
   t:assert_contains(r[2].err, "vm:read_file: output too large for a batch")
   t:assert_eq(#r[3].ok.stdout, 300000)
+  t:assert(r[3].ok.stdout == string.rep("\0", 300000), "output with NUL bytes comes back whole")
   t:assert_eq(r[4].ok.size, 2000000)
 end)
 
