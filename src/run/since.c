@@ -102,10 +102,14 @@ static int collect_newer(const char *path, const struct stat *st, int type, stru
 {
     if (type == FTW_D && f->level > 0 && path[f->base] == '.')
         return FTW_SKIP_SUBTREE;
-    if (type == FTW_F && (st->st_mtim.tv_sec > newer_than.tv_sec ||
-                          (st->st_mtim.tv_sec == newer_than.tv_sec &&
-                           st->st_mtim.tv_nsec > newer_than.tv_nsec)))
-        strv_push(newer_out, since_canon(path));
+    int newer = st->st_mtim.tv_sec > newer_than.tv_sec ||
+                (st->st_mtim.tv_sec == newer_than.tv_sec &&
+                 st->st_mtim.tv_nsec > newer_than.tv_nsec);
+    if (type == FTW_F && newer) {
+        char *canon = since_canon(path);
+        strv_push(newer_out, canon); /* copies */
+        free(canon);
+    }
     return FTW_CONTINUE;
 }
 
