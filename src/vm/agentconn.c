@@ -218,6 +218,8 @@ static int pump(struct agent_conn *c, int64_t deadline_ns, int more_input)
             return AGENT_DEADLINE;
         timeout = (int)((left + 999999) / 1000000);
     }
+    if (c->health && (timeout < 0 || timeout > 1000))
+        timeout = 1000;
     int r = poll(pfd, (nfds_t)n, timeout);
     if (r < 0) {
         if (errno == EINTR)
@@ -225,8 +227,14 @@ static int pump(struct agent_conn *c, int64_t deadline_ns, int more_input)
         mark_dead(c, "poll failed");
         return AGENT_DEAD;
     }
-    if (r == 0)
+    if (r == 0) {
+        const char *why = c->health ? c->health(c->health_ud) : NULL;
+        if (why) {
+            mark_dead(c, why);
+            return AGENT_DEAD;
+        }
         return deadline_ns && now_ns() >= deadline_ns ? AGENT_DEADLINE : AGENT_OK;
+    }
     if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
         if (read_some(c) < 0 && c->in.len == c->in.start)
             return AGENT_DEAD;

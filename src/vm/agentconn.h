@@ -43,6 +43,11 @@ struct agent_conn {
     int dead;
     struct agent_op *bg[AGENT_MAX_BG]; /* operations running in the background */
     int nbg;
+    /* Asked about once a second while a wait goes on (NULL: never): nonzero when the
+     * guest can no longer answer although QEMU runs on (a kernel panic that did not end
+     * in a reboot); the connection is then dead with that reason. */
+    const char *(*health)(void *ud);
+    void *health_ud;
 };
 
 struct agent_op {

@@ -372,6 +372,18 @@ static int console_shows_panic(const struct vm *vm)
     return panic;
 }
 
+/* The agent connection's health check: a panicked kernel normally reboots at once
+ * (panic=-1) and -no-reboot ends QEMU, but a reboot that hangs would leave every wait
+ * to its deadline; the console says it first. */
+static const char *guest_health(void *ud)
+{
+    const struct vm *vm = ud;
+    char *tail = vm_console_tail(vm, 8192);
+    int panic = strstr(tail, "Kernel panic - not syncing") != NULL;
+    free(tail);
+    return panic ? "the guest kernel panicked" : NULL;
+}
+
 static int fail_boot(struct vm *vm, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -603,6 +615,8 @@ int vm_boot_finish(struct vm *vm, char *err, size_t errlen)
         return fail_boot(vm, err, errlen, "VM %s: agent speaks protocol %u, expected %u",
                          vm->name, proto, WIRE_PROTOCOL_VERSION);
     vm->agent.qmp = vm->qmp; /* from now on the port closing means the agent exited */
+    vm->agent.health = guest_health;
+    vm->agent.health_ud = vm;
     sync_guest(vm, now_ns() + 10000000000LL, 1);
     vm->boot_ns = now_ns() - t0;
     vm->state = VM_BOOTED;
@@ -735,6 +749,8 @@ int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
         return fail_boot(vm, err, errlen, "restoring %s: %s", path, merr);
     /* the agent does not know it moved: ask it something, then fix its clock */
     vm->agent.qmp = vm->qmp;
+    vm->agent.health = guest_health;
+    vm->agent.health_ud = vm;
     struct wire_writer w = {0};
     uint32_t id = agent_next_id(&vm->agent);
     wire_begin(&w, WIRE_PING, id);
