@@ -1,8 +1,11 @@
-/* list.c - `provium list [--fixtures] [PATHS]`: the test files (or fixture names) a run
- * would see, one per line. No preflight. */
+/* list.c - `provium list [--fixtures] [--shard K/N [--durations FILE]] [PATHS]`: the
+ * test files (or fixture names) a run would see, one per line; with --shard only those
+ * shard K of N runs (the same placement as the run's, run/shard.c). No preflight. */
 #include "cli.h"
 
 #include "config/config.h"
+#include "run/run.h"
+#include "run/shard.h"
 #include "util/util.h"
 
 #include <stdio.h>
@@ -18,19 +21,38 @@ static void print_rel(const char *abs)
     free(cwd);
 }
 
+/* --shard K/N [--durations FILE]: the files of shard K, as a run places them. */
+static int list_shard(struct config *cfg, struct strv *paths, const char *shard,
+                      const char *durations)
+{
+    struct run_opts ro = {0};
+    char why[512];
+    if (shard_parse("--shard", shard, getenv("JOB_COMPLETION_INDEX"), &ro.shard_k, &ro.shard_n,
+                    why, sizeof why) < 0)
+        return cli_usage_error("list", "%s", why);
+    ro.paths = *paths;
+    ro.durations = durations;
+    return run_list_shard(&ro, cfg);
+}
+
 int cmd_list(int argc, char **argv)
 {
-    const char *config_path = NULL;
+    const char *config_path = NULL, *shard = NULL, *durations = NULL;
     int fixtures = 0, err = 0;
     struct strv paths = {0};
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            puts("usage: provium list [--fixtures] [--config FILE] [PATHS...]");
+            puts("usage: provium list [--fixtures] [--config FILE] [--shard K/N [--durations FILE]]\n"
+                 "                    [PATHS...]");
             strv_free(&paths);
             return 0;
         } else if ((v = cli_flag_value(argc, argv, &i, "--config", &err)))
             config_path = v;
+        else if (!err && (v = cli_flag_value(argc, argv, &i, "--shard", &err)))
+            shard = v;
+        else if (!err && (v = cli_flag_value(argc, argv, &i, "--durations", &err)))
+            durations = v;
         else if (err) {
             strv_free(&paths);
             return 2;
@@ -46,6 +68,12 @@ int cmd_list(int argc, char **argv)
     if (!cfg) {
         strv_free(&paths);
         return 2;
+    }
+    if (shard && !fixtures) {
+        int rc = list_shard(cfg, &paths, shard, durations);
+        strv_free(&paths);
+        config_free(cfg);
+        return rc;
     }
     if (fixtures) {
         for (size_t r = 0; r < cfg->n_roots; r++) {

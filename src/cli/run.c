@@ -4,6 +4,7 @@
 
 #include "config/config.h"
 #include "run/run.h"
+#include "run/shard.h"
 #include "run/since.h"
 #include "run/watch.h"
 #include "util/units.h"
@@ -37,6 +38,10 @@ const char cli_run_flags[] =
     "                         helpers or fixtures changed (untracked files count);\n"
     "                         a FILE instead: the files modified after it\n"
     "  --watch                after the run, re-run the affected files on every change\n"
+    "  --shard K/N            run only shard K of N (1-based; auto/N: K-1 from\n"
+    "                         JOB_COMPLETION_INDEX; also PROVIUM_SHARD=K/N)\n"
+    "  --durations FILE       balance shards by the seconds recorded in FILE\n"
+    "  --save-durations FILE  record each file's seconds in FILE (merged)\n"
     "  --version, -h, --help\n";
 
 static const char RUN_USAGE[] =
@@ -123,6 +128,12 @@ static int value_flag(int argc, char **argv, int *i, struct run_opts *ro, int *e
         ro->events = v;
     else if ((v = cli_flag_value(argc, argv, i, "--accel", err)))
         ro->accel_flag = v;
+    else if ((v = cli_flag_value(argc, argv, i, "--shard", err)))
+        ro->shard = v;
+    else if ((v = cli_flag_value(argc, argv, i, "--durations", err)))
+        ro->durations = v;
+    else if ((v = cli_flag_value(argc, argv, i, "--save-durations", err)))
+        ro->save_durations = v;
     else if ((v = cli_flag_value(argc, argv, i, "--since", err)))
         ro->since = v;
     else if ((v = cli_flag_value(argc, argv, i, "--mem", err))) {
@@ -168,6 +179,23 @@ static int switch_flag(const char *a, struct run_opts *ro)
     return 1;
 }
 
+/* --shard, else PROVIUM_SHARD, into ro->shard_k/n; -1 on a bad value (printed). */
+static int shard_opts(struct run_opts *ro)
+{
+    const char *what = "--shard", *spec = ro->shard;
+    char why[512];
+    if (!spec && (spec = getenv("PROVIUM_SHARD")) && *spec)
+        what = "PROVIUM_SHARD";
+    if (!spec || !*spec)
+        return 0;
+    if (shard_parse(what, spec, getenv("JOB_COMPLETION_INDEX"), &ro->shard_k, &ro->shard_n, why,
+                    sizeof why) < 0) {
+        cli_usage_error(NULL, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_opts ro = {0};
@@ -206,6 +234,10 @@ int cmd_run(int argc, char **argv)
     char why[512];
     if (ro.since && since_changed(ro.config_path, ro.since, &ro.changed, why, sizeof why) < 0) {
         rc = cli_usage_error(NULL, "%s", why);
+        goto out;
+    }
+    if (shard_opts(&ro) < 0) {
+        rc = 2;
         goto out;
     }
     ro.select_changed = ro.since != NULL;

@@ -1,9 +1,13 @@
 /* discover.c - which test files a run runs: PATHS or the roots walked for *.test.lua,
- * narrowed by --filter, or with --rerun-failed the files (and tests) that failed last
- * time; and, after the run, the rerun state rewritten from this run's failures. Kept
- * apart from runner.c, which only schedules what this file selects. */
+ * narrowed by --filter, --since and --shard, or with --rerun-failed the files (and
+ * tests) that failed last time; and, after the run, the rerun state rewritten from this
+ * run's failures and the --save-durations file. Kept apart from runner.c, which only
+ * schedules what this file selects. */
 #include "discover.h"
+#include "shard.h"
 #include "since.h"
+
+#include "fixture/fixture.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -155,6 +159,98 @@ int run_rerun_record(const char *state, const struct found *files,
     return rc;
 }
 
+/* ---- --shard ---- */
+
+/* --shard K/N: keeps in files[0..*n), in their order, only those shard.c places on
+ * shard K. The placement is computed on the files this run would otherwise run (after
+ * PATHS, --filter and --since), so every shard must be given the same PATHS and flags;
+ * --rerun-failed is not sharded (its state holds this machine's own failures). Weights
+ * are the --durations seconds (the median for a file not in it), else 1 per file. -1
+ * when the --durations file cannot be read (printed). */
+static int shard_select(const struct run_opts *ro, const struct config *cfg, struct found *files,
+                        size_t *n)
+{
+    json_t *dur = NULL;
+    char err[4096];
+    if (ro->durations && shard_durations_load(ro->durations, &dur, err, sizeof err) < 0) {
+        warnx_p("--durations %s", err);
+        return -1;
+    }
+    double unknown = shard_durations_median(dur);
+    size_t a = *n ? *n : 1, k = 0;
+    struct shard_file *sf = xcalloc(a, sizeof *sf);
+    struct strv *refs = xcalloc(a, sizeof *refs);
+    int *out = xcalloc(a, sizeof *out);
+    for (size_t i = 0; i < *n; i++) {
+        fixture_refs_in_file(files[i].abs, &refs[i]);
+        char *rel = shard_rel_path(cfg->dir, files[i].abs, files[i].walked_rel);
+        sf[i] = (struct shard_file){rel, dur ? shard_weight(dur, rel, unknown) : 1, &refs[i]};
+    }
+    shard_assign(sf, *n, ro->shard_n, out);
+    for (size_t i = 0; i < *n; i++) {
+        if (out[i] == ro->shard_k - 1)
+            files[k++] = files[i];
+        else {
+            free(files[i].abs);
+            free(files[i].walked_rel);
+        }
+        free((char *)sf[i].path);
+        strv_free(&refs[i]);
+    }
+    *n = k;
+    free(sf);
+    free(refs);
+    free(out);
+    json_decref(dur);
+    return 0;
+}
+
+int run_list_shard(const struct run_opts *ro, const struct config *cfg)
+{
+    struct found *files = NULL;
+    size_t n = 0, walked = 0;
+    if (discover(ro, cfg, &files, &n, &walked) < 0 || shard_select(ro, cfg, files, &n) < 0) {
+        run_found_free(files, n);
+        return 2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *shown = run_display_path(files[i].abs);
+        puts(shown);
+        free(shown);
+    }
+    run_found_free(files, n);
+    return 0;
+}
+
+void run_save_durations(const struct run_opts *ro, const struct config *cfg,
+                        const struct found *files, const struct file_result *res, size_t n)
+{
+    json_t *d = NULL;
+    char err[4096];
+    const char *path = ro->save_durations;
+    if (!path)
+        return;
+    if (file_exists(path) && shard_durations_load(path, &d, err, sizeof err) < 0)
+        warnx_p("warning: --save-durations %s (written afresh)", err);
+    if (!d)
+        d = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].status == FS_INTERRUPTED || !res[i].started)
+            continue; /* stopped, or never started: no duration worth keeping */
+        char *rel = shard_rel_path(cfg->dir, files[i].abs, files[i].walked_rel);
+        json_object_set_new(d, rel, json_real((double)(res[i].duration_ns / 1000000) / 1e3));
+        free(rel);
+    }
+    char *text = json_dumps(d, JSON_SORT_KEYS | JSON_INDENT(1) | JSON_REAL_PRECISION(12));
+    size_t len = strlen(text);
+    text = xrealloc(text, len + 2);
+    memcpy(text + len, "\n", 2);
+    if (write_file_atomic(path, text, len + 1, 0644) < 0)
+        warnx_p("warning: cannot write %s: %s", path, strerror(errno));
+    free(text);
+    json_decref(d);
+}
+
 /* `no test files under <what>`: the PATHS as given, else the roots. */
 static void no_test_files(const struct run_opts *ro, const struct config *cfg)
 {
@@ -198,5 +294,7 @@ int run_collect_files(const struct run_opts *ro, const struct config *cfg,
     }
     if (ro->select_changed) /* --since, --watch */
         since_select(cfg, &ro->changed, *files, n);
+    if (ro->shard_n && shard_select(ro, cfg, *files, n) < 0)
+        return 2;
     return -1;
 }

@@ -18,5 +18,9 @@ void run_found_free(struct found *files, size_t n);
 /* Rewrites the --rerun-failed state with this run's failures; -1 with errno. */
 int run_rerun_record(const char *state, const struct found *files,
                      const struct file_result *res, size_t n);
+/* --save-durations FILE: this run's seconds per file (root-relative path) merged into
+ * FILE, written atomically; a failure is a warning. Nothing without the flag. */
+void run_save_durations(const struct run_opts *ro, const struct config *cfg,
+                        const struct found *files, const struct file_result *res, size_t n);
 
 #endif

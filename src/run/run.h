@@ -40,6 +40,12 @@ struct run_opts {
      * (since_select); off when select_changed is 0 */
     int select_changed;
     struct strv changed;
+    /* --shard K/N (shard.c; also PROVIUM_SHARD) as given, and parsed: shard_n 0 = off,
+     * shard_k 1-based; --durations FILE balances the shards, --save-durations FILE
+     * records this run's */
+    const char *shard;
+    int shard_k, shard_n;
+    const char *durations, *save_durations;
     /* per worker: run only these tests (--rerun-failed); empty = all */
     struct strv only_tests;
     /* decided at startup */

@@ -156,6 +156,8 @@ int runner_main(struct run_opts *ro)
     run_files(ro, cfg, files, n, res, report);
     cache_remove_orphans(cfg, NULL); /* what workers killed mid-snapshot left (Ctrl-C, timeouts) */
     exit_code = run_finish(ro, report, rerun_state, files, res, n, now_ns() - t0);
+    if (!g_interrupted)
+        run_save_durations(ro, cfg, files, res, n);
 done:
     events_close();
     results_free(res, n);
