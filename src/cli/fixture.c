@@ -1,4 +1,5 @@
-/* fixture.c - `provium fixture list|build|rebuild|clean|stale`: manage the fixture cache.
+/* fixture.c - `provium fixture list|build|rebuild|clean|stale|push|pull`: manage the
+ * fixture cache (push and pull copy entries to and from the remote cache, remote.h).
  *
  * list, clean and stale need no VM and skip preflight. build and rebuild run the
  * fixture through the same code path a test uses (lock, build, install; lfixture.c) in
@@ -7,6 +8,7 @@
 #include "cli.h"
 
 #include "fixture/fixture.h"
+#include "fixture/remote.h"
 #include "lua/lfixture.h"
 #include "run/build.h"
 #include "run/lstate.h"
@@ -29,7 +31,9 @@ static const char FIXTURE_USAGE[] =
     "       provium fixture rebuild PATH    evict, then build\n"
     "       provium fixture clean           delete every cache entry\n"
     "       provium fixture stale           list fixtures whose key has no entry\n"
-    "options: --config FILE, --accel kvm|tcg|auto, --no-build, -v\n"
+    "       provium fixture push [PATH]     upload local entries the remote cache lacks\n"
+    "       provium fixture pull [PATH]     download entries from the remote cache\n"
+    "options: --config FILE, --accel kvm|tcg|auto, --no-build, --remote-cache URL, -v\n"
     "`provium fixture VERB --help` describes one verb.\n";
 
 /* `provium fixture VERB --help` */
@@ -57,6 +61,16 @@ static const struct {
               "\n"
               "Lists the fixture files whose current key has no cache entry, then\n"
               "`N stale fixture(s)`. Builds nothing, no preflight.\n"},
+    {"push", "usage: provium fixture push [PATH] [--config FILE] [--remote-cache URL]\n"
+             "\n"
+             "Uploads the local cache entries the remote cache lacks: every entry, or only\n"
+             "fixture PATH's current one. Needs remote_cache (or PROVIUM_REMOTE_CACHE,\n"
+             "--remote-cache) in read-write mode. Exit 1 when an upload fails.\n"},
+    {"pull", "usage: provium fixture pull [PATH] [--config FILE] [--remote-cache URL]\n"
+             "\n"
+             "Downloads fixture PATH's current entry, or those of every fixture under the\n"
+             "roots, from the remote cache into the local one (digest checked). Exit 1 when\n"
+             "a download fails or PATH is not on the remote.\n"},
 };
 
 /* Builds in progress (temps whose writer runs; dead writers' were removed at start):
@@ -180,6 +194,135 @@ static int fixture_stale(const struct config *cfg)
     return 0;
 }
 
+/* ---- push and pull (remote.h) ---- */
+
+static struct remote *remote_or_error(const struct config *cfg, const char *verb)
+{
+    struct remote *r = remote_open(cfg);
+    if (!r)
+        warnx_p("fixture %s: no remote cache is set (remote_cache in provium.toml, "
+                "PROVIUM_REMOTE_CACHE or --remote-cache URL)", verb);
+    else if (!strcmp(verb, "push") && !remote_writable(r)) {
+        warnx_p("fixture push: remote_cache_mode is \"read\"");
+        remote_close(r);
+        r = NULL;
+    }
+    return r;
+}
+
+/* Uploads one local entry unless the remote has it: 1 uploaded, 0 there, -1 failed. */
+static int push_one(struct remote *r, const struct config *cfg, const char *key, int lab)
+{
+    char why[512] = "";
+    uint64_t bytes = 0;
+    char *entry = cache_entry_path(cfg, key, lab);
+    int rc = remote_has_entry(r, key, why, sizeof why);
+    if (rc == REMOTE_ABSENT)
+        rc = remote_store_entry(r, cfg, key, entry, lab, &bytes, why, sizeof why) == REMOTE_OK
+                 ? 1
+                 : -1;
+    else
+        rc = rc == REMOTE_OK ? 0 : -1;
+    if (rc == 1)
+        printf("pushed %s.%s (%.2fMiB)\n", key, lab ? "lab" : "snap", (double)bytes / (1 << 20));
+    else if (rc < 0)
+        warnx_p("push %s: %s", key, why);
+    free(entry);
+    return rc;
+}
+
+static int fixture_push(const struct config *cfg, const char *name)
+{
+    struct remote *r = remote_or_error(cfg, "push");
+    if (!r)
+        return 2;
+    struct strv names = {0};
+    char key[65], err[512];
+    if (name && fixture_key(cfg, name, key, err, sizeof err) < 0) {
+        warnx_p("%s", err);
+        remote_close(r);
+        return 1;
+    }
+    DIR *d = opendir(cfg->cache_dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        int ok = (n == 69 && !strcmp(de->d_name + 64, ".snap")) ||
+                 (n == 68 && !strcmp(de->d_name + 64, ".lab"));
+        if (ok && (!name || !strncmp(de->d_name, key, 64)))
+            strv_push(&names, de->d_name);
+    }
+    if (d)
+        closedir(d);
+    strv_sort(&names);
+    int pushed = 0, failed = 0;
+    for (size_t i = 0; i < names.n; i++) {
+        char k[65];
+        snprintf(k, sizeof k, "%.64s", names.v[i]);
+        int rc = push_one(r, cfg, k, names.v[i][65] == 'l');
+        pushed += rc == 1;
+        failed += rc < 0;
+    }
+    int none = name && !names.n;
+    if (none)
+        warnx_p("fixture push: %s is not in the local cache (provium fixture build %s)", name, name);
+    printf("%d pushed, %zu already on the remote, %d failed\n", pushed,
+           names.n - (size_t)pushed - (size_t)failed, failed);
+    strv_free(&names);
+    remote_close(r);
+    return failed || none ? 1 : 0;
+}
+
+/* Downloads one fixture's entry unless it is local: 0 done, -1 failed or absent. */
+static int pull_one(struct remote *r, const struct config *cfg, const char *name)
+{
+    char key[65], why[4096] = "";
+    if (fixture_key(cfg, name, key, why, sizeof why) < 0) {
+        warnx_p("%s", why);
+        return -1;
+    }
+    char *a = cache_entry_path(cfg, key, 0), *b = cache_entry_path(cfg, key, 1);
+    int local = file_exists(a) || file_exists(b), lab = 0, rc = 0;
+    free(a);
+    free(b);
+    uint64_t bytes = 0;
+    if (local)
+        printf("already local: %s\n", name);
+    else if ((rc = remote_fetch_entry(r, cfg, key, &lab, &bytes, why, sizeof why)) == REMOTE_OK)
+        printf("pulled %s (%.2fMiB)\n", name, (double)bytes / (1 << 20));
+    else if (rc == REMOTE_ABSENT)
+        printf("not on the remote: %s\n", name);
+    else
+        warnx_p("pull %s (%s): %s", name, key, why);
+    return rc == REMOTE_OK ? 0 : -1;
+}
+
+static int fixture_pull(const struct config *cfg, const char *name)
+{
+    struct remote *r = remote_or_error(cfg, "pull");
+    if (!r)
+        return 2;
+    int failed = 0;
+    if (name)
+        failed = pull_one(r, cfg, name) < 0;
+    for (size_t k = 0; !name && k < cfg->n_roots; k++) {
+        struct strv files = {0};
+        walk_files_with_suffix(cfg->roots[k], ".fixture.lua", &files);
+        size_t rl = strlen(cfg->roots[k]);
+        for (size_t i = 0; i < files.n; i++) {
+            char *fx = xstrndup(files.v[i] + rl + 1, strlen(files.v[i]) - rl - 1 - 12);
+            char *owner = fixture_find(cfg, fx);
+            if (owner && !strcmp(owner, files.v[i])) /* not shadowed by an earlier root */
+                pull_one(r, cfg, fx); /* one missing on the remote is no failure here */
+            free(owner);
+            free(fx);
+        }
+        strv_free(&files);
+    }
+    remote_close(r);
+    return failed;
+}
+
 static void print_event(void *ud, const char *kind, void *obj)
 {
     (void)ud;
@@ -300,6 +443,12 @@ int cmd_fixture(int argc, char **argv)
             config_path = v;
         else if ((v = cli_flag_value(argc, argv, &i, "--accel", &err)))
             accel = v;
+        else if ((v = cli_flag_value(argc, argv, &i, "--remote-cache", &err))) {
+            if (!remote_url_ok(v))
+                return cli_usage_error("fixture", "--remote-cache: expected an http:// or "
+                                                  "https:// URL, got '%s'", v);
+            setenv("PROVIUM_REMOTE_CACHE", v, 1);
+        }
         else if (err)
             return 2;
         else if (!strcmp(argv[i], "--no-build"))
@@ -324,7 +473,8 @@ int cmd_fixture(int argc, char **argv)
         return 0;
     }
     if (!verb)
-        return cli_usage_error("fixture", "missing subcommand (list, build, rebuild, clean, stale)");
+        return cli_usage_error("fixture",
+                               "missing subcommand (list, build, rebuild, clean, stale, push, pull)");
     if (!verb_usage)
         return cli_usage_error("fixture", "unknown subcommand '%s'", verb);
     struct config *cfg = cli_load_config(config_path);
@@ -332,8 +482,12 @@ int cmd_fixture(int argc, char **argv)
         return 2;
     int rc;
     int needs_target = !strcmp(verb, "build") || !strcmp(verb, "rebuild");
+    int remote_verb = !strcmp(verb, "push") || !strcmp(verb, "pull");
+    remote_run_begin();
     if (needs_target && !target)
         rc = cli_usage_error("fixture", "%s needs a fixture name, e.g. fixtures/base", verb);
+    else if (remote_verb)
+        rc = !strcmp(verb, "push") ? fixture_push(cfg, target) : fixture_pull(cfg, target);
     else if (!needs_target && target)
         rc = cli_usage_error("fixture", "unexpected argument '%s'", target);
     else {

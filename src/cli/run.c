@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "config/config.h"
+#include "fixture/remote.h"
 #include "run/run.h"
 #include "run/shard.h"
 #include "run/since.h"
@@ -42,6 +43,7 @@ const char cli_run_flags[] =
     "                         JOB_COMPLETION_INDEX; also PROVIUM_SHARD=K/N)\n"
     "  --durations FILE       balance shards by the seconds recorded in FILE\n"
     "  --save-durations FILE  record each file's seconds in FILE (merged)\n"
+    "  --remote-cache URL     shared fixture cache over HTTP (also PROVIUM_REMOTE_CACHE)\n"
     "  --version, -h, --help\n";
 
 static const char RUN_USAGE[] =
@@ -134,7 +136,12 @@ static int value_flag(int argc, char **argv, int *i, struct run_opts *ro, int *e
         ro->durations = v;
     else if ((v = cli_flag_value(argc, argv, i, "--save-durations", err)))
         ro->save_durations = v;
-    else if ((v = cli_flag_value(argc, argv, i, "--since", err)))
+    else if ((v = cli_flag_value(argc, argv, i, "--remote-cache", err))) {
+        if (!remote_url_ok(v))
+            return cli_usage_error(NULL, "--remote-cache: expected an http:// or https:// URL, "
+                                         "got '%s'", v);
+        setenv("PROVIUM_REMOTE_CACHE", v, 1); /* flag > env > file; workers inherit it */
+    } else if ((v = cli_flag_value(argc, argv, i, "--since", err)))
         ro->since = v;
     else if ((v = cli_flag_value(argc, argv, i, "--mem", err))) {
         if (units_parse_size(v, &ro->pool_memory) < 0 || ro->pool_memory == 0)
@@ -200,6 +207,7 @@ int cmd_run(int argc, char **argv)
 {
     struct run_opts ro = {0};
     ro.file_timeout = 300;
+    remote_run_begin(); /* one "remote unreachable" warning for the whole run */
     int err = 0, rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -552,6 +552,34 @@ static const char *qemu_from_env(void)
     return q && *q ? q : NULL;
 }
 
+/* An http:// or https:// URL with a host (the remote fixture cache). */
+static int remote_url_valid(const char *u)
+{
+    const char *rest = !strncmp(u, "http://", 7) ? u + 7 : !strncmp(u, "https://", 8) ? u + 8 : NULL;
+    return rest && *rest && *rest != '/';
+}
+
+/* remote_cache (unless $PROVIUM_REMOTE_CACHE is set: it wins) and remote_cache_mode. */
+static void get_remote(struct loader *ld, struct config *c, const char *k, const char *key,
+                       const struct toml_value *v)
+{
+    static const char *const modes[] = {"read", "read-write", NULL};
+    char *s = NULL;
+    if (!strcmp(k, "remote_cache_mode")) {
+        if (get_enum(ld, key, v, modes, &s) == 0)
+            c->remote_cache_read_only = !strcmp(s, "read");
+    } else if (get_string(ld, key, v, &s) == 0) {
+        const char *env = getenv("PROVIUM_REMOTE_CACHE");
+        if (*s && !remote_url_valid(s))
+            fail(ld, key, "expected an http:// or https:// URL, got \"%s\"", s);
+        else if (!(env && *env)) {
+            free(c->remote_cache);
+            c->remote_cache = *s ? xstrdup(s) : NULL;
+        }
+    }
+    free(s);
+}
+
 static int parse_provium_table(struct loader *ld, struct config *c, const struct toml_value *t)
 {
     static const char *const accels[] = {"auto", "kvm", "tcg", NULL};
@@ -595,7 +623,9 @@ static int parse_provium_table(struct loader *ld, struct config *c, const struct
                 c->qemu = strchr(s, '/') ? path_resolve(c->dir, s) : xstrdup(s);
             }
             free(s);
-        } else
+        } else if (!strcmp(k, "remote_cache") || !strcmp(k, "remote_cache_mode"))
+            get_remote(ld, c, k, key, v);
+        else
             fail(ld, key, "unknown key");
     }
     return ld->failed ? -1 : 0;
@@ -643,6 +673,9 @@ static void set_defaults(struct config *c)
         c->cache_dir = path_resolve(NULL, fc);
     else
         c->cache_dir = xasprintf("%s/provium/fixtures", xdg_cache_home());
+    const char *rc = getenv("PROVIUM_REMOTE_CACHE");
+    if (rc && *rc)
+        c->remote_cache = xstrdup(rc);
 }
 
 /* Without `roots`, the config directory is the one root (discovery, fixtures, require). */
@@ -659,6 +692,12 @@ struct config *config_load(const char *path, char *err, size_t errlen)
 {
     struct config *c = xcalloc(1, sizeof *c);
     set_defaults(c);
+    if (c->remote_cache && !remote_url_valid(c->remote_cache)) {
+        snprintf(err, errlen, "PROVIUM_REMOTE_CACHE: expected an http:// or https:// URL, got '%s'",
+                 c->remote_cache);
+        config_free(c);
+        return NULL;
+    }
     const char *want = path ? path : "provium.toml";
     size_t len;
     char *text = read_config_text(want, &len, err, errlen);
@@ -714,6 +753,7 @@ void config_free(struct config *c)
     free(c->cache_dir);
     free(c->accel);
     free(c->qemu);
+    free(c->remote_cache);
     for (size_t i = 0; i < c->n_profiles; i++)
         profile_free(&c->profiles[i]);
     free(c->profiles);

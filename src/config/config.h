@@ -50,6 +50,10 @@ struct config {
     int jobs;       /* 0 = not set */
     char *accel;    /* auto | kvm | tcg */
     char *qemu;     /* QEMU binary */
+    /* remote fixture cache (fixture/remote.h): http(s) URL prefix or NULL; flag >
+     * $PROVIUM_REMOTE_CACHE > file. read_only: remote_cache_mode = "read" */
+    char *remote_cache;
+    int remote_cache_read_only;
     struct profile *profiles;
     size_t n_profiles;
 };

@@ -7,7 +7,11 @@
  * (a `<key>.snap` file or a `<key>.lab/` directory), release the lock and restore. A
  * cache entry that cannot be restored is evicted with a warning and rebuilt; it never
  * fails the test by itself. The chunk's return value decides the kind; asking for the
- * other kind is an error naming the right method. */
+ * other kind is an error naming the right method.
+ *
+ * With a remote cache (fixture/remote.h), a local miss under the lock first tries the
+ * remote (waiting while another machine's `.building` marker is live); a local build is
+ * uploaded afterwards in read-write mode. A remote problem is a warning, never an error. */
 #include "lfixture.h"
 
 #include "llab.h"
@@ -16,8 +20,10 @@
 #include "lvm.h"
 
 #include "fixture/fixture.h"
+#include "fixture/remote.h"
 #include "util/util.h"
 #include "vm/snapshot.h"
+#include "vm/snapshot_hot.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -125,6 +131,134 @@ static char *find_entry(const struct config *cfg, const char *key, int *kind)
     return found;
 }
 
+/* ---- the remote cache (fixture/remote.h) ---- */
+
+/* One remote GET: the installed entry (kind in *kind), or NULL after a miss or a
+ * problem (one warning; *down set when the remote is unreachable). */
+static char *remote_try(struct fx *f, struct remote *r, int *kind, int *down)
+{
+    const struct config *cfg = f->h->env->cfg;
+    char why[512] = "";
+    int lab = 0;
+    uint64_t bytes = 0;
+    int64_t t0 = now_ns();
+    int rc = remote_fetch_entry(r, cfg, f->key, &lab, &bytes, why, sizeof why);
+    json_int_t dt = (json_int_t)(now_ns() - t0);
+    if (rc == REMOTE_OK) {
+        *kind = lab ? FX_LAB : FX_VM;
+        emit(f, "fixture_remote_hit",
+             json_pack("{s:I, s:I}", "bytes", (json_int_t)bytes, "duration_ns", dt));
+        return cache_entry_path(cfg, f->key, lab);
+    }
+    if (rc == REMOTE_DOWN) {
+        remote_note_down(cfg, r, why);
+        *down = 1;
+    } else if (rc == REMOTE_BAD)
+        warnx_p("warning: remote fixture %s (%s): %s; building locally", f->name, f->key, why);
+    emit(f, "fixture_remote_miss",
+         json_pack("{s:I, s:I, s:s}", "bytes", (json_int_t)bytes, "duration_ns", dt, "reason",
+                   rc == REMOTE_ABSENT ? "absent" : rc == REMOTE_DOWN ? "unreachable" : "corrupt"));
+    return NULL;
+}
+
+/* While another machine's live `.building` marker says it builds the fixture, polls
+ * for its upload (bounded by the marker's expiry and the test's deadline). */
+static char *remote_wait(struct fx *f, struct remote *r, int *kind, int *down)
+{
+    char *entry = NULL, why[256];
+    while (!entry && !*down && remote_marker_live(r, f->key) > 0) {
+        int64_t deadline = f->h->env->deadline_ns;
+        if (deadline && now_ns() + 2000000000LL > deadline)
+            break;
+        sleep_ms(1000);
+        if (remote_has_entry(r, f->key, why, sizeof why) == REMOTE_OK)
+            entry = remote_try(f, r, kind, down);
+    }
+    return entry;
+}
+
+/* Before a local build: the remote's entry if it has one or gets one from the machine
+ * building it; else, in read-write mode, this process's `.building` marker is set. */
+static char *remote_before_build(struct fx *f, struct remote *r, int *kind, int *down)
+{
+    char *entry = remote_try(f, r, kind, down);
+    if (!entry)
+        entry = remote_wait(f, r, kind, down);
+    if (!entry && !*down && remote_writable(r)) {
+        remote_marker_put(r, f->key, wall_time() + 600);
+        entry = remote_wait(f, r, kind, down); /* another owner wrote after us */
+    }
+    return entry;
+}
+
+/* After a local build (read-write mode): uploads the entry, then drops the marker. */
+static void remote_after_build(struct fx *f, struct remote *r, const char *entry, int kind)
+{
+    const struct config *cfg = f->h->env->cfg;
+    char why[512] = "";
+    uint64_t bytes = 0;
+    int64_t t0 = now_ns();
+    int rc = entry ? remote_store_entry(r, cfg, f->key, entry, kind == FX_LAB, &bytes, why,
+                                        sizeof why)
+                   : REMOTE_ABSENT;
+    if (rc == REMOTE_OK)
+        emit(f, "fixture_remote_put",
+             json_pack("{s:I, s:I}", "bytes", (json_int_t)bytes, "duration_ns",
+                       (json_int_t)(now_ns() - t0)));
+    else if (rc == REMOTE_DOWN)
+        remote_note_down(cfg, r, why);
+    else if (entry)
+        warnx_p("warning: remote fixture %s (%s): upload failed: %s", f->name, f->key, why);
+    remote_marker_delete(r, f->key); /* best effort */
+}
+
+/* Builds the fixture with the lock held and installs it; returns the entry or NULL. */
+static char *build_locked(struct fx *f, const char *file, int guess, int *kind, char *err,
+                          size_t errlen)
+{
+    const struct config *cfg = f->h->env->cfg;
+    char *entry = NULL;
+    emit(f, "fixture_build_started", json_pack("{s:s}", "kind", guess == FX_LAB ? "lab" : "vm"));
+    int64_t t0 = now_ns();
+    char *tmp = build_fixture(f, file, kind, err, errlen);
+    if (tmp) {
+        entry = cache_entry_path(cfg, f->key, *kind == FX_LAB);
+        if (cache_install(tmp, entry) < 0) {
+            snprintf(err, errlen, "cannot install fixture `%s` as %s: %s", f->name, entry,
+                     strerror(errno));
+            rm_rf(tmp);
+            free(entry);
+            entry = NULL;
+        }
+        free(tmp);
+    }
+    cache_remove_own_tmp(cfg, f->key); /* other snapshots the chunk took, a failed build's */
+    emit(f, "fixture_build_done",
+         json_pack("{s:I, s:I, s:b}", "duration_ns", (json_int_t)(now_ns() - t0),
+                   "snapshot_bytes", (json_int_t)(entry ? cache_entry_bytes(entry) : 0), "ok",
+                   entry != NULL));
+    return entry;
+}
+
+/* With the lock held and no local entry: the remote's, else a local build (uploaded
+ * afterwards in read-write mode). */
+static char *fetch_or_build(struct fx *f, const char *file, int guess, int *kind, int *built,
+                            char *err, size_t errlen)
+{
+    const struct config *cfg = f->h->env->cfg;
+    struct remote *r = remote_known_down(cfg) ? NULL : remote_open(cfg);
+    int down = 0;
+    char *entry = r ? remote_before_build(f, r, kind, &down) : NULL;
+    if (!entry) {
+        entry = build_locked(f, file, guess, kind, err, errlen);
+        *built = entry != NULL;
+        if (r && !down && remote_writable(r))
+            remote_after_build(f, r, entry, *kind);
+    }
+    remote_close(r);
+    return entry;
+}
+
 /* Makes sure the cache holds the fixture, building it under the lock if needed.
  * Returns the entry path (kind in *kind, *built set when this call built it) or NULL
  * with err. */
@@ -150,37 +284,15 @@ static char *ensure_entry(struct fx *f, int *kind, int *built, char *err, size_t
         return NULL;
     }
     entry = find_entry(cfg, f->key, kind);
-    if (entry) { /* a peer built it while we waited */
+    if (entry) /* a peer built it while we waited */
         emit(f, "fixture_build_done",
              json_pack("{s:I, s:I, s:b, s:b}", "duration_ns", (json_int_t)(now_ns() - t0),
                        "snapshot_bytes", (json_int_t)cache_entry_bytes(entry), "ok", 1,
                        "waited", 1));
-        cache_unlock(lockfd);
-        free(file);
-        return entry;
-    }
-    emit(f, "fixture_build_started", json_pack("{s:s}", "kind", guess == FX_LAB ? "lab" : "vm"));
-    t0 = now_ns();
-    char *tmp = build_fixture(f, file, kind, err, errlen);
-    free(file);
-    if (tmp) {
-        entry = cache_entry_path(cfg, f->key, *kind == FX_LAB);
-        if (cache_install(tmp, entry) < 0) {
-            snprintf(err, errlen, "cannot install fixture `%s` as %s: %s", f->name, entry,
-                     strerror(errno));
-            rm_rf(tmp);
-            free(entry);
-            entry = NULL;
-        }
-        free(tmp);
-    }
-    cache_remove_own_tmp(cfg, f->key); /* other snapshots the chunk took, a failed build's */
-    emit(f, "fixture_build_done",
-         json_pack("{s:I, s:I, s:b}", "duration_ns", (json_int_t)(now_ns() - t0),
-                   "snapshot_bytes", (json_int_t)(entry ? cache_entry_bytes(entry) : 0), "ok",
-                   entry != NULL));
+    else
+        entry = fetch_or_build(f, file, guess, kind, built, err, errlen);
     cache_unlock(lockfd);
-    *built = entry != NULL;
+    free(file);
     return entry;
 }
 
@@ -211,7 +323,7 @@ static int restore_vm_into(lua_State *L, int lab_idx, const char *entry, const c
         return -1;
     }
     struct vm *vm = vm_new(h->env, name, any, 0, 1); /* profile etc. come from the snapshot */
-    if (vm_restore(vm, entry, err, errlen) < 0) {
+    if (vm_restore_mapped(vm, entry, err, errlen) < 0) {
         vm_free(vm);
         return -1;
     }
@@ -229,7 +341,7 @@ static int restore_lab_into(lua_State *L, int lab_idx, const char *name, const c
     char *sub = xasprintf("fixture:%s", name);
     llab_push_sublab(L, lab_idx, sub);
     free(sub);
-    if (llabsnap_restore(L, -1, entry, err, errlen) == 0)
+    if (llabsnap_restore_fixture(L, -1, entry, err, errlen) == 0)
         return 0;
     llab_teardown(L, -1, 1);
     llab_remove_member(L, lab_idx, "labs", -1);
@@ -260,13 +372,17 @@ static int get_fixture(lua_State *L, const char *method, int want_kind, const ch
                               kind == FX_LAB ? "lab_fixture" : "vm_fixture");
         }
         int64_t t0 = now_ns();
+        unsigned m0, s0, m1, s1; /* mapped: every VM of it restored by mapping */
+        snapshot_hot_counts(&m0, &s0);
         int rc = kind == FX_LAB ? restore_lab_into(L, lab, name, entry, err, sizeof err)
                                 : restore_vm_into(L, lab, entry, want_name, err, sizeof err);
+        snapshot_hot_counts(&m1, &s1);
         if (rc == 0) {
             cache_touch(entry);
             if (!built)
                 emit(&f, "fixture_cache_hit",
-                     json_pack("{s:I}", "restore_ns", (json_int_t)(now_ns() - t0)));
+                     json_pack("{s:I, s:b}", "restore_ns", (json_int_t)(now_ns() - t0),
+                               "mapped", m1 > m0 && s1 == s0));
             free(entry);
             return 1;
         }
