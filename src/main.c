@@ -17,6 +17,7 @@ static const char USAGE[] =
     "  prepare [PROFILE]               run dynamic-profile build commands only\n"
     "  console PROFILE                 boot a profile with its serial console on this terminal\n"
     "  repl [PROFILE]                  Lua prompt with `provium` and a booted `vm`\n"
+    "  debug DIR                       reopen a failed test kept by --keep-failed\n"
     "  list [--fixtures] [PATHS]       the test files (or fixtures) a run would see\n"
     "  fixture list|build PATH|rebuild PATH|clean|stale   manage the fixture cache\n"
     "  image build [--out DIR]         assemble a minimal guest image from this host\n"
@@ -35,6 +36,7 @@ static const struct {
 } COMMANDS[] = {
     {"image", cmd_image},   {"forge", cmd_forge},   {"fixture", cmd_fixture}, {"prepare", cmd_prepare},
     {"list", cmd_list},     {"console", cmd_console}, {"repl", cmd_repl},
+    {"debug", cmd_debug},
     {"init", cmd_init},     {"lsp-setup", cmd_lsp_setup},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof *COMMANDS)

@@ -13,6 +13,7 @@ int cmd_prepare(int argc, char **argv); /* provium prepare [PROFILE] */
 int cmd_list(int argc, char **argv);    /* provium list [--fixtures] */
 int cmd_console(int argc, char **argv); /* provium console PROFILE */
 int cmd_repl(int argc, char **argv);    /* provium repl [PROFILE] */
+int cmd_debug(int argc, char **argv);   /* provium debug DIR (a --keep-failed failure) */
 int cmd_init(int argc, char **argv);    /* provium init [DIR] [--force] */
 int cmd_lsp_setup(int argc, char **argv); /* provium lsp-setup [DIR] [--force] */
 
@@ -35,6 +36,23 @@ struct run_opts;
 struct host_env;
 int cli_session_env(const struct config *cfg, const struct profile *p, int no_build,
                     int need_agent, struct run_opts *ro, struct host_env *env);
+
+/* repl.c, shared with debug.c: the REPL's prompt over a state of lstate_open.
+ * repl_begin installs its signal handlers and os.exit (ends the prompt with its code);
+ * repl_call runs the function under the nargs arguments on top of L, a Ctrl-C or
+ * SIGTERM stopping it (0, 1 with the error printed, 2 after os.exit, 130 when
+ * stopped); repl_prompt reads and evaluates lines until EOF, .exit or os.exit (banner
+ * printed on a terminal) and returns the exit code (1 without a terminal when a line
+ * raised, 130 on a signal);
+ * repl_end(rc) says why when rc is 130 and puts the signal handlers back. */
+struct lstate;
+struct lua_State;
+void repl_begin(struct lstate *s);
+int repl_call(struct lua_State *L, struct host_env *env, int nargs);
+int repl_prompt(struct lua_State *L, const char *banner);
+int repl_stopped(void);    /* a Ctrl-C or a stop signal came */
+int repl_exit_code(void);  /* the code os.exit was given */
+void repl_end(int rc);
 
 /* lsp.c, shared with init.c */
 char *cli_shown_path(const char *dir, const char *rel); /* DIR/rel, without a "./" prefix */

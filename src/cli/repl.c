@@ -8,7 +8,9 @@
  * chunk is incomplete. On a terminal lines come from libedit (history in
  * $XDG_STATE_HOME/provium/repl_history); otherwise they are read plainly so the REPL
  * can be scripted. Every VM of the session is shut down on the way out, whichever
- * way that is: EOF, `.exit`, os.exit, a second Ctrl-C, SIGTERM or SIGHUP. */
+ * way that is: EOF, `.exit`, os.exit, a second Ctrl-C, SIGTERM or SIGHUP.
+ * `provium debug` (debug.c) runs the same prompt over its restored lab: repl_begin,
+ * repl_call, repl_prompt, repl_end are the pieces both use. */
 #include "cli.h"
 
 #include "config/config.h"
@@ -416,25 +418,35 @@ static const char START_VM[] =
     "  vm = provium:vm(name or profile, profile):boot()\n"
     "end\n";
 
-static int start_vm(lua_State *L, struct host_env *env, const char *name,
-                    const struct profile *p, const char *fixture)
+int repl_call(lua_State *L, struct host_env *env, int nargs)
 {
+    int base = lua_gettop(L) - nargs; /* the function */
     lua_pushcfunction(L, msg_handler);
-    luaL_loadbuffer(L, START_VM, sizeof START_VM - 1, "=repl");
-    lua_pushstring(L, name);
-    lua_pushstring(L, p ? p->name : NULL);
-    lua_pushstring(L, fixture);
+    lua_insert(L, base);
     g_eval_L = L;
     g_boot_env = env;
-    int status = lua_pcall(L, 3, 0, -5);
+    int status = lua_pcall(L, nargs, 0, base);
     g_boot_env = NULL;
     g_eval_L = NULL;
     lua_sethook(L, NULL, 0, 0);
     env->deadline_ns = 0;
-    if (status != LUA_OK && !g_int && !g_stop)
+    int exited = status != LUA_OK && lua_touserdata(L, -1) == &EXIT_KEY;
+    if (status != LUA_OK && !g_int && !g_stop && !exited)
         warnx_p("%s", lua_tostring(L, -1));
-    lua_settop(L, 0);
-    return status == LUA_OK ? 0 : -1;
+    lua_settop(L, base - 1);
+    if (status == LUA_OK)
+        return 0;
+    return exited ? 2 : g_int || g_stop ? 130 : 1;
+}
+
+static int start_vm(lua_State *L, struct host_env *env, const char *name,
+                    const struct profile *p, const char *fixture)
+{
+    luaL_loadbuffer(L, START_VM, sizeof START_VM - 1, "=repl");
+    lua_pushstring(L, name);
+    lua_pushstring(L, p ? p->name : NULL);
+    lua_pushstring(L, fixture);
+    return repl_call(L, env, 3) == 0 ? 0 : -1;
 }
 
 /* A fixture file path (…/name.fixture.lua under a root) becomes its fixture name. */
@@ -565,6 +577,57 @@ static int pick_profile(const struct config *cfg, const struct repl_args *a,
     return !*p && (a->profile_name || !a->fixture_arg) ? -1 : 0;
 }
 
+int repl_prompt(lua_State *L, const char *banner)
+{
+    struct input in;
+    input_open(&in);
+    if (in.tty && banner)
+        warnx_p("%s", banner);
+    int rc = repl_loop(L, &in);
+    input_close(&in);
+    return rc;
+}
+
+int repl_stopped(void)
+{
+    return g_stop || g_int;
+}
+
+/* Says why the session ends early (a signal) and ends the prompt's line. */
+static void say_stopped(void)
+{
+    if (isatty(STDERR_FILENO)) {
+        fputc('\n', stdout); /* end the prompt's line */
+        fflush(stdout);
+    }
+    warnx_p("%s; shutting the VMs down", g_stop ? strsignal(g_stop) : "interrupted");
+}
+
+static struct sigaction g_old[4];
+
+void repl_begin(struct lstate *s)
+{
+    s->env.qemu_own_pgrp = 1; /* Ctrl-C at the prompt is ours, not QEMU's */
+    install_signals(g_old);
+    signal(SIGPIPE, SIG_IGN);
+    lua_getglobal(s->L, "os");
+    lua_pushcfunction(s->L, repl_os_exit);
+    lua_setfield(s->L, -2, "exit");
+    lua_pop(s->L, 1);
+}
+
+void repl_end(int rc)
+{
+    if (rc == 130)
+        say_stopped();
+    restore_signals(g_old);
+}
+
+int repl_exit_code(void)
+{
+    return g_exit_code;
+}
+
 /* Boots `vm` (or restores it from the fixture), then runs the prompt; returns the
  * session's exit code. */
 static int session(struct lstate *s, const struct config *cfg, const struct profile *p,
@@ -583,21 +646,13 @@ static int session(struct lstate *s, const struct config *cfg, const struct prof
     else if (started < 0)
         rc = 1;
     else {
-        struct input in;
-        input_open(&in);
-        if (in.tty)
-            warnx_p("`vm` is ready (%.1fs); `provium` is the lab. "
-                    ".exit or Ctrl-D quits.", (double)(now_ns() - t0) / 1e9);
-        rc = repl_loop(s->L, &in);
-        input_close(&in);
+        char banner[256];
+        snprintf(banner, sizeof banner, "`vm` is ready (%.1fs); `provium` is the lab. "
+                 ".exit or Ctrl-D quits.", (double)(now_ns() - t0) / 1e9);
+        rc = repl_prompt(s->L, banner);
     }
-    if (rc == 130) {
-        if (isatty(STDERR_FILENO)) {
-            fputc('\n', stdout); /* end the prompt's line */
-            fflush(stdout);
-        }
-        warnx_p("%s; shutting the VMs down", g_stop ? strsignal(g_stop) : "interrupted");
-    }
+    if (rc == 130)
+        say_stopped();
     free(fixture);
     return rc;
 }
@@ -623,18 +678,11 @@ int cmd_repl(int argc, char **argv)
     free(cwd);
     if (!(s = lstate_open(cfg, &ro, NULL, file, "(repl)", on_event, NULL)))
         goto done;
-    s->env.qemu_own_pgrp = 1; /* Ctrl-C at the prompt is ours, not QEMU's */
-    struct sigaction old[4];
-    install_signals(old);
-    signal(SIGPIPE, SIG_IGN);
-    lua_getglobal(s->L, "os");
-    lua_pushcfunction(s->L, repl_os_exit);
-    lua_setfield(s->L, -2, "exit");
-    lua_pop(s->L, 1);
+    repl_begin(s);
     rc = session(s, cfg, p, &a);
     lstate_close(s, 0); /* every VM the session made shuts down, with our handlers on */
     s = NULL;
-    restore_signals(old);
+    repl_end(0);
 done:
     lstate_close(s, 0);
     free(file);

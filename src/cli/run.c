@@ -39,6 +39,9 @@ const char cli_run_flags[] =
     "                         helpers or fixtures changed (untracked files count);\n"
     "                         a FILE instead: the files modified after it\n"
     "  --watch                after the run, re-run the affected files on every change\n"
+    "  --keep-failed[=DIR]    snapshot each failed test's lab into DIR/<file>/<test>/\n"
+    "                         (default ./provium-failures); reopen with `provium debug`\n"
+    "  --keep-failed-max N    most failures kept per run (default 5)\n"
     "  --shard K/N            run only shard K of N (1-based; auto/N: K-1 from\n"
     "                         JOB_COMPLETION_INDEX; also PROVIUM_SHARD=K/N)\n"
     "  --durations FILE       balance shards by the seconds recorded in FILE\n"
@@ -146,7 +149,9 @@ static int value_flag(int argc, char **argv, int *i, struct run_opts *ro, int *e
     else if ((v = cli_flag_value(argc, argv, i, "--mem", err))) {
         if (units_parse_size(v, &ro->pool_memory) < 0 || ro->pool_memory == 0)
             return cli_usage_error(NULL, "invalid size: %s", v);
-    } else if ((v = cli_flag_value(argc, argv, i, "--cpus", err)))
+    } else if ((v = cli_flag_value(argc, argv, i, "--keep-failed-max", err)))
+        return count_value("--keep-failed-max", v, &ro->keep_failed_max);
+    else if ((v = cli_flag_value(argc, argv, i, "--cpus", err)))
         return count_value("--cpus", v, &ro->pool_cpus);
     else if ((v = cli_flag_value(argc, argv, i, "--cpu-overcommit", err))) {
         char *end;
@@ -181,6 +186,8 @@ static int switch_flag(const char *a, struct run_opts *ro)
         ro->no_preflight = 1;
     else if (!strcmp(a, "--watch"))
         ro->watch = 1;
+    else if (!strcmp(a, "--keep-failed") || !strncmp(a, "--keep-failed=", 14))
+        ro->keep_failed = a[13] ? a + 14 : "provium-failures";
     else
         return 0;
     return 1;
@@ -207,6 +214,9 @@ int cmd_run(int argc, char **argv)
 {
     struct run_opts ro = {0};
     ro.file_timeout = 300;
+    ro.keep_failed_max = 5;
+    ro.argc = argc;
+    ro.argv = argv;
     remote_run_begin(); /* one "remote unreachable" warning for the whole run */
     int err = 0, rc = 0;
     for (int i = 1; i < argc; i++) {
@@ -250,6 +260,8 @@ int cmd_run(int argc, char **argv)
     }
     ro.select_changed = ro.since != NULL;
     g_verbose = ro.verbose;
+    if (ro.keep_failed)
+        ro.keep_failed_run = xasprintf("%s-%lld", owner_tag(), (long long)now_ns());
     rc = ro.watch ? watch_main(&ro) : runner_main(&ro);
 out:
     strv_free(&ro.paths);
@@ -259,5 +271,6 @@ out:
     strv_free(&ro.tag_meta);
     strv_free(&ro.no_tag_meta);
     strv_free(&ro.changed);
+    free(ro.keep_failed_run);
     return rc;
 }

@@ -273,14 +273,34 @@ static int write_index(const char *out, const char *fixture, const struct member
     return rc < 0 ? -1 : 0;
 }
 
+/* Takes the snapshot of the members collected in m (freed here). */
+static char *take_members(lua_State *L, struct members *m, const char *dir, int ignore_open,
+                          char *err, size_t errlen);
+
 char *llabsnap_take(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen)
 {
-    struct lua_host *h = lhost(L);
     struct members m = {0};
+    collect(L, lab_idx, "", &m);
+    return take_members(L, &m, dir, 0, err, errlen);
+}
+
+char *llabsnap_take_failure(lua_State *L, int file_lab, int scoped, const char *dir, char *err,
+                            size_t errlen)
+{
+    struct members m = {0};
+    collect(L, file_lab, "", &m);
+    collect(L, scoped, "", &m); /* one lab: names never shadow a parent's */
+    return take_members(L, &m, dir, 1, err, errlen);
+}
+
+static char *take_members(lua_State *L, struct members *mp, const char *dir, int ignore_open,
+                          char *err, size_t errlen)
+{
+    struct lua_host *h = lhost(L);
+    struct members m = *mp;
     char *out = NULL;
     int rc = -1;
-    collect(L, lab_idx, "", &m);
-    if (refuse_open_handles(L, &m, err, errlen) < 0)
+    if (!ignore_open && refuse_open_handles(L, &m, err, errlen) < 0)
         goto done;
     out = snapshot_dir(h, dir);
     if (mkdir_p(out, 0700) < 0) { /* private: the snapshots hold guest memory */

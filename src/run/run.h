@@ -40,6 +40,14 @@ struct run_opts {
      * (since_select); off when select_changed is 0 */
     int select_changed;
     struct strv changed;
+    /* --keep-failed[=DIR] (failsnap.c): where failed tests' labs are kept, NULL = off;
+     * at most keep_failed_max per run (slots counted under keep_failed_run, the run's
+     * tag); the command line goes into each failure.json */
+    const char *keep_failed;
+    int keep_failed_max;
+    char *keep_failed_run;
+    int argc;
+    char **argv;
     /* --shard K/N (shard.c; also PROVIUM_SHARD) as given, and parsed: shard_n 0 = off,
      * shard_k 1-based; --durations FILE balances the shards, --save-durations FILE
      * records this run's */

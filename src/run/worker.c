@@ -3,6 +3,7 @@
  * Order of work: load and run the chunk (registering tests), apply filters, run each
  * test in a scoped lab with its own deadline, tear the scoped lab down, and finally
  * the file lab. Every outcome is an event written as one JSON line to the parent. */
+#include "failsnap.h"
 #include "lstate.h"
 #include "run.h"
 #include "watchdog.h"
@@ -29,6 +30,8 @@ struct worker {
     int replyfd; /* the parent's answers to pool requests, -1 when none */
     const struct run_opts *ro;
     const char *rel_path;
+    const struct config *cfg;
+    const char *abs_path;
 };
 
 /* Writes one event line: {"kind":..., "path":..., ...payload}. Steals obj. */
@@ -312,12 +315,26 @@ static int enter_test_lab(lua_State *L, struct lua_host *h, const char *name)
     return scoped;
 }
 
+/* The body's message handler: keeps the traceback of a raise for --keep-failed's
+ * failure.json (registry "provium.traceback"); the error itself goes on unchanged. */
+static int body_traceback(lua_State *L)
+{
+    luaL_traceback(L, L, NULL, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "provium.traceback");
+    lua_settop(L, 1);
+    return 1;
+}
+
 /* Calls the body of the test at entry with its context, under the deadline; leaves the
  * context at *ctx (and the error above it on failure), returns lua_pcall's status. */
 static int call_body(lua_State *L, struct lua_host *h, int entry, const char *name,
                      double timeout, int *ctx, int64_t *dur)
 {
     int64_t t0 = now_ns();
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "provium.traceback");
+    lua_pushcfunction(L, body_traceback);
+    int mh = lua_gettop(L);
     h->timed_out = 0;
     h->env->deadline_ns = timeout > 0 ? t0 + (int64_t)(timeout * 1e9) : 0;
     if (h->env->deadline_ns) {
@@ -329,9 +346,10 @@ static int call_body(lua_State *L, struct lua_host *h, int entry, const char *na
     int c = lua_gettop(L);
     lua_pushvalue(L, c);
     lua_insert(L, c - 1); /* keep a copy of ctx below fn */
-    *ctx = c - 1;
+    *ctx = c - 2; /* once mh is removed */
     h->current_test = name;
-    int rc = lua_pcall(L, 1, 0, 0);
+    int rc = lua_pcall(L, 1, 0, mh);
+    lua_remove(L, mh);
     h->current_test = NULL;
     watchdog_disarm(); /* before the hook goes: the watchdog sets none after this */
     lua_sethook(L, NULL, 0, 0);
@@ -390,6 +408,29 @@ static void emit_outcome(struct worker *w, const char *shown, json_t *mj, const 
                                          json_text(o->log)));
 }
 
+/* --keep-failed: the failed test's lab tree, saved before its teardown; the directory
+ * is named first in the console excerpt (so in JUnit's <system-out>). A snapshot that
+ * cannot be taken is a warning, the test's result stays. */
+static void keep_failure(lua_State *L, struct worker *w, struct lua_host *h, int file_lab,
+                         int scoped, const char *name, struct outcome *o)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "provium.traceback");
+    struct failsnap_info fi = {w->abs_path, w->rel_path, name, o->message,
+                               lua_tostring(L, -1), h->timed_out};
+    char err[8192];
+    char *dir = failsnap_take(L, w->ro, w->cfg, file_lab, scoped, &fi, err, sizeof err);
+    lua_pop(L, 1);
+    if (!dir) {
+        if (err[0])
+            warnx_p("warning: --keep-failed: test '%s': %s", name, err);
+        return;
+    }
+    char *c = xasprintf("failure snapshot: %s\n%s", dir, o->console ? o->console : "");
+    free(o->console);
+    o->console = c;
+    free(dir);
+}
+
 /* Runs the test whose entry table is at `entry`, unless a filter skips it. */
 static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int entry)
 {
@@ -419,6 +460,8 @@ static void run_one_test(lua_State *L, struct worker *w, struct lua_host *h, int
         llab_collect_consoles(L, scoped, &b);
         llab_collect_consoles(L, file_lab, &b);
         o.console = buf_cstr(&b);
+        if (w->ro->keep_failed)
+            keep_failure(L, w, h, file_lab, scoped, name, &o);
     }
     /* tear down the scoped lab; on timeout the whole file lab goes too */
     llab_teardown(L, scoped, h->timed_out);
@@ -587,7 +630,7 @@ int worker_run(const struct run_opts *ro, const struct config *cfg, const char *
 {
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_DFL); /* SIGTERM and SIGHUP: the watchdog's (jobs.c starts it) */
-    struct worker w = {evfd, replyfd, ro, rel_path};
+    struct worker w = {evfd, replyfd, ro, rel_path, cfg, abs_path};
     struct lstate *s = lstate_open(cfg, ro, scratch, abs_path, rel_path, emit, &w);
     if (!s)
         return 1;

@@ -1,0 +1,14 @@
+-- lab.test.lua - two VMs of the file's lab on a bridge, partitioned, then a failure:
+-- `provium debug` must bring them back still partitioned.
+local lan = provium:bridge("lan")
+local a = provium:vm("a", "base")
+local b = provium:vm("b", "base")
+lan:attach({a, b})
+provium:boot()
+
+test("partitioned then fail", function(t)
+  t:assert(a:run("ping -c 1 -W 5 b"):ok(), "a reaches b before the partition")
+  lan:partition(a, b)
+  t:assert(not a:run("ping -c 1 -W 1 b"):ok(), "the partition cuts a from b")
+  error("failing on purpose with a partition")
+end)
