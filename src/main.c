@@ -19,6 +19,7 @@ static const char USAGE[] =
     "  repl [PROFILE]                  Lua prompt with `provium` and a booted `vm`\n"
     "  debug DIR                       reopen a failed test kept by --keep-failed\n"
     "  list [--fixtures] [PATHS]       the test files (or fixtures) a run would see\n"
+    "  report merge EVENTS... [--junit FILE]   merge the --events of --shard runs\n"
     "  fixture list|build PATH|rebuild PATH|clean|stale   manage the fixture cache\n"
     "  image build [--out DIR]         assemble a minimal guest image from this host\n"
     "  forge SUBCOMMAND                workload manifest -> deterministic artifact -> a VM\n"
@@ -37,6 +38,7 @@ static const struct {
     {"image", cmd_image},   {"forge", cmd_forge},   {"fixture", cmd_fixture}, {"prepare", cmd_prepare},
     {"list", cmd_list},     {"console", cmd_console}, {"repl", cmd_repl},
     {"debug", cmd_debug},
+    {"report", cmd_report},
     {"init", cmd_init},     {"lsp-setup", cmd_lsp_setup},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof *COMMANDS)

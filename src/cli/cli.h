@@ -14,6 +14,7 @@ int cmd_list(int argc, char **argv);    /* provium list [--fixtures] */
 int cmd_console(int argc, char **argv); /* provium console PROFILE */
 int cmd_repl(int argc, char **argv);    /* provium repl [PROFILE] */
 int cmd_debug(int argc, char **argv);   /* provium debug DIR (a --keep-failed failure) */
+int cmd_report(int argc, char **argv); /* provium report merge EVENTS... [--junit FILE] */
 int cmd_init(int argc, char **argv);    /* provium init [DIR] [--force] */
 int cmd_lsp_setup(int argc, char **argv); /* provium lsp-setup [DIR] [--force] */
 

@@ -115,6 +115,11 @@ void report_file_json(FILE *out, const struct file_result *f)
     json_decref(o);
 }
 
+void report_totals_line(FILE *out, int passed, int failed, int skipped)
+{
+    fprintf(out, "%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+}
+
 void report_summary_json(FILE *out, size_t files, int passed, int failed, int skipped,
                          int interrupted, int64_t duration_ns, int exit_code)
 {

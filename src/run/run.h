@@ -107,6 +107,8 @@ json_t *json_text(const char *s);
 /* ---- report ---- */
 void report_file_human(FILE *out, const struct file_result *f, int verbose, int quiet);
 void report_file_json(FILE *out, const struct file_result *f);
+/* The last line of a run and of `provium report merge`: "N passed, N failed, N skipped". */
+void report_totals_line(FILE *out, int passed, int failed, int skipped);
 void report_summary_json(FILE *out, size_t files, int passed, int failed, int skipped,
                          int interrupted, int64_t duration_ns, int exit_code);
 int report_junit(const char *path, struct file_result *files, size_t n);

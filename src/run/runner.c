@@ -76,7 +76,7 @@ static int summarize(const struct run_opts *ro, FILE *report, struct file_result
         fprintf(report, "%zu file%s in %.2fs\n", n, n == 1 ? "" : "s", (double)dur / 1e9);
         if (g_interrupted)
             interrupted_line(report, &t);
-        fprintf(report, "%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+        report_totals_line(report, passed, failed, skipped);
     }
     if (ro->junit && report_junit(ro->junit, res, n) < 0) {
         warnx_p("cannot write %s: %s", ro->junit, strerror(errno));
