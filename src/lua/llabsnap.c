@@ -30,6 +30,7 @@
 #include "proto/wire.h"
 #include "util/util.h"
 #include "vm/snapshot.h"
+#include "vm/snapshot_hot.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -388,6 +389,10 @@ static int push_lab_at(lua_State *L, int lab, const char *path, int create)
     return 1;
 }
 
+/* Set while a fixture or a reset_between_tests baseline is restored: those restore
+ * by mapping (snapshot_hot.c); lab:restore of a user's snapshot keeps the stream. */
+static int g_mapped_restore;
+
 /* Starts one recorded VM into vm according to its record. */
 static int bring_back(struct vm *vm, json_t *rec, const char *dir, char *err, size_t errlen)
 {
@@ -403,7 +408,8 @@ static int bring_back(struct vm *vm, json_t *rec, const char *dir, char *err, si
     }
     char *path = path_join(dir, file);
     char e2[8192];
-    int rc = vm_restore(vm, path, e2, sizeof e2);
+    int rc = g_mapped_restore ? vm_restore_mapped(vm, path, e2, sizeof e2)
+                              : vm_restore(vm, path, e2, sizeof e2);
     free(path);
     if (rc < 0) {
         snprintf(err, errlen, "VM '%s': %s", vm->name, e2);
@@ -653,6 +659,15 @@ done:
     return rc;
 }
 
+int llabsnap_restore_fixture(lua_State *L, int lab_idx, const char *dir, char *err,
+                             size_t errlen)
+{
+    g_mapped_restore = 1;
+    int rc = llabsnap_restore(L, lab_idx, dir, err, errlen);
+    g_mapped_restore = 0;
+    return rc;
+}
+
 /* lab:restore(snap_or_dir) */
 static int lab_restore_l(lua_State *L)
 {
@@ -717,7 +732,9 @@ int llabsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t
         if (!rec) {
             llab_remove_member(L, -2, "vms", -1);
         } else {
+            g_mapped_restore = 1;
             rc = bring_back(m.v[i].vm, rec, dir, err, errlen);
+            g_mapped_restore = 0;
             if (rc == 0 && has_guest(m.v[i].vm))
                 lvm_emit_spawned(L, m.v[i].vm, 1);
         }

@@ -18,6 +18,9 @@ char *llabsnap_take_failure(lua_State *L, int file_lab, int scoped, const char *
                             size_t errlen);
 /* Restores the lab snapshot in dir into the lab at lab_idx (new VMs). */
 int llabsnap_restore(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);
+/* llabsnap_restore for a lab fixture: each VM restores by mapping (snapshot_hot.h). */
+int llabsnap_restore_fixture(lua_State *L, int lab_idx, const char *dir, char *err,
+                             size_t errlen);
 /* Puts the lab tree at lab_idx back to the snapshot in dir, reusing its Vm objects
  * (provium.reset_between_tests). */
 int llabsnap_reset(lua_State *L, int lab_idx, const char *dir, char *err, size_t errlen);

@@ -131,7 +131,7 @@ static const char *migrate_status(struct vm *vm, char *err, size_t errlen, char 
     return status;
 }
 
-static int wait_migration(struct vm *vm, int64_t deadline, char *err, size_t errlen)
+int snapshot_wait_migration(struct vm *vm, int64_t deadline, char *err, size_t errlen)
 {
     for (;;) {
         char detail[256];
@@ -256,7 +256,7 @@ static int save_migration(struct vm *vm, struct snap_out *so, int p[2], int64_t 
         snprintf(err, errlen, "writing snapshot: %s", strerror(errno));
         return -1;
     }
-    if (wait_migration(vm, deadline, err, errlen) < 0)
+    if (snapshot_wait_migration(vm, deadline, err, errlen) < 0)
         return -1;
     json_array_append_new(json_object_get(so->meta, "sections"),
                           json_pack("{s:s, s:I, s:I}", "kind", "migration", "length",
@@ -468,7 +468,8 @@ int snapshot_extract_disks(struct vm *vm, const char *path, json_t *meta, char *
     return 0;
 }
 
-int vm_restore_stream(struct vm *vm, const char *path, json_t *meta, char *err, size_t errlen)
+int vm_restore_stream(struct vm *vm, const char *path, json_t *meta, int cont, char *err,
+                      size_t errlen)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
@@ -500,8 +501,10 @@ int vm_restore_stream(struct vm *vm, const char *path, json_t *meta, char *err, 
     close(p[1]);
     if (rc < 0)
         return -1;
-    if (wait_migration(vm, deadline, err, errlen) < 0)
+    if (snapshot_wait_migration(vm, deadline, err, errlen) < 0)
         return -1;
+    if (!cont)
+        return 0;
     r = qmp_exec(vm->qmp, "cont", NULL, deadline, err, errlen);
     if (!r)
         return -1;

@@ -17,7 +17,10 @@ json_t *snapshot_read_meta(const char *path, char *err, size_t errlen);
  * the snapshot, before QEMU starts. */
 int snapshot_extract_disks(struct vm *vm, const char *path, json_t *meta, char *err,
                            size_t errlen);
-/* Feeds the stream to a QEMU started with -incoming defer and continues it. */
-int vm_restore_stream(struct vm *vm, const char *path, json_t *meta, char *err, size_t errlen);
+/* Feeds the stream to a QEMU started with -incoming defer and (cont) continues it. */
+int vm_restore_stream(struct vm *vm, const char *path, json_t *meta, int cont, char *err,
+                      size_t errlen);
+/* Waits until the migration of vm's QEMU (either direction) completes or fails. */
+int snapshot_wait_migration(struct vm *vm, int64_t deadline, char *err, size_t errlen);
 
 #endif

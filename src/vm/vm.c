@@ -9,6 +9,7 @@
 #include "vm/qmp.h"
 #include "net/switch.h"
 #include "vm/snapshot.h"
+#include "vm/snapshot_hot.h"
 #include "vm/sockpath.h"
 #include "util/util.h"
 
@@ -84,6 +85,7 @@ void vm_free(struct vm *vm)
         close(vm->dir_fd);
     conlog_free(vm->con);
     free(vm->console_path);
+    free(vm->mem_path);
     free(vm);
 }
 
@@ -209,6 +211,7 @@ static void build_argv(struct vm *vm, struct strv *a, const char *initrd, const 
     strv_push(a, cfg->qemu);
     strv_push(a, "-M");
     strv_push(a, micro ? "microvm,isa-serial=on,rtc=on" : "q35");
+    snapshot_hot_argv(vm, a, micro); /* file-backed RAM, when vm->mem_path is set */
     strv_push(a, "-accel");
     strv_push(a, vm->env->accel);
     if (!strcmp(vm->env->accel, "kvm")) {
@@ -564,6 +567,9 @@ int vm_boot_start(struct vm *vm, char *err, size_t errlen)
         return -1;
     vm->boot_t0 = now_ns();
     vm->no_hvc = 0;
+    free(vm->mem_path);
+    vm->mem_path = NULL;
+    vm->mem_mapped = 0;
     vm->power_button_ns = 0;
     int rc = start_qemu(vm, initrd, cmdline, 0, err, errlen);
     free(initrd);
@@ -689,7 +695,23 @@ done:
     return rc;
 }
 
+static int load_stream(struct vm *vm, const char *path, json_t *meta, void *ud, char *err,
+                       size_t errlen)
+{
+    (void)ud;
+    return vm_restore_stream(vm, path, meta, 1, err, errlen);
+}
+
 int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+    free(vm->mem_path);
+    vm->mem_path = NULL;
+    vm->mem_mapped = 0;
+    return vm_restore_with(vm, path, load_stream, NULL, err, errlen);
+}
+
+int vm_restore_with(struct vm *vm, const char *path, vm_load_fn load, void *ud, char *err,
+                    size_t errlen)
 {
     char merr[512];
     json_t *meta = snapshot_read_meta(path, merr, sizeof merr);
@@ -743,10 +765,12 @@ int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen)
         json_decref(meta);
         return -1;
     }
-    rc = vm_restore_stream(vm, path, meta, merr, sizeof merr);
+    rc = load(vm, path, meta, ud, merr, sizeof merr);
     json_decref(meta);
     if (rc < 0)
         return fail_boot(vm, err, errlen, "restoring %s: %s", path, merr);
+    if (rc > 0)
+        return 0;
     /* the agent does not know it moved: ask it something, then fix its clock */
     vm->agent.qmp = vm->qmp;
     vm->agent.health = guest_health;

@@ -126,6 +126,9 @@ struct vm {
     int stop_killed; /* QEMU did not stop within 3 s and was killed */
     int no_hvc;      /* restored from a snapshot of a QEMU without the virtio console */
     int64_t power_button_ns; /* when vm:power_button was pressed (0 = not since boot) */
+    char *mem_path;  /* guest RAM is this file (memory-backend-file), NULL: anonymous */
+    int mem_share;   /* with mem_path: share=on (a template being made), else share=off */
+    int mem_mapped;  /* the last restore mapped its RAM (snapshot_hot.c) */
 };
 
 /* Result codes of guest operations. */
@@ -154,6 +157,14 @@ int vm_reset(struct vm *vm, char *err, size_t errlen);
 int vm_set_running(struct vm *vm, int run, char *err, size_t errlen);
 /* Starts the VM from a snapshot file (see snapshot.h); -1 with err on failure. */
 int vm_restore(struct vm *vm, const char *path, char *err, size_t errlen);
+/* vm_restore with the loading step in the caller's hands: after QEMU started with
+ * -incoming defer (and vm->mem_path, if set), load() brings the guest in and conts it
+ * (returns 0: the agent is asked next, as vm_restore does), or does something else
+ * with it (returns 1: done, the VM stays as load left it). -1 with err. */
+typedef int (*vm_load_fn)(struct vm *vm, const char *path, json_t *meta, void *ud, char *err,
+                          size_t errlen);
+int vm_restore_with(struct vm *vm, const char *path, vm_load_fn load, void *ud, char *err,
+                    size_t errlen);
 /* For `provium console`: resolves the profile exactly as vm_boot does (command line
  * with tsc_early_khz= under TCG, initrd, machine) and appends to argv a QEMU command
  * line whose serial console and monitor share stdio (Ctrl-A X quits, Ctrl-A C is the
