@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs=(
   build-essential meson ninja-build pkg-config musl-tools
   liblua5.4-dev libjansson-dev libzstd-dev libssl-dev libarchive-dev libedit-dev
-  libcurl4-openssl-dev nginx
+  libcurl4-openssl-dev nginx python3-yaml
   qemu-system-x86 qemu-utils busybox-static linux-image-amd64 cpio
   gzip zstd xz-utils lz4 mmdebstrap e2fsprogs util-linux
   clang libclang-rt-dev

@@ -74,6 +74,17 @@ else
   echo "  skipped: no ../shared/spec/provium-api.md beside the project"
 fi
 
+echo "== CI recipes (scripts/check_ci_examples.py: examples/ci/ against build/provium --help)"
+# YAML syntax, every provium flag known to the binary, --shard consistent with the
+# matrix / Indexed Job size; its own "N passed, M failed" line goes into the totals
+scripts/check_ci_examples.py build/provium > "$log/ci" 2>&1
+rc=$?
+grep -E 'FAIL|^[0-9]+ passed, [0-9]+ failed' "$log/ci" | sed 's/^/  /'
+count "$log/ci"
+if [ $rc -ne 0 ] && ! grep -qE '^[0-9]+ passed, [1-9][0-9]* failed' "$log/ci"; then
+  tail -5 "$log/ci"; total_fail=$((total_fail + 1))
+fi
+
 echo "== end-to-end suites (real VMs; the host binary built with ASan/UBSan)"
 # Several files boot two VMs at once; with a vCPU pool of 2 (this machine's CPUs) two
 # such files could hold one vCPU each and wait for the other: the pool would refuse one
