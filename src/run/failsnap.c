@@ -9,11 +9,14 @@
  *                    lab/            a lab snapshot (llabsnap.c) of every VM of the
  *                                    test's lab tree, bridges and their rules
  *                    console/<vm>.log  each VM's console (the newest MiB)
+ *                    pcap/<name>     what the open captures wrote so far
  *
  * <file> and <test> are made safe as path components (failsnap_component). It is built
  * in a temp beside it and swapped in (cache_install), so a rerun replaces the old one
  * at once. Open files, streams and captures are ignored, not refused: the guest keeps
- * its side, the host objects do not come back. --keep-failed-max N bounds the failures
+ * its side, the host objects do not come back. An open capture's pcap is copied: the
+ * worker's open descriptors are where the switch writes them (a file starting with the
+ * pcap magic). --keep-failed-max N bounds the failures
  * kept per run: a count in DIR/.keep-failed.slots under flock, tagged with the run, so
  * parallel workers never take more than N. */
 #include "failsnap.h"
@@ -25,12 +28,14 @@
 #include "proto/wire.h"
 #include "vm/vm.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,6 +116,60 @@ static void save_consoles(lua_State *L, int lab, const char *dir, json_t *consol
     lua_pop(L, 1);
 }
 
+/* Copies a regular file the worker has open at fd when it starts with the pcap magic
+ * (a capture the switch writes) into pcapdir; appends its name to list. */
+static void copy_if_pcap(int fd, const char *pcapdir, json_t *list)
+{
+    char link[64], target[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    unsigned char magic[4];
+    int in = n > 0 ? open(link, O_RDONLY | O_CLOEXEC) : -1;
+    if (in < 0)
+        return;
+    target[n] = 0;
+    struct stat st;
+    if (fstat(in, &st) == 0 && S_ISREG(st.st_mode) && pread(in, magic, 4, 0) == 4 &&
+        ((magic[0] == 0xd4 && magic[1] == 0xc3 && magic[2] == 0xb2 && magic[3] == 0xa1) ||
+         (magic[0] == 0xa1 && magic[1] == 0xb2 && magic[2] == 0xc3 && magic[3] == 0xd4))) {
+        size_t len = 0;
+        char *data = read_file(link, &len);
+        const char *base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+        char *name = failsnap_component(base);
+        char *out = path_join(pcapdir, name);
+        size_t i;
+        json_t *have;
+        json_array_foreach(list, i, have)
+            if (!strcmp(json_string_value(have), name))
+                data = (free(data), NULL); /* a second descriptor of the same capture */
+        if (data && mkdir_p(pcapdir, 0700) == 0 && write_file_atomic(out, data, len, 0600) == 0)
+            json_array_append_new(list, json_string(name));
+        free(out);
+        free(name);
+        free(data);
+    }
+    close(in);
+}
+
+/* The open captures' pcaps so far into dir/pcap/; returns their names. */
+static json_t *save_pcaps(const char *dir)
+{
+    json_t *list = json_array();
+    char *pcapdir = path_join(dir, "pcap");
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int own = d ? dirfd(d) : -1;
+    while (d && (e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] != '.' && fd != own)
+            copy_if_pcap(fd, pcapdir, list);
+    }
+    if (d)
+        closedir(d);
+    free(pcapdir);
+    return list;
+}
+
 /* {name, kernel, initrd} for each profile the lab snapshot in labdir records: the file
  * identity (fixture/key.c) `provium debug` compares before restoring. */
 static json_t *profiles_json(const struct config *cfg, const char *labdir)
@@ -152,8 +211,8 @@ static json_t *argv_json(const struct run_opts *ro)
 
 /* failure.json, written last but one (before the swap into place). */
 static int write_failure(const struct run_opts *ro, const struct config *cfg, const char *tmp,
-                         const struct failsnap_info *fi, json_t *consoles, char *err,
-                         size_t errlen)
+                         const struct failsnap_info *fi, json_t *consoles, json_t *pcaps,
+                         char *err, size_t errlen)
 {
     char when[64];
     time_t now = time(NULL);
@@ -169,6 +228,7 @@ static int write_failure(const struct run_opts *ro, const struct config *cfg, co
         "time", when, "profiles", profiles_json(cfg, labdir), "provium_version",
         PROVIUM_VERSION, "argv", argv_json(ro), "cwd", cwd, "config", cfg->path, "lab", "lab",
         "consoles", consoles);
+    json_object_set(doc, "pcaps", pcaps);
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *path = path_join(tmp, "failure.json");
     int rc = write_file_atomic(path, text, strlen(text), 0600);
@@ -189,7 +249,7 @@ static int build(lua_State *L, const struct run_opts *ro, const struct config *c
 {
     char *labdir = path_join(tmp, "lab");
     char *condir = path_join(tmp, "console");
-    json_t *consoles = json_object();
+    json_t *consoles = json_object(), *pcaps = NULL;
     int rc = -1;
     if (mkdir_p(condir, 0700) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", condir, strerror(errno));
@@ -201,8 +261,10 @@ static int build(lua_State *L, const struct run_opts *ro, const struct config *c
     free(out);
     save_consoles(L, file_lab, tmp, consoles);
     save_consoles(L, scoped, tmp, consoles);
-    rc = write_failure(ro, cfg, tmp, fi, consoles, err, errlen);
+    pcaps = save_pcaps(tmp);
+    rc = write_failure(ro, cfg, tmp, fi, consoles, pcaps, err, errlen);
 done:
+    json_decref(pcaps);
     json_decref(consoles);
     free(condir);
     free(labdir);

@@ -88,6 +88,11 @@ test("--keep-failed keeps each failed test's lab, failure.json and consoles", {t
   t:assert_eq(#index.vms, 2)
   t:assert_eq(index.bridges[1].name, "lan")
   t:assert_eq(#index.bridges[1].partitions, 2)
+  -- its capture, still open, did not stop the snapshot: its pcap so far is kept
+  local lf = json.decode(assert(slurp(lab_dir .. "/failure.json")))
+  t:assert_eq(#lf.pcaps, 1, "one capture")
+  local pcap = assert(slurp(lab_dir .. "/pcap/" .. lf.pcaps[1]), "the pcap")
+  t:assert(#pcap > 24, "frames after the pcap header")
   -- a test timeout is kept too, and says so
   local to = json.decode(assert(slurp(kept .. "/tests_novm.test.lua/times_out/failure.json")))
   t:assert_eq(to.timed_out, true)

@@ -1,10 +1,12 @@
 -- lab.test.lua - two VMs of the file's lab on a bridge, partitioned, then a failure:
--- `provium debug` must bring them back still partitioned.
+-- `provium debug` must bring them back still partitioned. The bridge's capture stays
+-- open: it must not stop the failure snapshot, which keeps its pcap so far.
 local lan = provium:bridge("lan")
 local a = provium:vm("a", "base")
 local b = provium:vm("b", "base")
 lan:attach({a, b})
 provium:boot()
+local capture = lan:capture()
 
 test("partitioned then fail", function(t)
   t:assert(a:run("ping -c 1 -W 5 b"):ok(), "a reaches b before the partition")
