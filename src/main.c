@@ -19,6 +19,7 @@ static const char USAGE[] =
     "  repl [PROFILE]                  Lua prompt with `provium` and a booted `vm`\n"
     "  debug DIR                       reopen a failed test kept by --keep-failed\n"
     "  list [--fixtures] [PATHS]       the test files (or fixtures) a run would see\n"
+    "       [--shard K/N]              ... of shard K of N only\n"
     "  report merge EVENTS... [--junit FILE]   merge the --events of --shard runs\n"
     "  fixture list|build PATH|rebuild PATH|clean|stale   manage the fixture cache\n"
     "  image build [--out DIR]         assemble a minimal guest image from this host\n"

@@ -9,7 +9,9 @@
  * completed was skipped (--fail-fast) when its stream finished, else it failed: a
  * stream without run_completed is a shard that died, and the merged run cannot pass.
  * A file found in two streams (two shards ran it: their flags or files differed) is
- * counted once, from the first stream given, with a warning line. */
+ * counted once, from the first stream given, with a warning line. Streams of --shard
+ * runs say which shard they are (run_started's `shard`): a shard of N with no stream
+ * (its job never uploaded one) also fails the merge, with a warning line. */
 #include "cli.h"
 
 #include "run/results.h"
@@ -37,7 +39,9 @@ struct merge {
     json_t *index;      /* path -> index into res */
     json_t *ignored;    /* paths of this stream counted from an earlier one */
     int64_t slowest;    /* the longest run_completed duration */
-    int incomplete;     /* streams without run_completed */
+    int incomplete;     /* streams without run_completed, shards without a stream */
+    int shard_n;        /* N of the streams' run_started shard {k, n} (0: none seen) */
+    char *shard_seen;   /* [1..shard_n]: a stream of shard k was read */
 };
 
 /* The result for path, created on first sight; NULL when an earlier stream has it. */
@@ -105,9 +109,37 @@ static void note_completed(struct merge *m, struct file_result *r, json_t *o)
     r->done = 1;
 }
 
+/* run_started of a --shard run: which shard of how many the stream is. */
+static void note_shard(struct merge *m, json_t *o)
+{
+    json_t *s = json_object_get(o, "shard");
+    int k = (int)json_integer_value(json_object_get(s, "k"));
+    int n = (int)json_integer_value(json_object_get(s, "n"));
+    const char *path = m->names[m->cur];
+    if (!s || k < 1 || k > n)
+        return;
+    if (m->shard_n && n != m->shard_n) {
+        warnx_p("warning: %s is shard %d/%d, the streams before it are of %d shards", path, k, n,
+                m->shard_n);
+        m->incomplete++;
+        return;
+    }
+    if (!m->shard_n) {
+        m->shard_n = n;
+        m->shard_seen = xcalloc((size_t)n + 1, 1);
+    }
+    if (m->shard_seen[k])
+        warnx_p("warning: %s is shard %d/%d again", path, k, n);
+    m->shard_seen[k] = 1;
+}
+
 /* One event of a stream; unknown kinds are ignored. */
 static void note_event(struct merge *m, const char *kind, json_t *o)
 {
+    if (!strcmp(kind, "run_started")) {
+        note_shard(m, o);
+        return;
+    }
     if (!strcmp(kind, "run_completed")) {
         int64_t d = json_integer_value(json_object_get(o, "duration_ns"));
         m->slowest = d > m->slowest ? d : m->slowest;
@@ -220,6 +252,16 @@ static int merge_finish(struct merge *m, size_t streams, const char *junit)
     return exit_code;
 }
 
+/* Each shard of N must have a stream: a missing one is a shard whose tests nobody saw. */
+static void check_shards(struct merge *m)
+{
+    for (int k = 1; k <= m->shard_n; k++)
+        if (!m->shard_seen[k]) {
+            warnx_p("warning: no stream of shard %d/%d: its tests are missing", k, m->shard_n);
+            m->incomplete++;
+        }
+}
+
 static int report_merge(struct strv *streams, const char *junit)
 {
     struct merge m = {.names = streams->v, .index = json_object(), .ignored = json_object()};
@@ -227,6 +269,7 @@ static int report_merge(struct strv *streams, const char *junit)
     for (m.cur = 0; m.cur < streams->n; m.cur++)
         if (read_stream(&m) < 0)
             goto done;
+    check_shards(&m);
     fflush(stderr);
     rc = merge_finish(&m, streams->n, junit);
 done:
@@ -234,6 +277,7 @@ done:
     free(m.origin);
     free(m.completed);
     free(m.stream_done);
+    free(m.shard_seen);
     json_decref(m.index);
     json_decref(m.ignored);
     return rc;

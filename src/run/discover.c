@@ -228,7 +228,7 @@ void run_save_durations(const struct run_opts *ro, const struct config *cfg,
     json_t *d = NULL;
     char err[4096];
     const char *path = ro->save_durations;
-    if (!path)
+    if (!path || ro->rerun_failed) /* a rerun's seconds are those of a few tests */
         return;
     if (file_exists(path) && shard_durations_load(path, &d, err, sizeof err) < 0)
         warnx_p("warning: --save-durations %s (written afresh)", err);

@@ -146,10 +146,13 @@ int runner_main(struct run_opts *ro)
         goto done;
     }
     g_pool = pool_default(ro->pool_memory, ro->pool_cpus, ro->cpu_overcommit);
-    run_event("run_started",
-             json_pack("{s:s, s:i, s:s, s:i, s:o, s:i}", "version", PROVIUM_VERSION, "protocol",
-                       WIRE_PROTOCOL_VERSION, "accel", ro->accel, "jobs", ro->jobs, "pool",
-                       pool_amount_json(g_pool.total), "files", (int)n));
+    json_t *started = json_pack("{s:s, s:i, s:s, s:i, s:o, s:i}", "version", PROVIUM_VERSION,
+                                "protocol", WIRE_PROTOCOL_VERSION, "accel", ro->accel, "jobs",
+                                ro->jobs, "pool", pool_amount_json(g_pool.total), "files", (int)n);
+    if (ro->shard_n) /* --shard: `provium report merge` notices a shard with no stream */
+        json_object_set_new(started, "shard", json_pack("{s:i, s:i}", "k", ro->shard_k, "n",
+                                                        ro->shard_n));
+    run_event("run_started", started);
     res = results_new(files, n);
     run_catch_signals();
     int64_t t0 = now_ns();

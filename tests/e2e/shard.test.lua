@@ -114,10 +114,12 @@ test("two shards merged give the unsharded run's counts, JUnit totals and exit c
   local n = 0
   for _ in pairs(json.decode(e2e.read(dur))) do n = n + 1 end
   t:assert_eq(n, 6)
-  -- the passing shard alone exits 0
+  -- the passing shard alone: its counts, but the other shard's tests are missing
   local pass_ev = c1 == 0 and e1 or e2
   out, code = e2e.provium({"report", "merge", pass_ev}, dir)
-  t:assert_eq(code, 0, out)
+  t:assert_eq(code, 1, out)
+  t:assert_contains(out, "warning: no stream of shard " .. (c1 == 0 and 2 or 1) .. "/2")
+  t:assert(e2e.last_line(out):find(" 0 failed,", 1, true) ~= nil, "no failure counted")
 end)
 
 test("--shard beats PROVIUM_SHARD, auto/N reads JOB_COMPLETION_INDEX, bad values exit 2", function(t)
