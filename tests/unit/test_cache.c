@@ -244,11 +244,48 @@ static void private_permissions(void)
     mkdir_p(root, 0700);
 }
 
+/* A hot form (vm/snapshot_hot.c) beside its entry: counted in the entry's bytes, gone
+ * with it, and swept when left without it; a lab's `<key>.lab.hot` likewise. */
+static void hot_forms_follow_their_entry(void)
+{
+    char k[65], k2[65];
+    memset(k, 'a', 64);
+    memset(k2, 'b', 64);
+    k[64] = k2[64] = 0;
+    char *snap = xasprintf("%s.snap", k), *hot = xasprintf("%s.snap.hot/ram", k);
+    char *lab = xasprintf("%s.lab/lab.json", k2), *labhot = xasprintf("%s.lab.hot/x.snap.hot/ram", k2);
+    put(snap, "s");
+    put(hot, "ram");
+    put(lab, "{}");
+    put(labhot, "ram");
+    char *e = path_join(root, snap), *h = xasprintf("%s.hot", e);
+    uint64_t alone = cache_entry_bytes(h);
+    CHECK(cache_entry_bytes(e) > alone && alone > 0);
+    cache_evict(e);
+    CHECK(!file_exists(h));
+    struct config cfg = {.cache_dir = root, .cache_max_size = 1ull << 40};
+    char *le = path_join(root, lab);
+    unlink(le); /* the lab entry's index gone is not the entry gone: remove it whole */
+    char *ld = path_dirname(le);
+    rm_rf(ld);
+    cache_remove_orphans(&cfg, NULL); /* its hot form is an orphan now */
+    CHECK_EQ_INT(entries_in_root(), 0);
+    free(snap);
+    free(hot);
+    free(lab);
+    free(labhot);
+    free(e);
+    free(h);
+    free(le);
+    free(ld);
+}
+
 int main(void)
 {
     root = make_scratch_dir("provium-test-cache");
     RUN(install_file);
     RUN(install_lab_dir);
+    RUN(hot_forms_follow_their_entry);
     RUN(dead_writers_temps_go);
     RUN(live_temps_count_toward_the_limit);
     RUN(own_temps_of_a_key);
