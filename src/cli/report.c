@@ -288,9 +288,11 @@ int cmd_report(int argc, char **argv)
     struct strv streams = {0};
     const char *junit = NULL, *v;
     int err = 0, rc = 0;
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(REPORT_USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2)
+        return cli_usage_error("report", "missing subcommand (merge)");
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(REPORT_USAGE, stdout);
+        return 0;
     }
     if (strcmp(argv[1], "merge"))
         return cli_usage_error("report", "unknown subcommand '%s'", argv[1]);
