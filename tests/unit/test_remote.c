@@ -2,8 +2,9 @@
  * against a tiny HTTP server in a child process: a matching download is installed, a
  * digest mismatch or a truncated body is REMOTE_BAD with nothing left in the cache
  * directory, a 404 is REMOTE_ABSENT asked once, a 5xx is retried (then succeeds, or is
- * REMOTE_DOWN), uploads round-trip with the digest object last, the bearer token is
- * sent on every request, and `.building` markers tell their owner from others.
+ * REMOTE_DOWN), uploads round-trip with the digest object last (a lab directory as one
+ * tar), the bearer token is sent on every request, and `.building` markers tell their
+ * owner from others.
  *
  * The server answers by the first character of the key in the path: 1 whole, 2 wrong
  * digest, 3 body shorter than its Content-Length, 4 missing, 5 the digest fails twice
@@ -232,7 +233,10 @@ static void test_5xx_retried(void)
 {
     char why[512] = "";
     CHECK_EQ_INT(fetch('5', why, sizeof why), REMOTE_OK); /* 503, 503, then the digest */
-    char *p = xasprintf("GET /p/%s.snap.sha256 ", key('5'));
+    char *p = cache_entry_path(&cfg, key('5'), 0);
+    rm_rf(p);
+    free(p);
+    p = xasprintf("GET /p/%s.snap.sha256 ", key('5'));
     CHECK_EQ_INT(count_in_log(p), 3);
     free(p);
     CHECK_EQ_INT(fetch('6', why, sizeof why), REMOTE_DOWN);
@@ -251,6 +255,9 @@ static void test_upload_round_trip(void)
     CHECK_EQ_U64(bytes, strlen(BODY));
     CHECK_EQ_INT(remote_has_entry(r, key('a'), why, sizeof why), REMOTE_OK);
     CHECK_EQ_INT(fetch('a', why, sizeof why), REMOTE_OK);
+    char *entry = cache_entry_path(&cfg, key('a'), 0);
+    rm_rf(entry);
+    free(entry);
     /* the digest object went up after the object */
     size_t n;
     char *log = read_file(logpath, &n);
@@ -260,6 +267,34 @@ static void test_upload_round_trip(void)
     free(obj);
     free(dig);
     free(src);
+}
+
+/* A lab entry travels as one tar and comes back as the same directory. */
+static void test_lab_round_trip(void)
+{
+    char why[512] = "", *lab = path_join(dir, "src.lab"), *f;
+    mkdir_p(lab, 0700);
+    f = path_join(lab, "lab.json");
+    write_file_atomic(f, "{\"format\":1}", 12, 0600);
+    free(f);
+    f = path_join(lab, "a.snap");
+    write_file_atomic(f, BODY, strlen(BODY), 0600);
+    free(f);
+    uint64_t bytes = 0;
+    CHECK_EQ_INT(remote_store_entry(r, &cfg, key('c'), lab, 1, &bytes, why, sizeof why), REMOTE_OK);
+    int is_lab = 0;
+    CHECK_EQ_INT(remote_fetch_entry(r, &cfg, key('c'), &is_lab, &bytes, why, sizeof why), REMOTE_OK);
+    CHECK_EQ_INT(is_lab, 1);
+    char *entry = cache_entry_path(&cfg, key('c'), 1), *got_path = path_join(entry, "a.snap");
+    size_t n;
+    char *got = read_file(got_path, &n);
+    CHECK_STR_EQ(got, BODY);
+    CHECK_EQ_INT(files_in_cache(), 1); /* the entry, no temp */
+    rm_rf(entry);
+    free(got);
+    free(got_path);
+    free(entry);
+    free(lab);
 }
 
 static void test_markers(void)
@@ -314,6 +349,7 @@ int main(void)
     RUN(test_404_absent_asked_once);
     RUN(test_5xx_retried);
     RUN(test_upload_round_trip);
+    RUN(test_lab_round_trip);
     RUN(test_markers);
     RUN(test_token_on_every_request);
     remote_close(r);
