@@ -6,7 +6,7 @@
  *   ram        the guest RAM as a raw file, sparse (zero pages are holes), mode 0400
  *   state      the device state, saved with x-ignore-shared (no RAM in it)
  *   meta.json  what binds them to the snapshot: its name and directory (the cache key),
- *              size and mtime, QEMU's version, machine and RAM size
+ *              size and mtime, QEMU's version, machine and RAM size, the host's boot
  * It is made on the first restore that wants it, by a builder QEMU whose RAM is the
  * new file with share=on: it loads the .snap's stream with -incoming (the vCPUs never
  * run: the stream was saved from a stopped guest, so QEMU stays paused), then migrates
@@ -100,6 +100,19 @@ char *snapshot_hot_dir(const char *path)
     return r;
 }
 
+/* This boot of the host (/proc/sys/kernel/random/boot_id). */
+static const char *boot_id(void)
+{
+    static char id[64];
+    if (!id[0]) {
+        char *s = read_file("/proc/sys/kernel/random/boot_id", NULL);
+        snprintf(id, sizeof id, "%s", s ? s : "unknown");
+        id[strcspn(id, "\n")] = 0;
+        free(s);
+    }
+    return id;
+}
+
 /* What meta.json must say for the snapshot at path (new reference). */
 static json_t *expected_meta(const struct vm *vm, const char *path, json_t *meta)
 {
@@ -107,13 +120,14 @@ static json_t *expected_meta(const struct vm *vm, const char *path, json_t *meta
     if (stat(path, &st) < 0)
         return NULL;
     char *dir = path_dirname(path);
-    json_t *m = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:O?, s:O?}", "format", HOT_FORMAT,
-                          "snap", base_name(path), "entry", base_name(dir), "snap_size",
+    json_t *m = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:O?, s:O?, s:s}",
+                          "format", HOT_FORMAT, "snap", base_name(path), "entry",
+                          base_name(dir), "snap_size",
                           (json_int_t)st.st_size, "snap_mtime_ns",
                           (json_int_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
                           "qemu", qemu_version(vm->env->cfg), "machine",
                           json_object_get(meta, "machine"), "memory",
-                          json_object_get(meta, "memory"));
+                          json_object_get(meta, "memory"), "boot_id", boot_id());
     free(dir);
     return m;
 }
@@ -178,10 +192,6 @@ static int save_state(struct vm *vm, const char *path, json_t *meta, void *ud, c
         return -1;
     }
     int rc = migrate_fd(vm, fd, 1, err, errlen);
-    if (rc == 0 && fsync(fd) < 0) {
-        snprintf(err, errlen, "writing the device state: %s", strerror(errno));
-        rc = -1;
-    }
     close(fd);
     return rc < 0 ? -1 : 1;
 }
@@ -204,8 +214,10 @@ static void remove_dead_temps(const char *dir)
         closedir(d);
 }
 
-/* Finishes a built temp dir: checks the RAM file is sparse, syncs and seals it, writes
- * meta.json and renames the directory into place (a peer's finished one wins). */
+/* Finishes a built temp dir: checks the RAM file is sparse, seals it, writes meta.json
+ * and renames the directory into place (a peer's finished one wins). Nothing is
+ * fsynced (writing back 100+ MiB would cost more than the build): meta.json names the
+ * host's boot, so a hot form that lived through a crash is made again. */
 static int publish(const char *tmp, const char *hot, json_t *want, uint64_t memory, char *err,
                    size_t errlen)
 {
@@ -221,7 +233,7 @@ static int publish(const char *tmp, const char *hot, json_t *want, uint64_t memo
                  "all of RAM)");
         goto done;
     }
-    if (fsync(fd) < 0 || fchmod(fd, 0400) < 0 ||
+    if (fchmod(fd, 0400) < 0 ||
         json_dump_file(want, mp, JSON_COMPACT | JSON_SORT_KEYS) < 0 || chmod(mp, 0600) < 0) {
         snprintf(err, errlen, "cannot write the hot form: %s", strerror(errno));
         goto done;

@@ -253,7 +253,8 @@ static void hot_forms_follow_their_entry(void)
     memset(k2, 'b', 64);
     k[64] = k2[64] = 0;
     char *snap = xasprintf("%s.snap", k), *hot = xasprintf("%s.snap.hot/ram", k);
-    char *lab = xasprintf("%s.lab/lab.json", k2), *labhot = xasprintf("%s.lab.hot/x.snap.hot/ram", k2);
+    char *lab = xasprintf("%s.lab/lab.json", k2);
+    char *labhot = xasprintf("%s.lab.hot/x.snap.hot/ram", k2);
     put(snap, "s");
     put(hot, "ram");
     put(lab, "{}");
