@@ -99,6 +99,8 @@ local function steps(t, work, srv, port, pid)
   t:assert_eq(events_of(ev1, "fixture_remote_put"), 1, "the building shard uploaded it")
   t:assert_eq(events_of(ev2, "fixture_remote_hit"), 1, "the other shard downloaded it")
   t:assert_eq(events_of(ev2, "fixture_build_started"), 0, "the other shard built nothing")
+  t:assert_eq((e2e.host("ls " .. q(srv .. "/root/fixtures")):gsub(string.rep("%x", 64), "KEY")),
+    "KEY.snap\nKEY.snap.sha256\n", "the object and its digest; the .building marker is gone")
 
   -- the merged report counts both files' tests once
   local merged, mcode = e2e.provium({"report", "merge", ev1, ev2}, work)
