@@ -198,26 +198,31 @@ static int shard_opts(struct run_opts *ro)
 {
     const char *what = "--shard", *spec = ro->shard;
     char why[512];
-    if (!spec && (spec = getenv("PROVIUM_SHARD")) && *spec)
+    char *env = getenv("PROVIUM_SHARD") ? xstrdup(getenv("PROVIUM_SHARD")) : NULL;
+    int rc = 0;
+    /* consumed here: a test that runs provium itself is not sharded by it */
+    unsetenv("PROVIUM_SHARD");
+    if (!spec && env && *env) {
+        spec = env;
         what = "PROVIUM_SHARD";
-    if (!spec || !*spec)
-        return 0;
-    if (shard_parse(what, spec, getenv("JOB_COMPLETION_INDEX"), &ro->shard_k, &ro->shard_n, why,
-                    sizeof why) < 0) {
-        cli_usage_error(NULL, "%s", why);
-        return -1;
     }
-    return 0;
+    if (spec && shard_parse(what, spec, getenv("JOB_COMPLETION_INDEX"), &ro->shard_k,
+                            &ro->shard_n, why, sizeof why) < 0) {
+        cli_usage_error(NULL, "%s", why);
+        rc = -1;
+    }
+    free(env);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv)
 {
     struct run_opts ro = {0};
     ro.file_timeout = 300;
+    remote_run_begin(); /* one "remote unreachable" warning for the whole run */
     ro.keep_failed_max = 5;
     ro.argc = argc;
     ro.argv = argv;
-    remote_run_begin(); /* one "remote unreachable" warning for the whole run */
     int err = 0, rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
