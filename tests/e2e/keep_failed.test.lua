@@ -123,6 +123,13 @@ test("--keep-failed-max bounds a run's kept failures; a rerun replaces; none wit
   t:assert_neq(json.decode(again).time, json.decode(first).time, "the rerun replaced it")
   t:assert_eq(e2e.host("ls -a " .. e2e.q(capped .. "/tests_novm.test.lua")):match("%.tmp%-"), nil,
     "no temp left")
+  -- a snapshot that cannot be taken is a warning; the test's result stays what it was
+  out, code = e2e.provium({"--no-progress", "--keep-failed=/proc/no-such-dir", "tests/novm.test.lua"}, work)
+  t:log(out)
+  t:assert_eq(code, 1)
+  t:assert_contains(out, "provium: warning: --keep-failed: test 'raises': cannot create /proc/no-such-dir")
+  t:assert_contains(out, "raised on purpose")
+  t:assert_contains(out, "0 passed, 2 failed")
   local before = slurp(raises_dir .. "/failure.json")
   out, code = e2e.provium({"--no-progress", "tests/novm.test.lua"}, work)
   t:assert_eq(code, 1)
@@ -143,7 +150,7 @@ test("provium debug through a pipe: the marker is there, the process still runs"
   t:assert_contains(out, "sleeping=true")
   t:assert_contains(out, "raised in debug")
   t:assert_contains(out, "after=booted", "lines after an error still run")
-  out, code = debug_pipe("os.exit(3)\n", marker_dir)
+  out, code = debug_pipe("os.exit(3)\n", raises_dir)
   t:assert_eq(code, 3, "os.exit ends it with its code")
 end)
 
