@@ -57,7 +57,8 @@ http {
   e2e.host("(while kill -0 " .. worker .. " 2>/dev/null && kill -0 " .. pid ..
     " 2>/dev/null; do sleep 1; done; kill " .. pid .. " 2>/dev/null) > /dev/null 2>&1 &")
   wait_until(function()
-    return e2e.host("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" .. port .. "/") ~= "000"
+    return e2e.host("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", " ..
+      port .. "), 1)' 2>/dev/null && echo up") == "up\n"
   end, {timeout = 10, interval = 0.1, desc = "nginx to listen"})
   return port, pid
 end
