@@ -16,8 +16,8 @@ BENCH_SELF=$0
 for mode in mapped stream; do
     off=; [ "$mode" = stream ] && off=1
     echo "density: ${BENCH_CLONES:-8} clones of fixtures/dense, $mode ..."
-    # the pool must hold 8 x (512 + 100) MiB even on the stream path
-    if ! PROVIUM_NO_MAPPED_RESTORE=$off bench_provium --json --mem 8G \
+    # the pool must hold 8 x (512 + 100) MiB and 8 vCPUs even on the stream path
+    if ! PROVIUM_NO_MAPPED_RESTORE=$off bench_provium --json --mem 8G --cpu-overcommit 8 \
             "$ROOT/bench/density.test.lua" >"$BENCH_TMP/$mode.json" 2>"$BENCH_TMP/$mode.err"; then
         echo "density: the provium run failed ($mode):" >&2
         cat "$BENCH_TMP/$mode.err" "$BENCH_TMP/$mode.json" >&2

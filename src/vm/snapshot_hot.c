@@ -39,6 +39,7 @@
 #define HOT_FORMAT "provium-hot-1"
 
 static unsigned g_mapped, g_streamed;
+static int g_load_reached; /* the mapped QEMU started and load_state ran */
 
 
 void snapshot_hot_counts(unsigned *mapped, unsigned *streamed)
@@ -324,6 +325,7 @@ static int load_state(struct vm *vm, const char *path, json_t *meta, void *ud, c
 {
     (void)path;
     (void)meta;
+    g_load_reached = 1;
     char *state = path_join(ud, "state");
     int fd = open(state, O_RDONLY | O_CLOEXEC);
     free(state);
@@ -393,15 +395,20 @@ int vm_restore_mapped(struct vm *vm, const char *path, char *err, size_t errlen)
     free(vm->mem_path);
     vm->mem_path = path_join(hot, "ram");
     vm->mem_share = 0;
-    int rc = vm_restore_with(vm, path, load_state, hot, e2, sizeof e2);
+    g_load_reached = 0;
+    int rc = vm_restore_with(vm, path, load_state, hot, err, errlen);
     if (rc == 0) {
         vm->mem_mapped = 1;
         g_mapped++;
         free(hot);
         return 0;
     }
+    if (!g_load_reached && !strstr(err, "guest RAM") && !strstr(err, "memory-backend")) {
+        free(hot); /* not about mapping (the pool, the deadline...): a stream would fail too */
+        return -1;
+    }
     /* QEMU refused it: drop the hot form (the next restore makes a new one) */
-    note_stream(path, e2);
+    note_stream(path, err);
     rm_rf(hot);
     free(hot);
     return restore_stream(vm, path, err, errlen);
