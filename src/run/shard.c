@@ -297,6 +297,8 @@ int64_t shard_weight(json_t *durations, const char *rel, double unknown)
 {
     json_t *v = durations ? json_object_get(durations, rel) : NULL;
     double s = v ? json_number_value(v) : unknown;
+    if (s > 1e9) /* 30 years: loads stay far from int64's end */
+        s = 1e9;
     int64_t us = (int64_t)llround(s * 1e6);
     return us < 1 ? 1 : us;
 }
