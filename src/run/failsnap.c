@@ -84,14 +84,19 @@ done:
 }
 
 /* Writes the console of every VM of the lab tree at lab into dir/console/<vm>.log and
- * records it in consoles ({vm name: relative path}). */
-static void save_consoles(lua_State *L, int lab, const char *dir, json_t *consoles)
+ * records it in consoles ({vm name: relative path}); ids gets each VM's next agent
+ * request id: a timed-out test may leave a request in flight in the guest, whose id
+ * `provium debug` must not reuse. */
+static void save_consoles(lua_State *L, int lab, const char *dir, json_t *consoles,
+                          json_t *ids)
 {
     lab = lua_absindex(L, lab);
     llab_field(L, lab, "vms");
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
         lua_rawgeti(L, -1, i);
         struct vm *vm = lvm_test(L, -1);
+        if (vm)
+            json_object_set_new(ids, vm->name, json_integer(vm->agent.next_id));
         if (vm && vm->console_path) {
             char *tail = vm_console_tail(vm, CONSOLE_KEEP);
             char *safe = failsnap_component(vm->name);
@@ -110,7 +115,7 @@ static void save_consoles(lua_State *L, int lab, const char *dir, json_t *consol
     llab_field(L, lab, "labs");
     for (lua_Integer i = 1; i <= luaL_len(L, -1); i++) {
         lua_rawgeti(L, -1, i);
-        save_consoles(L, -1, dir, consoles);
+        save_consoles(L, -1, dir, consoles, ids);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -211,8 +216,8 @@ static json_t *argv_json(const struct run_opts *ro)
 
 /* failure.json, written last but one (before the swap into place). */
 static int write_failure(const struct run_opts *ro, const struct config *cfg, const char *tmp,
-                         const struct failsnap_info *fi, json_t *consoles, json_t *pcaps,
-                         char *err, size_t errlen)
+                         const struct failsnap_info *fi, json_t *consoles, json_t *ids,
+                         json_t *pcaps, char *err, size_t errlen)
 {
     char when[64];
     time_t now = time(NULL);
@@ -229,6 +234,7 @@ static int write_failure(const struct run_opts *ro, const struct config *cfg, co
         PROVIUM_VERSION, "argv", argv_json(ro), "cwd", cwd, "config", cfg->path, "lab", "lab",
         "consoles", consoles);
     json_object_set(doc, "pcaps", pcaps);
+    json_object_set(doc, "agent_next_id", ids);
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *path = path_join(tmp, "failure.json");
     int rc = write_file_atomic(path, text, strlen(text), 0600);
@@ -249,7 +255,7 @@ static int build(lua_State *L, const struct run_opts *ro, const struct config *c
 {
     char *labdir = path_join(tmp, "lab");
     char *condir = path_join(tmp, "console");
-    json_t *consoles = json_object(), *pcaps = NULL;
+    json_t *consoles = json_object(), *ids = json_object(), *pcaps = NULL;
     int rc = -1;
     if (mkdir_p(condir, 0700) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", condir, strerror(errno));
@@ -259,11 +265,12 @@ static int build(lua_State *L, const struct run_opts *ro, const struct config *c
     if (!out)
         goto done;
     free(out);
-    save_consoles(L, file_lab, tmp, consoles);
-    save_consoles(L, scoped, tmp, consoles);
+    save_consoles(L, file_lab, tmp, consoles, ids);
+    save_consoles(L, scoped, tmp, consoles, ids);
     pcaps = save_pcaps(tmp);
-    rc = write_failure(ro, cfg, tmp, fi, consoles, pcaps, err, errlen);
+    rc = write_failure(ro, cfg, tmp, fi, consoles, ids, pcaps, err, errlen);
 done:
+    json_decref(ids);
     json_decref(pcaps);
     json_decref(consoles);
     free(condir);

@@ -14,3 +14,9 @@ test("partitioned then fail", function(t)
   t:assert(not a:run("ping -c 1 -W 1 b"):ok(), "the partition cuts a from b")
   error("failing on purpose with a partition")
 end)
+
+-- A test timeout while a guest call blocks: kept all the same (the whole file lab goes
+-- after it), with the call's process still running in the restored guest.
+test("blocked in a guest call", {timeout = 10}, function(t)
+  a:run("sleep 1000")
+end)
