@@ -45,10 +45,14 @@ static const char DEBUG_USAGE[] =
     "the Lua read from stdin runs (exit 1 if a line raised). The VMs are shut down at\n"
     "the end; DIR is left as it is.\n"
     "\n"
-    "  --console NAME   that VM's serial console on this terminal instead (Ctrl-] leaves)\n"
+    "  --console NAME   that VM's serial console on this terminal instead (Ctrl-] leaves;\n"
+    "                   piped, the input is typed in and the console shown until 2 s after\n"
+    "                   its end)\n"
     "  --run FILE::TEST run FILE's test TEST against the restored lab (its other tests do\n"
-    "                   not run; the body must look its VMs up, e.g. provium:vm(\"box\"),\n"
-    "                   not create them): exit 0 when it passes, 1 when it fails\n"
+    "                   not run): exit 0 when it passes, 1 when it fails. FILE's top level\n"
+    "                   runs first, then the body: both must start from what a restore\n"
+    "                   gives, looking VMs up (provium:vm(\"box\")) rather than making\n"
+    "                   and booting fresh ones\n"
     "  --force          restore even though a profile's kernel or initrd changed\n"
     "  --config FILE    provium.toml to use (default: the one the failed run used)\n";
 
@@ -259,19 +263,24 @@ static int attach_console(struct vm *vm)
     warnx_p("console of `%s`; Ctrl-] leaves%s", vm->name, tty ? "\r" : "");
     uint64_t end = conlog_end(vm->con), start = conlog_start(vm->con);
     uint64_t pos = end > start + 4096 ? end - 4096 : start; /* some context first */
-    int rc = 0, in_open = 1;
-    while (!repl_stopped() && vm->qemu_pid > 0) {
+    int rc = 0;
+    int64_t until = 0; /* set at the end of piped input: the console's answer, then out */
+    while (!repl_stopped() && vm->qemu_pid > 0 && (!until || now_ns() < until)) {
         if (pump_console(vm, &pos) < 0)
             break;
         struct pollfd pf = {STDIN_FILENO, POLLIN, 0};
-        if (!in_open || poll(&pf, 1, 50) <= 0)
+        if (until) {
+            sleep_ms(50);
+            continue;
+        }
+        if (poll(&pf, 1, 50) <= 0)
             continue;
         char c[256];
         ssize_t n = read(STDIN_FILENO, c, sizeof c);
         if (n <= 0) {
-            in_open = tty; /* a pipe at EOF: keep showing the console */
-            if (!tty)
-                sleep_ms(50);
+            if (tty && n < 0 && errno == EINTR)
+                continue;
+            until = now_ns() + 2000000000LL;
             continue;
         }
         char *quit = memchr(c, 0x1d, (size_t)n);

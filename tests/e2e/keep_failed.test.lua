@@ -152,6 +152,11 @@ test("provium debug through a pipe: the marker is there, the process still runs"
   t:assert_contains(out, "after=booted", "lines after an error still run")
   out, code = debug_pipe("os.exit(3)\n", raises_dir)
   t:assert_eq(code, 3, "os.exit ends it with its code")
+  -- --console piped: the input typed into the serial console, its answer shown
+  out, code = debug_pipe("\ncat /tmp/marker\n", "--console", "box", marker_dir)
+  t:log(out)
+  t:assert_eq(code, 0)
+  t:assert(out:find("\nkept", 1, true), "the guest's shell answered on the console")
 end)
 
 test("provium debug on a terminal: the prompt, then --console", function(t)
