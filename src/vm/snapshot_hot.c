@@ -26,6 +26,7 @@
 #include "util/util.h"
 #include "vm/qmp.h"
 #include "vm/snapshot.h"
+#include "vm/userns.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -234,7 +235,10 @@ static int publish(const char *tmp, const char *hot, json_t *want, uint64_t memo
                  "all of RAM)");
         goto done;
     }
-    if (fchmod(fd, 0400) < 0 ||
+    /* a non-root restore's namespace maps only our gid (userns.c): a setgid cache
+     * directory's group would leave the file outside its reach */
+    if ((geteuid() != 0 && st.st_gid != getegid() && fchown(fd, (uid_t)-1, getegid()) < 0) ||
+        fchmod(fd, 0400) < 0 ||
         json_dump_file(want, mp, JSON_COMPACT | JSON_SORT_KEYS) < 0 || chmod(mp, 0600) < 0) {
         snprintf(err, errlen, "cannot write the hot form: %s", strerror(errno));
         goto done;
@@ -345,15 +349,34 @@ static int load_state(struct vm *vm, const char *path, json_t *meta, void *ud, c
     return r ? 0 : -1;
 }
 
-/* Why this process cannot map at all, or NULL. */
-static const char *cannot_map(const char *path)
+/* Why this process cannot map at all, or NULL. Not root: QEMU 7.2 opens mem-path
+ * read-write and the template is 0400, so QEMU runs in a user namespace where we are
+ * root over our own files (userns.c, spawn_qemu); without one, the stream path. */
+static const char *cannot_map(const char *path, char *why, size_t whylen)
 {
     if (strchr(path, ','))
         return "the cache path has a comma (QEMU's option syntax)";
-    if (geteuid() != 0)
-        return "QEMU 7.2 opens mem-path read-write and the template is read-only (0400): "
-               "needs root";
+    if (geteuid() != 0 && !userns_available(why, whylen))
+        return why;
     return NULL;
+}
+
+/* Not root: the namespace's root reaches `ram` only if its owner uid and gid are ours
+ * (a hot form made before, or in a setgid directory, may have another group). */
+static const char *cannot_reach(const char *hot, char *why, size_t whylen)
+{
+    if (geteuid() == 0)
+        return NULL;
+    char *ram = path_join(hot, "ram");
+    struct stat st;
+    const char *r = NULL;
+    if (stat(ram, &st) < 0 || st.st_uid != geteuid() ||
+        (st.st_gid != getegid() && chown(ram, (uid_t)-1, getegid()) < 0)) {
+        snprintf(why, whylen, "the template RAM file is not owned by our uid and gid");
+        r = why;
+    }
+    free(ram);
+    return r;
 }
 
 /* One line per distinct reason and process. */
@@ -380,7 +403,8 @@ int vm_restore_mapped(struct vm *vm, const char *path, char *err, size_t errlen)
     const char *off = getenv("PROVIUM_NO_MAPPED_RESTORE");
     if (off && off[0] && strcmp(off, "0") != 0)
         return restore_stream(vm, path, err, errlen);
-    const char *why = cannot_map(path);
+    char whybuf[256];
+    const char *why = cannot_map(path, whybuf, sizeof whybuf);
     if (why) {
         note_stream(path, why);
         return restore_stream(vm, path, err, errlen);
@@ -389,6 +413,11 @@ int vm_restore_mapped(struct vm *vm, const char *path, char *err, size_t errlen)
     if (ensure_hot(vm, path, hot, e2, sizeof e2) < 0) {
         note_stream(path, e2);
         rm_rf(hot);
+        free(hot);
+        return restore_stream(vm, path, err, errlen);
+    }
+    if ((why = cannot_reach(hot, whybuf, sizeof whybuf))) {
+        note_stream(path, why);
         free(hot);
         return restore_stream(vm, path, err, errlen);
     }

@@ -11,6 +11,7 @@
 #include "vm/snapshot.h"
 #include "vm/snapshot_hot.h"
 #include "vm/sockpath.h"
+#include "vm/userns.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -277,6 +278,9 @@ static pid_t spawn_qemu(struct vm *vm, char **argv, int con_fd, int hvc_fd, char
     int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     free(log);
     pid_t parent = getpid();
+    /* non-root share=off on a 0400 template: vm_restore_mapped checked userns_available */
+    int userns = vm->mem_path && !vm->mem_share && geteuid() != 0;
+    unsigned uid = geteuid(), gid = getegid();
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "fork: %s", strerror(errno));
@@ -296,6 +300,8 @@ static pid_t spawn_qemu(struct vm *vm, char **argv, int con_fd, int hvc_fd, char
             dup2(logfd, 1);
             dup2(logfd, 2);
         }
+        if (userns && userns_enter_child(uid, gid, parent) < 0) /* see userns.c */
+            _exit(126);
         fcntl(con_fd, F_SETFD, 0);
         if (hvc_fd >= 0)
             fcntl(hvc_fd, F_SETFD, 0);
