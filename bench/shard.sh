@@ -7,7 +7,7 @@
 # The cache is the local fixture cache, warm (not the remote one: on one machine the
 # shards share it anyway).
 #
-#   bench/shard.sh [FILES...]   e2e files (default: a subset of a few minutes under TCG)
+#   bench/shard.sh [FILES...]   e2e files (default: 8 files, a few minutes under TCG)
 #   BENCH_JOBS=2                --jobs of every run (one "machine")
 #   BENCH_RESULTS=F             also append KEY=VALUE figures to F
 #
@@ -18,8 +18,11 @@ BENCH_SELF=$0
 . "$(dirname "$0")/lib/common.sh"
 
 if [ $# -eq 0 ]; then
+    # files of comparable length: one file is never split, so a file of half the
+    # set's time (fixtures.test.lua, ~90 s) would bound the ratio by itself
     set -- tests/e2e/basics.test.lua tests/e2e/files.test.lua tests/e2e/process_io.test.lua \
-        tests/e2e/fixtures.test.lua tests/e2e/lifecycle.test.lua tests/e2e/errors.test.lua
+        tests/e2e/lifecycle.test.lua tests/e2e/errors.test.lua tests/e2e/network.test.lua \
+        tests/e2e/batch.test.lua tests/e2e/power.test.lua
 fi
 JOBS=${BENCH_JOBS:-2}
 DUR="$BENCH_TMP/durations.json"
@@ -41,7 +44,10 @@ e2e() {
 
 echo "shard: $# e2e files, --jobs $JOBS; warm-up run (builds, fixtures, durations) ..."
 warm=$(e2e --save-durations "$DUR" "$@")
-echo "  warm-up        ${warm}s"
+echo "  warm-up        ${warm}s; seconds per file:"
+python3 -c 'import json, sys
+for k, v in sorted(json.load(open(sys.argv[1])).items(), key=lambda kv: -kv[1]):
+    print(f"    {v:8.2f}  {k}")' "$DUR"
 one=$(e2e "$@")
 echo "  1 shard        ${one}s"
 s1=$(e2e --durations "$DUR" --shard 1/2 "$@")
