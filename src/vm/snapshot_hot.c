@@ -19,8 +19,9 @@
  * clone, and the file is never written), sets x-ignore-shared, feeds `state`, clears
  * the capability again (a later vm:snapshot() must carry this RAM: share=off blocks
  * are never ignored, and the capability is off anyway) and conts. Disks still come
- * from the .snap. Where mapping is unavailable, one `note:` line says why and the
- * stream path restores. PROVIUM_NO_MAPPED_RESTORE=1 turns mapping off (benches). */
+ * from the .snap. QEMU 7.2 opens mem-path read-write: a non-root mapped QEMU runs in
+ * a user namespace where we are root over our own files (userns.c). Where mapping is
+ * unavailable, one `note:` line says why and the stream path restores. PROVIUM_NO_MAPPED_RESTORE=1 turns mapping off (benches). */
 #include "snapshot_hot.h"
 
 #include "util/util.h"
