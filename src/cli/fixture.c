@@ -273,13 +273,15 @@ static int fixture_push(const struct config *cfg, const char *name)
     return failed || none ? 1 : 0;
 }
 
-/* Downloads one fixture's entry unless it is local: 0 done, -1 failed or absent. */
+/* Downloads one fixture's entry unless it is local: REMOTE_OK (pulled or already local),
+ * REMOTE_ABSENT, REMOTE_DOWN or REMOTE_BAD (the key could not be computed, a corrupt
+ * download...), each reported on its own line. */
 static int pull_one(struct remote *r, const struct config *cfg, const char *name)
 {
     char key[65], why[4096] = "";
     if (fixture_key(cfg, name, key, why, sizeof why) < 0) {
         warnx_p("%s", why);
-        return -1;
+        return REMOTE_BAD;
     }
     char *a = cache_entry_path(cfg, key, 0), *b = cache_entry_path(cfg, key, 1);
     int local = file_exists(a) || file_exists(b), lab = 0, rc = 0;
@@ -294,7 +296,7 @@ static int pull_one(struct remote *r, const struct config *cfg, const char *name
         printf("not on the remote: %s\n", name);
     else
         warnx_p("pull %s (%s): %s", name, key, why);
-    return rc == REMOTE_OK ? 0 : -1;
+    return rc;
 }
 
 static int fixture_pull(const struct config *cfg, const char *name)
@@ -302,18 +304,21 @@ static int fixture_pull(const struct config *cfg, const char *name)
     struct remote *r = remote_or_error(cfg, "pull");
     if (!r)
         return 2;
-    int failed = 0;
+    int failed = 0, down = 0;
     if (name)
-        failed = pull_one(r, cfg, name) < 0;
-    for (size_t k = 0; !name && k < cfg->n_roots; k++) {
+        failed = pull_one(r, cfg, name) != REMOTE_OK;
+    for (size_t k = 0; !name && !down && k < cfg->n_roots; k++) {
         struct strv files = {0};
         walk_files_with_suffix(cfg->roots[k], ".fixture.lua", &files);
         size_t rl = strlen(cfg->roots[k]);
-        for (size_t i = 0; i < files.n; i++) {
+        for (size_t i = 0; i < files.n && !down; i++) {
             char *fx = xstrndup(files.v[i] + rl + 1, strlen(files.v[i]) - rl - 1 - 12);
             char *owner = fixture_find(cfg, fx);
-            if (owner && !strcmp(owner, files.v[i])) /* not shadowed by an earlier root */
-                pull_one(r, cfg, fx); /* one missing on the remote is no failure here */
+            if (owner && !strcmp(owner, files.v[i])) { /* not shadowed by an earlier root */
+                int rc = pull_one(r, cfg, fx); /* one missing on the remote is no failure */
+                failed |= rc == REMOTE_BAD || rc == REMOTE_DOWN;
+                down = rc == REMOTE_DOWN; /* the others would only wait for it too */
+            }
             free(owner);
             free(fx);
         }

@@ -127,6 +127,23 @@ local function steps(t, work, srv, port, pid)
   t:assert_eq(trim(e2e.host("ls -A " .. q(work .. "/cache3") .. " | grep -c tmp- || true")), "0",
     "no temp file left in the local cache")
 
+  -- warming by hand: pull into an empty cache, then push finds nothing to upload
+  local function fixture_cmd(cache, verb)
+    return e2e.provium({"fixture", verb, "--remote-cache", url}, work,
+      "PROVIUM_FIXTURE_CACHE=" .. q(work .. "/" .. cache))
+  end
+  local pulled, pcode = fixture_cmd("cache5", "pull")
+  t:log("pull: " .. pulled)
+  t:assert_eq(pcode, 0, "fixture pull exits 0")
+  t:assert(pulled:match("pulled fixtures/shared") ~= nil, "fixture pull downloaded it")
+  t:assert_eq(trim(e2e.host("ls " .. q(work .. "/cache5") ..
+    " | grep -cE '^[0-9a-f]{64}[.]snap$' || true")), "1", "the entry is in the local cache")
+  local pushed, pucode = fixture_cmd("cache5", "push")
+  t:log("push: " .. pushed)
+  t:assert_eq(pucode, 0, "fixture push exits 0")
+  t:assert(pushed:match("0 pushed, 1 already on the remote, 0 failed") ~= nil,
+    "the pulled entry is already on the remote")
+
   -- a dead server: one warning line, local builds, the run passes
   e2e.host("kill " .. pid)
   wait_until(function() return e2e.host("kill -0 " .. pid .. " 2>/dev/null || echo gone") ~= "" end,
@@ -137,6 +154,9 @@ local function steps(t, work, srv, port, pid)
   t:assert_eq(e2e.count(out4, "provium: warning: remote cache [^\n]* unreachable"), 1,
     "one warning line")
   t:assert_eq(events_of(ev4, "fixture_build_done"), 1, "built locally")
+  local dead, dcode = fixture_cmd("cache6", "pull")
+  t:log("pull from a dead server: " .. dead)
+  t:assert_eq(dcode, 1, "fixture pull from a dead server fails")
 end
 
 test("two shards build a fixture once through nginx; corrupt or dead remotes are warnings",
