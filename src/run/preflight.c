@@ -29,22 +29,9 @@ int host_env_init(struct host_env *env, const struct config *cfg, const struct r
 /* Finds cfg->qemu (a path, or a name looked up in $PATH); 0 when it is executable. */
 static int qemu_present(const struct config *cfg)
 {
-    char *q = strchr(cfg->qemu, '/') ? xstrdup(cfg->qemu) : NULL;
-    if (!q) {
-        const char *path = getenv("PATH");
-        char *dup = xstrdup(path ? path : "/usr/bin:/bin");
-        for (char *s = strtok(dup, ":"); s && !q; s = strtok(NULL, ":")) {
-            char *c = path_join(s, cfg->qemu);
-            if (access(c, X_OK) == 0)
-                q = c;
-            else
-                free(c);
-        }
-        free(dup);
-    }
-    int ok = q && access(q, X_OK) == 0;
+    char *q = find_executable(cfg->qemu);
     free(q);
-    return ok ? 0 : -1;
+    return q ? 0 : -1;
 }
 
 int run_preflight(struct run_opts *ro, const struct config *cfg, int need_agent)

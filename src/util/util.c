@@ -391,6 +391,25 @@ char *path_dirname(const char *path)
     return xstrndup(path, (size_t)(slash - path));
 }
 
+/* name itself when it has a slash, else the first executable of that name in $PATH;
+ * NULL when there is none. */
+char *find_executable(const char *name)
+{
+    if (strchr(name, '/'))
+        return access(name, X_OK) == 0 ? xstrdup(name) : NULL;
+    const char *path = getenv("PATH");
+    char *dup = xstrdup(path ? path : "/usr/bin:/bin"), *found = NULL;
+    for (char *s = strtok(dup, ":"); s && !found; s = strtok(NULL, ":")) {
+        char *c = path_join(s, name);
+        if (access(c, X_OK) == 0)
+            found = c;
+        else
+            free(c);
+    }
+    free(dup);
+    return found;
+}
+
 /* Lexically normalise an absolute path: collapse //, remove ".", resolve "..". */
 static char *path_normalize(const char *abs)
 {

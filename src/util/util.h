@@ -58,6 +58,8 @@ int mkdir_p(const char *path, mode_t mode);
 int rm_rf(const char *path);
 char *path_join(const char *dir, const char *name);
 char *path_dirname(const char *path);
+/* name (with a slash) or its first executable match in $PATH, malloc'd; NULL if none. */
+char *find_executable(const char *name);
 /* Absolute path of `path` relative to `base_dir` (no symlink resolution, no I/O). */
 char *path_resolve(const char *base_dir, const char *path);
 int file_exists(const char *path);
